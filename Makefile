@@ -1,0 +1,54 @@
+# Vigie — the two commands a newcomer needs: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.13 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+.PHONY: run test install migrate demo lint format messages clean bench ci
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Vigie needs Python 3.12 or newer (found " + sys.version.split()[0] + ")")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+migrate: install
+	$(BIN)/python manage.py migrate --no-input
+
+demo: migrate
+	$(BIN)/python manage.py demo --if-empty
+
+# Everything on one machine with embedded defaults: web, worker, beat and the sandbox.
+run: demo
+	@$(BIN)/python manage.py compilemessages --ignore=.venv --verbosity 0 2>/dev/null || true
+	@echo
+	@echo "  Vigie:        http://$(HOST):$(PORT)/"
+	@echo "  Back-office:  http://$(HOST):$(PORT)/back-office/"
+	@cat var/demo-logins.txt 2>/dev/null || true
+	@echo
+	PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho start
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+# The whole suite, ruff included. With DATABASE_URL and REDIS_URL set, on PostgreSQL and Redis.
+test: install
+	$(BIN)/ruff check .
+	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 1
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf var/ staticfiles/ .pytest_cache .ruff_cache

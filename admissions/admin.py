@@ -1,0 +1,188 @@
+"""The back-office (Django admin) for staff: every institution and its data.
+
+Audit events are read-only; credentials are write-only (the form takes a new token, the page
+shows only whether one is set, its fingerprint and expiry).
+"""
+
+from typing import Any
+
+from django import forms
+from django.contrib import admin
+from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django.utils.translation import gettext_lazy as _
+
+from admissions import services
+from admissions.enums import Source
+from admissions.models import (
+    Applicant,
+    AuditEvent,
+    Batch,
+    Claim,
+    Institution,
+    InstitutionCredential,
+    User,
+)
+
+
+class ReadOnlyAdminMixin:
+    """Rows that are evidence: visible, searchable, never edited or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+class InstitutionForm(forms.ModelForm):
+    enabled_sources = forms.MultipleChoiceField(
+        label=_("Sources activées"),
+        choices=Source.choices,
+        widget=forms.CheckboxSelectMultiple,
+        required=False,
+    )
+
+    class Meta:
+        model = Institution
+        fields = ["name", "siret", "uai", "enabled_sources"]
+
+
+class CredentialInline(admin.TabularInline):
+    model = InstitutionCredential
+    extra = 0
+    fields = ["source", "fingerprint", "expires_at", "updated_at"]
+    readonly_fields = ["source", "fingerprint", "expires_at", "updated_at"]
+    can_delete = False
+    show_change_link = True
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Institution)
+class InstitutionAdmin(admin.ModelAdmin):
+    form = InstitutionForm
+    list_display = ["name", "siret", "uai", "sources", "created_at"]
+    search_fields = ["name", "siret", "uai"]
+    inlines = [CredentialInline]
+
+    @admin.display(description=_("Sources activées"))
+    def sources(self, obj: Institution) -> str:
+        return ", ".join(str(Source(s).label) for s in obj.enabled_sources if s in Source.values)
+
+
+class CredentialForm(forms.ModelForm):
+    """Takes a new token; never renders the stored one."""
+
+    new_token = forms.CharField(
+        label=_("Nouveau jeton"),
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text=_("Laissez vide pour garder le jeton actuel. Il n'est jamais réaffiché."),
+    )
+
+    class Meta:
+        model = InstitutionCredential
+        fields = ["institution", "source", "expires_at"]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if self.instance.pk is None and not cleaned.get("new_token"):
+            self.add_error("new_token", _("Saisissez le jeton."))
+        return cleaned
+
+
+@admin.register(InstitutionCredential)
+class InstitutionCredentialAdmin(admin.ModelAdmin):
+    form = CredentialForm
+    list_display = ["institution", "source", "fingerprint", "expires_at", "updated_at"]
+    list_filter = ["source"]
+    search_fields = ["institution__name", "institution__siret"]
+    readonly_fields = ["fingerprint", "updated_at"]
+
+    def save_model(self, request: HttpRequest, obj: InstitutionCredential, form: Any, change: bool) -> None:
+        token = form.cleaned_data.get("new_token")
+        if token:
+            saved = services.credential_set(
+                acting_user=request.user,
+                institution=obj.institution,
+                source=obj.source,
+                token=token,
+                ip=request.META.get("REMOTE_ADDR"),
+            )
+            obj.pk = saved.pk
+            obj._state.adding = False
+        if obj.pk is not None and form.cleaned_data.get("expires_at") != obj.expires_at:
+            InstitutionCredential.objects.filter(pk=obj.pk).update(expires_at=obj.expires_at)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return ["institution", "source", "new_token", "expires_at", "fingerprint", "updated_at"]
+
+
+@admin.register(User)
+class UserAdmin(DjangoUserAdmin):
+    list_display = ["username", "get_full_name", "institution", "role", "is_active", "is_staff", "last_login"]
+    list_filter = ["role", "is_active", "is_staff", "institution"]
+    search_fields = ["username", "first_name", "last_name", "email", "institution__name"]
+    list_select_related = ["institution"]
+    fieldsets = [
+        *DjangoUserAdmin.fieldsets,
+        (_("Établissement"), {"fields": ["institution", "role"]}),
+    ]
+    add_fieldsets = [
+        *DjangoUserAdmin.add_fieldsets,
+        (_("Établissement"), {"fields": ["institution", "role"]}),
+    ]
+
+
+class ClaimInline(admin.TabularInline):
+    model = Claim
+    extra = 0
+    fields = ["kind", "declared", "verdict", "verified_at", "valid_until"]
+    readonly_fields = ["verdict", "verified_at", "valid_until"]
+
+
+@admin.register(Applicant)
+class ApplicantAdmin(admin.ModelAdmin):
+    list_display = ["file_reference", "birth_name", "usage_name", "first_names", "birth_date", "institution", "created_at"]
+    list_filter = ["institution", "sex"]
+    search_fields = ["file_reference", "birth_name", "usage_name", "ine"]
+    list_select_related = ["institution"]
+    raw_id_fields = ["batch", "created_by"]
+    date_hierarchy = "created_at"
+    inlines = [ClaimInline]
+
+
+@admin.register(Claim)
+class ClaimAdmin(admin.ModelAdmin):
+    list_display = ["id", "applicant", "kind", "verdict", "verified_at", "valid_until", "institution"]
+    list_filter = ["kind", "verdict", "institution"]
+    search_fields = ["applicant__file_reference", "applicant__birth_name"]
+    list_select_related = ["applicant", "institution"]
+    raw_id_fields = ["applicant"]
+    readonly_fields = ["verdict", "verdict_reason", "verified_at", "valid_until"]
+
+
+@admin.register(Batch)
+class BatchAdmin(admin.ModelAdmin):
+    list_display = ["label", "kind", "status", "total", "institution", "created_by", "created_at", "finished_at"]
+    list_filter = ["kind", "status", "institution"]
+    search_fields = ["label", "source_filename"]
+    list_select_related = ["institution", "created_by"]
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = ["created_at", "chain", "seq", "actor_label", "action", "object_type", "object_id", "applicant_id", "ip"]
+    list_filter = ["action", "object_type", "institution"]
+    search_fields = ["actor_label", "object_id", "purpose", "=applicant_id", "hash"]
+    date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
+        return super().get_queryset(request).select_related("institution", "actor")

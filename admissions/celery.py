@@ -1,0 +1,36 @@
+"""The Celery application: queues, routing, reliability options and the beat ticks.
+
+Beat runs a few fixed *ticks* defined here, in code; *what is due* at each tick is data in the
+database. Run exactly one beat process.
+"""
+
+import os
+from enum import StrEnum
+
+from celery import Celery
+from celery.schedules import crontab
+from kombu import Queue
+
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "admissions.settings")
+
+
+class CeleryQueue(StrEnum):
+    # Calls to government APIs: run these workers with low concurrency, as the upstream rate
+    # limits (not our CPU) bound the throughput.
+    GOV_API = "gov_api"
+    DEFAULT = "default"
+
+
+app = Celery("vigie", task_cls="celery.contrib.django.task:DjangoTask")
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.conf.task_queues = [Queue(CeleryQueue.GOV_API.value), Queue(CeleryQueue.DEFAULT.value)]
+app.conf.task_default_queue = CeleryQueue.DEFAULT.value
+app.conf.task_routes = {"verifications.verification_run": {"queue": CeleryQueue.GOV_API.value}}
+app.conf.beat_schedule = {
+    "admissions-audit-verify": {
+        "task": "admissions.audit_chain_check",
+        "schedule": crontab(hour=3, minute=17),
+    },
+}
+app.autodiscover_tasks()

@@ -1,0 +1,155 @@
+"""What an applicant declares, per claim kind: the declared data's fields and their rules.
+
+A claim stores its declared data as JSON; ``clean_declared`` is the only way in, so what is
+stored always has the canonical shape below. Field names are the JSON keys and the form fields.
+"""
+
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy as _
+
+from admissions import validators
+from admissions.enums import ClaimKind
+
+
+@dataclass(frozen=True)
+class ScolariteDeclared:
+    """Enrolled in this establishment (UAI) for this school year (its first year)."""
+
+    uai: str
+    school_year: int
+
+
+@dataclass(frozen=True)
+class CvecDeclared:
+    """Holds this CVEC attestation, for this campaign (its first year), when given."""
+
+    code: str
+    campaign: int | None = None
+
+
+@dataclass(frozen=True)
+class CertificationDeclared:
+    """Holds this certification (RNCP, RS or Certif Info code); the programme may require a
+    minimum European level (1 to 8)."""
+
+    code: str
+    min_level: int | None = None
+
+
+@dataclass(frozen=True)
+class CovoiturageDeclared:
+    """Holds this carpooling attestation (its UUID)."""
+
+    uuid: str
+
+
+Declared = ScolariteDeclared | CvecDeclared | CertificationDeclared | CovoiturageDeclared
+
+DECLARED_TYPES: dict[str, type[Declared]] = {
+    ClaimKind.SCOLARITE: ScolariteDeclared,
+    ClaimKind.CVEC: CvecDeclared,
+    ClaimKind.CERTIFICATION: CertificationDeclared,
+    ClaimKind.COVOITURAGE: CovoiturageDeclared,
+}
+
+
+def _text(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return "" if value is None else str(value).strip()
+
+
+def _required(errors: dict[str, list[ValidationError]], key: str, value: str) -> bool:
+    if value:
+        return True
+    errors.setdefault(key, []).append(ValidationError(_("Ce champ est obligatoire."), "required"))
+    return False
+
+
+def _run(errors: dict[str, list[ValidationError]], key: str, check, value):  # noqa: ANN001
+    try:
+        return check(value)
+    except ValidationError as exc:
+        errors.setdefault(key, []).extend(exc.error_list)
+        return None
+
+
+def _optional_int(
+    errors: dict[str, list[ValidationError]], key: str, raw: str, low: int, high: int
+) -> int | None:
+    if not raw:
+        return None
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        errors.setdefault(key, []).append(
+            ValidationError(
+                _("Saisissez un nombre entier entre %(low)s et %(high)s."),
+                code="out_of_range",
+                params={"low": low, "high": high},
+            )
+        )
+        return None
+    return int(raw)
+
+
+def clean_declared(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise declared data; raise ``ValidationError`` keyed by field."""
+    errors: dict[str, list[ValidationError]] = {}
+    cleaned: dict[str, Any]
+    match kind:
+        case ClaimKind.SCOLARITE:
+            uai = validators.normalize_uai(_text(data, "uai"))
+            if _required(errors, "uai", uai):
+                _run(errors, "uai", validators.validate_uai, uai)
+            raw_year = _text(data, "school_year")
+            year = None
+            if _required(errors, "school_year", raw_year):
+                year = _run(errors, "school_year", validators.parse_school_year, raw_year)
+            cleaned = {"uai": uai, "school_year": year}
+        case ClaimKind.CVEC:
+            code = validators.normalize_cvec_code(_text(data, "code"))
+            if _required(errors, "code", code):
+                _run(errors, "code", validators.validate_cvec_code, code)
+            raw_campaign = _text(data, "campaign")
+            campaign = None
+            if raw_campaign:
+                campaign = _run(errors, "campaign", validators.parse_school_year, raw_campaign)
+            cleaned = {"code": code, "campaign": campaign}
+        case ClaimKind.CERTIFICATION:
+            code = validators.normalize_certification_code(_text(data, "code"))
+            if _required(errors, "code", code):
+                _run(errors, "code", validators.validate_certification_code, code)
+            min_level = _optional_int(errors, "min_level", _text(data, "min_level"), 1, 8)
+            cleaned = {"code": code, "min_level": min_level}
+        case ClaimKind.COVOITURAGE:
+            value = _text(data, "uuid").lower()
+            if _required(errors, "uuid", value):
+                _run(errors, "uuid", validators.validate_covoiturage_uuid, value)
+            cleaned = {"uuid": value}
+        case _:
+            raise ValidationError(
+                {"kind": _("Type de déclaration inconnu : « %(kind)s ».") % {"kind": kind}}
+            )
+    unknown = set(data) - set(cleaned)
+    if unknown:
+        errors.setdefault("__all__", []).append(
+            ValidationError(
+                _("Champs inattendus : %(fields)s."),
+                code="unexpected_fields",
+                params={"fields": ", ".join(sorted(unknown))},
+            )
+        )
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+def declared_as(kind: str, data: Mapping[str, Any]) -> Declared:
+    """The typed form of stored (already cleaned) declared data."""
+    return DECLARED_TYPES[kind](**data)
+
+
+def declared_to_json(declared: Declared) -> dict[str, Any]:
+    return asdict(declared)

@@ -1,0 +1,10 @@
+from django.core.management.base import BaseCommand
+
+from admissions.crypto import generate_key
+
+
+class Command(BaseCommand):
+    help = "Print a new key for FIELD_ENCRYPTION_KEY (put it first to rotate; keep the old ones)."
+
+    def handle(self, *args: object, **options: object) -> None:
+        self.stdout.write(generate_key())

@@ -1,0 +1,281 @@
+"""The applicant domain: institutions and their users, applicants and what they declare,
+batches, and the audit trail.
+
+Every row that belongs to an institution carries its ``institution`` so that selectors scope
+each query with one indexed condition.
+"""
+
+from django.contrib.auth.models import AbstractUser, UserManager
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from admissions import validators
+from admissions.append_only import AppendOnlyModel
+from admissions.enums import (
+    AuditAction,
+    BatchKind,
+    BatchStatus,
+    ClaimKind,
+    Role,
+    Sex,
+    Source,
+    Verdict,
+)
+from admissions.fields import EncryptedTextField
+
+
+def default_enabled_sources() -> list[str]:
+    return [Source.API_PARTICULIER, Source.CVEC, Source.CERTIFINFO, Source.COVOITURAGE]
+
+
+class Institution(models.Model):
+    name = models.CharField(_("nom"), max_length=200)
+    siret = models.CharField(
+        _("SIRET"),
+        max_length=14,
+        unique=True,
+        validators=[validators.validate_siret],
+        help_text=_("Envoyé comme « recipient » à API Particulier."),
+    )
+    uai = models.CharField(
+        _("UAI"), max_length=8, blank=True, validators=[validators.validate_uai]
+    )
+    enabled_sources = models.JSONField(_("sources activées"), default=default_enabled_sources)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("établissement")
+        verbose_name_plural = _("établissements")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def source_enabled(self, source: str) -> bool:
+        return source in self.enabled_sources
+
+
+class InstitutionCredential(models.Model):
+    """An institution's token for one source, encrypted at rest and never displayed back."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="credentials"
+    )
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    token = EncryptedTextField(_("jeton"))
+    fingerprint = models.CharField(_("empreinte"), max_length=16, editable=False)
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("identifiant d'API")
+        verbose_name_plural = _("identifiants d'API")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "source"], name="one_credential_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} / {self.get_source_display()}"
+
+
+class User(AbstractUser):
+    institution = models.ForeignKey(
+        Institution,
+        on_delete=models.PROTECT,
+        related_name="users",
+        null=True,
+        blank=True,
+        verbose_name=_("établissement"),
+    )
+    role = models.CharField(_("rôle"), max_length=32, choices=Role, default=Role.CLERK)
+
+    objects = UserManager()
+
+    class Meta:
+        verbose_name = _("utilisateur")
+        verbose_name_plural = _("utilisateurs")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_staff=True) | Q(institution__isnull=False),
+                name="non_staff_user_has_institution",
+                violation_error_message=_(
+                    "Un utilisateur qui n'est pas du back-office doit appartenir à un "
+                    "établissement."
+                ),
+            ),
+        ]
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.role in {Role.SUPERVISOR, Role.INSTITUTION_ADMIN}
+
+    @property
+    def is_institution_admin(self) -> bool:
+        return self.role == Role.INSTITUTION_ADMIN
+
+
+class Batch(models.Model):
+    """A CSV import or a cohort verification, with who launched it and when."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="batches")
+    kind = models.CharField(_("type"), max_length=16, choices=BatchKind)
+    label = models.CharField(_("libellé"), max_length=200)
+    status = models.CharField(
+        _("état"), max_length=16, choices=BatchStatus, default=BatchStatus.RUNNING
+    )
+    total = models.PositiveIntegerField(_("total"), default=0)
+    source_filename = models.CharField(_("fichier"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["institution", "-created_at"], name="batch_recent")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Applicant(models.Model):
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="applicants"
+    )
+    file_reference = models.CharField(_("référence du dossier"), max_length=64)
+    birth_name = models.CharField(_("nom de naissance"), max_length=100)
+    usage_name = models.CharField(_("nom d'usage"), max_length=100, blank=True)
+    # 1 to 3 given names, in civil-status order: each is sent as its own `prenoms[]` item.
+    first_names = models.JSONField(_("prénoms"))
+    sex = models.CharField(_("sexe à l'état civil"), max_length=1, choices=Sex)
+    birth_date = models.DateField(_("date de naissance"))
+    ine = models.CharField(
+        _("INE"), max_length=11, blank=True, validators=[validators.validate_ine]
+    )
+    email = models.EmailField(_("courriel"), blank=True)
+    phone = models.CharField(_("téléphone"), max_length=32, blank=True)
+    batch = models.ForeignKey(
+        Batch,
+        on_delete=models.SET_NULL,
+        related_name="applicants",
+        null=True,
+        blank=True,
+        verbose_name=_("lot d'import"),
+    )
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("candidat")
+        verbose_name_plural = _("candidats")
+        ordering = ["birth_name", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "file_reference"], name="unique_file_reference"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["institution", "birth_name", "id"], name="applicant_by_name"),
+            models.Index(fields=["institution", "ine"], name="applicant_by_ine"),
+            models.Index(fields=["institution", "-created_at"], name="applicant_recent"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.birth_name} {' '.join(self.first_names)} ({self.file_reference})"
+
+    @property
+    def first_name(self) -> str:
+        return self.first_names[0] if self.first_names else ""
+
+    @property
+    def display_name(self) -> str:
+        name = self.birth_name
+        if self.usage_name and self.usage_name != self.birth_name:
+            name = f"{self.usage_name} ({self.birth_name})"
+        return f"{name} {' '.join(self.first_names)}"
+
+
+class Claim(models.Model):
+    """Something the applicant declares, checked against one government source."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="claims")
+    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
+    # Shape per kind in admissions/claims.py; always written through clean_declared().
+    declared = models.JSONField(_("déclaration"))
+    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
+    verdict_reason = models.TextField(_("motif"), blank=True)
+    verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valable jusqu'au"), null=True, blank=True)
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("déclaration")
+        verbose_name_plural = _("déclarations")
+        ordering = ["applicant", "kind", "id"]
+        indexes = [
+            models.Index(fields=["institution", "verdict"], name="claim_by_verdict"),
+            models.Index(fields=["institution", "kind", "verdict"], name="claim_by_kind"),
+            models.Index(fields=["valid_until"], name="claim_by_validity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.applicant_id}"
+
+
+class AuditEvent(AppendOnlyModel):
+    """Who did or saw what, when, from where and why. Append-only and hash-chained.
+
+    Each institution has its own chain (``seq`` 1, 2, 3...); back-office actions without an
+    institution form the "backoffice" chain. ``hash`` covers every field and the previous row's hash,
+    so changing or removing a row breaks the chain (``manage.py audit_verify``). ``details``
+    never holds personal data: it names objects by id.
+    """
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # The chain this row belongs to: the institution's id, or "backoffice".
+    chain = models.CharField(_("chaîne"), max_length=20)
+    seq = models.PositiveBigIntegerField(_("numéro"))
+    created_at = models.DateTimeField(_("date"))
+    actor = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    # Who acted, as written at the time: a username, "system", "cli", "beat".
+    actor_label = models.CharField(_("acteur"), max_length=150)
+    action = models.CharField(_("action"), max_length=32, choices=AuditAction)
+    object_type = models.CharField(_("type d'objet"), max_length=40, blank=True)
+    object_id = models.CharField(_("objet"), max_length=64, blank=True)
+    # The applicant concerned, if any; not a foreign key, so that the trail outlives erasure.
+    applicant_id = models.BigIntegerField(_("candidat"), null=True, blank=True)
+    purpose = models.CharField(_("finalité"), max_length=255, blank=True)
+    ip = models.GenericIPAddressField(_("adresse IP"), null=True, blank=True)
+    details = models.JSONField(_("détails"), default=dict, blank=True)
+    prev_hash = models.CharField(_("empreinte précédente"), max_length=64)
+    hash = models.CharField(_("empreinte"), max_length=64, unique=True)
+
+    class Meta:
+        verbose_name = _("événement d'audit")
+        verbose_name_plural = _("journal d'audit")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq"),
+        ]
+        indexes = [
+            models.Index(fields=["institution", "-created_at"], name="audit_recent"),
+            models.Index(fields=["applicant_id", "-created_at"], name="audit_by_applicant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.seq} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"

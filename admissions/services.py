@@ -1,0 +1,259 @@
+"""Writes of the applicant domain. Each service is one transaction that records its audit event.
+
+Services take keyword-only arguments and the acting user explicitly; views only validate input
+and call them. Validation errors are raised as ``ValidationError`` keyed by field, in French.
+"""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils.translation import gettext_lazy as _
+
+from admissions import crypto
+from admissions.audit import audit_record
+from admissions.claims import clean_declared
+from admissions.enums import AuditAction, Role, Source
+from admissions.identity import clean_identity
+from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
+from admissions.validators import normalize_siret, normalize_uai
+
+
+def _require_institution(user: User) -> Institution:
+    if user.institution_id is None:
+        raise PermissionDenied("this user belongs to no institution")
+    return user.institution
+
+
+@transaction.atomic
+def institution_create(
+    *, name: str, siret: str, uai: str = "", acting_user: User | None = None
+) -> Institution:
+    institution = Institution(name=name.strip(), siret=normalize_siret(siret), uai=normalize_uai(uai))
+    institution.full_clean()
+    institution.save()
+    audit_record(
+        action=AuditAction.CREATED,
+        actor=acting_user,
+        institution=institution,
+        obj=institution,
+        actor_label="" if acting_user else "system",
+    )
+    return institution
+
+
+@transaction.atomic
+def user_create(
+    *,
+    username: str,
+    password: str,
+    institution: Institution | None,
+    role: Role = Role.CLERK,
+    first_name: str = "",
+    last_name: str = "",
+    email: str = "",
+    is_staff: bool = False,
+    is_superuser: bool = False,
+    acting_user: User | None = None,
+) -> User:
+    user = User(
+        username=username,
+        institution=institution,
+        role=role,
+        first_name=first_name,
+        last_name=last_name,
+        email=email,
+        is_staff=is_staff or is_superuser,
+        is_superuser=is_superuser,
+    )
+    user.set_password(password)
+    user.full_clean()
+    user.save()
+    audit_record(
+        action=AuditAction.CREATED,
+        actor=acting_user,
+        institution=institution,
+        obj=user,
+        details={"role": role},
+    )
+    return user
+
+
+def _check_file_reference_free(
+    institution: Institution, file_reference: str, *, exclude_id: int | None = None
+) -> None:
+    taken = Applicant.objects.filter(institution=institution, file_reference=file_reference)
+    if exclude_id is not None:
+        taken = taken.exclude(pk=exclude_id)
+    if taken.exists():
+        raise ValidationError(
+            {"file_reference": _("Un dossier porte déjà la référence « %(ref)s ».")
+             % {"ref": file_reference}}
+        )
+
+
+@transaction.atomic
+def applicant_create(
+    *,
+    acting_user: User,
+    identity: Mapping[str, Any],
+    claims: Iterable[tuple[str, Mapping[str, Any]]] = (),
+    ip: str | None = None,
+) -> Applicant:
+    """Create an applicant and their claims, validating everything before writing anything."""
+    institution = _require_institution(acting_user)
+    cleaned = clean_identity(identity)
+    cleaned_claims = [(kind, clean_declared(kind, declared)) for kind, declared in claims]
+    _check_file_reference_free(institution, cleaned["file_reference"])
+    applicant = Applicant.objects.create(
+        institution=institution, created_by=acting_user, **cleaned
+    )
+    audit_record(
+        action=AuditAction.CREATED,
+        actor=acting_user,
+        institution=institution,
+        obj=applicant,
+        applicant_id=applicant.pk,
+        ip=ip,
+    )
+    for kind, declared in cleaned_claims:
+        _claim_insert(acting_user=acting_user, applicant=applicant, kind=kind, declared=declared, ip=ip)
+    return applicant
+
+
+@transaction.atomic
+def applicant_update(
+    *, acting_user: User, applicant: Applicant, changes: Mapping[str, Any], ip: str | None = None
+) -> Applicant:
+    """Change identity fields; the audit event names the fields changed, not their values."""
+    institution = _require_institution(acting_user)
+    if applicant.institution_id != institution.pk:
+        raise PermissionDenied("applicant of another institution")
+    cleaned = clean_identity(changes, partial=True)
+    if "file_reference" in cleaned:
+        _check_file_reference_free(institution, cleaned["file_reference"], exclude_id=applicant.pk)
+    changed = [field for field, value in cleaned.items() if getattr(applicant, field) != value]
+    if not changed:
+        return applicant
+    for field in changed:
+        setattr(applicant, field, cleaned[field])
+    applicant.save(update_fields=[*changed, "updated_at"])
+    audit_record(
+        action=AuditAction.EDITED,
+        actor=acting_user,
+        institution=institution,
+        obj=applicant,
+        applicant_id=applicant.pk,
+        ip=ip,
+        details={"fields": sorted(changed)},
+    )
+    return applicant
+
+
+def _claim_insert(
+    *, acting_user: User, applicant: Applicant, kind: str, declared: dict[str, Any], ip: str | None
+) -> Claim:
+    claim = Claim.objects.create(
+        institution_id=applicant.institution_id, applicant=applicant, kind=kind, declared=declared
+    )
+    audit_record(
+        action=AuditAction.CREATED,
+        actor=acting_user,
+        institution=applicant.institution,
+        obj=claim,
+        applicant_id=applicant.pk,
+        ip=ip,
+        details={"kind": kind},
+    )
+    return claim
+
+
+@transaction.atomic
+def claim_create(
+    *,
+    acting_user: User,
+    applicant: Applicant,
+    kind: str,
+    declared: Mapping[str, Any],
+    ip: str | None = None,
+) -> Claim:
+    institution = _require_institution(acting_user)
+    if applicant.institution_id != institution.pk:
+        raise PermissionDenied("applicant of another institution")
+    return _claim_insert(
+        acting_user=acting_user,
+        applicant=applicant,
+        kind=kind,
+        declared=clean_declared(kind, declared),
+        ip=ip,
+    )
+
+
+@transaction.atomic
+def claim_update_declared(
+    *, acting_user: User, claim: Claim, declared: Mapping[str, Any], ip: str | None = None
+) -> Claim:
+    """Change what was declared. The previous verdict no longer applies to it."""
+    institution = _require_institution(acting_user)
+    if claim.institution_id != institution.pk:
+        raise PermissionDenied("claim of another institution")
+    cleaned = clean_declared(claim.kind, declared)
+    if cleaned == claim.declared:
+        return claim
+    claim.declared = cleaned
+    claim.verdict = ""
+    claim.verdict_reason = ""
+    claim.verified_at = None
+    claim.valid_until = None
+    claim.save(
+        update_fields=[
+            "declared", "verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"
+        ]
+    )
+    audit_record(
+        action=AuditAction.EDITED,
+        actor=acting_user,
+        institution=institution,
+        obj=claim,
+        applicant_id=claim.applicant_id,
+        ip=ip,
+        details={"kind": claim.kind, "fields": sorted(cleaned)},
+    )
+    return claim
+
+
+@transaction.atomic
+def credential_set(
+    *,
+    acting_user: User | None,
+    institution: Institution,
+    source: Source,
+    token: str,
+    ip: str | None = None,
+) -> InstitutionCredential:
+    """Store (or replace) an institution's token for a source, encrypted; empty removes it."""
+    token = token.strip()
+    existing = InstitutionCredential.objects.filter(institution=institution, source=source)
+    if not token:
+        existing.delete()
+        credential = None
+    else:
+        credential, _created = InstitutionCredential.objects.update_or_create(
+            institution=institution,
+            source=source,
+            defaults={"token": token, "fingerprint": crypto.fingerprint(token)},
+        )
+    audit_record(
+        action=AuditAction.CREDENTIAL_CHANGED,
+        actor=acting_user,
+        institution=institution,
+        object_type="institutioncredential",
+        object_id=source,
+        ip=ip,
+        details={
+            "source": source,
+            "fingerprint": credential.fingerprint if credential else None,
+        },
+    )
+    return credential

@@ -1,0 +1,323 @@
+"""Every Vigie setting, read from the environment (django-environ).
+
+The embedded defaults run the whole system on one machine with nothing installed beyond Python
+packages: SQLite and Celery's filesystem transport under ``var/``, the sandbox standing in for the
+government APIs, DEBUG on. Production is this same file with the environment set (see
+``docs/DEPLOYMENT.md``): ``DJANGO_DEBUG=false``, ``DJANGO_SECRET_KEY``, ``DATABASE_URL``,
+``REDIS_URL``/``CELERY_BROKER_URL``, ``FIELD_ENCRYPTION_KEY``, ``DJANGO_ALLOWED_HOSTS`` and the
+providers' base URLs and tokens.
+"""
+
+from datetime import timedelta
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
+from django.utils.translation import gettext_lazy as _
+
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+if env.bool("DJANGO_READ_DOT_ENV_FILE", default=False):
+    environ.Env.read_env(BASE_DIR / ".env", overwrite=False)
+
+VAR_DIR = Path(env("VIGIE_VAR_DIR", default=str(BASE_DIR / "var")))
+
+# --- Core -----------------------------------------------------------------------------------
+
+DEBUG = env.bool("DJANGO_DEBUG", default=True)
+
+if DEBUG:
+    SECRET_KEY = env(
+        "DJANGO_SECRET_KEY",
+        default="django-insecure-vigie-development-key-never-use-in-production-0123456789",
+    )
+else:
+    SECRET_KEY = env("DJANGO_SECRET_KEY")  # required: raises ImproperlyConfigured when missing
+
+ALLOWED_HOSTS = env.list(
+    "DJANGO_ALLOWED_HOSTS",
+    default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [],
+)
+CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django_htmx",
+    "admissions",
+    "verifications",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
+]
+
+ROOT_URLCONF = "admissions.urls"
+WSGI_APPLICATION = "admissions.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
+                "django.template.context_processors.csp",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+# --- Database -------------------------------------------------------------------------------
+
+DATABASES = {
+    "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'vigie.sqlite3'}"),
+}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
+    # IMMEDIATE transactions take SQLite's write lock at BEGIN, so concurrent writers (web,
+    # workers, beat) queue up instead of failing with "database is locked" half-way through.
+    DATABASES["default"]["OPTIONS"] = {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 30,
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+else:
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DJANGO_CONN_MAX_AGE", default=60))
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# --- Authentication -------------------------------------------------------------------------
+
+AUTH_USER_MODEL = "admissions.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+     "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# Sessions end after a working day of inactivity, and with the browser.
+SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
+SESSION_SAVE_EVERY_REQUEST = True
+SESSION_EXPIRE_AT_BROWSER_CLOSE = True
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SAMESITE = "Lax"
+CSRF_COOKIE_SAMESITE = "Lax"
+
+# --- Internationalisation -------------------------------------------------------------------
+
+LANGUAGE_CODE = "fr"
+LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+TIME_ZONE = "Europe/Paris"
+USE_I18N = True
+USE_TZ = True
+
+# --- Static files ---------------------------------------------------------------------------
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+STATICFILES_DIRS = [BASE_DIR / "static"]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": (
+            "django.contrib.staticfiles.storage.StaticFilesStorage"
+            if DEBUG
+            else "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        ),
+    },
+}
+
+# --- Security -------------------------------------------------------------------------------
+
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF, CSP.NONCE],
+    "style-src": [CSP.SELF],
+    "img-src": [CSP.SELF, "data:"],
+    "font-src": [CSP.SELF],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.NONE],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if not DEBUG:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=31536000)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=False)
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+
+# Fernet keys (comma-separated, newest first) for credentials encrypted at rest. Generate one
+# with `python manage.py generate_encryption_key`. In DEBUG a key is derived from SECRET_KEY.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
+if not DEBUG and not FIELD_ENCRYPTION_KEY:
+    raise ImproperlyConfigured("Set FIELD_ENCRYPTION_KEY: credentials are encrypted at rest.")
+
+# --- Caches and Redis -----------------------------------------------------------------------
+
+# Redis carries the shared rate limits and breakers of every worker on every machine. Without
+# it, the embedded default keeps them in the database, which is correct for one machine.
+REDIS_URL = env("REDIS_URL", default="")
+if REDIS_URL:
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+# --- Celery ---------------------------------------------------------------------------------
+
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    _celery_dir = VAR_DIR / "celery"
+    for _folder in ("queue", "control", "processed"):
+        (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(_celery_dir / "queue"),
+        "data_folder_out": str(_celery_dir / "queue"),
+        "control_folder": str(_celery_dir / "control"),
+        "processed_folder": str(_celery_dir / "processed"),
+        "store_processed": False,
+    }
+else:
+    # With acks_late, a message not acknowledged within the visibility timeout is delivered
+    # again. Long waits live in the database (`not_before`), so no countdown gets near this.
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_TASK_SERIALIZER = "json"
+CELERY_RESULT_SERIALIZER = "json"
+CELERY_ACCEPT_CONTENT = ["json"]
+CELERY_TASK_TIME_LIMIT = 5 * 60
+CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
+CELERY_TIMEZONE = TIME_ZONE
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Tests run tasks in-process only where they say so; the worker tests start real workers.
+CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
+
+# --- Government APIs ------------------------------------------------------------------------
+
+# Base URLs are each API's root as its provider documents its servers; clients append routes.
+# An empty base URL disables the provider. In DEBUG they point at the local sandbox.
+SANDBOX_URL = env("VIGIE_SANDBOX_URL", default="http://127.0.0.1:8001")
+
+
+def _default_base_url(real: str, sandbox_path: str) -> str:
+    return f"{SANDBOX_URL}{sandbox_path}" if DEBUG else real
+
+
+API_PARTICULIER_BASE_URL = env(
+    "API_PARTICULIER_BASE_URL",
+    default=_default_base_url("https://particulier.api.gouv.fr", "/particulier"),
+)
+CVEC_BASE_URL = env(
+    "CVEC_BASE_URL", default=_default_base_url("https://cvec-ctrl.etudiant.gouv.fr", "/cvec")
+)
+CERTIFINFO_BASE_URL = env(
+    "CERTIFINFO_BASE_URL",
+    default=_default_base_url("https://api-certifinfo.intercariforef.org", "/certifinfo"),
+)
+COVOITURAGE_BASE_URL = env(
+    "COVOITURAGE_BASE_URL",
+    default=_default_base_url(
+        "https://api.covoiturage.beta.gouv.fr/v3.2", "/covoiturage/v3.2"
+    ),
+)
+
+# The sandbox's public development token (a JWT valid until 2036, all MEN scopes). Real
+# tokens come from particulier.api.gouv.fr/compte and are stored per institution, encrypted.
+_SANDBOX_PARTICULIER_TOKEN = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1aWQiOiJ2aWdpZS1zYW5kYm94LWRlZmF1bHQiLCJqdGkiOiI5"
+    "YjBjMWYyZS04ZDdhLTRjNTUtOWU2MS0yZjNiOGMxZDRhNzAiLCJpYXQiOjE3NjcyMjU2MDAsImV4cCI6MjA4Mjc1"
+    "ODQwMCwic2NvcGVzIjpbIm1lbl9zdGF0dXRfaWRlbnRpdGUiLCJtZW5fc3RhdHV0X3Njb2xhcml0ZSIsIm1lbl9z"
+    "dGF0dXRfZXRhYmxpc3NlbWVudCIsIm1lbl9zdGF0dXRfbW9kdWxlX2VsZW1lbnRhaXJlX2Zvcm1hdGlvbiIsIm1l"
+    "bl9zdGF0dXRfYm91cnNpZXIiLCJtZW5fZWNoZWxvbl9ib3Vyc2UiXX0.ngMWnvglXjCpstEMG7uX0BIrfV6u1JPX"
+    "EPXg5psq7yE"
+)
+_SANDBOX_CERTIFINFO_TOKEN = "vigie-sandbox-certifinfo"  # noqa: S105 - public sandbox value
+API_PARTICULIER_TOKEN = env(
+    "API_PARTICULIER_TOKEN", default=_SANDBOX_PARTICULIER_TOKEN if DEBUG else ""
+)
+API_PARTICULIER_RECIPIENT = env("API_PARTICULIER_RECIPIENT", default="")
+API_PARTICULIER_VERSION = env("API_PARTICULIER_VERSION", default="v4")
+API_PARTICULIER_TIMEOUT = env.float("API_PARTICULIER_TIMEOUT", default=5.0)
+CVEC_TIMEOUT = env.float("CVEC_TIMEOUT", default=10.0)
+CERTIFINFO_TOKEN = env("CERTIFINFO_TOKEN", default=_SANDBOX_CERTIFINFO_TOKEN if DEBUG else "")
+CERTIFINFO_TIMEOUT = env.float("CERTIFINFO_TIMEOUT", default=10.0)
+COVOITURAGE_TOKEN = env("COVOITURAGE_TOKEN", default="")
+COVOITURAGE_TIMEOUT = env.float("COVOITURAGE_TIMEOUT", default=10.0)
+
+# --- Verification pipeline ------------------------------------------------------------------
+
+# How long a worker owns a running request before another may take it over.
+VERIFICATION_LEASE = timedelta(seconds=env.int("VERIFICATION_LEASE_SECONDS", default=120))
+
+# --- E-mail ---------------------------------------------------------------------------------
+
+EMAIL_BACKEND = env(
+    "DJANGO_EMAIL_BACKEND",
+    default="django.core.mail.backends.console.EmailBackend"
+    if DEBUG
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="vigie@localhost")
+
+# --- Logging --------------------------------------------------------------------------------
+
+# Logs never carry personal data: identities, INE, birth dates and tokens stay out of messages.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
+    "loggers": {
+        # urllib3 logs full URLs, and API Particulier URLs carry identities in the query.
+        "urllib3": {"level": "WARNING"},
+    },
+}

@@ -1,0 +1,104 @@
+"""The verification pipeline's rows: a request per check (its current state, and the outbox of
+the Celery task), and one append-only attempt per upstream call."""
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from admissions.append_only import AppendOnlyModel
+from admissions.enums import Source, Verdict
+from admissions.models import Batch, Claim, Institution
+from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Trigger
+
+
+class VerificationRequest(models.Model):
+    """One check of one claim, from request to verdict.
+
+    ``pending`` rows are the outbox: the task is queued on commit, and the sweeper re-queues
+    any that no worker took. A worker claims a row by conditional update (``running`` with a
+    lease in ``claimed_at``/``claimed_by``); ``not_before`` holds every wait longer than a
+    second or two. At most one request per claim is open at a time.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="requests")
+    state = models.CharField(
+        _("état"), max_length=16, choices=RequestState, default=RequestState.PENDING
+    )
+    trigger = models.CharField(_("déclencheur"), max_length=16, choices=Trigger)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("demandée par"),
+    )
+    batch = models.ForeignKey(
+        Batch, on_delete=models.PROTECT, related_name="requests", null=True, blank=True
+    )
+    not_before = models.DateTimeField(_("pas avant"), null=True, blank=True)
+    claimed_at = models.DateTimeField(_("prise le"), null=True, blank=True)
+    claimed_by = models.CharField(_("prise par"), max_length=128, blank=True)
+    attempt_count = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
+    reason = models.TextField(_("motif"), blank=True)
+    # Field-by-field comparison: [{"field", "declared", "source", "match"}...].
+    diff = models.JSONField(_("écarts"), default=list, blank=True)
+    # The minimum the decision rests on (never a whole upstream payload); purged on schedule.
+    evidence = models.JSONField(_("éléments de preuve"), default=dict, blank=True)
+    # The source's own caveats about its data, shown next to the verdict.
+    notes = models.JSONField(_("réserves"), default=list, blank=True)
+    created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("demande de vérification")
+        verbose_name_plural = _("demandes de vérification")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["claim"],
+                condition=Q(state__in=OPEN_STATES),
+                name="one_open_request_per_claim",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "not_before"], name="request_due"),
+            models.Index(fields=["institution", "state"], name="request_by_state"),
+            models.Index(fields=["batch", "state", "verdict"], name="request_by_batch"),
+            models.Index(fields=["claim", "-created_at"], name="request_by_claim"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.state} {self.verdict}"
+
+
+class VerificationAttempt(AppendOnlyModel):
+    """One upstream call: what was asked of whom, how it went and how long it took.
+
+    Append-only. ``payload`` is redacted: keys, statuses and error codes, never an identity.
+    """
+
+    request = models.ForeignKey(
+        VerificationRequest, on_delete=models.PROTECT, related_name="attempts"
+    )
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    task_id = models.CharField(_("tâche"), max_length=64, blank=True)
+    outcome = models.CharField(_("résultat"), max_length=32, choices=AttemptOutcome)
+    http_status = models.PositiveSmallIntegerField(_("statut HTTP"), null=True, blank=True)
+    provider_error_code = models.CharField(_("code d'erreur"), max_length=32, blank=True)
+    duration_ms = models.PositiveIntegerField(_("durée (ms)"), null=True, blank=True)
+    upstream_request_id = models.CharField(_("identifiant amont"), max_length=128, blank=True)
+    payload = models.JSONField(_("trace expurgée"), default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("tentative")
+        verbose_name_plural = _("tentatives")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["request", "created_at"], name="attempt_by_request")]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.outcome} {self.http_status or ''}"

@@ -105,7 +105,9 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
     search_fields = ["institution__name", "institution__siret"]
     readonly_fields = ["fingerprint", "updated_at"]
 
-    def save_model(self, request: HttpRequest, obj: InstitutionCredential, form: Any, change: bool) -> None:
+    def save_model(
+        self, request: HttpRequest, obj: InstitutionCredential, form: Any, change: bool
+    ) -> None:
         token = form.cleaned_data.get("new_token")
         if token:
             saved = services.credential_set(
@@ -126,7 +128,15 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "get_full_name", "institution", "role", "is_active", "is_staff", "last_login"]
+    list_display = [
+        "username",
+        "get_full_name",
+        "institution",
+        "role",
+        "is_active",
+        "is_staff",
+        "last_login",
+    ]
     list_filter = ["role", "is_active", "is_staff", "institution"]
     search_fields = ["username", "first_name", "last_name", "email", "institution__name"]
     list_select_related = ["institution"]
@@ -149,7 +159,15 @@ class ClaimInline(admin.TabularInline):
 
 @admin.register(Applicant)
 class ApplicantAdmin(admin.ModelAdmin):
-    list_display = ["file_reference", "birth_name", "usage_name", "first_names", "birth_date", "institution", "created_at"]
+    list_display = [
+        "file_reference",
+        "birth_name",
+        "usage_name",
+        "first_names",
+        "birth_date",
+        "institution",
+        "created_at",
+    ]
     list_filter = ["institution", "sex"]
     search_fields = ["file_reference", "birth_name", "usage_name", "ine"]
     list_select_related = ["institution"]
@@ -160,7 +178,15 @@ class ApplicantAdmin(admin.ModelAdmin):
 
 @admin.register(Claim)
 class ClaimAdmin(admin.ModelAdmin):
-    list_display = ["id", "applicant", "kind", "verdict", "verified_at", "valid_until", "institution"]
+    list_display = [
+        "id",
+        "applicant",
+        "kind",
+        "verdict",
+        "verified_at",
+        "valid_until",
+        "institution",
+    ]
     list_filter = ["kind", "verdict", "institution"]
     search_fields = ["applicant__file_reference", "applicant__birth_name"]
     list_select_related = ["applicant", "institution"]
@@ -170,7 +196,16 @@ class ClaimAdmin(admin.ModelAdmin):
 
 @admin.register(Batch)
 class BatchAdmin(admin.ModelAdmin):
-    list_display = ["label", "kind", "status", "total", "institution", "created_by", "created_at", "finished_at"]
+    list_display = [
+        "label",
+        "kind",
+        "status",
+        "total",
+        "institution",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["kind", "status", "institution"]
     search_fields = ["label", "source_filename"]
     list_select_related = ["institution", "created_by"]
@@ -178,7 +213,17 @@ class BatchAdmin(admin.ModelAdmin):
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
-    list_display = ["created_at", "chain", "seq", "actor_label", "action", "object_type", "object_id", "applicant_id", "ip"]
+    list_display = [
+        "created_at",
+        "chain",
+        "seq",
+        "actor_label",
+        "action",
+        "object_type",
+        "object_id",
+        "applicant_id",
+        "ip",
+    ]
     list_filter = ["action", "object_type", "institution"]
     search_fields = ["actor_label", "object_id", "purpose", "=applicant_id", "hash"]
     date_hierarchy = "created_at"

@@ -95,9 +95,7 @@ def audit_record(
     chain = chain_key(institution_id)
     with transaction.atomic():
         _lock_chain(institution_id)
-        head = (
-            AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
-        )
+        head = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
         event = AuditEvent(
             institution_id=institution_id,
             chain=chain,

@@ -69,7 +69,7 @@ def _required(errors: dict[str, list[ValidationError]], key: str, value: str) ->
     return False
 
 
-def _run(errors: dict[str, list[ValidationError]], key: str, check, value):  # noqa: ANN001
+def _run(errors: dict[str, list[ValidationError]], key: str, check, value):
     try:
         return check(value)
     except ValidationError as exc:

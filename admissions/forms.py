@@ -12,6 +12,7 @@ class LoginForm(AuthenticationForm):
         "invalid_login": _(
             "Identifiant ou mot de passe incorrect. Les majuscules comptent dans le mot de passe."
         ),
-        "inactive": _("Ce compte est désactivé. Adressez-vous à l'administrateur de votre "
-                      "établissement."),
+        "inactive": _(
+            "Ce compte est désactivé. Adressez-vous à l'administrateur de votre établissement."
+        ),
     }

@@ -85,8 +85,10 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
         elif not _FILE_REFERENCE_RE.match(ref):
             fail(
                 "file_reference",
-                _("La référence ne peut contenir que lettres, chiffres, « . », « / », « - » et "
-                  "« _ » (64 caractères au plus)."),
+                _(
+                    "La référence ne peut contenir que lettres, chiffres, « . », « / », « - » et "
+                    "« _ » (64 caractères au plus)."
+                ),
                 "file_reference_format",
             )
         cleaned["file_reference"] = ref
@@ -100,8 +102,10 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
         elif name and (len(name) > 100 or not _NAME_RE.match(name)):
             fail(
                 field,
-                _("Le nom « %(value)s » ne peut contenir que des lettres, espaces, tirets et "
-                  "apostrophes."),
+                _(
+                    "Le nom « %(value)s » ne peut contenir que des lettres, espaces, tirets et "
+                    "apostrophes."
+                ),
                 "name_format",
                 value=name,
             )
@@ -122,8 +126,10 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
             if len(name) > 60 or not _NAME_RE.match(name):
                 fail(
                     "first_names",
-                    _("Le prénom « %(value)s » ne peut contenir que des lettres, espaces, "
-                      "tirets et apostrophes."),
+                    _(
+                        "Le prénom « %(value)s » ne peut contenir que des lettres, espaces, "
+                        "tirets et apostrophes."
+                    ),
                     "name_format",
                     value=name,
                 )

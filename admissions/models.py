@@ -38,9 +38,7 @@ class Institution(models.Model):
         validators=[validators.validate_siret],
         help_text=_("Envoyé comme « recipient » à API Particulier."),
     )
-    uai = models.CharField(
-        _("UAI"), max_length=8, blank=True, validators=[validators.validate_uai]
-    )
+    uai = models.CharField(_("UAI"), max_length=8, blank=True, validators=[validators.validate_uai])
     enabled_sources = models.JSONField(_("sources activées"), default=default_enabled_sources)
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
@@ -237,9 +235,9 @@ class AuditEvent(AppendOnlyModel):
     """Who did or saw what, when, from where and why. Append-only and hash-chained.
 
     Each institution has its own chain (``seq`` 1, 2, 3...); back-office actions without an
-    institution form the "backoffice" chain. ``hash`` covers every field and the previous row's hash,
-    so changing or removing a row breaks the chain (``manage.py audit_verify``). ``details``
-    never holds personal data: it names objects by id.
+    institution form the "backoffice" chain. ``hash`` covers every field and the previous
+    row's hash, so changing or removing a row breaks the chain (``manage.py audit_verify``).
+    ``details`` never holds personal data: it names objects by id.
     """
 
     institution = models.ForeignKey(

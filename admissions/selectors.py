@@ -62,7 +62,9 @@ def audit_events_for_user(user: User) -> QuerySet[AuditEvent]:
 
 
 def audit_events_for_applicant(*, user: User, applicant: Applicant) -> QuerySet[AuditEvent]:
-    return audit_events_for_user(user).filter(applicant_id=applicant.pk).order_by("-created_at", "-id")
+    return (
+        audit_events_for_user(user).filter(applicant_id=applicant.pk).order_by("-created_at", "-id")
+    )
 
 
 def claim_counts_by_verdict(user: User) -> dict[str, int]:

@@ -30,7 +30,9 @@ def _require_institution(user: User) -> Institution:
 def institution_create(
     *, name: str, siret: str, uai: str = "", acting_user: User | None = None
 ) -> Institution:
-    institution = Institution(name=name.strip(), siret=normalize_siret(siret), uai=normalize_uai(uai))
+    institution = Institution(
+        name=name.strip(), siret=normalize_siret(siret), uai=normalize_uai(uai)
+    )
     institution.full_clean()
     institution.save()
     audit_record(
@@ -88,8 +90,10 @@ def _check_file_reference_free(
         taken = taken.exclude(pk=exclude_id)
     if taken.exists():
         raise ValidationError(
-            {"file_reference": _("Un dossier porte déjà la référence « %(ref)s ».")
-             % {"ref": file_reference}}
+            {
+                "file_reference": _("Un dossier porte déjà la référence « %(ref)s ».")
+                % {"ref": file_reference}
+            }
         )
 
 
@@ -106,9 +110,7 @@ def applicant_create(
     cleaned = clean_identity(identity)
     cleaned_claims = [(kind, clean_declared(kind, declared)) for kind, declared in claims]
     _check_file_reference_free(institution, cleaned["file_reference"])
-    applicant = Applicant.objects.create(
-        institution=institution, created_by=acting_user, **cleaned
-    )
+    applicant = Applicant.objects.create(institution=institution, created_by=acting_user, **cleaned)
     audit_record(
         action=AuditAction.CREATED,
         actor=acting_user,
@@ -118,7 +120,9 @@ def applicant_create(
         ip=ip,
     )
     for kind, declared in cleaned_claims:
-        _claim_insert(acting_user=acting_user, applicant=applicant, kind=kind, declared=declared, ip=ip)
+        _claim_insert(
+            acting_user=acting_user, applicant=applicant, kind=kind, declared=declared, ip=ip
+        )
     return applicant
 
 
@@ -208,7 +212,12 @@ def claim_update_declared(
     claim.valid_until = None
     claim.save(
         update_fields=[
-            "declared", "verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"
+            "declared",
+            "verdict",
+            "verdict_reason",
+            "verified_at",
+            "valid_until",
+            "updated_at",
         ]
     )
     audit_record(

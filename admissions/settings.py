@@ -119,8 +119,10 @@ LOGOUT_REDIRECT_URL = "login"
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 12}},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
@@ -198,7 +200,10 @@ if not DEBUG and not FIELD_ENCRYPTION_KEY:
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+        },
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
@@ -260,15 +265,13 @@ CERTIFINFO_BASE_URL = env(
 )
 COVOITURAGE_BASE_URL = env(
     "COVOITURAGE_BASE_URL",
-    default=_default_base_url(
-        "https://api.covoiturage.beta.gouv.fr/v3.2", "/covoiturage/v3.2"
-    ),
+    default=_default_base_url("https://api.covoiturage.beta.gouv.fr/v3.2", "/covoiturage/v3.2"),
 )
 
 # The sandbox's public development token (a JWT valid until 2036, all MEN scopes). Real
 # tokens come from particulier.api.gouv.fr/compte and are stored per institution, encrypted.
 _SANDBOX_PARTICULIER_TOKEN = (
-    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1aWQiOiJ2aWdpZS1zYW5kYm94LWRlZmF1bHQiLCJqdGkiOiI5"
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJ1aWQiOiJ2aWdpZS1zYW5kYm94LWRlZmF1bHQiLCJqdGkiOiI5"  # noqa: S105
     "YjBjMWYyZS04ZDdhLTRjNTUtOWU2MS0yZjNiOGMxZDRhNzAiLCJpYXQiOjE3NjcyMjU2MDAsImV4cCI6MjA4Mjc1"
     "ODQwMCwic2NvcGVzIjpbIm1lbl9zdGF0dXRfaWRlbnRpdGUiLCJtZW5fc3RhdHV0X3Njb2xhcml0ZSIsIm1lbl9z"
     "dGF0dXRfZXRhYmxpc3NlbWVudCIsIm1lbl9zdGF0dXRfbW9kdWxlX2VsZW1lbnRhaXJlX2Zvcm1hdGlvbiIsIm1l"
@@ -295,14 +298,27 @@ VERIFICATION_LEASE = timedelta(seconds=env.int("VERIFICATION_LEASE_SECONDS", def
 
 # --- E-mail ---------------------------------------------------------------------------------
 
-EMAIL_BACKEND = env(
-    "DJANGO_EMAIL_BACKEND",
-    default="django.core.mail.backends.console.EmailBackend"
-    if DEBUG
-    else "django.core.mail.backends.smtp.EmailBackend",
-)
-EMAIL_HOST = env("DJANGO_EMAIL_HOST", default="localhost")
-EMAIL_PORT = env.int("DJANGO_EMAIL_PORT", default=25)
+MAILERS = {
+    "default": {
+        "BACKEND": env(
+            "DJANGO_EMAIL_BACKEND",
+            default="django.core.mail.backends.console.EmailBackend"
+            if DEBUG
+            else "django.core.mail.backends.smtp.EmailBackend",
+        ),
+        "OPTIONS": (
+            {}
+            if DEBUG
+            else {
+                "host": env("DJANGO_EMAIL_HOST", default="localhost"),
+                "port": env.int("DJANGO_EMAIL_PORT", default=25),
+                "username": env("DJANGO_EMAIL_USER", default=""),
+                "password": env("DJANGO_EMAIL_PASSWORD", default=""),
+                "use_tls": env.bool("DJANGO_EMAIL_USE_TLS", default=False),
+            }
+        ),
+    },
+}
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="vigie@localhost")
 
 # --- Logging --------------------------------------------------------------------------------

@@ -15,7 +15,10 @@ def audit_chain_check_task() -> None:
         for brk in report.breaks:
             logger.critical(
                 "audit chain %s broken at row id=%s seq=%s: %s",
-                brk.chain, brk.event_id, brk.seq, brk.reason,
+                brk.chain,
+                brk.event_id,
+                brk.seq,
+                brk.reason,
             )
         logger.info(
             "audit chain %s: %s events, head %s", report.chain, report.length, report.head_hash

@@ -14,7 +14,7 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 
 
 @pytest.fixture(autouse=True)
-def _isolated_caches(settings):  # noqa: PT004 - autouse fixture
+def _isolated_caches(settings):
     """Each test starts with empty caches."""
     from django.core.cache import cache
 

@@ -9,10 +9,10 @@ import os
 # Tests never reach a real API: the sandbox fixture points every base URL at loopback.
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
-from admissions.settings import *  # noqa: E402, F403
+from admissions.settings import *  # noqa: F403
 
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LANGUAGE_CODE = "fr"

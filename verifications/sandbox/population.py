@@ -67,14 +67,20 @@ class Certification:
 CERTIFICATIONS: tuple[Certification, ...] = (
     Certification(90001, "RNCP35185", "", "BTS Services informatiques aux organisations", 5, False),
     Certification(90002, "RNCP34031", "", "Licence professionnelle Métiers du numérique", 6, False),
-    Certification(90003, "RNCP37873", "", "Bachelor universitaire de technologie Informatique", 6, False),
+    Certification(
+        90003, "RNCP37873", "", "Bachelor universitaire de technologie Informatique", 6, False
+    ),
     Certification(90004, "RNCP36061", "", "Master Droit public", 7, False),
     Certification(90005, "RNCP32112", "", "CAP Pâtissier", 3, False),
     Certification(90006, "RNCP35503", "", "Baccalauréat professionnel Commerce", 4, False),
-    Certification(90007, "RNCP34825", "", "Titre professionnel Développeur web et web mobile", 5, False),
+    Certification(
+        90007, "RNCP34825", "", "Titre professionnel Développeur web et web mobile", 5, False
+    ),
     Certification(90008, "RNCP31678", "", "Diplôme d'État d'infirmier", 6, False),
     Certification(90009, "RNCP24424", "", "BTS Assistant de manager (ancien référentiel)", 5, True),
-    Certification(90010, "RNCP16234", "", "Licence Administration économique et sociale (2014)", 6, True),
+    Certification(
+        90010, "RNCP16234", "", "Licence Administration économique et sociale (2014)", 6, True
+    ),
     Certification(90011, "", "RS5487", "Certification Voltaire", 3, False),
     Certification(90012, "", "RS6188", "TOEIC Listening and Reading", 4, False),
     Certification(90013, "", "RS2210", "Habilitation électrique (ancienne fiche)", 3, True),
@@ -85,29 +91,141 @@ CERTIFICATIONS: tuple[Certification, ...] = (
 UNKNOWN_CERTIFICATION_CODES = ("RNCP99901", "RNCP99902", "RS99903")
 
 _SURNAMES = (
-    "MARTIN", "BERNARD", "THOMAS", "PETIT", "ROBERT", "RICHARD", "DURAND", "DUBOIS", "MOREAU",
-    "LAURENT", "SIMON", "MICHEL", "LEFÈVRE", "LEROY", "ROUX", "DAVID", "BERTRAND", "MOREL",
-    "FOURNIER", "GIRARD", "BONNET", "DUPONT", "LAMBERT", "FONTAINE", "ROUSSEAU", "VINCENT",
-    "MÜLLER", "LE GALL", "N'DIAYE", "DA SILVA", "BENALI", "NGUYEN", "CHEVALIER", "GARCIA",
-    "FAURE", "ANDRÉ", "MERCIER", "BLANC", "GUÉRIN", "BOYER", "GARNIER", "CHAUVIN", "PERRIN",
-    "MOULIN", "HAMIDI", "DIALLO", "TRAORÉ", "LÉVÊQUE", "SAINT-MARTIN", "O'NEILL", "COHEN",
-    "KOWALSKI", "FERREIRA", "YILMAZ", "MAILLARD", "RENAUD", "BARBIER", "ARNAUD", "GAUTHIER",
+    "MARTIN",
+    "BERNARD",
+    "THOMAS",
+    "PETIT",
+    "ROBERT",
+    "RICHARD",
+    "DURAND",
+    "DUBOIS",
+    "MOREAU",
+    "LAURENT",
+    "SIMON",
+    "MICHEL",
+    "LEFÈVRE",
+    "LEROY",
+    "ROUX",
+    "DAVID",
+    "BERTRAND",
+    "MOREL",
+    "FOURNIER",
+    "GIRARD",
+    "BONNET",
+    "DUPONT",
+    "LAMBERT",
+    "FONTAINE",
+    "ROUSSEAU",
+    "VINCENT",
+    "MÜLLER",
+    "LE GALL",
+    "N'DIAYE",
+    "DA SILVA",
+    "BENALI",
+    "NGUYEN",
+    "CHEVALIER",
+    "GARCIA",
+    "FAURE",
+    "ANDRÉ",
+    "MERCIER",
+    "BLANC",
+    "GUÉRIN",
+    "BOYER",
+    "GARNIER",
+    "CHAUVIN",
+    "PERRIN",
+    "MOULIN",
+    "HAMIDI",
+    "DIALLO",
+    "TRAORÉ",
+    "LÉVÊQUE",
+    "SAINT-MARTIN",
+    "O'NEILL",
+    "COHEN",
+    "KOWALSKI",
+    "FERREIRA",
+    "YILMAZ",
+    "MAILLARD",
+    "RENAUD",
+    "BARBIER",
+    "ARNAUD",
+    "GAUTHIER",
 )
 _FIRST_NAMES_F = (
-    "EMMA", "JADE", "LOUISE", "ALICE", "CHLOÉ", "LINA", "LÉA", "ROSE", "ANNA", "MILA", "INÈS",
-    "AMBRE", "JULIA", "MIA", "LÉNA", "MANON", "ZOÉ", "AGATHE", "LOU", "CAMILLE", "SARAH",
-    "NOUR", "YASMINE", "MARIE-ANNE", "ÈVE", "CLARA", "ÉLISE", "JUSTINE", "HIND", "AÏCHA",
+    "EMMA",
+    "JADE",
+    "LOUISE",
+    "ALICE",
+    "CHLOÉ",
+    "LINA",
+    "LÉA",
+    "ROSE",
+    "ANNA",
+    "MILA",
+    "INÈS",
+    "AMBRE",
+    "JULIA",
+    "MIA",
+    "LÉNA",
+    "MANON",
+    "ZOÉ",
+    "AGATHE",
+    "LOU",
+    "CAMILLE",
+    "SARAH",
+    "NOUR",
+    "YASMINE",
+    "MARIE-ANNE",
+    "ÈVE",
+    "CLARA",
+    "ÉLISE",
+    "JUSTINE",
+    "HIND",
+    "AÏCHA",
 )
 _FIRST_NAMES_M = (
-    "GABRIEL", "LÉO", "RAPHAËL", "LOUIS", "ARTHUR", "JULES", "MAËL", "ADAM", "LUCAS", "HUGO",
-    "NOAH", "SACHA", "NATHAN", "ÉTHAN", "TOM", "PAUL", "AMINE", "MATEO", "YANIS", "ISAAC",
-    "JEAN-BAPTISTE", "THÉO", "MOHAMED", "ENZO", "MARC-ANTOINE", "FÉLIX", "SAMUEL", "NOÉ",
-    "KARIM", "MAXIME",
+    "GABRIEL",
+    "LÉO",
+    "RAPHAËL",
+    "LOUIS",
+    "ARTHUR",
+    "JULES",
+    "MAËL",
+    "ADAM",
+    "LUCAS",
+    "HUGO",
+    "NOAH",
+    "SACHA",
+    "NATHAN",
+    "ÉTHAN",
+    "TOM",
+    "PAUL",
+    "AMINE",
+    "MATEO",
+    "YANIS",
+    "ISAAC",
+    "JEAN-BAPTISTE",
+    "THÉO",
+    "MOHAMED",
+    "ENZO",
+    "MARC-ANTOINE",
+    "FÉLIX",
+    "SAMUEL",
+    "NOÉ",
+    "KARIM",
+    "MAXIME",
 )
 _CVEC_STATES_VALID = ("75", "75", "75", "71", "73", "76", "70", "98")
 _CVEC_STATES_INVALID = ("10", "20", "60")
-_CROUS = ("Crous de Lyon", "Crous de Paris", "Crous Aix-Marseille Avignon", "Crous de Lille Nord-Pas de Calais",
-          "Crous de Bordeaux-Aquitaine", "Crous de Rennes-Bretagne", "Crous de Toulouse-Occitanie")
+_CROUS = (
+    "Crous de Lyon",
+    "Crous de Paris",
+    "Crous Aix-Marseille Avignon",
+    "Crous de Lille Nord-Pas de Calais",
+    "Crous de Bordeaux-Aquitaine",
+    "Crous de Rennes-Bretagne",
+    "Crous de Toulouse-Occitanie",
+)
 
 
 def uai_check_letter(digits: str) -> str:
@@ -122,7 +240,8 @@ def _make_uai(n: int) -> str:
 # Secondary schools of the generated population: 7 digits built from a département and a
 # number, with their real check letter.
 ESTABLISHMENTS: tuple[str, ...] = tuple(
-    _make_uai(int(f"{dept:03d}{num:04d}")) for dept in (13, 21, 33, 59, 69, 75, 89, 92, 93, 95)
+    _make_uai(int(f"{dept:03d}{num:04d}"))
+    for dept in (13, 21, 33, 59, 69, 75, 89, 92, 93, 95)
     for num in (1, 15, 39, 112, 2733, 3012)
 )
 
@@ -133,7 +252,7 @@ def _unit(i: int, salt: str) -> float:
     return int.from_bytes(digest, "big") / 2**64
 
 
-def _pick(i: int, salt: str, options: tuple) -> object:  # noqa: ANN001
+def _pick(i: int, salt: str, options: tuple) -> object:
     return options[int(_unit(i, salt) * len(options))]
 
 
@@ -253,13 +372,23 @@ def person(i: int) -> Person:
         ),
     )
     cvec_state = str(
-        _pick(i, "cvec-state", _CVEC_STATES_INVALID if cvec == CvecOutcome.INVALID else _CVEC_STATES_VALID)
+        _pick(
+            i,
+            "cvec-state",
+            _CVEC_STATES_INVALID if cvec == CvecOutcome.INVALID else _CVEC_STATES_VALID,
+        )
     )
-    holder_birth = birth_date + timedelta(days=397) if cvec == CvecOutcome.HOLDER_MISMATCH else birth_date
+    holder_birth = (
+        birth_date + timedelta(days=397) if cvec == CvecOutcome.HOLDER_MISMATCH else birth_date
+    )
     covoiturage = _band(
         i,
         "covoiturage",
-        ((0.82, CovoiturageOutcome.OK), (0.10, CovoiturageOutcome.EXPIRED), (0.08, CovoiturageOutcome.UNKNOWN)),
+        (
+            (0.82, CovoiturageOutcome.OK),
+            (0.10, CovoiturageOutcome.EXPIRED),
+            (0.08, CovoiturageOutcome.UNKNOWN),
+        ),
     )
     cert_code, cert_level, cert_outcome = _certification_for(i)
     return Person(
@@ -316,28 +445,110 @@ class StagingPupil:
 
 
 STAGING_PUPILS: tuple[StagingPupil, ...] = (
-    StagingPupil("Martin", ("Justine",), "F", date(2000, 1, 20), "0890003V", 2022, 200,
-                 "Élève boursier échelon 1, scolaire"),
-    StagingPupil("Martin", ("Jerome",), "M", date(2000, 1, 20), "0890003V", 2022, 404,
-                 "Aucun élève trouvé"),
-    StagingPupil("BENALI", ("AMINE",), "M", date(2015, 12, 11), "0132634T", 2025, 200,
-                 "Élève boursier échelon 1"),
-    StagingPupil("MARTIN", ("EMMA",), "F", date(2012, 8, 15), "0132733A", 2025, 200,
-                 "Élève boursier échelon 1 (exemple v4)"),
-    StagingPupil("ROBERT", ("CLARA",), "F", date(2005, 9, 21), "0130039X", 2025, 200,
-                 "Élève non boursier"),
-    StagingPupil("FERRAND", ("ELISE",), "F", date(2004, 9, 27), "0130001F", 2025, 200,
-                 "Non scolarisée (statut NS)"),
-    StagingPupil("Dupont", ("Nouhe",), "M", date(2007, 12, 9), "0921236U", 2025, 200,
-                 "Collégien boursier échelon 1, 3EME GENERALE"),
-    StagingPupil("Dupré", ("Hind",), "F", date(2000, 12, 8), "0782567S", 2025, 200,
-                 "Lycéenne boursière échelon 6"),
-    StagingPupil("Garcia", ("Mateo",), "M", date(2012, 3, 7), "0130032P", 2025, 200,
-                 "Boursier sans échelon, année 2024-2025"),
-    StagingPupil("Caravelle", ("Marc-Antoine",), "M", date(2002, 4, 15), "0782567S", 2025, 200,
-                 "Non boursier"),
-    StagingPupil("Ronaldo", ("Marie Davida",), "F", date(2001, 5, 16), "0782567S", 2025, 200,
-                 "Non boursière, prénom composé avec une espace"),
-    StagingPupil("Faure", ("Felix",), "M", date(2000, 1, 20), "0890003V", 2022, 504,
-                 "Fournisseur hors délai (30002)"),
+    StagingPupil(
+        "Martin",
+        ("Justine",),
+        "F",
+        date(2000, 1, 20),
+        "0890003V",
+        2022,
+        200,
+        "Élève boursier échelon 1, scolaire",
+    ),
+    StagingPupil(
+        "Martin", ("Jerome",), "M", date(2000, 1, 20), "0890003V", 2022, 404, "Aucun élève trouvé"
+    ),
+    StagingPupil(
+        "BENALI",
+        ("AMINE",),
+        "M",
+        date(2015, 12, 11),
+        "0132634T",
+        2025,
+        200,
+        "Élève boursier échelon 1",
+    ),
+    StagingPupil(
+        "MARTIN",
+        ("EMMA",),
+        "F",
+        date(2012, 8, 15),
+        "0132733A",
+        2025,
+        200,
+        "Élève boursier échelon 1 (exemple v4)",
+    ),
+    StagingPupil(
+        "ROBERT", ("CLARA",), "F", date(2005, 9, 21), "0130039X", 2025, 200, "Élève non boursier"
+    ),
+    StagingPupil(
+        "FERRAND",
+        ("ELISE",),
+        "F",
+        date(2004, 9, 27),
+        "0130001F",
+        2025,
+        200,
+        "Non scolarisée (statut NS)",
+    ),
+    StagingPupil(
+        "Dupont",
+        ("Nouhe",),
+        "M",
+        date(2007, 12, 9),
+        "0921236U",
+        2025,
+        200,
+        "Collégien boursier échelon 1, 3EME GENERALE",
+    ),
+    StagingPupil(
+        "Dupré",
+        ("Hind",),
+        "F",
+        date(2000, 12, 8),
+        "0782567S",
+        2025,
+        200,
+        "Lycéenne boursière échelon 6",
+    ),
+    StagingPupil(
+        "Garcia",
+        ("Mateo",),
+        "M",
+        date(2012, 3, 7),
+        "0130032P",
+        2025,
+        200,
+        "Boursier sans échelon, année 2024-2025",
+    ),
+    StagingPupil(
+        "Caravelle",
+        ("Marc-Antoine",),
+        "M",
+        date(2002, 4, 15),
+        "0782567S",
+        2025,
+        200,
+        "Non boursier",
+    ),
+    StagingPupil(
+        "Ronaldo",
+        ("Marie Davida",),
+        "F",
+        date(2001, 5, 16),
+        "0782567S",
+        2025,
+        200,
+        "Non boursière, prénom composé avec une espace",
+    ),
+    StagingPupil(
+        "Faure",
+        ("Felix",),
+        "M",
+        date(2000, 1, 20),
+        "0890003V",
+        2022,
+        504,
+        "Fournisseur hors délai (30002)",
+    ),
 )

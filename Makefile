@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test install migrate demo lint format messages clean bench ci
+.PHONY: run test install migrate demo lint format messages clean bench
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 12) else "Vigie needs Python 3.12 or newer (found " + sys.version.split()[0] + ")")'
@@ -18,7 +18,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po | $(STAMP)
+	$(BIN)/python manage.py compile_translations --verbosity 0
+
+install: $(STAMP) locale/en/LC_MESSAGES/django.mo
 
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
@@ -28,7 +31,6 @@ demo: migrate
 
 # Everything on one machine with embedded defaults: web, worker, beat and the sandbox.
 run: demo
-	@$(BIN)/python manage.py compilemessages --ignore=.venv --verbosity 0 2>/dev/null || true
 	@echo
 	@echo "  Vigie:        http://$(HOST):$(PORT)/"
 	@echo "  Back-office:  http://$(HOST):$(PORT)/back-office/"
@@ -49,6 +51,11 @@ test: install
 	$(BIN)/ruff check .
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 1
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# Extract new strings into the English catalogue (needs GNU gettext); translate, then commit.
+messages: install
+	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(BIN)/python manage.py compile_translations
 
 clean:
 	rm -rf var/ staticfiles/ .pytest_cache .ruff_cache

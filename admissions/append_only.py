@@ -66,7 +66,7 @@ $$ LANGUAGE plpgsql;
 def install_append_only_trigger(schema_editor: Any, table: str) -> None:
     if schema_editor.connection.vendor != "postgresql":
         return
-    schema_editor.execute(_TRIGGER_FUNCTION)
+    schema_editor.execute(_TRIGGER_FUNCTION, params=None)
     schema_editor.execute(
         f'CREATE TRIGGER "{table}_append_only" BEFORE UPDATE OR DELETE ON "{table}" '
         f"FOR EACH ROW EXECUTE FUNCTION vigie_refuse_change()"

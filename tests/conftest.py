@@ -21,3 +21,12 @@ def _isolated_caches(settings):
     cache.clear()
     yield
     cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def _french_by_default():  # noqa: PT004 - autouse fixture
+    """Each test starts in French, whatever language an earlier request activated."""
+    from django.utils import translation
+
+    with translation.override("fr"):
+        yield

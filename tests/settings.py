@@ -16,3 +16,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
 STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticFilesStorage"  # noqa: F405
 LANGUAGE_CODE = "fr"
+# pytest-django runs tests with DEBUG off, where a real key is required.
+FIELD_ENCRYPTION_KEY = ["3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs="]
+# Serve static files from the source folders (no collectstatic before tests), as in development.
+WHITENOISE_AUTOREFRESH = True
+WHITENOISE_USE_FINDERS = True

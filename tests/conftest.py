@@ -24,7 +24,7 @@ def _isolated_caches(settings):
 
 
 @pytest.fixture(autouse=True)
-def _french_by_default():  # noqa: PT004 - autouse fixture
+def _french_by_default():
     """Each test starts in French, whatever language an earlier request activated."""
     from django.utils import translation
 

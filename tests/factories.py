@@ -43,7 +43,7 @@ class UserFactory(factory.django.DjangoModelFactory):
         backoffice = factory.Trait(institution=None, is_staff=True, is_superuser=True)
 
     @factory.post_generation
-    def _save(obj, create, extracted, **kwargs):  # noqa: N805
+    def _save(obj, create, extracted, **kwargs):
         if create:
             obj.save()
 

@@ -34,7 +34,8 @@ def test_english_catalogue_holds_every_string_of_the_sources(tmp_path):
         )
     (tmp_path / "locale").mkdir()
     # Settings without LOCALE_PATHS, so that makemessages writes into the copy, not the repo.
-    (tmp_path / "extract_settings.py").write_text("from tests.settings import *\nLOCALE_PATHS = []\n")
+    settings_file = tmp_path / "extract_settings.py"
+    settings_file.write_text("from tests.settings import *\nLOCALE_PATHS = []\n")
     env = {
         **os.environ,
         "PYTHONPATH": f"{tmp_path}{os.pathsep}{ROOT}",

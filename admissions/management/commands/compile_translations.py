@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 
-def _untranslated(catalog) -> list[str]:  # noqa: ANN001 - babel Catalog
+def _untranslated(catalog) -> list[str]:
     missing = []
     for message in catalog:
         if not message.id:

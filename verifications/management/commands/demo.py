@@ -57,7 +57,7 @@ class Command(BaseCommand):
             if options["if_empty"]:
                 self.stdout.write("demo data already present")
                 return
-            raise CommandError("demo data already present (institution with SIRET %s)" % DEMO_SIRET)
+            raise CommandError(f"demo data already present (institution with SIRET {DEMO_SIRET})")
         count = int(options["applicants"])
         if count < len(STAGING_PUPILS):
             raise CommandError(f"--applicants must be at least {len(STAGING_PUPILS)}")

@@ -28,6 +28,12 @@ app.conf.task_queues = [Queue(CeleryQueue.GOV_API.value), Queue(CeleryQueue.DEFA
 app.conf.task_default_queue = CeleryQueue.DEFAULT.value
 app.conf.task_routes = {"verifications.verification_run": {"queue": CeleryQueue.GOV_API.value}}
 app.conf.beat_schedule = {
+    # Sends due verification requests at the sources' pace; reclaims abandoned ones.
+    "verifications-dispatch": {
+        "task": "verifications.dispatch",
+        "schedule": 2.0,
+        "options": {"expires": 30},
+    },
     "admissions-audit-verify": {
         "task": "admissions.audit_chain_check",
         "schedule": crontab(hour=3, minute=17),

@@ -293,8 +293,30 @@ COVOITURAGE_TIMEOUT = env.float("COVOITURAGE_TIMEOUT", default=10.0)
 
 # --- Verification pipeline ------------------------------------------------------------------
 
-# How long a worker owns a running request before another may take it over.
-VERIFICATION_LEASE = timedelta(seconds=env.int("VERIFICATION_LEASE_SECONDS", default=120))
+# How long a worker owns a running request before another may take it over: longer than the
+# slowest call (timeouts above) plus the in-process wait for a rate-limit slot.
+VERIFICATION_LEASE = timedelta(seconds=env.int("VERIFICATION_LEASE_SECONDS", default=60))
+# Bounded retries of failures that may go away (timeouts, 5xx): exponential backoff with
+# jitter from BASE up to MAX seconds, at most MAX_FAILURES calls, and never longer than
+# GIVE_UP_AFTER since the first failure; then the verdict is "unavailable".
+VERIFICATION_MAX_FAILURES = env.int("VERIFICATION_MAX_FAILURES", default=5)
+VERIFICATION_RETRY_BASE_SECONDS = env.float("VERIFICATION_RETRY_BASE_SECONDS", default=2.0)
+VERIFICATION_RETRY_MAX_SECONDS = env.float("VERIFICATION_RETRY_MAX_SECONDS", default=300.0)
+VERIFICATION_GIVE_UP_AFTER = timedelta(
+    seconds=env.int("VERIFICATION_GIVE_UP_AFTER_SECONDS", default=1800)
+)
+# API Particulier's 409 00015 ("the same request is still running"): wait about a minute.
+VERIFICATION_CONFLICT_DELAY_SECONDS = env.float("VERIFICATION_CONFLICT_DELAY_SECONDS", default=60.0)
+# A worker waits in-process for a rate-limit slot at most this long; longer waits go back to
+# the database (`not_before`) and the dispatcher sends the request again when it is due.
+VERIFICATION_MAX_INPROCESS_WAIT = env.float("VERIFICATION_MAX_INPROCESS_WAIT", default=2.0)
+# The dispatcher (a beat tick every 2 s, admissions/celery.py) keeps about this many seconds of
+# work per source in the broker.
+VERIFICATION_DISPATCH_LOOKAHEAD = env.float("VERIFICATION_DISPATCH_LOOKAHEAD", default=4.0)
+# A pending row whose task message was sent longer ago than this was lost: send it again.
+VERIFICATION_STALE_ENQUEUE = timedelta(
+    seconds=env.int("VERIFICATION_STALE_ENQUEUE_SECONDS", default=60)
+)
 
 # --- E-mail ---------------------------------------------------------------------------------
 

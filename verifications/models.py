@@ -23,6 +23,8 @@ class VerificationRequest(models.Model):
 
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
     claim = models.ForeignKey(Claim, on_delete=models.PROTECT, related_name="requests")
+    # The claim's source, copied so that the dispatcher selects per source on one index.
+    source = models.CharField(_("source"), max_length=32, choices=Source)
     state = models.CharField(
         _("état"), max_length=16, choices=RequestState, default=RequestState.PENDING
     )
@@ -39,10 +41,19 @@ class VerificationRequest(models.Model):
         Batch, on_delete=models.PROTECT, related_name="requests", null=True, blank=True
     )
     not_before = models.DateTimeField(_("pas avant"), null=True, blank=True)
+    # When a task message was last sent for this row; a pending row whose message is older
+    # than a minute was lost (broker restart, killed worker) and is sent again.
+    enqueued_at = models.DateTimeField(_("mise en file le"), null=True, blank=True)
     claimed_at = models.DateTimeField(_("prise le"), null=True, blank=True)
     claimed_by = models.CharField(_("prise par"), max_length=128, blank=True)
     attempt_count = models.PositiveSmallIntegerField(_("tentatives"), default=0)
+    # Calls that failed for a reason that may go away (timeouts, 5xx): bounded.
+    failure_count = models.PositiveSmallIntegerField(_("échecs"), default=0)
+    # Since when the source has been failing for this request (failures, open breaker).
+    failing_since = models.DateTimeField(_("en échec depuis"), null=True, blank=True)
     verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
+    # Stable code of the verdict's reason (verdicts.REASONS) and the text as shown then.
+    reason_code = models.CharField(_("code du motif"), max_length=64, blank=True)
     reason = models.TextField(_("motif"), blank=True)
     # Field-by-field comparison: [{"field", "declared", "source", "match"}...].
     diff = models.JSONField(_("écarts"), default=list, blank=True)
@@ -65,7 +76,7 @@ class VerificationRequest(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "not_before"], name="request_due"),
+            models.Index(fields=["state", "source", "not_before"], name="request_due"),
             models.Index(fields=["institution", "state"], name="request_by_state"),
             models.Index(fields=["batch", "state", "verdict"], name="request_by_batch"),
             models.Index(fields=["claim", "-created_at"], name="request_by_claim"),
@@ -102,3 +113,35 @@ class VerificationAttempt(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.source} {self.outcome} {self.http_status or ''}"
+
+
+class SourceAlert(models.Model):
+    """A source refused an institution's requests (401, 403, 422): something an admin must fix.
+
+    One row per institution, source and error code, counted while it lasts; resolved when the
+    source answers again or an admin marks it so.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    code = models.CharField(_("code"), max_length=32)
+    http_status = models.PositiveSmallIntegerField(_("statut HTTP"), null=True, blank=True)
+    count = models.PositiveIntegerField(_("occurrences"), default=1)
+    first_seen = models.DateTimeField(_("première fois"), auto_now_add=True)
+    last_seen = models.DateTimeField(_("dernière fois"))
+    resolved_at = models.DateTimeField(_("résolue le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("alerte de configuration")
+        verbose_name_plural = _("alertes de configuration")
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "source", "code"],
+                condition=Q(resolved_at__isnull=True),
+                name="one_open_alert_per_code",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} {self.source} {self.code}"

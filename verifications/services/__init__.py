@@ -1,0 +1,17 @@
+"""Writes of the verification pipeline (see each module)."""
+
+from verifications.services.dispatch import verification_dispatch
+from verifications.services.requests import (
+    verification_request_create,
+    verification_requests_create,
+)
+from verifications.services.run import RunOutcome, verification_run
+
+
+__all__ = [
+    "RunOutcome",
+    "verification_dispatch",
+    "verification_request_create",
+    "verification_requests_create",
+    "verification_run",
+]

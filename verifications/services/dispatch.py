@@ -1,0 +1,94 @@
+"""The dispatcher: sends pending requests to the workers at the pace the sources allow.
+
+Run by beat every VERIFICATION_DISPATCH_INTERVAL seconds and kicked when a batch starts. For
+each source it keeps about VERIFICATION_DISPATCH_LOOKAHEAD seconds of work (at the source's
+allowed rate) in the broker, so that a batch of 10,000 never floods the queue, a slow source
+never holds the workers of a fast one, and a lost message costs a minute, not a batch.
+
+It also reclaims requests whose worker died mid-call (lease expired) and re-sends pending
+requests whose message was lost (broker restarted, filesystem transport killed). The limiter,
+not the dispatcher, is what guarantees the upstream limits.
+"""
+
+import logging
+import math
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from admissions.enums import BatchStatus, Source
+from verifications.enums import RequestState
+from verifications.models import VerificationRequest
+from verifications.providers.limits import source_rate
+
+
+logger = logging.getLogger(__name__)
+# Even a slow source gets this many messages in flight, so workers are never idle for it.
+MIN_IN_FLIGHT = 4
+
+
+@dataclass
+class DispatchReport:
+    reclaimed: int = 0
+    sent: dict[str, int] = field(default_factory=dict)
+
+
+def _reclaim_expired_leases(now) -> int:
+    expired = now - settings.VERIFICATION_LEASE
+    reclaimed = VerificationRequest.objects.filter(
+        state=RequestState.RUNNING, claimed_at__lt=expired
+    ).update(
+        state=RequestState.PENDING,
+        claimed_by="",
+        claimed_at=None,
+        enqueued_at=None,
+        not_before=now,
+    )
+    if reclaimed:
+        logger.warning("reclaimed %s requests whose worker stopped mid-call", reclaimed)
+    return reclaimed
+
+
+def _capacity(source: str) -> int:
+    rate = source_rate(source)  # requests per second this source allows us
+    return max(MIN_IN_FLIGHT, math.ceil(rate * settings.VERIFICATION_DISPATCH_LOOKAHEAD))
+
+
+def _dispatch_source(source: str, now) -> list[int]:
+    stale = now - settings.VERIFICATION_STALE_ENQUEUE
+    pending = VerificationRequest.objects.filter(state=RequestState.PENDING, source=source)
+    in_broker = pending.filter(enqueued_at__gte=stale).count()
+    room = _capacity(source) - in_broker
+    if room <= 0:
+        return []
+    due = (
+        pending.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
+        .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
+        .exclude(batch__status=BatchStatus.PAUSED)
+        .order_by(F("not_before").asc(nulls_first=True), "id")
+    )
+    with transaction.atomic():
+        ids = list(due.select_for_update(skip_locked=True).values_list("id", flat=True)[:room])
+        if ids:
+            VerificationRequest.objects.filter(pk__in=ids, state=RequestState.PENDING).update(
+                enqueued_at=now
+            )
+    return ids
+
+
+def verification_dispatch() -> DispatchReport:
+    """One dispatcher tick. Returns what it did (for logs and tests)."""
+    from verifications.tasks import verification_run_task
+
+    now = timezone.now()
+    report = DispatchReport(reclaimed=_reclaim_expired_leases(now))
+    for source in Source:
+        ids = _dispatch_source(source, now)
+        for request_id in ids:
+            verification_run_task.apply_async(args=[request_id])
+        if ids:
+            report.sent[source] = len(ids)
+    return report

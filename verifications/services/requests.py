@@ -1,0 +1,147 @@
+"""Asking for verifications: one claim (a clerk's click, the CLI) or many (a batch, beat).
+
+A request row is written with its audit event in one transaction; the row is the outbox. A
+single request's task is sent as soon as the transaction commits, so a clerk sees the verdict
+within seconds; many requests are left to the dispatcher, which sends them at the pace the
+sources allow.
+"""
+
+import logging
+from collections.abc import Iterable
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from admissions.audit import audit_record
+from admissions.enums import AuditAction
+from admissions.models import Batch, Claim, User
+from verifications.enums import OPEN_STATES, RequestState, Trigger
+from verifications.models import VerificationRequest
+from verifications.services.inputs import source_for
+
+
+logger = logging.getLogger(__name__)
+
+
+def _send_on_commit(request_id: int) -> None:
+    from verifications.tasks import verification_run_task
+
+    def send() -> None:
+        try:
+            verification_run_task.apply_async(args=[request_id], retry=False)
+        except Exception:
+            # The broker is down: the row stays pending and the dispatcher sends it once the
+            # broker is back (its enqueued_at goes stale). Nothing is lost.
+            logger.warning("broker unavailable, request %s left to the dispatcher", request_id)
+
+    transaction.on_commit(send)
+
+
+@transaction.atomic
+def verification_request_create(
+    *,
+    claim: Claim,
+    acting_user: User | None,
+    trigger: Trigger = Trigger.MANUAL,
+    ip: str | None = None,
+    purpose: str = "",
+) -> VerificationRequest:
+    """Ask for one claim to be verified; if a check of it is already under way, that one.
+
+    Twenty clicks on "Vérifier" make one request and one upstream call.
+    """
+    open_request = VerificationRequest.objects.filter(claim=claim, state__in=OPEN_STATES).first()
+    if open_request is not None:
+        return open_request
+    try:
+        with transaction.atomic():
+            request = VerificationRequest.objects.create(
+                institution_id=claim.institution_id,
+                claim=claim,
+                source=source_for(claim.kind),
+                trigger=trigger,
+                requested_by=acting_user,
+                enqueued_at=timezone.now(),
+            )
+    except IntegrityError:
+        # Another transaction opened one in between (one_open_request_per_claim).
+        return VerificationRequest.objects.get(claim=claim, state__in=OPEN_STATES)
+    audit_record(
+        action=AuditAction.VERIFICATION_REQUESTED,
+        actor=acting_user,
+        institution=claim.institution,
+        obj=claim,
+        applicant_id=claim.applicant_id,
+        ip=ip,
+        purpose=purpose,
+        details={"request": request.pk, "kind": claim.kind, "trigger": trigger},
+        actor_label="" if acting_user else str(trigger),
+    )
+    _send_on_commit(request.pk)
+    return request
+
+
+@transaction.atomic
+def verification_requests_create(
+    *,
+    claims: Iterable[Claim],
+    acting_user: User | None,
+    trigger: Trigger,
+    batch: Batch | None = None,
+    ip: str | None = None,
+    purpose: str = "",
+) -> int:
+    """Ask for many claims to be verified (a batch, the scheduler); the dispatcher sends them.
+
+    Claims already being checked are left alone. Returns the number of requests created.
+    """
+    claims = list(claims)
+    if not claims:
+        return 0
+    if len({claim.institution_id for claim in claims}) != 1:
+        raise ValueError("verification_requests_create takes the claims of one institution")
+    busy = set(
+        VerificationRequest.objects.filter(
+            claim__in=[c.pk for c in claims], state__in=OPEN_STATES
+        ).values_list("claim_id", flat=True)
+    )
+    rows = [
+        VerificationRequest(
+            institution_id=claim.institution_id,
+            claim=claim,
+            source=source_for(claim.kind),
+            trigger=trigger,
+            requested_by=acting_user,
+            batch=batch,
+            state=RequestState.PENDING,
+        )
+        for claim in claims
+        if claim.pk not in busy
+    ]
+    VerificationRequest.objects.bulk_create(rows, batch_size=1000)
+    institution = claims[0].institution
+    audit_record(
+        action=AuditAction.VERIFICATION_REQUESTED,
+        actor=acting_user,
+        institution=institution,
+        obj=batch,
+        object_type="batch" if batch else "claims",
+        ip=ip,
+        purpose=purpose,
+        details={"count": len(rows), "skipped_busy": len(busy), "trigger": trigger},
+        actor_label="" if acting_user else str(trigger),
+    )
+    _kick_dispatcher_on_commit()
+    return len(rows)
+
+
+def _kick_dispatcher_on_commit() -> None:
+    from verifications.tasks import verification_dispatch_task
+
+    def send() -> None:
+        try:
+            verification_dispatch_task.apply_async(retry=False)
+        except Exception:
+            logger.warning("broker unavailable, the next dispatcher tick will send the requests")
+
+    transaction.on_commit(send)

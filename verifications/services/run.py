@@ -1,0 +1,432 @@
+"""Running one verification request: claim → admit → call → record.
+
+1. **Claim** the row with a conditional update (only ``pending`` and due, or ``running`` with
+   an expired lease). A duplicate or redelivered task message finds nothing to do.
+2. **Admit**: the shared limiter grants a slot for the source (and token, and this machine's
+   IP) and the source's circuit breaker lets the call through. A short wait happens here; a
+   longer one sends the row back to ``pending`` with ``not_before``.
+3. **Call** the provider outside any database transaction, with a timeout on every call.
+4. **Record**, in one short transaction, the attempt row(s), then either the verdict (the
+   request is ``done``, the claim carries the verdict, the audit trail records it) or the
+   retry decision (``pending`` again with ``not_before``). The final update only applies if
+   this worker still holds the lease, so a request ends exactly once.
+"""
+
+import logging
+import os
+import random
+import socket
+import threading
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import requests as http
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from admissions.audit import audit_record
+from admissions.claims import declared_as
+from admissions.enums import AuditAction, Verdict
+from admissions.models import Claim
+from verifications import verdicts
+from verifications.enums import AttemptOutcome, RequestState
+from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.providers.base import (
+    CallInfo,
+    ProviderError,
+    ProviderNotConfigured,
+    ProviderRateLimited,
+    ProviderRejected,
+    ProviderResult,
+    ProviderUnavailable,
+)
+from verifications.providers.http import build_session
+from verifications.providers.limits import get_limiter
+from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
+from verifications.services.inputs import (
+    PROVIDERS,
+    config_for,
+    identity_for,
+    query_for,
+    recipient_for,
+    token_key,
+)
+
+
+logger = logging.getLogger(__name__)
+_rng = random.SystemRandom()
+_local = threading.local()
+
+
+def worker_identity() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _session() -> http.Session:
+    """One session per worker thread, kept across tasks: connections to the sources are
+    reused (keep-alive, TLS), and requests.Session is not shared between threads."""
+    session = getattr(_local, "session", None)
+    if session is None:
+        session = _local.session = build_session()
+    return session
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    """What a run did: "skipped" (nothing to do), "deferred", "retry", "done" or "lost_lease"."""
+
+    status: str
+    wait: float = 0.0
+    verdict: str = ""
+
+
+# --- 1. Claim ---------------------------------------------------------------------------------
+
+
+def _claim(request_id: int, worker: str, now: datetime) -> bool:
+    lease_expired_before = now - settings.VERIFICATION_LEASE
+    due = Q(state=RequestState.PENDING) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
+    abandoned = Q(state=RequestState.RUNNING, claimed_at__lt=lease_expired_before)
+    return bool(
+        VerificationRequest.objects.filter(due | abandoned, pk=request_id).update(
+            state=RequestState.RUNNING, claimed_at=now, claimed_by=worker
+        )
+    )
+
+
+# --- 2. Admit ---------------------------------------------------------------------------------
+
+
+def _admit(source: str, key: str) -> tuple[bool, float, str]:
+    """Wait in-process for a slot at most VERIFICATION_MAX_INPROCESS_WAIT seconds."""
+    limiter = get_limiter()
+    deadline = time.monotonic() + settings.VERIFICATION_MAX_INPROCESS_WAIT
+    while True:
+        decision = limiter.acquire(source, token_key=key)
+        if decision.granted:
+            return True, 0.0, ""
+        remaining = deadline - time.monotonic()
+        if decision.wait > remaining:
+            return False, decision.wait, decision.reason
+        time.sleep(max(decision.wait, 0.001))
+
+
+# --- 4. Record --------------------------------------------------------------------------------
+
+
+def _outcome_of(error: ProviderError | None, result: ProviderResult | None) -> AttemptOutcome:
+    if result is not None:
+        return AttemptOutcome.ANSWERED if result.found else AttemptOutcome.NOT_FOUND
+    match error:
+        case ProviderRateLimited(conflict=True):
+            return AttemptOutcome.CONFLICT
+        case ProviderRateLimited():
+            return AttemptOutcome.RATE_LIMITED
+        case ProviderNotConfigured():
+            return AttemptOutcome.SKIPPED_NOT_CONFIGURED
+        case ProviderRejected():
+            return AttemptOutcome.REJECTED
+    return AttemptOutcome.UNAVAILABLE
+
+
+def _record_attempts(
+    request: VerificationRequest,
+    calls: tuple[CallInfo, ...],
+    outcome: AttemptOutcome,
+    task_id: str,
+) -> None:
+    VerificationAttempt.objects.bulk_create(
+        [
+            VerificationAttempt(
+                request=request,
+                source=request.source,
+                task_id=task_id,
+                outcome=outcome,
+                http_status=call.http_status,
+                provider_error_code=call.provider_error_code[:32],
+                duration_ms=call.duration_ms,
+                upstream_request_id=call.upstream_request_id[:128],
+                payload=call.redacted,
+            )
+            for call in calls
+        ]
+    )
+
+
+def _finish(
+    request: VerificationRequest,
+    worker: str,
+    decision: verdicts.Decision,
+    now: datetime,
+    *,
+    calls: int,
+) -> bool:
+    """Mark the request done with its verdict, if this worker still holds it."""
+    updated = VerificationRequest.objects.filter(
+        pk=request.pk, state=RequestState.RUNNING, claimed_by=worker
+    ).update(
+        state=RequestState.DONE,
+        verdict=decision.verdict,
+        reason_code=decision.reason_code,
+        reason=str(decision.reason),
+        diff=decision.diff,
+        evidence=decision.evidence,
+        notes=[str(note) for note in decision.notes],
+        finished_at=now,
+        attempt_count=F("attempt_count") + calls,
+        claimed_by="",
+    )
+    if not updated:
+        return False
+    Claim.objects.filter(pk=request.claim_id).update(
+        verdict=decision.verdict,
+        verdict_reason=str(decision.reason),
+        verified_at=now,
+        valid_until=decision.valid_until,
+        updated_at=now,
+    )
+    audit_record(
+        action=AuditAction.VERDICT_RECORDED,
+        actor=None,
+        actor_label="vigie",
+        institution=request.institution,
+        obj=request.claim,
+        applicant_id=request.claim.applicant_id,
+        details={
+            "request": request.pk,
+            "kind": request.claim.kind,
+            "verdict": decision.verdict,
+            "reason": decision.reason_code,
+        },
+    )
+    return True
+
+
+def _release(
+    request: VerificationRequest,
+    worker: str,
+    *,
+    not_before: datetime,
+    calls: int,
+    failed: bool,
+    now: datetime,
+) -> bool:
+    """Send the request back to pending until ``not_before``, if this worker holds it."""
+    changes: dict = {
+        "state": RequestState.PENDING,
+        "not_before": not_before,
+        "enqueued_at": None,
+        "claimed_by": "",
+        "claimed_at": None,
+        "attempt_count": F("attempt_count") + calls,
+    }
+    if failed:
+        changes["failure_count"] = F("failure_count") + 1
+        if request.failing_since is None:
+            changes["failing_since"] = now
+    return bool(
+        VerificationRequest.objects.filter(
+            pk=request.pk, state=RequestState.RUNNING, claimed_by=worker
+        ).update(**changes)
+    )
+
+
+def _raise_alert(request: VerificationRequest, error: ProviderError, now: datetime) -> None:
+    code = getattr(error, "code", "") or getattr(error, "setting", "") or "unknown"
+    alert = SourceAlert.objects.filter(
+        institution_id=request.institution_id,
+        source=request.source,
+        code=code,
+        resolved_at__isnull=True,
+    ).first()
+    if alert is None:
+        SourceAlert.objects.create(
+            institution_id=request.institution_id,
+            source=request.source,
+            code=code,
+            http_status=error.call.http_status,
+            last_seen=now,
+        )
+    else:
+        SourceAlert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_seen=now)
+    logger.warning(
+        "source %s refused institution %s's request: %s (alert raised)",
+        request.source,
+        request.institution_id,
+        code,
+    )
+
+
+def _decide(
+    request: VerificationRequest,
+    *,
+    result: ProviderResult | None,
+    error: ProviderError | None,
+    now: datetime,
+) -> verdicts.Decision:
+    claim = request.claim
+    return verdicts.decide(
+        claim.kind,
+        declared=declared_as(claim.kind, claim.declared),
+        identity=identity_for(claim.applicant),
+        result=result,
+        error=error,
+        now=now,
+    )
+
+
+# --- The whole run ----------------------------------------------------------------------------
+
+
+def _load(request_id: int) -> VerificationRequest:
+    return VerificationRequest.objects.select_related(
+        "claim__applicant", "institution", "batch"
+    ).get(pk=request_id)
+
+
+def verification_run(*, request_id: int, task_id: str = "", worker: str = "") -> RunOutcome:
+    """Run one request; safe to call any number of times for the same id."""
+    worker = worker or worker_identity()
+    policy = RetryPolicy.from_settings()
+    if not _claim(request_id, worker, timezone.now()):
+        return RunOutcome("skipped")
+    request = _load(request_id)
+    institution = request.institution
+    source = request.source
+
+    if not institution.source_enabled(source):
+        error: ProviderError = ProviderNotConfigured(
+            "source disabled for this institution", setting="enabled_sources", source=source
+        )
+        return _conclude(request, worker, task_id, None, error, policy, calls=())
+
+    config = config_for(source, institution)
+    query = query_for(request.claim, recipient=recipient_for(institution))
+    key = token_key(config)
+
+    granted, wait, reason = _admit(source, key) if config.configured else (True, 0.0, "")
+    if not granted:
+        return _defer(request, worker, wait=wait, reason=reason, policy=policy)
+
+    limiter = get_limiter()
+    result: ProviderResult | None = None
+    error = None
+    try:
+        result = PROVIDERS[source].verify(_session(), query, config)
+    except ProviderError as exc:
+        error = exc
+    calls = result.calls if result is not None else error.calls
+    last = calls[-1] if calls else CallInfo()
+    if last.http_status is not None:
+        limiter.observe(
+            source,
+            token_key=key,
+            limit=last.ratelimit_limit,
+            remaining=last.ratelimit_remaining,
+            reset_at=last.ratelimit_reset,
+        )
+    if isinstance(error, ProviderUnavailable):
+        limiter.record_failure(source, error=last.provider_error_code or "unavailable")
+    elif isinstance(error, ProviderRateLimited) and not error.conflict:
+        limiter.pause(source, error.retry_after, reason="429")
+    elif not isinstance(error, ProviderNotConfigured):
+        limiter.record_success(source)
+    return _conclude(request, worker, task_id, result, error, policy, calls=calls)
+
+
+def _defer(
+    request: VerificationRequest, worker: str, *, wait: float, reason: str, policy: RetryPolicy
+) -> RunOutcome:
+    """No slot now: back to pending. An open breaker counts toward giving up."""
+    now = timezone.now()
+    breaker_open = reason.startswith("breaker")
+    if breaker_open and should_give_up(
+        failure_count=0, failing_since=request.failing_since, now=now, policy=policy
+    ):
+        error = ProviderUnavailable("circuit breaker open", source=request.source)
+        return _conclude(request, worker, "", None, error, policy, calls=(), give_up=True)
+    changes: dict = {
+        "state": RequestState.PENDING,
+        "not_before": now + timedelta(seconds=wait),
+        "enqueued_at": None,
+        "claimed_by": "",
+        "claimed_at": None,
+    }
+    if breaker_open and request.failing_since is None:
+        changes["failing_since"] = now
+    VerificationRequest.objects.filter(
+        pk=request.pk, state=RequestState.RUNNING, claimed_by=worker
+    ).update(**changes)
+    return RunOutcome("deferred", wait=wait)
+
+
+def _conclude(
+    request: VerificationRequest,
+    worker: str,
+    task_id: str,
+    result: ProviderResult | None,
+    error: ProviderError | None,
+    policy: RetryPolicy,
+    *,
+    calls: tuple[CallInfo, ...],
+    give_up: bool = False,
+) -> RunOutcome:
+    now = timezone.now()
+    outcome = _outcome_of(error, result)
+    with transaction.atomic():
+        if calls or isinstance(error, ProviderNotConfigured):
+            _record_attempts(request, calls or (error.call,), outcome, task_id)
+        n = len(calls)
+        if isinstance(error, ProviderRateLimited):
+            delay = (
+                conflict_delay(policy, rng=_rng) if error.conflict else float(error.retry_after)
+            )
+            held = _release(
+                request,
+                worker,
+                not_before=now + timedelta(seconds=delay),
+                calls=n,
+                failed=False,
+                now=now,
+            )
+            return RunOutcome("retry" if held else "lost_lease", wait=delay)
+        if isinstance(error, ProviderUnavailable) and not give_up:
+            failures = request.failure_count + 1
+            if not should_give_up(
+                failure_count=failures,
+                failing_since=request.failing_since or now,
+                now=now,
+                policy=policy,
+            ):
+                delay = backoff_delay(failures, policy, retry_in=error.retry_in, rng=_rng)
+                held = _release(
+                    request,
+                    worker,
+                    not_before=now + timedelta(seconds=delay),
+                    calls=n,
+                    failed=True,
+                    now=now,
+                )
+                return RunOutcome("retry" if held else "lost_lease", wait=delay)
+        decision = _decide(request, result=result, error=error, now=now)
+        if isinstance(error, ProviderRejected | ProviderNotConfigured):
+            _raise_alert(request, error, now)
+        elif result is not None:
+            # The source answers this institution again: its configuration alerts are over.
+            SourceAlert.objects.filter(
+                institution_id=request.institution_id,
+                source=request.source,
+                resolved_at__isnull=True,
+            ).update(resolved_at=now)
+        if not _finish(request, worker, decision, now, calls=n):
+            return RunOutcome("lost_lease")
+    if decision.verdict == Verdict.UNAVAILABLE:
+        logger.info(
+            "request %s ended unavailable after %s failures",
+            request.pk,
+            request.failure_count + 1,
+        )
+    return RunOutcome("done", verdict=decision.verdict)

@@ -1,0 +1,33 @@
+"""Celery tasks of the verification pipeline: thin wrappers around the services.
+
+Arguments are ids only. Every decision (retry, wait, give up) lives in the database, through
+the services; no Celery retry and no countdown longer than a few seconds, so that Redis's
+visibility timeout never redelivers a waiting message.
+"""
+
+from celery import shared_task
+
+
+@shared_task(
+    bind=True,
+    name="verifications.verification_run",
+    queue="gov_api",
+    # Idempotent by construction (a conditional claim of the row), so a message is
+    # acknowledged only once the run is over, and put back if the worker process dies.
+    acks_late=True,
+    reject_on_worker_lost=True,
+    ignore_result=True,
+    soft_time_limit=45,
+    time_limit=60,
+)
+def verification_run_task(self, request_id: int) -> None:
+    from verifications.services import verification_run
+
+    verification_run(request_id=request_id, task_id=self.request.id or "")
+
+
+@shared_task(name="verifications.dispatch", ignore_result=True, expires=30)
+def verification_dispatch_task() -> None:
+    from verifications.services import verification_dispatch
+
+    verification_dispatch()

@@ -6,7 +6,7 @@ import pytest
 import requests
 from urllib3.util.retry import Retry
 
-from verifications.providers import http
+from verifications.providers import coerce, http
 from verifications.providers.base import (
     CallInfo,
     ProviderConfig,
@@ -308,7 +308,7 @@ def test_error_message_is_safe_to_log():
     ],
 )
 def test_as_str(value, expected):
-    assert http.as_str(value) == expected
+    assert coerce.as_str(value) == expected
 
 
 @pytest.mark.parametrize(
@@ -324,7 +324,7 @@ def test_as_str(value, expected):
     ],
 )
 def test_as_bool(value, expected):
-    assert http.as_bool(value) is expected
+    assert coerce.as_bool(value) is expected
 
 
 @pytest.mark.parametrize(
@@ -340,13 +340,13 @@ def test_as_bool(value, expected):
     ],
 )
 def test_as_date(value, expected):
-    assert http.as_date(value) == expected
+    assert coerce.as_date(value) == expected
 
 
 def test_as_datetime_reads_the_covoiturage_offsets():
-    assert http.as_datetime("2020-01-01T00:00:00+0100") == dt.datetime(
+    assert coerce.as_datetime("2020-01-01T00:00:00+0100") == dt.datetime(
         2019, 12, 31, 23, tzinfo=dt.UTC
     )
-    assert http.as_datetime("2021-03-14T10:12:02.119Z").tzinfo is not None
-    assert http.as_datetime("2021-03-14T10:12:02").tzinfo == dt.UTC
-    assert http.as_datetime("yesterday") is None
+    assert coerce.as_datetime("2021-03-14T10:12:02.119Z").tzinfo is not None
+    assert coerce.as_datetime("2021-03-14T10:12:02").tzinfo == dt.UTC
+    assert coerce.as_datetime("yesterday") is None

@@ -114,6 +114,7 @@ def test_base_url_trailing_slash_is_ignored(mocked, session, query, particulier_
         ({"first_names": ()}, "first_names"),
         ({"first_names": ("Lily-Rose, Clara",)}, "first_names"),
         ({"sex": "X"}, "sex"),
+        ({"birth_date": None}, "birth_date"),
     ],
 )
 def test_invalid_identity_is_never_sent(

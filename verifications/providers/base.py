@@ -55,13 +55,17 @@ class Identity:
 
     ``first_names`` are the given names in civil-status order, one item per given name (a given
     name may contain a space or a hyphen: "Marie Davida" is one item). ``sex`` is "M" or "F".
+
+    API Particulier needs every field but ``usage_name`` and ``ine``. The verdicts compare only
+    the fields that are filled in, so a partial identity (the CLI's ``verify cvec --nom`` without
+    ``--date-naissance``: ``first_names=()``, ``sex=""``, ``birth_date=None``) is allowed there.
     """
 
     birth_name: str
     usage_name: str
     first_names: tuple[str, ...]
     sex: str
-    birth_date: dt.date
+    birth_date: dt.date | None
     ine: str = ""
 
 

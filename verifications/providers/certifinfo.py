@@ -36,7 +36,7 @@ import requests
 
 from admissions.enums import Source
 from verifications.names import normalize_name
-from verifications.providers import http
+from verifications.providers import coerce, http
 from verifications.providers.base import (
     INVALID_QUERY,
     CallInfo,
@@ -227,7 +227,7 @@ def _merge(detail: CertificationRecord, summary: CertificationRecord) -> Certifi
 
 def _first_str(item: dict[str, Any], keys: tuple[str, ...]) -> str | None:
     for key in keys:
-        value = http.as_str(item.get(key))
+        value = coerce.as_str(item.get(key))
         if value:
             return value
     return None
@@ -235,11 +235,11 @@ def _first_str(item: dict[str, Any], keys: tuple[str, ...]) -> str | None:
 
 def _level(item: dict[str, Any]) -> tuple[int | None, str | None]:
     raw = item.get("niveau_europeen")
-    label = http.as_str(item.get("niveau_europeen_libelle"))
+    label = coerce.as_str(item.get("niveau_europeen_libelle"))
     candidates: list[Any] = []
     if isinstance(raw, dict):
         candidates += [raw.get("code"), raw.get("libelle")]
-        label = label or http.as_str(raw.get("libelle"))
+        label = label or coerce.as_str(raw.get("libelle"))
     else:
         candidates.append(raw)
     candidates += [item.get("niveau_europeen_code"), label]
@@ -253,10 +253,10 @@ def _level(item: dict[str, Any]) -> tuple[int | None, str | None]:
 def _level_number(value: Any) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
-    number = http.as_int(value)
+    number = coerce.as_int(value)
     if number is not None:
         return number if 1 <= number <= 8 else None
-    text = http.as_str(value)
+    text = coerce.as_str(value)
     if not text:
         return None
     # "6", "NIV6", "Niveau 6 (…)" [?]: the first digit 1-8 standing on its own or after letters.
@@ -266,18 +266,18 @@ def _level_number(value: Any) -> int | None:
 
 def _archived(item: dict[str, Any]) -> bool | None:
     for key in ("archive", "archivee", "est_archive"):
-        value = http.as_bool(item.get(key))
+        value = coerce.as_bool(item.get(key))
         if value is not None:
             return value
     for key in ("actif", "active"):
-        value = http.as_bool(item.get(key))
+        value = coerce.as_bool(item.get(key))
         if value is not None:
             return not value
     for key in ("etat_libelle", "etat"):
         raw = item.get(key)
         if isinstance(raw, dict):
             raw = raw.get("libelle") or raw.get("code")
-        state = _state_from_text(http.as_str(raw))
+        state = _state_from_text(coerce.as_str(raw))
         if state is not None:
             return state
     return None
@@ -309,9 +309,9 @@ def _codes(item: dict[str, Any], declared: str) -> tuple[tuple[str, ...], bool |
         for entry in raw if isinstance(raw, list) else [raw]:
             active = None
             if isinstance(entry, dict):
-                active = http.as_bool(entry.get("actif"))
+                active = coerce.as_bool(entry.get("actif"))
                 entry = entry.get("code")
-            text = "".join((http.as_str(entry) or "").split()).upper()
+            text = "".join((coerce.as_str(entry) or "").split()).upper()
             if not text:
                 continue
             if text.isdigit():
@@ -329,13 +329,13 @@ def _lists_code(item: dict[str, Any], code: str) -> bool:
 
 
 def _error_code(payload: Any) -> str:
-    body = http.as_dict(payload)
+    body = coerce.as_dict(payload)
     errors = body.get("errors")
-    candidates = [body.get("code"), http.as_dict(body.get("error")).get("code")]
+    candidates = [body.get("code"), coerce.as_dict(body.get("error")).get("code")]
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         candidates.append(errors[0].get("code"))
     for value in candidates:
-        text = http.as_str(value)
+        text = coerce.as_str(value)
         if text:
             return text
     return ""

@@ -30,7 +30,7 @@ from typing import Any
 import requests
 
 from admissions.enums import Source
-from verifications.providers import http
+from verifications.providers import coerce, http
 from verifications.providers.base import (
     INVALID_QUERY,
     ROUTE_NOT_FOUND,
@@ -81,7 +81,7 @@ def verify(
 
 
 def parse_answer(answer: http.Answer) -> ProviderResult:
-    payload = http.as_dict(answer.payload)
+    payload = coerce.as_dict(answer.payload)
     code = _error_code(payload)
     if answer.status == 200 and code:
         # A JSON-RPC error with a 200 status: map it as its HTTP twin.
@@ -121,16 +121,16 @@ def parse_answer(answer: http.Answer) -> ProviderResult:
 
 
 def parse_record(certificate: dict[str, Any]) -> CovoiturageRecord:
-    operator = http.as_dict(certificate.get("operator"))
-    kind = http.as_str(certificate.get("type"))
-    uuid = http.as_str(certificate.get("uuid"))
+    operator = coerce.as_dict(certificate.get("operator"))
+    kind = coerce.as_str(certificate.get("type"))
+    uuid = coerce.as_str(certificate.get("uuid"))
     return CovoiturageRecord(
         uuid=uuid.lower() if uuid else None,
         type=kind.lower() if kind else None,
-        start_at=http.as_datetime(certificate.get("start_at")),
-        end_at=http.as_datetime(certificate.get("end_at")),
-        created_at=http.as_datetime(certificate.get("created_at")),
-        operator_name=http.as_str(operator.get("name")),
+        start_at=coerce.as_datetime(certificate.get("start_at")),
+        end_at=coerce.as_datetime(certificate.get("end_at")),
+        created_at=coerce.as_datetime(certificate.get("created_at")),
+        operator_name=coerce.as_str(operator.get("name")),
         keys=tuple(sorted(certificate)),
     )
 
@@ -138,7 +138,7 @@ def parse_record(certificate: dict[str, Any]) -> CovoiturageRecord:
 def _certificate(payload: dict[str, Any]) -> dict[str, Any] | None:
     """The certificate object, bare or under ``result.data`` (or ``result``, tolerantly)."""
     if "result" in payload:
-        result = http.as_dict(payload.get("result"))
+        result = coerce.as_dict(payload.get("result"))
         data = result.get("data")
         candidate = data if isinstance(data, dict) else result
     else:
@@ -152,9 +152,9 @@ def _error_code(payload: dict[str, Any]) -> str:
     """JSON-RPC ``error.code``, or the top-level ``code`` of the non-RPC error bodies."""
     error = payload.get("error")
     if isinstance(error, dict):
-        return http.as_str(error.get("code")) or ""
+        return coerce.as_str(error.get("code")) or ""
     if "result" not in payload and "type" not in payload:
-        return http.as_str(payload.get("code")) or ""
+        return coerce.as_str(payload.get("code")) or ""
     return ""
 
 

@@ -32,7 +32,7 @@ import requests
 
 from admissions.enums import Source
 from verifications.names import fold_to_ascii
-from verifications.providers import http
+from verifications.providers import coerce, http
 from verifications.providers.base import (
     INVALID_QUERY,
     CvecQuery,
@@ -80,8 +80,8 @@ def etudiant_key(birth_name: str) -> str:
 
 
 def parse_answer(answer: http.Answer) -> ProviderResult:
-    payload = http.as_dict(answer.payload)
-    code = http.as_str(payload.get("code")) or ""
+    payload = coerce.as_dict(answer.payload)
+    code = coerce.as_str(payload.get("code")) or ""
     if answer.status == 200:
         if not payload:
             raise ProviderUnavailable(
@@ -103,24 +103,24 @@ def parse_answer(answer: http.Answer) -> ProviderResult:
 
 
 def parse_record(payload: dict[str, Any]) -> CvecRecord:
-    etat = http.as_dict(payload.get("etat"))
-    exoneration = http.as_dict(payload.get("exoneration"))
+    etat = coerce.as_dict(payload.get("etat"))
+    exoneration = coerce.as_dict(payload.get("exoneration"))
     birth_date = payload.get("date_naissance")
     if birth_date is None:
         birth_date = payload.get("dateNaissance")
-    sex_text = unicodedata.normalize("NFKD", http.as_str(payload.get("sexe")) or "")
+    sex_text = unicodedata.normalize("NFKD", coerce.as_str(payload.get("sexe")) or "")
     sex_key = "".join(c for c in sex_text if not unicodedata.combining(c)).upper()
     return CvecRecord(
-        birth_name=http.as_str(payload.get("nom")),
-        usage_name=http.as_str(payload.get("nomUsage")),
-        first_name=http.as_str(payload.get("prenom")),
+        birth_name=coerce.as_str(payload.get("nom")),
+        usage_name=coerce.as_str(payload.get("nomUsage")),
+        first_name=coerce.as_str(payload.get("prenom")),
         sex=_SEXES.get(sex_key),
-        birth_date=http.as_date(birth_date),
-        ine=http.as_str(payload.get("ine")),
-        crous=http.as_str(payload.get("crous")),
-        state_code=http.as_str(etat.get("code")),
-        state_label=http.as_str(etat.get("libelle")),
-        exemption_active=http.as_bool(exoneration.get("active")),
-        exemption_reason=http.as_str(exoneration.get("motif")),
+        birth_date=coerce.as_date(birth_date),
+        ine=coerce.as_str(payload.get("ine")),
+        crous=coerce.as_str(payload.get("crous")),
+        state_code=coerce.as_str(etat.get("code")),
+        state_label=coerce.as_str(etat.get("libelle")),
+        exemption_active=coerce.as_bool(exoneration.get("active")),
+        exemption_reason=coerce.as_str(exoneration.get("motif")),
         keys=tuple(sorted(payload)),
     )

@@ -9,7 +9,6 @@
   maps transport failures to :class:`ProviderUnavailable` (or :class:`ProviderNotConfigured` for
   an unusable base URL). HTTP statuses are left to the provider, which knows its error format
   and its business answers; :func:`raise_for_status` is the common fallback it ends with.
-* Tolerant coercion helpers for JSON values (``as_str``, ``as_bool``...), shared by providers.
 
 Identities travel in query strings (API Particulier) and attestation numbers in paths, so URLs
 are never logged nor put in exception messages: logs name the *route template*; transport
@@ -21,7 +20,6 @@ import datetime as dt
 import email.utils
 import json
 import logging
-import math
 import re
 import time
 from collections.abc import Mapping, Sequence
@@ -418,76 +416,3 @@ def _reset_epoch(value: str | None, now: float) -> float | None:
     if number >= _EPOCH_SECONDS:
         return number
     return now + number
-
-
-# --- Tolerant JSON coercion -------------------------------------------------------------------
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def as_str(value: Any) -> str | None:
-    """A non-empty stripped string, or ``None``. Numbers become their text."""
-    if value is None or isinstance(value, bool | dict | list):
-        return None
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    text = str(value).strip()
-    return text or None
-
-
-def as_bool(value: Any) -> bool | None:
-    """``True``/``False`` from a JSON boolean, 0/1, or "true"/"false"/"oui"/"non"."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, int | float) and value in (0, 1):
-        return bool(value)
-    if isinstance(value, str):
-        text = value.strip().lower()
-        if text in {"true", "1", "oui", "yes", "vrai"}:
-            return True
-        if text in {"false", "0", "non", "no", "faux"}:
-            return False
-    return None
-
-
-def as_int(value: Any) -> int | None:
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    return None
-
-
-def as_date(value: Any) -> dt.date | None:
-    """A date from ``AAAA-MM-JJ``, ``JJ/MM/AAAA`` or an ISO date-time."""
-    text = as_str(value)
-    if not text:
-        return None
-    for fmt in ("%Y-%m-%d", "%d/%m/%Y"):
-        try:
-            return dt.datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a date, no time
-        except ValueError:
-            continue
-    parsed = as_datetime(text)
-    return parsed.date() if parsed else None
-
-
-def as_datetime(value: Any) -> dt.datetime | None:
-    """An aware datetime from ISO 8601 (``Z``, ``+01:00`` and ``+0100`` offsets); naive values
-    are read as UTC."""
-    text = as_str(value)
-    if not text:
-        return None
-    try:
-        parsed = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)

@@ -31,7 +31,7 @@ from typing import Any
 import requests
 
 from admissions.enums import Source
-from verifications.providers import http
+from verifications.providers import coerce, http
 from verifications.providers.base import (
     INVALID_QUERY,
     ROUTE_NOT_FOUND,
@@ -108,15 +108,17 @@ def build_params(query: ScolariteQuery) -> list[tuple[str, str]]:
         problems.append("first_names")
     if sex not in {"M", "F"}:
         problems.append("sex")
+    birth_date = identity.birth_date
+    if birth_date is None:
+        problems.append("birth_date")
     if not _UAI.match(uai):
         problems.append("uai")
     if not 1990 <= int(query.school_year) <= 2100:
         problems.append("school_year")
-    if problems:
+    if problems or birth_date is None:
         raise ProviderRejected(
             "invalid query: " + ", ".join(problems), code=INVALID_QUERY, source=SOURCE
         )
-    birth_date = identity.birth_date
     params = [("recipient", query.recipient), ("nomNaissance", birth_name)]
     # Only the first item reaches the ministry; more than 3 would be refused.
     params += [("prenoms[]", name) for name in first_names[:MAX_FIRST_NAMES]]
@@ -134,9 +136,9 @@ def build_params(query: ScolariteQuery) -> list[tuple[str, str]]:
 def parse_answer(answer: http.Answer) -> ProviderResult:
     """Map one HTTP answer to a result or an exception (see the module docstring)."""
     error = _first_error(answer.payload)
-    code = http.as_str(error.get("code")) or ""
+    code = coerce.as_str(error.get("code")) or ""
     if answer.status == 200:
-        data = http.as_dict(answer.payload).get("data")
+        data = coerce.as_dict(answer.payload).get("data")
         if not isinstance(data, dict):
             raise ProviderUnavailable(
                 "unexpected body",
@@ -174,34 +176,34 @@ def parse_answer(answer: http.Answer) -> ProviderResult:
 
 
 def parse_record(data: dict[str, Any]) -> ScolariteRecord:
-    identite = http.as_dict(data.get("identite"))
-    mef = http.as_dict(data.get("module_elementaire_formation"))
-    statut = http.as_dict(data.get("statut_eleve"))
-    etablissement = http.as_dict(data.get("etablissement"))
-    sex = (http.as_str(identite.get("sexe")) or "").upper()
-    uai = http.as_str(etablissement.get("code_uai"))
+    identite = coerce.as_dict(data.get("identite"))
+    mef = coerce.as_dict(data.get("module_elementaire_formation"))
+    statut = coerce.as_dict(data.get("statut_eleve"))
+    etablissement = coerce.as_dict(data.get("etablissement"))
+    sex = (coerce.as_str(identite.get("sexe")) or "").upper()
+    uai = coerce.as_str(etablissement.get("code_uai"))
     return ScolariteRecord(
-        birth_name=http.as_str(identite.get("nom")),
-        first_name=http.as_str(identite.get("prenom")),
+        birth_name=coerce.as_str(identite.get("nom")),
+        first_name=coerce.as_str(identite.get("prenom")),
         sex=sex if sex in {"M", "F"} else None,
-        birth_date=http.as_date(identite.get("date_naissance")),
-        school_year=http.as_str(data.get("annee_scolaire")),
-        enrolled=http.as_bool(data.get("est_scolarise")),
-        status_code=http.as_str(statut.get("code")),
-        status_label=http.as_str(statut.get("libelle")),
+        birth_date=coerce.as_date(identite.get("date_naissance")),
+        school_year=coerce.as_str(data.get("annee_scolaire")),
+        enrolled=coerce.as_bool(data.get("est_scolarise")),
+        status_code=coerce.as_str(statut.get("code")),
+        status_label=coerce.as_str(statut.get("libelle")),
         uai=uai.upper() if uai else None,
-        establishment_name=http.as_str(etablissement.get("nom")),
-        ministry_code=http.as_str(etablissement.get("code_ministere_tutelle")),
-        mef_code=http.as_str(mef.get("code_mef_stat")),
-        mef_label=http.as_str(mef.get("libelle")),
-        scholarship=http.as_bool(data.get("est_boursier")),
-        scholarship_level=http.as_int(data.get("echelon_bourse")),
+        establishment_name=coerce.as_str(etablissement.get("nom")),
+        ministry_code=coerce.as_str(etablissement.get("code_ministere_tutelle")),
+        mef_code=coerce.as_str(mef.get("code_mef_stat")),
+        mef_label=coerce.as_str(mef.get("libelle")),
+        scholarship=coerce.as_bool(data.get("est_boursier")),
+        scholarship_level=coerce.as_int(data.get("echelon_bourse")),
         keys=tuple(sorted(data)),
     )
 
 
 def _first_error(payload: Any) -> dict[str, Any]:
-    errors = http.as_dict(payload).get("errors")
+    errors = coerce.as_dict(payload).get("errors")
     if isinstance(errors, list) and errors and isinstance(errors[0], dict):
         return errors[0]
     return {}
@@ -209,7 +211,10 @@ def _first_error(payload: Any) -> dict[str, Any]:
 
 def _retry_in(error: dict[str, Any], payload: Any) -> float | None:
     """``meta.retry_in`` (seconds), on the error (00501) or, tolerantly, on the envelope."""
-    for meta in (http.as_dict(error.get("meta")), http.as_dict(http.as_dict(payload).get("meta"))):
+    for meta in (
+        coerce.as_dict(error.get("meta")),
+        coerce.as_dict(coerce.as_dict(payload).get("meta")),
+    ):
         value = meta.get("retry_in")
         if isinstance(value, int | float) and not isinstance(value, bool) and value >= 0:
             return float(value)

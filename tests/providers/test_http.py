@@ -120,6 +120,7 @@ def test_unusable_base_url_is_not_configured(mocked, session, base_url):
         call(session, ProviderConfig(base_url=base_url))
     assert caught.value.setting == "base_url"
     assert caught.value.call.redacted["error"] == "invalid_base_url"
+    assert caught.value.__suppress_context__ is True
 
 
 def test_body_larger_than_the_limit_is_not_read(mocked, session):

@@ -145,6 +145,22 @@ def test_not_enrolled(identity):
     assert decision.valid_until == at(2025, 11, 21, 6, 0)
 
 
+@pytest.mark.parametrize(
+    ("now", "refresh"),
+    [
+        (at(2025, 11, 20, 5, 59), at(2025, 11, 20, 6, 0)),
+        (at(2025, 11, 20, 6, 0), at(2025, 11, 21, 6, 0)),
+        (at(2025, 10, 25, 23, 0), at(2025, 10, 26, 6, 0)),  # the night summer time ends
+        (dt.datetime(2025, 11, 20, 5, 30, tzinfo=dt.UTC), at(2025, 11, 21, 6, 0)),
+    ],
+)
+def test_negative_answers_hold_until_after_the_next_nightly_refresh(identity, now, refresh):
+    decision = run(identity, dataclasses.replace(RECORD, enrolled=False), now=now)
+
+    assert decision.valid_until == refresh
+    assert decision.valid_until.utcoffset() == refresh.utcoffset()
+
+
 def test_other_establishment(identity):
     decision = run(identity, dataclasses.replace(RECORD, uai="0210015C"))
 
@@ -214,6 +230,15 @@ def test_non_scholarship_is_unreliable_before_mid_october(identity, now, unrelia
     decision = run(identity, dataclasses.replace(RECORD, scholarship=False), now=now)
 
     assert ("scolarite.scholarship_unreliable" in decision.note_codes) is unreliable
+
+
+@pytest.mark.parametrize("scholarship", [True, None])
+def test_scholarship_note_only_for_a_negative(identity, scholarship):
+    decision = run(
+        identity, dataclasses.replace(RECORD, scholarship=scholarship), now=at(2025, 9, 30)
+    )
+
+    assert "scolarite.scholarship_unreliable" not in decision.note_codes
 
 
 def test_scope_without_scolarite_is_rejected(identity):

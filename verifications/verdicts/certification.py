@@ -21,6 +21,7 @@ slowly, archiving happens on fixed dates), 7 days for not found.
 """
 
 import datetime as dt
+from typing import Any
 
 from admissions.claims import CertificationDeclared
 from admissions.enums import Verdict
@@ -50,7 +51,7 @@ def decide(declared: CertificationDeclared, result: ProviderResult, now: dt.date
 
     archived = record.archived is True or record.code_active is False
     status_known = record.archived is not None or record.code_active is not None
-    evidence = {
+    evidence: dict[str, Any] = {
         "certifinfo_id": record.certifinfo_id,
         "niveau_europeen": record.level,
         "archived": record.archived,
@@ -67,48 +68,28 @@ def decide(declared: CertificationDeclared, result: ProviderResult, now: dt.date
         notes.append("certification.status_unknown")
     if record.candidates > 1:
         notes.append("certification.several_candidates")
-    params = {"code": code, "level": record.level, "min_level": declared.min_level}
-    common = {"diff": diff, "notes": notes, "evidence": evidence}
-    until = now + FOUND_RECHECK
-
     if archived:
-        return decision(
-            Verdict.CONTRADICTED,
-            "certification.archived",
-            params=params,
-            valid_until=until,
-            **common,
-        )
-    if declared.min_level is not None and record.level is None:
-        return decision(
-            Verdict.NOT_FOUND,
-            "certification.level_unknown",
-            params=params,
-            valid_until=until,
-            **common,
-        )
-    if declared.min_level is not None and record.level is not None:
-        if record.level < declared.min_level:
-            return decision(
-                Verdict.CONTRADICTED,
-                "certification.below_level",
-                params=params,
-                valid_until=until,
-                **common,
-            )
-        return decision(
-            Verdict.CONFIRMED,
-            "certification.confirmed_level",
-            params=params,
-            valid_until=until,
-            **common,
-        )
+        verdict, reason_code = Verdict.CONTRADICTED, "certification.archived"
+    elif declared.min_level is None:
+        verdict, reason_code = Verdict.CONFIRMED, "certification.confirmed"
+    elif record.level is None:
+        verdict, reason_code = Verdict.NOT_FOUND, "certification.level_unknown"
+    elif record.level < declared.min_level:
+        verdict, reason_code = Verdict.CONTRADICTED, "certification.below_level"
+    else:
+        verdict, reason_code = Verdict.CONFIRMED, "certification.confirmed_level"
     return decision(
-        Verdict.CONFIRMED, "certification.confirmed", params=params, valid_until=until, **common
+        verdict,
+        reason_code,
+        params={"code": code, "level": record.level, "min_level": declared.min_level},
+        diff=diff,
+        notes=notes,
+        evidence=evidence,
+        valid_until=now + FOUND_RECHECK,
     )
 
 
-def _code_row(code: str, record: CertificationRecord) -> dict[str, object]:
+def _code_row(code: str, record: CertificationRecord) -> dict[str, Any]:
     """The declared code against what the source lists: the Certif Info id for an id, else the
     RNCP/RS codes (a source that lists none was searched by the code itself)."""
     if code.isdigit():

@@ -16,6 +16,7 @@ makes a new one for each request), and a UUID that is unknown today will not app
 """
 
 import datetime as dt
+from typing import Any
 
 from admissions.claims import CovoiturageDeclared
 from admissions.enums import Verdict
@@ -38,7 +39,7 @@ def decide(declared: CovoiturageDeclared, result: ProviderResult, now: dt.dateti
     record = result.data
     if not isinstance(record, CovoiturageRecord):
         raise TypeError("a covoiturage result carries a CovoiturageRecord")
-    evidence = {
+    evidence: dict[str, Any] = {
         "type": record.type,
         "start_at": record.start_at.isoformat() if record.start_at else None,
         "end_at": record.end_at.isoformat() if record.end_at else None,
@@ -51,9 +52,10 @@ def decide(declared: CovoiturageDeclared, result: ProviderResult, now: dt.dateti
     if record.uuid is not None:
         diff.append(row("uuid", uuid, record.uuid, record.uuid == uuid))
     diff.append(row("type", "ok", record.type, record.type == "ok"))
-    common = {"diff": diff, "notes": notes, "evidence": evidence}
     if record.uuid is not None and record.uuid != uuid:
-        return decision(Verdict.MISMATCH, "covoiturage.uuid_differs", **common)
-    if record.type == "expired":
-        return decision(Verdict.CONTRADICTED, "covoiturage.expired", **common)
-    return decision(Verdict.CONFIRMED, "covoiturage.confirmed", **common)
+        verdict, reason_code = Verdict.MISMATCH, "covoiturage.uuid_differs"
+    elif record.type == "expired":
+        verdict, reason_code = Verdict.CONTRADICTED, "covoiturage.expired"
+    else:
+        verdict, reason_code = Verdict.CONFIRMED, "covoiturage.confirmed"
+    return decision(verdict, reason_code, diff=diff, notes=notes, evidence=evidence)

@@ -22,6 +22,7 @@ the declared school year is over, the answer is history: ``None`` (never stale),
 """
 
 import datetime as dt
+from typing import Any
 
 from admissions.claims import ScolariteDeclared
 from admissions.enums import Verdict
@@ -69,7 +70,7 @@ def decide(
     if not isinstance(record, ScolariteRecord):
         raise TypeError("a scolarité result carries a ScolariteRecord")
 
-    evidence = {
+    evidence: dict[str, Any] = {
         "est_scolarise": record.enrolled,
         "code_uai": record.uai,
         "annee_scolaire": record.school_year,
@@ -111,34 +112,35 @@ def decide(
             evidence=evidence,
             valid_until=now + MISMATCH_RECHECK,
         )
-    negative = {"diff": diff, "evidence": evidence, "valid_until": negative_until}
-    negative_notes = [*notes, *_early_year_notes(declared, now)]
-    if not record.enrolled:
+
+    def contradicted(reason_code: str, params: dict[str, Any]) -> Decision:
         return decision(
             Verdict.CONTRADICTED,
+            reason_code,
+            params=params,
+            diff=diff,
+            notes=[*notes, *_early_year_notes(declared, now)],
+            evidence=evidence,
+            valid_until=negative_until,
+        )
+
+    if not record.enrolled:
+        return contradicted(
             "scolarite.not_enrolled",
-            params={
+            {
                 "school_year": record.school_year or declared_year,
                 "status": record.status_label or record.status_code,
             },
-            notes=negative_notes,
-            **negative,
         )
     if "uai" in differing(diff, ("uai",)):
-        return decision(
-            Verdict.CONTRADICTED,
+        return contradicted(
             "scolarite.other_establishment",
-            params={"source_uai": record.uai, "declared_uai": declared.uai},
-            notes=negative_notes,
-            **negative,
+            {"source_uai": record.uai, "declared_uai": declared.uai},
         )
     if "school_year" in differing(diff, ("school_year",)):
-        return decision(
-            Verdict.CONTRADICTED,
+        return contradicted(
             "scolarite.other_year",
-            params={"source_year": record.school_year, "declared_year": declared_year},
-            notes=negative_notes,
-            **negative,
+            {"source_year": record.school_year, "declared_year": declared_year},
         )
     return decision(
         Verdict.CONFIRMED,

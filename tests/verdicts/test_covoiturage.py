@@ -1,0 +1,95 @@
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from admissions.claims import CovoiturageDeclared
+from admissions.enums import Source, Verdict
+from tests.verdicts.conftest import at, found, not_found
+from verifications.providers.base import CovoiturageRecord
+from verifications.verdicts import decide
+
+
+NOW = at(2025, 11, 20, 10, 0)
+UUID = "9415300a-7a51-4296-96d1-68636e46485d"
+RECORD = CovoiturageRecord(
+    uuid=UUID,
+    type="ok",
+    start_at=dt.datetime(2019, 12, 31, 23, tzinfo=dt.UTC),
+    end_at=dt.datetime(2020, 12, 30, 23, tzinfo=dt.UTC),
+    created_at=dt.datetime(2021, 3, 14, 10, 12, 2, tzinfo=dt.UTC),
+    operator_name="Opérateur",
+)
+
+
+def run(record=RECORD, uuid=UUID):
+    result = (
+        found(Source.COVOITURAGE, record) if record else not_found(Source.COVOITURAGE, "-32504")
+    )
+    return decide(
+        "covoiturage",
+        declared=CovoiturageDeclared(uuid=uuid),
+        identity=None,
+        result=result,
+        error=None,
+        now=NOW,
+    )
+
+
+def test_ok_confirms():
+    decision = run(uuid=UUID.upper())
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert decision.reason_code == "covoiturage.confirmed"
+    assert decision.diff == [
+        {"field": "uuid", "declared": UUID, "source": UUID, "match": True},
+        {"field": "type", "declared": "ok", "source": "ok", "match": True},
+    ]
+    assert decision.evidence == {
+        "type": "ok",
+        "start_at": "2019-12-31T23:00:00+00:00",
+        "end_at": "2020-12-30T23:00:00+00:00",
+        "created_at": "2021-03-14T10:12:02+00:00",
+    }
+    assert decision.note_codes == ["covoiturage.deprecated"]
+    assert decision.valid_until is None  # frozen
+
+
+def test_expired_contradicts():
+    decision = run(dataclasses.replace(RECORD, type="expired"))
+
+    assert decision.verdict == Verdict.CONTRADICTED
+    assert decision.reason_code == "covoiturage.expired"
+    assert decision.valid_until is None
+
+
+def test_another_uuid_is_for_a_clerk():
+    decision = run(dataclasses.replace(RECORD, uuid="1b37ff76-dac6-44b0-ba78-9015a8a198fc"))
+
+    assert decision.verdict == Verdict.MISMATCH
+    assert decision.reason_code == "covoiturage.uuid_differs"
+
+
+def test_answer_without_uuid_compares_the_type_only():
+    decision = run(dataclasses.replace(RECORD, uuid=None))
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert [r["field"] for r in decision.diff] == ["type"]
+
+
+@pytest.mark.parametrize("kind", [None, "revoked", ""])
+def test_unknown_type_is_an_unexpected_answer(kind):
+    decision = run(dataclasses.replace(RECORD, type=kind))
+
+    assert decision.verdict == Verdict.UNAVAILABLE
+    assert decision.reason_code == "source.unexpected_answer"
+
+
+def test_not_found_is_never_a_false_claim():
+    decision = run(None)
+
+    assert decision.verdict == Verdict.NOT_FOUND
+    assert decision.reason_code == "covoiturage.not_found"
+    assert decision.evidence == {"found": False, "error_code": "-32504"}
+    assert decision.note_codes == ["covoiturage.deprecated"]
+    assert decision.valid_until is None

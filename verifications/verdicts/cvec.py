@@ -1,0 +1,149 @@
+"""CVEC (API de contrôle de la CVEC): does the applicant hold a valid attestation?
+
+Rules, in order:
+
+1. no ``etat.code`` in the answer -> ``unavailable`` ``source.unexpected_answer``;
+2. the holder's identity (birth name, given name, sex, birth date, where both sides have them)
+   differs from the applicant's -> ``mismatch`` ``cvec.holder_mismatch``;
+3. a declared campaign that cannot be the campaign in progress -> ``mismatch``
+   ``cvec.campaign_differs``: the API answers for "la campagne en cours" only [V], which campaign
+   that is around the summer is not documented [?], so the campaign starting this academic
+   year or the next one both count as "in progress", and anything else is for a clerk to look
+   at rather than an automatic contradiction;
+4. ``str(etat.code).strip()`` outside {"70", "71", "73", "75", "76", "98"} -> ``contradicted``
+   ``cvec.invalid_state`` ("Dans tout autre état, l'attestation est à considérer comme non
+   valide" [V]);
+5. otherwise ``confirmed`` ``cvec.confirmed``.
+
+Not found (HTTP 400) -> ``not_found`` ``cvec.not_found``.
+
+``valid_until``: confirmed until the end of the campaign's academic year (1 September after it;
+the declared campaign, else the one in progress); contradicted and not found one day (a payment
+or an exemption can come through); mismatch 30 days.
+"""
+
+import datetime as dt
+
+from admissions.claims import CvecDeclared
+from admissions.enums import Verdict
+from verifications.providers.base import CvecRecord, Identity, ProviderResult
+from verifications.verdicts.common import (
+    IDENTITY_FIELDS,
+    Decision,
+    academic_year,
+    decision,
+    differing,
+    end_of_academic_year,
+    identity_rows,
+    row,
+    school_year_label,
+    unexpected_answer,
+)
+
+
+# "Etat de validation" codes of a valid attestation [V: api-reference.md §1.4].
+VALID_STATES = frozenset({"70", "71", "73", "75", "76", "98"})
+NEGATIVE_RECHECK = dt.timedelta(days=1)
+MISMATCH_RECHECK = dt.timedelta(days=30)
+
+
+def is_valid_state(code: object) -> bool:
+    return code is not None and str(code).strip() in VALID_STATES
+
+
+def current_campaigns(now: dt.datetime) -> tuple[int, int]:
+    """The campaigns that may be "in progress" at ``now``: this academic year's and the next
+    (students pay for September during the spring and summer before it)."""
+    year = academic_year(now)
+    return year, year + 1
+
+
+def decide(
+    declared: CvecDeclared,
+    identity: Identity | None,
+    result: ProviderResult,
+    now: dt.datetime,
+) -> Decision:
+    notes = ["cvec.current_campaign"]
+    if not result.found:
+        return decision(
+            Verdict.NOT_FOUND,
+            "cvec.not_found",
+            notes=notes,
+            evidence={"found": False, "error_code": result.call.provider_error_code},
+            valid_until=now + NEGATIVE_RECHECK,
+        )
+    record = result.data
+    if not isinstance(record, CvecRecord):
+        raise TypeError("a CVEC result carries a CvecRecord")
+    state = str(record.state_code).strip() if record.state_code is not None else None
+    evidence: dict[str, object] = {"etat.code": state, "etat.libelle": record.state_label}
+    if state is None:
+        return unexpected_answer("etat.code", now, evidence)
+
+    diff = identity_rows(
+        identity,
+        birth_name=record.birth_name,
+        first_name=record.first_name,
+        sex=record.sex,
+        birth_date=record.birth_date,
+    )
+    compared = [r["field"] for r in diff]
+    if identity is not None and "birth_date" not in compared:
+        notes.append("cvec.birth_date_not_compared")
+    valid = state in VALID_STATES
+    diff.append(row("state", "valid", state, valid))
+    campaigns = current_campaigns(now)
+    in_progress = declared.campaign is None or declared.campaign in campaigns
+    if declared.campaign is not None:
+        current = " / ".join(school_year_label(c) for c in campaigns)
+        diff.append(row("campaign", school_year_label(declared.campaign), current, in_progress))
+    mismatched = differing(diff, IDENTITY_FIELDS)
+    evidence["identity_match"] = not mismatched
+    evidence["identity_fields_compared"] = [f for f in compared if f in IDENTITY_FIELDS]
+
+    if mismatched:
+        return decision(
+            Verdict.MISMATCH,
+            "cvec.holder_mismatch",
+            params={"fields": ", ".join(mismatched)},
+            diff=diff,
+            notes=notes,
+            evidence=evidence,
+            valid_until=now + MISMATCH_RECHECK,
+        )
+    if not in_progress:
+        return decision(
+            Verdict.MISMATCH,
+            "cvec.campaign_differs",
+            params={
+                "current": " / ".join(school_year_label(c) for c in campaigns),
+                "declared": school_year_label(declared.campaign or 0),
+            },
+            diff=diff,
+            notes=notes,
+            evidence=evidence,
+            valid_until=now + MISMATCH_RECHECK,
+        )
+    params = {"state": state, "label": record.state_label}
+    if not valid:
+        return decision(
+            Verdict.CONTRADICTED,
+            "cvec.invalid_state",
+            params=params,
+            diff=diff,
+            notes=notes,
+            evidence=evidence,
+            valid_until=now + NEGATIVE_RECHECK,
+        )
+    campaign = declared.campaign if declared.campaign is not None else academic_year(now)
+    end = end_of_academic_year(campaign)
+    return decision(
+        Verdict.CONFIRMED,
+        "cvec.confirmed",
+        params=params,
+        diff=diff,
+        notes=notes,
+        evidence=evidence,
+        valid_until=end if end > now else now + NEGATIVE_RECHECK,
+    )

@@ -1,6 +1,16 @@
+"""Forms of the clerk workspace. Validation is the domain's (identity.clean_identity,
+claims.clean_declared); forms only map its errors onto their fields."""
+
+from typing import Any
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
+
+from admissions.claims import clean_declared
+from admissions.enums import ClaimKind, Sex
+from admissions.identity import clean_identity
 
 
 class LoginForm(AuthenticationForm):
@@ -16,3 +26,183 @@ class LoginForm(AuthenticationForm):
             "Ce compte est désactivé. Adressez-vous à l'administrateur de votre établissement."
         ),
     }
+
+
+def _attach(form: forms.Form, exc: ValidationError, field_map: dict[str, str]) -> None:
+    """Put each domain error next to the form field it concerns."""
+    for key, errors in exc.error_dict.items():
+        field = field_map.get(key, key)
+        form.add_error(field if field in form.fields else None, errors)
+
+
+class ApplicantForm(forms.Form):
+    file_reference = forms.CharField(label=_("Référence du dossier"), max_length=64)
+    birth_name = forms.CharField(label=_("Nom de naissance"), max_length=100)
+    usage_name = forms.CharField(label=_("Nom d'usage"), max_length=100, required=False)
+    first_name_1 = forms.CharField(label=_("Premier prénom"), max_length=60)
+    first_name_2 = forms.CharField(label=_("Deuxième prénom"), max_length=60, required=False)
+    first_name_3 = forms.CharField(label=_("Troisième prénom"), max_length=60, required=False)
+    sex = forms.ChoiceField(
+        label=_("Sexe à l'état civil"), choices=Sex.choices, widget=forms.RadioSelect
+    )
+    birth_date = forms.DateField(
+        label=_("Date de naissance"),
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+    )
+    ine = forms.CharField(
+        label=_("INE"),
+        max_length=20,
+        required=False,
+        help_text=_("Identifiant national élève : 11 chiffres ou lettres."),
+    )
+    email = forms.CharField(label=_("Courriel"), max_length=254, required=False)
+    phone = forms.CharField(label=_("Téléphone"), max_length=32, required=False)
+
+    FIELD_MAP = {"first_names": "first_name_1"}
+
+    def __init__(self, *args: Any, partial: bool = False, **kwargs: Any) -> None:
+        self.partial = partial
+        super().__init__(*args, **kwargs)
+        for name in ("birth_name", "usage_name", "first_name_1", "first_name_2", "first_name_3"):
+            self.fields[name].widget.attrs["autocomplete"] = "off"
+
+    @classmethod
+    def initial_from(cls, applicant: Any) -> dict[str, Any]:
+        names = [*applicant.first_names, "", "", ""]
+        return {
+            "file_reference": applicant.file_reference,
+            "birth_name": applicant.birth_name,
+            "usage_name": applicant.usage_name,
+            "first_name_1": names[0],
+            "first_name_2": names[1],
+            "first_name_3": names[2],
+            "sex": applicant.sex,
+            "birth_date": applicant.birth_date,
+            "ine": applicant.ine,
+            "email": applicant.email,
+            "phone": applicant.phone,
+        }
+
+    def identity(self) -> dict[str, Any]:
+        """The fields as the domain names them (given names as one ordered list)."""
+        data = dict(self.cleaned_data)
+        data["first_names"] = [
+            data.pop(f"first_name_{n}") for n in (1, 2, 3) if data.get(f"first_name_{n}")
+        ]
+        for n in (1, 2, 3):
+            data.pop(f"first_name_{n}", None)
+        return data
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                clean_identity(self.identity(), partial=self.partial)
+            except ValidationError as exc:
+                _attach(self, exc, self.FIELD_MAP)
+        return cleaned
+
+
+class ClaimForm(forms.Form):
+    """One claim of a given kind; its fields depend on the kind."""
+
+    FIELDS: dict[str, list[tuple[str, forms.Field]]] = {}
+
+    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
+        self.kind = kind
+        super().__init__(*args, **kwargs)
+        for name, field in claim_fields(kind):
+            self.fields[name] = field
+
+    def declared(self) -> dict[str, Any]:
+        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        if not self.errors:
+            try:
+                self.cleaned_declared = clean_declared(self.kind, self.declared())
+            except ValidationError as exc:
+                _attach(self, exc, {})
+        return cleaned
+
+
+def claim_fields(kind: str) -> list[tuple[str, forms.Field]]:
+    match kind:
+        case ClaimKind.SCOLARITE:
+            return [
+                ("uai", forms.CharField(
+                    label=_("Code UAI de l'établissement"), max_length=12,
+                    help_text=_("7 chiffres et une lettre de contrôle, ex. 0132733A."),
+                )),
+                ("school_year", forms.CharField(
+                    label=_("Année scolaire"), max_length=9,
+                    help_text=_("AAAA ou AAAA-AAAA, ex. 2025-2026."),
+                )),
+            ]
+        case ClaimKind.CVEC:
+            return [
+                ("code", forms.CharField(label=_("Numéro d'attestation CVEC"), max_length=60)),
+                ("campaign", forms.CharField(
+                    label=_("Campagne"), max_length=9, required=False,
+                    help_text=_("Première année de la campagne, ex. 2025."),
+                )),
+            ]
+        case ClaimKind.CERTIFICATION:
+            return [
+                ("code", forms.CharField(
+                    label=_("Code de la certification"), max_length=20,
+                    help_text=_("RNCP12345, RS1234 ou code Certif Info."),
+                )),
+                ("min_level", forms.IntegerField(
+                    label=_("Niveau européen minimum exigé"), min_value=1, max_value=8,
+                    required=False,
+                )),
+            ]
+        case ClaimKind.COVOITURAGE:
+            return [
+                ("uuid", forms.CharField(label=_("Identifiant de l'attestation"), max_length=40)),
+            ]
+    raise ValueError(kind)
+
+
+class ApplicantFilterForm(forms.Form):
+    """Search, filters and sort of the applicant list (GET parameters)."""
+
+    SORTS = {
+        "nom": ("birth_name", "id"),
+        "-nom": ("-birth_name", "-id"),
+        "reference": ("file_reference",),
+        "-reference": ("-file_reference",),
+        "recent": ("-created_at", "-id"),
+        "ancien": ("created_at", "id"),
+    }
+
+    q = forms.CharField(label=_("Rechercher"), required=False, max_length=100)
+    verdict = forms.ChoiceField(label=_("Verdict"), required=False)
+    kind = forms.ChoiceField(label=_("Type de déclaration"), required=False)
+    batch = forms.IntegerField(label=_("Lot d'import"), required=False, widget=forms.HiddenInput)
+    needs_me = forms.BooleanField(label=_("À traiter"), required=False)
+    sort = forms.ChoiceField(
+        label=_("Trier par"),
+        required=False,
+        choices=[
+            ("nom", _("Nom (A → Z)")),
+            ("-nom", _("Nom (Z → A)")),
+            ("recent", _("Plus récents")),
+            ("ancien", _("Plus anciens")),
+            ("reference", _("Référence")),
+        ],
+    )
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from admissions.enums import Verdict
+
+        self.fields["verdict"].choices = [
+            ("", _("Tous")),
+            ("unchecked", _("Non vérifié")),
+            *Verdict.choices,
+        ]
+        self.fields["kind"].choices = [("", _("Tous")), *ClaimKind.choices]

@@ -6,6 +6,7 @@ empty, 1 to 3 given names, sex M or F, a plausible birth date, an INE of 11 char
 
 import datetime as dt
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -39,6 +40,24 @@ _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 def normalize_name(value: str) -> str:
     """Collapse spaces and use the straight apostrophe; case is kept as typed."""
     return re.sub(r"\s+", " ", str(value or "")).strip().replace("’", "'")
+
+
+def search_key(*parts: str) -> str:
+    """Upper case, accents and apostrophes removed, one space between words: what the applicant
+    list searches in, so that "lefevre" finds "Lefèvre" and "ndiaye" finds "N'Diaye"."""
+    text = " ".join(p for p in parts if p)
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    plain = re.sub(r"['’`]", "", plain)
+    return " ".join(re.split(r"[\W_]+", plain.upper())).strip()
+
+
+def applicant_search_key(identity: Mapping[str, Any]) -> str:
+    return search_key(
+        identity.get("birth_name", ""),
+        identity.get("usage_name", ""),
+        *identity.get("first_names", ()),
+    )
 
 
 def split_first_names(value: str | list[str] | tuple[str, ...]) -> list[str]:
@@ -180,4 +199,6 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
 
     if errors:
         raise ValidationError(errors)
+    if not partial:
+        cleaned["name_key"] = applicant_search_key(cleaned)
     return cleaned

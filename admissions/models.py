@@ -156,6 +156,8 @@ class Applicant(models.Model):
     ine = models.CharField(
         _("INE"), max_length=11, blank=True, validators=[validators.validate_ine]
     )
+    # Names folded for search (identity.applicant_search_key), kept in step by every write.
+    name_key = models.CharField(_("clé de recherche"), max_length=400, blank=True, editable=False)
     email = models.EmailField(_("courriel"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=32, blank=True)
     batch = models.ForeignKey(

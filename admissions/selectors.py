@@ -5,10 +5,13 @@ Views never query models directly: they call these. Every queryset starts from
 interface) sees nothing, and an id of another institution answers 404.
 """
 
-from django.db.models import Count, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 
+from admissions.enums import VERDICTS_NEEDING_ATTENTION
+from admissions.identity import search_key
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
+from admissions.validators import normalize_ine
 
 
 def _institution_id(user: User) -> int | None:
@@ -26,6 +29,44 @@ def applicants_for_user(user: User) -> QuerySet[Applicant]:
 
 def applicant_get_for_user(*, user: User, applicant_id: int) -> Applicant:
     return get_object_or_404(applicants_for_user(user), pk=applicant_id)
+
+
+def applicant_search(
+    *,
+    user: User,
+    q: str = "",
+    verdict: str = "",
+    kind: str = "",
+    batch_id: int | None = None,
+    needs_me: bool = False,
+    order_by: tuple[str, ...] = ("birth_name", "id"),
+) -> QuerySet[Applicant]:
+    """The applicant list: search in names (accents and case ignored), INE and file reference;
+    filter by a claim's verdict and kind, by import batch, or on what needs a person."""
+    applicants = applicants_for_user(user)
+    raw = q.strip()
+    if raw:
+        words = search_key(raw).split()
+        names = Q(pk__in=[]) if not words else Q()
+        for word in words:
+            names &= Q(name_key__contains=word)
+        applicants = applicants.filter(
+            names | Q(file_reference__istartswith=raw) | Q(ine=normalize_ine(raw))
+        )
+    claims = Claim.objects.filter(applicant=OuterRef("pk"))
+    if kind:
+        claims = claims.filter(kind=kind)
+    if verdict:
+        claims = claims.filter(verdict="" if verdict == "unchecked" else verdict)
+    if needs_me:
+        claims = claims.filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
+    if kind or verdict or needs_me:
+        applicants = applicants.filter(Exists(claims))
+    if batch_id is not None:
+        applicants = applicants.filter(batch_id=batch_id)
+    return applicants.order_by(*order_by).prefetch_related(
+        Prefetch("claims", queryset=Claim.objects.order_by("kind", "id"))
+    )
 
 
 def claims_for_user(user: User) -> QuerySet[Claim]:

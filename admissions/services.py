@@ -15,7 +15,7 @@ from admissions import crypto
 from admissions.audit import audit_record
 from admissions.claims import clean_declared
 from admissions.enums import AuditAction, Role, Source
-from admissions.identity import clean_identity
+from admissions.identity import applicant_search_key, clean_identity
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
 from admissions.validators import normalize_siret, normalize_uai
 
@@ -142,7 +142,13 @@ def applicant_update(
         return applicant
     for field in changed:
         setattr(applicant, field, cleaned[field])
-    applicant.save(update_fields=[*changed, "updated_at"])
+    update_fields = [*changed, "updated_at"]
+    if {"birth_name", "usage_name", "first_names"} & set(changed):
+        applicant.name_key = applicant_search_key(
+            {f: getattr(applicant, f) for f in ("birth_name", "usage_name", "first_names")}
+        )
+        update_fields.append("name_key")
+    applicant.save(update_fields=update_fields)
     audit_record(
         action=AuditAction.EDITED,
         actor=acting_user,

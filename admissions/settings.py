@@ -42,6 +42,8 @@ ALLOWED_HOSTS = env.list(
     default=["localhost", "127.0.0.1", "[::1]", "testserver"] if DEBUG else [],
 )
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
+# Behind a reverse proxy that sets X-Forwarded-For, the audit trail records the address it saw.
+VIGIE_TRUST_X_FORWARDED_FOR = env.bool("VIGIE_TRUST_X_FORWARDED_FOR", default=False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

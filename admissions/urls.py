@@ -1,3 +1,5 @@
+"""The project's URLs. Paths are French, as the interface."""
+
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -7,7 +9,16 @@ from admissions.forms import LoginForm
 
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", include("verifications.urls")),
+    path("candidats/", views.applicant_list, name="applicant_list"),
+    path("candidats/nouveau/", views.applicant_create, name="applicant_create"),
+    path("candidats/<int:applicant_id>/modifier/", views.applicant_edit, name="applicant_edit"),
+    path(
+        "candidats/<int:applicant_id>/declarations/<str:kind>/nouvelle/",
+        views.claim_add,
+        name="claim_add",
+    ),
+    path("declarations/<int:claim_id>/modifier/", views.claim_edit, name="claim_edit"),
     path(
         "connexion/",
         auth_views.LoginView.as_view(

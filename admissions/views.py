@@ -1,39 +1,156 @@
-from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
+"""Pages of the applicant domain: the applicant list, and creating and editing applicants and
+their claims. The applicant's own page (claims, verdicts, timeline) is verifications'."""
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
-from django.views.decorators.http import require_GET
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_GET, require_http_methods
 
-from admissions import selectors
-from admissions.enums import ClaimKind, Verdict
+from admissions import selectors, services
+from admissions.enums import ClaimKind
+from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
+from admissions.http import HtmxHttpRequest, client_ip, member_required
 
 
-def _require_institution_member(request: HttpRequest) -> None:
-    if request.user.institution_id is None:
-        raise PermissionDenied
+PAGE_SIZE = 50
 
 
 @require_GET
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    """The landing page: how many claims stand at each verdict, per kind."""
-    _require_institution_member(request)
-    by_kind = selectors.claim_counts_by_kind_and_verdict(request.user)
-    verdicts = [("", None), *((v.value, v.label) for v in Verdict)]
-    rows = [
-        {
-            "kind": kind,
-            "counts": [by_kind.get((kind.value, verdict), 0) for verdict, _label in verdicts],
-            "total": sum(n for (k, _v), n in by_kind.items() if k == kind.value),
-        }
-        for kind in ClaimKind
-    ]
-    context = {
-        "verdicts": verdicts,
-        "rows": rows,
-        "applicant_count": selectors.applicants_for_user(request.user).count(),
-    }
-    return render(request, "admissions/home.html", context)
+@member_required
+def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
+    form = ApplicantFilterForm(request.GET or None)
+    filters = form.cleaned_data if form.is_valid() else {}
+    order_by = ApplicantFilterForm.SORTS.get(filters.get("sort") or "nom")
+    applicants = selectors.applicant_search(
+        user=request.user,
+        q=filters.get("q", ""),
+        verdict=filters.get("verdict", ""),
+        kind=filters.get("kind", ""),
+        batch_id=filters.get("batch"),
+        needs_me=filters.get("needs_me", False),
+        order_by=order_by,
+    )
+    page = Paginator(applicants, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {"form": form, "page": page, "query": query.urlencode(), "kinds": ClaimKind}
+    template = "admissions/applicant_list.html"
+    if request.htmx and request.htmx.target == "applicant-results":
+        template += "#results"
+    return render(request, template, context)
+
+
+def _add_errors(form: ApplicantForm, exc: ValidationError) -> None:
+    for field, errors in exc.message_dict.items():
+        form.add_error(field if field in form.fields else None, errors)
+
+
+def _claim_forms(data: dict | None) -> list[ClaimForm]:
+    return [ClaimForm(data, kind=kind, prefix=kind) for kind in ClaimKind]
+
+
+def _filled(form: ClaimForm) -> bool:
+    """A claim section counts when any of its fields was filled in."""
+    return any(form.data.get(form.add_prefix(name)) for name, _field in claim_fields(form.kind))
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def applicant_create(request: HtmxHttpRequest) -> HttpResponse:
+    form = ApplicantForm(request.POST or None)
+    claim_forms = _claim_forms(request.POST or None)
+    if request.method == "POST":
+        wanted = [f for f in claim_forms if _filled(f)]
+        valid = form.is_valid() & all([f.is_valid() for f in wanted])
+        if valid:
+            try:
+                applicant = services.applicant_create(
+                    acting_user=request.user,
+                    identity=form.identity(),
+                    claims=[(f.kind, f.declared()) for f in wanted],
+                    ip=client_ip(request),
+                )
+            except ValidationError as exc:
+                _add_errors(form, exc)
+            else:
+                messages.success(request, _("Candidat enregistré."))
+                return redirect("applicant_detail", applicant_id=applicant.pk)
+    return render(
+        request,
+        "admissions/applicant_form.html",
+        {"form": form, "claim_forms": claim_forms, "creating": True},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def applicant_edit(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
+    applicant = selectors.applicant_get_for_user(user=request.user, applicant_id=applicant_id)
+    form = ApplicantForm(request.POST or None, initial=ApplicantForm.initial_from(applicant))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.applicant_update(
+                acting_user=request.user,
+                applicant=applicant,
+                changes=form.identity(),
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.success(request, _("Modifications enregistrées."))
+            return redirect("applicant_detail", applicant_id=applicant.pk)
+    return render(
+        request,
+        "admissions/applicant_form.html",
+        {"form": form, "applicant": applicant, "creating": False},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def claim_add(request: HttpRequest, applicant_id: int, kind: str) -> HttpResponse:
+    applicant = selectors.applicant_get_for_user(user=request.user, applicant_id=applicant_id)
+    kind = ClaimKind(kind) if kind in ClaimKind.values else None
+    if kind is None:
+        return render(request, "404.html", status=404)
+    form = ClaimForm(request.POST or None, kind=kind)
+    if request.method == "POST" and form.is_valid():
+        services.claim_create(
+            acting_user=request.user,
+            applicant=applicant,
+            kind=kind,
+            declared=form.declared(),
+            ip=client_ip(request),
+        )
+        messages.success(request, _("Déclaration ajoutée."))
+        return redirect("applicant_detail", applicant_id=applicant.pk)
+    return render(
+        request,
+        "admissions/claim_form.html",
+        {"form": form, "applicant": applicant, "kind": kind},
+    )
+
+
+@require_http_methods(["GET", "POST"])
+@member_required
+def claim_edit(request: HttpRequest, claim_id: int) -> HttpResponse:
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    form = ClaimForm(request.POST or None, kind=claim.kind, initial=claim.declared)
+    if request.method == "POST" and form.is_valid():
+        services.claim_update_declared(
+            acting_user=request.user, claim=claim, declared=form.declared(), ip=client_ip(request)
+        )
+        messages.success(request, _("Déclaration modifiée : elle devra être vérifiée à nouveau."))
+        return redirect("applicant_detail", applicant_id=claim.applicant_id)
+    return render(
+        request,
+        "admissions/claim_form.html",
+        {"form": form, "applicant": claim.applicant, "kind": ClaimKind(claim.kind), "claim": claim},
+    )
 
 
 def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -19,6 +19,9 @@ class Trigger(models.TextChoices):
     BATCH = "batch", _("Lot")
     SCHEDULED = "scheduled", _("Planifiée")
     CLI = "cli", _("Ligne de commande")
+    # A person decided, without calling the source: from a document, or overriding a verdict.
+    MANUAL_CHECK = "manual_check", _("Vérification manuelle")
+    OVERRIDE = "override", _("Décision d'un superviseur")
 
 
 class AttemptOutcome(models.TextChoices):

@@ -55,12 +55,14 @@ class VerificationRequest(models.Model):
     # Stable code of the verdict's reason (verdicts.REASONS) and the text as shown then.
     reason_code = models.CharField(_("code du motif"), max_length=64, blank=True)
     reason = models.TextField(_("motif"), blank=True)
+    reason_params = models.JSONField(_("paramètres du motif"), default=dict, blank=True)
     # Field-by-field comparison: [{"field", "declared", "source", "match"}...].
     diff = models.JSONField(_("écarts"), default=list, blank=True)
     # The minimum the decision rests on (never a whole upstream payload); purged on schedule.
     evidence = models.JSONField(_("éléments de preuve"), default=dict, blank=True)
     # The source's own caveats about its data, shown next to the verdict.
     notes = models.JSONField(_("réserves"), default=list, blank=True)
+    note_codes = models.JSONField(_("codes des réserves"), default=list, blank=True)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
 

@@ -15,3 +15,11 @@ __all__ = [
     "verification_requests_create",
     "verification_run",
 ]
+
+from verifications.services.decisions import (  # noqa: E402
+    claim_override_verdict,
+    claim_verify_manually,
+)
+
+
+__all__ += ["claim_override_verdict", "claim_verify_manually"]

@@ -16,6 +16,7 @@ from admissions.claims import Declared
 from admissions.enums import ClaimKind
 from admissions.models import Institution
 from verifications import verdicts
+from verifications.providers import VERIFIERS
 from verifications.providers.base import (
     CallInfo,
     Identity,
@@ -29,7 +30,7 @@ from verifications.providers.base import (
 )
 from verifications.providers.limits import get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
-from verifications.services.inputs import PROVIDERS, token_key
+from verifications.services.inputs import token_key
 from verifications.services.run import _session
 
 
@@ -79,7 +80,7 @@ def check_now(
                 )
                 break
         try:
-            result = PROVIDERS[source].verify(_session(), query, config)
+            result = VERIFIERS[source](_session(), query, config)
             error = None
         except ProviderError as exc:
             result, error = None, exc

@@ -4,7 +4,6 @@ Provider modules never see a model; this module is the only translation between 
 """
 
 import hashlib
-from types import ModuleType
 
 from django.conf import settings
 
@@ -17,7 +16,6 @@ from admissions.claims import (
 )
 from admissions.enums import ClaimKind, Source
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential
-from verifications.providers import certifinfo, covoiturage, cvec, scolarite
 from verifications.providers.base import (
     CertificationQuery,
     CovoiturageQuery,
@@ -27,14 +25,6 @@ from verifications.providers.base import (
     Query,
     ScolariteQuery,
 )
-
-
-PROVIDERS: dict[str, ModuleType] = {
-    Source.API_PARTICULIER: scolarite,
-    Source.CVEC: cvec,
-    Source.CERTIFINFO: certifinfo,
-    Source.COVOITURAGE: covoiturage,
-}
 
 
 def source_for(kind: str) -> Source:

@@ -34,6 +34,7 @@ from admissions.models import Claim
 from verifications import verdicts
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.providers import VERIFIERS
 from verifications.providers.base import (
     CallInfo,
     ProviderError,
@@ -47,7 +48,6 @@ from verifications.providers.http import build_session
 from verifications.providers.limits import get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.inputs import (
-    PROVIDERS,
     config_for,
     identity_for,
     query_for,
@@ -172,9 +172,11 @@ def _finish(
         verdict=decision.verdict,
         reason_code=decision.reason_code,
         reason=str(decision.reason),
+        reason_params=decision.reason_params,
         diff=decision.diff,
         evidence=decision.evidence,
         notes=[str(note) for note in decision.notes],
+        note_codes=decision.note_codes,
         finished_at=now,
         attempt_count=F("attempt_count") + calls,
         claimed_by="",
@@ -315,7 +317,7 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     result: ProviderResult | None = None
     error = None
     try:
-        result = PROVIDERS[source].verify(_session(), query, config)
+        result = VERIFIERS[source](_session(), query, config)
     except ProviderError as exc:
         error = exc
     calls = result.calls if result is not None else error.calls

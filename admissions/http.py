@@ -1,0 +1,50 @@
+"""Helpers for views: the typed request, the client's address, role checks."""
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django_htmx.middleware import HtmxDetails
+
+from admissions.models import User
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails
+    user: User
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The client's IP for the audit trail. Behind a reverse proxy that sets X-Forwarded-For,
+    set VIGIE_TRUST_X_FORWARDED_FOR=true: the address the proxy saw is then the last one."""
+    if getattr(settings, "VIGIE_TRUST_X_FORWARDED_FOR", False):
+        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+        if forwarded:
+            return forwarded.split(",")[-1].strip() or None
+    return request.META.get("REMOTE_ADDR") or None
+
+
+def _role_required(check: Callable[[User], bool]) -> Callable:
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        @login_required
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user
+            if user.institution_id is None or not check(user):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+# Any member of an institution: clerk, supervisor, institution admin.
+member_required = _role_required(lambda user: True)
+# Supervisors and institution admins: batches, exports, audit, overrides.
+supervisor_required = _role_required(lambda user: user.is_supervisor)
+institution_admin_required = _role_required(lambda user: user.is_institution_admin)

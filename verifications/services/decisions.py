@@ -1,0 +1,119 @@
+"""Verdicts a person gives: a manual verification from a document when the source is down or
+does not know the applicant (degraded mode), and a supervisor's override of a verdict.
+
+Both are recorded like any verification (a done request, with its reason) so the claim's
+history shows them next to the sources' answers; both need a written justification.
+"""
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from admissions.audit import audit_record
+from admissions.enums import AuditAction, Verdict
+from admissions.models import Claim, User
+from verifications.enums import OPEN_STATES, RequestState, Trigger
+from verifications.models import VerificationRequest
+from verifications.services.inputs import source_for
+
+
+# When a clerk may verify by hand: the source could not or would not say.
+MANUAL_ALLOWED_AFTER = frozenset(
+    {"", Verdict.UNAVAILABLE, Verdict.NOT_FOUND, Verdict.REJECTED, Verdict.MISMATCH}
+)
+OVERRIDABLE = frozenset(v for v in Verdict if v != Verdict.MANUAL)
+MIN_JUSTIFICATION = 10
+
+
+def _check_justification(text: str) -> str:
+    text = (text or "").strip()
+    if len(text) < MIN_JUSTIFICATION:
+        raise ValidationError(
+            {"justification": _("Expliquez en quelques mots ce qui fonde cette décision "
+                                "(%(n)s caractères au moins).") % {"n": MIN_JUSTIFICATION}}
+        )
+    return text[:2000]
+
+
+def _record(
+    *, claim: Claim, acting_user: User, verdict: str, reason: str, trigger: Trigger
+) -> VerificationRequest:
+    if VerificationRequest.objects.filter(claim=claim, state__in=OPEN_STATES).exists():
+        raise ValidationError(
+            _("Une vérification de cette déclaration est en cours : attendez son résultat.")
+        )
+    now = timezone.now()
+    request = VerificationRequest.objects.create(
+        institution_id=claim.institution_id,
+        claim=claim,
+        source=source_for(claim.kind),
+        trigger=trigger,
+        requested_by=acting_user,
+        state=RequestState.DONE,
+        verdict=verdict,
+        reason_code=f"person.{trigger}",
+        reason=reason,
+        finished_at=now,
+    )
+    claim.verdict = verdict
+    claim.verdict_reason = reason
+    claim.verified_at = now
+    claim.valid_until = None
+    claim.save(update_fields=["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"])
+    return request
+
+
+@transaction.atomic
+def claim_verify_manually(
+    *, claim: Claim, acting_user: User, justification: str, ip: str | None = None
+) -> VerificationRequest:
+    """Degraded mode: a person checked the claim from a document."""
+    if claim.institution_id != acting_user.institution_id:
+        raise PermissionDenied
+    if claim.verdict not in MANUAL_ALLOWED_AFTER and not acting_user.is_supervisor:
+        raise PermissionDenied("only a supervisor may replace a source's definite answer")
+    reason = _check_justification(justification)
+    request = _record(
+        claim=claim,
+        acting_user=acting_user,
+        verdict=Verdict.MANUAL,
+        reason=reason,
+        trigger=Trigger.MANUAL_CHECK,
+    )
+    audit_record(
+        action=AuditAction.MANUALLY_VERIFIED,
+        actor=acting_user,
+        institution=claim.institution,
+        obj=claim,
+        applicant_id=claim.applicant_id,
+        ip=ip,
+        details={"request": request.pk, "kind": claim.kind},
+    )
+    return request
+
+
+@transaction.atomic
+def claim_override_verdict(
+    *, claim: Claim, acting_user: User, verdict: str, justification: str, ip: str | None = None
+) -> VerificationRequest:
+    """A supervisor sets the verdict, with the reason written down."""
+    if claim.institution_id != acting_user.institution_id or not acting_user.is_supervisor:
+        raise PermissionDenied
+    if verdict not in OVERRIDABLE:
+        raise ValidationError({"verdict": _("Choisissez un verdict.")})
+    reason = _check_justification(justification)
+    previous = claim.verdict
+    request = _record(
+        claim=claim, acting_user=acting_user, verdict=verdict, reason=reason, trigger=Trigger.OVERRIDE
+    )
+    audit_record(
+        action=AuditAction.OVERRIDDEN,
+        actor=acting_user,
+        institution=claim.institution,
+        obj=claim,
+        applicant_id=claim.applicant_id,
+        ip=ip,
+        details={"request": request.pk, "kind": claim.kind, "from": previous, "to": verdict},
+    )
+    return request

@@ -1,0 +1,89 @@
+"""Template helpers for claims and verdicts."""
+
+from typing import Any
+
+from django import template
+from django.utils.translation import get_language
+from django.utils.translation import gettext_lazy as _
+
+from admissions.enums import ClaimKind
+
+
+register = template.Library()
+
+DECLARED_LABELS = {
+    "uai": _("Établissement (UAI)"),
+    "school_year": _("Année scolaire"),
+    "code": _("Code"),
+    "campaign": _("Campagne"),
+    "min_level": _("Niveau minimum"),
+    "uuid": _("Attestation"),
+}
+
+
+def _year_span(year: Any) -> str:
+    return f"{year}-{int(year) + 1}" if isinstance(year, int) else str(year)
+
+
+@register.filter
+def declared_items(claim: Any) -> list[tuple[str, str]]:
+    """The claim's declared data as (label, value) pairs, empty values left out."""
+    items = []
+    for key, value in (claim.declared or {}).items():
+        if value in (None, ""):
+            continue
+        if key in {"school_year", "campaign"}:
+            value = _year_span(value)
+        items.append((DECLARED_LABELS.get(key, key), str(value)))
+    return items
+
+
+@register.filter
+def kind_label(kind: str) -> str:
+    return ClaimKind(kind).label if kind in ClaimKind.values else kind
+
+
+DIFF_LABELS = {
+    "birth_name": _("Nom"),
+    "first_name": _("Prénom"),
+    "sex": _("Sexe"),
+    "birth_date": _("Date de naissance"),
+    "enrolled": _("Scolarisé"),
+    "uai": _("Établissement (UAI)"),
+    "school_year": _("Année scolaire"),
+    "state": _("État de l'attestation"),
+    "campaign": _("Campagne"),
+    "code": _("Code"),
+    "status": _("Statut"),
+    "level": _("Niveau européen"),
+    "uuid": _("Attestation"),
+    "type": _("État de l'attestation"),
+}
+
+
+@register.filter
+def diff_label(field: str) -> str:
+    return DIFF_LABELS.get(field, field)
+
+
+@register.filter
+def reason_text(request: Any) -> str:
+    """The request's reason in the current language (a person's own words stay as written)."""
+    from verifications.verdicts import REASONS, render_reason
+
+    if request.reason_code in REASONS:
+        return render_reason(
+            request.reason_code, request.reason_params, language=get_language() or "fr"
+        )
+    return request.reason
+
+
+@register.filter
+def notes_text(request: Any) -> list[str]:
+    from verifications.verdicts import NOTES, render_note
+
+    codes = [code for code in request.note_codes or () if code in NOTES]
+    if not codes:
+        return list(request.notes or ())
+    language = get_language() or "fr"
+    return [render_note(code, language=language) for code in codes]

@@ -8,6 +8,8 @@ government APIs, DEBUG on. Production is this same file with the environment set
 providers' base URLs and tokens.
 """
 
+import re
+import socket
 from datetime import timedelta
 from pathlib import Path
 
@@ -319,6 +321,70 @@ VERIFICATION_DISPATCH_LOOKAHEAD = env.float("VERIFICATION_DISPATCH_LOOKAHEAD", d
 VERIFICATION_STALE_ENQUEUE = timedelta(
     seconds=env.int("VERIFICATION_STALE_ENQUEUE_SECONDS", default=60)
 )
+
+# --- Verification pipeline: shared rate limits and circuit breakers -------------------------
+# (verifications/providers/limits) One budget per source, per token and per egress identity,
+# shared by every worker on every machine through Redis (REDIS_URL), or by the processes of one
+# machine through VAR_DIR/limits.sqlite3 without it. Each scope holds (requests, seconds)
+# pairs: no window of that length, however aligned, ever sees more grants. Override one scope
+# with VERIFICATION_RATE_LIMIT_<SOURCE>_<SCOPE>, e.g. VERIFICATION_RATE_LIMIT_API_PARTICULIER_
+# TOKEN=20/1s (several: "20/1s,600/1m"; "off": no limit in that scope).
+_DEFAULT_RATE_LIMITS = {
+    # Published: 20 requests/s per token, 1,000 requests/min per IP (api-reference 2.6). The
+    # per-endpoint limit and remaining budget come from the RateLimit-* headers at run time.
+    "api_particulier": {"token": [(20, 1.0)], "ip": [(1000, 60.0)]},
+    # No documented limit (api-reference 1.6 and 3.6): conservative choices of ours, for all
+    # machines together.
+    "cvec": {"source": [(5, 1.0), (200, 60.0)]},
+    "certifinfo": {"source": [(5, 1.0), (200, 60.0)]},
+    # 100 requests per 5 minutes per client IP (api-reference 4.5).
+    "covoiturage": {"ip": [(100, 300.0)]},
+}
+_RATE_RE = re.compile(r"^(\d+)/(\d*\.?\d*)(ms|s|m|min|h)?$")
+_RATE_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+
+
+def _rates_from_env(name: str, value: str) -> list[tuple[int, float]]:
+    """``"20/1s,1000/1m"`` → ``[(20, 1.0), (1000, 60.0)]``; ``"off"`` → ``[]``."""
+    rates = []
+    for part in value.replace(" ", "").lower().split(","):
+        if part in ("", "off"):
+            continue
+        match = _RATE_RE.match(part)
+        if not match or float(match[2] or 1) <= 0 or int(match[1]) < 1:
+            raise ImproperlyConfigured(f"{name}: expected e.g. 20/1s or 1000/1m, got {part!r}")
+        rates.append((int(match[1]), float(match[2] or 1) * _RATE_UNITS[match[3] or "s"]))
+    return rates
+
+
+VERIFICATION_RATE_LIMITS = {
+    source: {
+        scope: _rates_from_env(var, env.str(var))
+        if (var := f"VERIFICATION_RATE_LIMIT_{source}_{scope}".upper()) in env.ENVIRON
+        else scopes.get(scope, [])
+        for scope in ("source", "token", "ip")
+    }
+    for source, scopes in _DEFAULT_RATE_LIMITS.items()
+}
+# Added to every window to absorb the jitter between a grant and its arrival upstream (a limit
+# of 20/1s is kept as 20 per 1.03 s: 3% of the throughput of a 1-second window, 0.05% of a
+# 1-minute one).
+VERIFICATION_RATE_LIMIT_MARGIN = env.float("VERIFICATION_RATE_LIMIT_MARGIN_SECONDS", default=0.03)
+# What "per IP" means: this machine's egress identity. Machines that share one public address
+# (NAT) must share one VIGIE_EGRESS_ID.
+VIGIE_EGRESS_ID = env("VIGIE_EGRESS_ID", default=socket.gethostname())
+# A source's breaker opens after this many consecutive failures (5xx, timeouts), stays open
+# OPEN_SECONDS (doubling at each failed probe, up to MAX_OPEN_SECONDS), then lets one probe
+# through; another probe is allowed if the first has not reported after PROBE_SECONDS.
+VERIFICATION_BREAKER_FAILURE_THRESHOLD = env.int(
+    "VERIFICATION_BREAKER_FAILURE_THRESHOLD", default=5
+)
+VERIFICATION_BREAKER_OPEN_SECONDS = env.float("VERIFICATION_BREAKER_OPEN_SECONDS", default=30.0)
+VERIFICATION_BREAKER_MAX_OPEN_SECONDS = env.float(
+    "VERIFICATION_BREAKER_MAX_OPEN_SECONDS", default=600.0
+)
+VERIFICATION_BREAKER_PROBE_SECONDS = env.float("VERIFICATION_BREAKER_PROBE_SECONDS", default=30.0)
+# --- end of shared rate limits and circuit breakers -----------------------------------------
 
 # --- E-mail ---------------------------------------------------------------------------------
 

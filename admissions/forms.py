@@ -132,33 +132,55 @@ def claim_fields(kind: str) -> list[tuple[str, forms.Field]]:
     match kind:
         case ClaimKind.SCOLARITE:
             return [
-                ("uai", forms.CharField(
-                    label=_("Code UAI de l'établissement"), max_length=12,
-                    help_text=_("7 chiffres et une lettre de contrôle, ex. 0132733A."),
-                )),
-                ("school_year", forms.CharField(
-                    label=_("Année scolaire"), max_length=9,
-                    help_text=_("AAAA ou AAAA-AAAA, ex. 2025-2026."),
-                )),
+                (
+                    "uai",
+                    forms.CharField(
+                        label=_("Code UAI de l'établissement"),
+                        max_length=12,
+                        help_text=_("7 chiffres et une lettre de contrôle, ex. 0132733A."),
+                    ),
+                ),
+                (
+                    "school_year",
+                    forms.CharField(
+                        label=_("Année scolaire"),
+                        max_length=9,
+                        help_text=_("AAAA ou AAAA-AAAA, ex. 2025-2026."),
+                    ),
+                ),
             ]
         case ClaimKind.CVEC:
             return [
                 ("code", forms.CharField(label=_("Numéro d'attestation CVEC"), max_length=60)),
-                ("campaign", forms.CharField(
-                    label=_("Campagne"), max_length=9, required=False,
-                    help_text=_("Première année de la campagne, ex. 2025."),
-                )),
+                (
+                    "campaign",
+                    forms.CharField(
+                        label=_("Campagne"),
+                        max_length=9,
+                        required=False,
+                        help_text=_("Première année de la campagne, ex. 2025."),
+                    ),
+                ),
             ]
         case ClaimKind.CERTIFICATION:
             return [
-                ("code", forms.CharField(
-                    label=_("Code de la certification"), max_length=20,
-                    help_text=_("RNCP12345, RS1234 ou code Certif Info."),
-                )),
-                ("min_level", forms.IntegerField(
-                    label=_("Niveau européen minimum exigé"), min_value=1, max_value=8,
-                    required=False,
-                )),
+                (
+                    "code",
+                    forms.CharField(
+                        label=_("Code de la certification"),
+                        max_length=20,
+                        help_text=_("RNCP12345, RS1234 ou code Certif Info."),
+                    ),
+                ),
+                (
+                    "min_level",
+                    forms.IntegerField(
+                        label=_("Niveau européen minimum exigé"),
+                        min_value=1,
+                        max_value=8,
+                        required=False,
+                    ),
+                ),
             ]
         case ClaimKind.COVOITURAGE:
             return [

@@ -64,8 +64,9 @@ def applicant_create(request: HtmxHttpRequest) -> HttpResponse:
     claim_forms = _claim_forms(request.POST or None)
     if request.method == "POST":
         wanted = [f for f in claim_forms if _filled(f)]
-        valid = form.is_valid() & all([f.is_valid() for f in wanted])
-        if valid:
+        # Validate every section, so that all errors show at once.
+        claims_valid = [f.is_valid() for f in wanted]
+        if form.is_valid() and all(claims_valid):
             try:
                 applicant = services.applicant_create(
                     acting_user=request.user,

@@ -30,3 +30,20 @@ def _french_by_default():
 
     with translation.override("fr"):
         yield
+
+
+@pytest.fixture(autouse=True)
+def _isolated_limiter(settings, tmp_path):  # noqa: PT004 - autouse fixture
+    """Each test starts with empty rate windows, closed breakers and no cooldown: a fresh
+    local limiter file, or (with REDIS_URL) the tests' own Redis database flushed."""
+    from verifications.providers.limits import reset_limiter_cache
+
+    settings.VAR_DIR = tmp_path
+    if settings.REDIS_URL:
+        import redis
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        client.flushdb()
+        client.close()
+    yield
+    reset_limiter_cache()

@@ -9,8 +9,23 @@ import os
 # Tests never reach a real API: the sandbox fixture points every base URL at loopback.
 os.environ.setdefault("DJANGO_DEBUG", "true")
 
+# Tests use their own Redis database (the limiter's tests use yet another), flushed by the
+# fixtures: CI's REDIS_URL names the server, not what the tests may erase.
+if os.environ.get("REDIS_URL"):
+    from urllib.parse import urlsplit, urlunsplit
+
+    _url = urlsplit(os.environ["REDIS_URL"])
+    _db = os.environ.get("VIGIE_TEST_REDIS_DB", "8")
+    os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
+    os.environ.pop("CELERY_BROKER_URL", None)
+
 from admissions.settings import *  # noqa: F403
 
+
+# No task message leaves a test by accident: tests that need a broker (the worker tests) set
+# one explicitly; the others see what was sent through the in-memory transport.
+CELERY_BROKER_URL = "memory://"
+CELERY_BROKER_TRANSPORT_OPTIONS = {}
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

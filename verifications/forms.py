@@ -8,8 +8,10 @@ class ManualCheckForm(forms.Form):
     justification = forms.CharField(
         label=_("Justification"),
         widget=forms.Textarea(attrs={"rows": 3}),
-        help_text=_("Le document consulté et ce qu'il établit, ex. « certificat de scolarité "
-                    "2025-2026 signé du proviseur, reçu le 12/10 »."),
+        help_text=_(
+            "Le document consulté et ce qu'il établit, ex. « certificat de scolarité "
+            "2025-2026 signé du proviseur, reçu le 12/10 »."
+        ),
         max_length=2000,
     )
 
@@ -20,7 +22,7 @@ class OverrideForm(forms.Form):
         label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
     )
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         from admissions.enums import Verdict
 

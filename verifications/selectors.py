@@ -3,10 +3,10 @@
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.db.models import Count, Max, QuerySet
 from django.utils import timezone
 
-from admissions.enums import BatchKind, BatchStatus, ClaimKind
+from admissions.enums import BatchKind, BatchStatus
 from admissions.models import Applicant, Batch, Claim, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications.enums import OPEN_STATES, RequestState
@@ -44,13 +44,15 @@ def claim_cards(*, user: User, claims: list[Claim]) -> list[ClaimCard]:
     if not claims:
         return []
     latest: dict[int, VerificationRequest] = {}
-    requests = requests_for_user(user).filter(claim__in=claims).order_by("claim_id", "-created_at", "-id")
+    requests = (
+        requests_for_user(user).filter(claim__in=claims).order_by("claim_id", "-created_at", "-id")
+    )
     for request in requests.select_related("requested_by"):
         latest.setdefault(request.claim_id, request)
     attempts: dict[int, list[VerificationAttempt]] = {}
-    for attempt in VerificationAttempt.objects.filter(
-        request__in=list(latest.values())
-    ).order_by("created_at", "id"):
+    for attempt in VerificationAttempt.objects.filter(request__in=list(latest.values())).order_by(
+        "created_at", "id"
+    ):
         attempts.setdefault(attempt.request_id, []).append(attempt)
     return [
         ClaimCard(
@@ -153,5 +155,3 @@ def claims_needing_attention(user: User) -> QuerySet[Claim]:
     from admissions.enums import VERDICTS_NEEDING_ATTENTION
 
     return claims_for_user(user).filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
-
-

@@ -67,13 +67,14 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "verifications/dashboard.html", context)
 
 
-def _detail_context(request: HtmxHttpRequest, applicant) -> dict:  # noqa: ANN001
+def _detail_context(request: HtmxHttpRequest, applicant) -> dict:
     user = request.user
     return {
         "applicant": applicant,
         "cards": selectors.claim_cards_for_applicant(user=user, applicant=applicant),
-        "events": admissions_selectors.audit_events_for_applicant(user=user, applicant=applicant)
-        .select_related("actor")[:100],
+        "events": admissions_selectors.audit_events_for_applicant(
+            user=user, applicant=applicant
+        ).select_related("actor")[:100],
         "manual_allowed_after": MANUAL_ALLOWED_AFTER,
         "manual_form": ManualCheckForm(),
         "override_form": OverrideForm(),
@@ -105,7 +106,7 @@ def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpRespons
     return response
 
 
-def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:  # noqa: ANN001
+def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:
     card = selectors.claim_card(user=request.user, claim=claim)
     response = render(
         request,

@@ -30,7 +30,7 @@ def test_clerk_logs_in_and_sees_the_dashboard(client):
     assert response.headers["Location"] == reverse("home")
     page = client.get(reverse("home"))
     assert page.status_code == 200
-    assert "1 candidat enregistré." in page.text
+    assert "<strong>1</strong> candidat enregistré" in page.text
     assert clerk.institution.name in page.text
 
 

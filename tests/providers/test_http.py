@@ -1,6 +1,7 @@
 import datetime as dt
 import email.utils
 import logging
+import types
 
 import pytest
 import requests
@@ -136,7 +137,8 @@ def test_body_larger_than_the_limit_is_not_read(mocked, session):
 def test_whole_exchange_has_a_deadline(mocked, session, config, monkeypatch):
     # A server that trickles its body never stops a read timeout; the deadline does.
     clock = iter([0.0, 100.0, 100.0, 100.0])
-    monkeypatch.setattr(http.time, "monotonic", lambda: next(clock))
+    # Replace the module's `time`, not the global time module others use in the meantime.
+    monkeypatch.setattr(http, "time", types.SimpleNamespace(monotonic=lambda: next(clock)))
     mocked.get(f"{BASE}/thing/abc", body="x" * 10)
 
     with pytest.raises(ProviderUnavailable) as caught:

@@ -16,7 +16,7 @@ __all__ = [
     "verification_run",
 ]
 
-from verifications.services.decisions import (  # noqa: E402
+from verifications.services.decisions import (
     claim_override_verdict,
     claim_verify_manually,
 )

@@ -31,7 +31,7 @@ from verifications.providers.base import (
 from verifications.providers.limits import get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.inputs import token_key
-from verifications.services.run import _session
+from verifications.services.run import _session, admit, observe
 
 
 _rng = random.SystemRandom()
@@ -66,19 +66,17 @@ def check_now(
     result: ProviderResult | None = None
     error: ProviderError | None = None
     while True:
+        sent_at = 0.0
         if config.configured:
-            deadline = time.monotonic() + max_wait
-            decision = limiter.acquire(source, token_key=key)
-            while not decision.granted and time.monotonic() + decision.wait <= deadline:
-                time.sleep(max(decision.wait, 0.001))
-                decision = limiter.acquire(source, token_key=key)
-            if not decision.granted:
+            grant = admit(source, key, max_wait=max_wait)
+            if not grant.granted:
                 error = ProviderUnavailable(
-                    f"no slot within {max_wait:.0f} s ({decision.reason})",
+                    f"no slot within {max_wait:.0f} s ({grant.reason})",
                     source=source,
-                    retry_in=decision.wait,
+                    retry_in=grant.wait,
                 )
                 break
+            sent_at = grant.at
         try:
             result = VERIFIERS[source](_session(), query, config)
             error = None
@@ -86,15 +84,8 @@ def check_now(
             result, error = None, exc
         these = result.calls if result is not None else error.calls
         calls.extend(c for c in these if c.http_status is not None or c.duration_ms)
+        observe(source, key, these, sent_at=sent_at)
         last = these[-1] if these else CallInfo()
-        if last.http_status is not None:
-            limiter.observe(
-                source,
-                token_key=key,
-                limit=last.ratelimit_limit,
-                remaining=last.ratelimit_remaining,
-                reset_at=last.ratelimit_reset,
-            )
         if isinstance(error, ProviderRateLimited):
             if not error.conflict:
                 limiter.pause(source, error.retry_after, reason="429")

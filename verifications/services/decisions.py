@@ -30,8 +30,13 @@ def _check_justification(text: str) -> str:
     text = (text or "").strip()
     if len(text) < MIN_JUSTIFICATION:
         raise ValidationError(
-            {"justification": _("Expliquez en quelques mots ce qui fonde cette décision "
-                                "(%(n)s caractères au moins).") % {"n": MIN_JUSTIFICATION}}
+            {
+                "justification": _(
+                    "Expliquez en quelques mots ce qui fonde cette décision "
+                    "(%(n)s caractères au moins)."
+                )
+                % {"n": MIN_JUSTIFICATION}
+            }
         )
     return text[:2000]
 
@@ -60,7 +65,9 @@ def _record(
     claim.verdict_reason = reason
     claim.verified_at = now
     claim.valid_until = None
-    claim.save(update_fields=["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"])
+    claim.save(
+        update_fields=["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"]
+    )
     return request
 
 
@@ -105,7 +112,11 @@ def claim_override_verdict(
     reason = _check_justification(justification)
     previous = claim.verdict
     request = _record(
-        claim=claim, acting_user=acting_user, verdict=verdict, reason=reason, trigger=Trigger.OVERRIDE
+        claim=claim,
+        acting_user=acting_user,
+        verdict=verdict,
+        reason=reason,
+        trigger=Trigger.OVERRIDE,
     )
     audit_record(
         action=AuditAction.OVERRIDDEN,

@@ -22,7 +22,7 @@ from django.utils import timezone
 from admissions.enums import BatchStatus, Source
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
-from verifications.providers.limits import source_rate
+from verifications.providers.limits import get_limiter
 
 
 logger = logging.getLogger(__name__)
@@ -52,8 +52,19 @@ def _reclaim_expired_leases(now) -> int:
     return reclaimed
 
 
+def source_rate(source: str) -> float:
+    """The most requests per second the configured limits allow for ``source`` (the tightest
+    of its rates); unlimited sources count as 50/s, more than a few workers can do anyway."""
+    rates = [
+        rate.limit / rate.window
+        for scope_rates in get_limiter().config.rates.get(source, {}).values()
+        for rate in scope_rates
+    ]
+    return min(rates, default=50.0)
+
+
 def _capacity(source: str) -> int:
-    rate = source_rate(source)  # requests per second this source allows us
+    rate = source_rate(source)
     return max(MIN_IN_FLIGHT, math.ceil(rate * settings.VERIFICATION_DISPATCH_LOOKAHEAD))
 
 

@@ -45,7 +45,7 @@ from verifications.providers.base import (
     ProviderUnavailable,
 )
 from verifications.providers.http import build_session
-from verifications.providers.limits import get_limiter
+from verifications.providers.limits import Decision, get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.inputs import (
     config_for,
@@ -100,18 +100,33 @@ def _claim(request_id: int, worker: str, now: datetime) -> bool:
 # --- 2. Admit ---------------------------------------------------------------------------------
 
 
-def _admit(source: str, key: str) -> tuple[bool, float, str]:
-    """Wait in-process for a slot at most VERIFICATION_MAX_INPROCESS_WAIT seconds."""
+def admit(source: str, key: str, *, max_wait: float) -> Decision:
+    """A slot from the shared limiter, waiting for it in-process at most ``max_wait`` seconds.
+
+    The caller must send its request at once when granted (the limiter's guarantee is about
+    grant times)."""
     limiter = get_limiter()
-    deadline = time.monotonic() + settings.VERIFICATION_MAX_INPROCESS_WAIT
+    deadline = time.monotonic() + max_wait
     while True:
         decision = limiter.acquire(source, token_key=key)
-        if decision.granted:
-            return True, 0.0, ""
-        remaining = deadline - time.monotonic()
-        if decision.wait > remaining:
-            return False, decision.wait, decision.reason
+        if decision.granted or decision.wait > deadline - time.monotonic():
+            return decision
         time.sleep(max(decision.wait, 0.001))
+
+
+def observe(source: str, key: str, calls: tuple[CallInfo, ...], *, sent_at: float) -> None:
+    """Tell the limiter what the source said of its budget (RateLimit-* headers)."""
+    answered = [call for call in calls if call.http_status is not None]
+    if answered:
+        last = answered[-1]
+        get_limiter().observe(
+            source,
+            token_key=key,
+            limit=last.ratelimit_limit,
+            remaining=last.ratelimit_remaining,
+            reset_at=last.ratelimit_reset,
+            sent_at=sent_at or None,
+        )
 
 
 # --- 4. Record --------------------------------------------------------------------------------
@@ -309,9 +324,12 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     query = query_for(request.claim, recipient=recipient_for(institution))
     key = token_key(config)
 
-    granted, wait, reason = _admit(source, key) if config.configured else (True, 0.0, "")
-    if not granted:
-        return _defer(request, worker, wait=wait, reason=reason, policy=policy)
+    sent_at = 0.0
+    if config.configured:
+        grant = admit(source, key, max_wait=settings.VERIFICATION_MAX_INPROCESS_WAIT)
+        if not grant.granted:
+            return _defer(request, worker, wait=grant.wait, reason=grant.reason, policy=policy)
+        sent_at = grant.at
 
     limiter = get_limiter()
     result: ProviderResult | None = None
@@ -321,15 +339,8 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     except ProviderError as exc:
         error = exc
     calls = result.calls if result is not None else error.calls
+    observe(source, key, calls, sent_at=sent_at)
     last = calls[-1] if calls else CallInfo()
-    if last.http_status is not None:
-        limiter.observe(
-            source,
-            token_key=key,
-            limit=last.ratelimit_limit,
-            remaining=last.ratelimit_remaining,
-            reset_at=last.ratelimit_reset,
-        )
     if isinstance(error, ProviderUnavailable):
         limiter.record_failure(source, error=last.provider_error_code or "unavailable")
     elif isinstance(error, ProviderRateLimited) and not error.conflict:
@@ -383,9 +394,7 @@ def _conclude(
             _record_attempts(request, calls or (error.call,), outcome, task_id)
         n = len(calls)
         if isinstance(error, ProviderRateLimited):
-            delay = (
-                conflict_delay(policy, rng=_rng) if error.conflict else float(error.retry_after)
-            )
+            delay = conflict_delay(policy, rng=_rng) if error.conflict else float(error.retry_after)
             held = _release(
                 request,
                 worker,

@@ -10,6 +10,7 @@ import json
 from argparse import ArgumentParser
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
@@ -127,7 +128,8 @@ class Command(BaseCommand):
         try:
             return Institution.objects.get(**lookup)
         except (Institution.DoesNotExist, ValueError):
-            raise InvalidInput(f"--institution: no institution with SIRET or id {value!r}") from None
+            message = f"--institution: no institution with SIRET or id {value!r}"
+            raise InvalidInput(message) from None
 
     def _inputs(
         self, kind: str, o: dict[str, Any], institution: Institution | None
@@ -177,8 +179,6 @@ class Command(BaseCommand):
         match kind:
             case ClaimKind.SCOLARITE:
                 recipient = recipient_for(institution) if institution else ""
-                from django.conf import settings
-
                 recipient = recipient or settings.API_PARTICULIER_RECIPIENT
                 if not recipient:
                     raise InvalidInput(

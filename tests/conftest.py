@@ -33,7 +33,7 @@ def _french_by_default():
 
 
 @pytest.fixture(autouse=True)
-def _isolated_limiter(settings, tmp_path):  # noqa: PT004 - autouse fixture
+def _isolated_limiter(settings, tmp_path):
     """Each test starts with empty rate windows, closed breakers and no cooldown: a fresh
     local limiter file, or (with REDIS_URL) the tests' own Redis database flushed."""
     from verifications.providers.limits import reset_limiter_cache

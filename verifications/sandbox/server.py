@@ -1,8 +1,10 @@
 """Serving the sandbox: a threaded cheroot WSGI server in one process (limits, stats and bans
 live in this process's memory, so there must be exactly one)."""
 
+import errno
 import logging
 import signal
+import sys
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -38,6 +40,16 @@ class SandboxServer(wsgi.Server):
 
 def _format_exception() -> str:
     return traceback.format_exc()
+
+
+def _quiet_closed_sockets(unraisable: "sys.UnraisableHookArgs") -> None:
+    """The buffered writers of connections a client abandoned mid-answer (timeouts, bans,
+    load tools stopping) try to flush into closed sockets when garbage-collected; drop that
+    noise, and only that."""
+    exc = unraisable.exc_value
+    if isinstance(exc, OSError) and exc.errno in (errno.EBADF, errno.EPIPE, errno.ECONNRESET):
+        return
+    sys.__unraisablehook__(unraisable)
 
 
 def build(
@@ -80,6 +92,7 @@ def serve(
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
+    sys.unraisablehook = _quiet_closed_sockets
     try:
         server.serve()
     except KeyboardInterrupt:

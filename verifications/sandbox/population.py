@@ -367,7 +367,17 @@ def _covoiturage_of(i: int) -> tuple[CovoiturageOutcome, str]:
             (0.08, CovoiturageOutcome.UNKNOWN),
         ),
     )
-    return outcome, str(uuid.uuid5(_NAMESPACE, f"covoiturage:{i}:{outcome}"))
+    return outcome, _uuid5(f"covoiturage:{i}:{outcome}")
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_NAMESPACE, name))``, without building UUID objects: the sandbox
+    computes 100,000 of them at start-up."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + name.encode()).digest()[:16])  # noqa: S324
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def scolarite_key_of(i: int) -> tuple[str, str, str, date, str, int]:
@@ -376,8 +386,8 @@ def scolarite_key_of(i: int) -> tuple[str, str, str, date, str, int]:
     birth date, UAI, first year of the school year."""
     sex = _sex_of(i)
     return (
-        fold(_birth_name_of(i)),
-        fold(_first_name_of(i, 0, sex)),
+        _fold_name(_birth_name_of(i)),
+        _fold_name(_first_name_of(i, 0, sex)),
         sex,
         _birth_date_of(i),
         _uai_of(i),
@@ -468,6 +478,12 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.upper().replace("'", " ").replace("’", " ").replace("-", " ").split())
+
+
+@cache
+def _fold_name(name: str) -> str:
+    """``fold`` for the few names of the generated population's pools."""
+    return fold(name)
 
 
 def cvec_name_key(birth_name: str) -> str:

@@ -3,6 +3,9 @@ import os
 import pytest
 
 
+pytest_plugins = ["tests.fixtures.sandbox"]
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     from django.conf import settings
 

@@ -335,22 +335,86 @@ def _certification_for(i: int) -> tuple[str, int, CertificationOutcome]:
     return code, max(1, cert.level - int(_unit(i, "cert-level") * 2)), outcome
 
 
+def _sex_of(i: int) -> str:
+    return "F" if _unit(i, "sex") < 0.5 else "M"
+
+
+def _first_name_of(i: int, k: int, sex: str) -> str:
+    """Given name number ``k`` drawn for person ``i`` (before removing duplicates)."""
+    return str(_pick(i, f"first-{k}", _FIRST_NAMES_F if sex == "F" else _FIRST_NAMES_M))
+
+
+def _birth_name_of(i: int) -> str:
+    return str(_pick(i, "surname", _SURNAMES))
+
+
+def _birth_date_of(i: int) -> date:
+    return date(2005, 1, 1) + timedelta(days=int(_unit(i, "birth") * 365 * 4))
+
+
+def _uai_of(i: int) -> str:
+    return str(_pick(i, "uai", ESTABLISHMENTS))
+
+
+def _covoiturage_of(i: int) -> tuple[CovoiturageOutcome, str]:
+    """The covoiturage outcome of person ``i`` and the UUID of their attestation."""
+    outcome = _band(
+        i,
+        "covoiturage",
+        (
+            (0.82, CovoiturageOutcome.OK),
+            (0.10, CovoiturageOutcome.EXPIRED),
+            (0.08, CovoiturageOutcome.UNKNOWN),
+        ),
+    )
+    return outcome, _uuid5(f"covoiturage:{i}:{outcome}")
+
+
+def _uuid5(name: str) -> str:
+    """``str(uuid.uuid5(_NAMESPACE, name))``, without building UUID objects: the sandbox
+    computes 100,000 of them at start-up."""
+    digest = bytearray(hashlib.sha1(_NAMESPACE.bytes + name.encode()).digest()[:16])  # noqa: S324
+    digest[6] = (digest[6] & 0x0F) | 0x50  # version 5
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def scolarite_key_of(i: int) -> tuple[str, str, str, date, str, int]:
+    """What API Particulier matches person ``i`` on, computed without building the whole
+    person (five hashes instead of twenty): folded birth name, folded first given name, sex,
+    birth date, UAI, first year of the school year."""
+    sex = _sex_of(i)
+    return (
+        _fold_name(_birth_name_of(i)),
+        _fold_name(_first_name_of(i, 0, sex)),
+        sex,
+        _birth_date_of(i),
+        _uai_of(i),
+        POPULATION_SCHOOL_YEAR,
+    )
+
+
+def covoiturage_uuid_of(i: int) -> str:
+    """The UUID of person ``i``'s covoiturage attestation (cheap: two hashes)."""
+    return _covoiturage_of(i)[1]
+
+
 @cache
 def person(i: int) -> Person:
     """Person number ``i`` of the generated population (0 <= i < POPULATION_SIZE)."""
     if not 0 <= i < POPULATION_SIZE:
         raise IndexError(i)
-    sex = "F" if _unit(i, "sex") < 0.5 else "M"
-    first_pool = _FIRST_NAMES_F if sex == "F" else _FIRST_NAMES_M
+    sex = _sex_of(i)
     n_first = 1 + (_unit(i, "n-first") > 0.6) + (_unit(i, "n-first") > 0.92)
     first_names = []
     for k in range(n_first):
-        name = str(_pick(i, f"first-{k}", first_pool))
+        name = _first_name_of(i, k, sex)
         if name not in first_names:
             first_names.append(name)
-    birth_name = str(_pick(i, "surname", _SURNAMES))
+    birth_name = _birth_name_of(i)
     usage_name = str(_pick(i, "usage", _SURNAMES)) if _unit(i, "has-usage") < 0.08 else ""
-    birth_date = date(2005, 1, 1) + timedelta(days=int(_unit(i, "birth") * 365 * 4))
+    birth_date = _birth_date_of(i)
     scolarite = _band(
         i,
         "scolarite",
@@ -381,15 +445,7 @@ def person(i: int) -> Person:
     holder_birth = (
         birth_date + timedelta(days=397) if cvec == CvecOutcome.HOLDER_MISMATCH else birth_date
     )
-    covoiturage = _band(
-        i,
-        "covoiturage",
-        (
-            (0.82, CovoiturageOutcome.OK),
-            (0.10, CovoiturageOutcome.EXPIRED),
-            (0.08, CovoiturageOutcome.UNKNOWN),
-        ),
-    )
+    covoiturage, covoiturage_uuid = _covoiturage_of(i)
     cert_code, cert_level, cert_outcome = _certification_for(i)
     return Person(
         index=i,
@@ -399,7 +455,7 @@ def person(i: int) -> Person:
         sex=sex,
         birth_date=birth_date,
         ine=f"{i:09d}V{_letters(i, 1)}",
-        uai=str(_pick(i, "uai", ESTABLISHMENTS)),
+        uai=_uai_of(i),
         school_year=POPULATION_SCHOOL_YEAR,
         scolarite=scolarite,
         cvec_code=f"VER1{_letters(i, 6)}{i % 97:02d}SB",
@@ -411,7 +467,7 @@ def person(i: int) -> Person:
         certification_code=cert_code,
         certification_min_level=cert_level,
         certification=cert_outcome,
-        covoiturage_uuid=str(uuid.uuid5(_NAMESPACE, f"covoiturage:{i}:{covoiturage}")),
+        covoiturage_uuid=covoiturage_uuid,
         covoiturage=covoiturage,
     )
 
@@ -422,6 +478,12 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return " ".join(stripped.upper().replace("'", " ").replace("’", " ").replace("-", " ").split())
+
+
+@cache
+def _fold_name(name: str) -> str:
+    """``fold`` for the few names of the generated population's pools."""
+    return fold(name)
 
 
 def cvec_name_key(birth_name: str) -> str:

@@ -1,0 +1,138 @@
+"""The sandbox's WSGI application: the four APIs under their path prefixes, and ``/_sandbox``.
+
+=================  ======================================  ==========================
+prefix             stands in for                           Vigie setting
+=================  ======================================  ==========================
+``/particulier``   https://particulier.api.gouv.fr         ``API_PARTICULIER_BASE_URL``
+``/cvec``          https://cvec-ctrl.etudiant.gouv.fr      ``CVEC_BASE_URL``
+``/certifinfo``    https://api-certifinfo.intercariforef…  ``CERTIFINFO_BASE_URL``
+``/covoiturage``   https://api.covoiturage.beta.gouv.fr    ``COVOITURAGE_BASE_URL``
+=================  ======================================  ==========================
+
+For every API request: count it (stats), refuse a banned client (no answer at all), apply the
+outage switch, then hand over to the API's handler. A handler may raise ``NoAnswer``: the
+connection is then closed without a byte (with a TCP reset for "reset").
+"""
+
+import errno
+import logging
+import socket
+import struct
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from verifications.sandbox import control
+from verifications.sandbox.certifinfo import CertifInfo
+from verifications.sandbox.covoiturage import Covoiturage
+from verifications.sandbox.cvec import Cvec
+from verifications.sandbox.httpkit import NoAnswer, Request, Response, json_response
+from verifications.sandbox.particulier import Particulier
+from verifications.sandbox.state import Context, State
+
+
+logger = logging.getLogger(__name__)
+
+# The server puts the client socket here (server.SandboxGateway), so that the application
+# can close it with a reset.
+SOCKET_KEY = "sandbox.socket"
+
+
+class Api(Protocol):
+    name: str
+    bans: bool
+
+    def endpoint_of(self, method: str, path: str) -> str: ...
+    def token_label(self, req: Request) -> str | None: ...
+    def outage_response(self, ctx: Context) -> Response: ...
+    def handle(self, ctx: Context) -> Response: ...
+
+
+class SandboxApp:
+    def __init__(self, state: State | None = None, *, admin_secret: str = "") -> None:
+        self.state = state or State()
+        self.admin_secret = admin_secret
+        apis: list[Api] = [Particulier(), Cvec(), CertifInfo(), Covoiturage()]
+        self.apis = {api.name: api for api in apis}
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: Callable[..., Any]
+    ) -> Iterable[bytes]:
+        knobs = self.state.knobs.current
+        req = Request.from_environ(environ, trust_forwarded_for=knobs.trust_forwarded_for)
+        if req.path == control.PREFIX or req.path.startswith(control.PREFIX + "/"):
+            response = control.handle(self.state, req, secret=self.admin_secret)
+        else:
+            prefix, _, rest = req.path.lstrip("/").partition("/")
+            api = self.apis.get(prefix)
+            if api is None:
+                response = json_response(404, {"error": "not_found", "apis": list(self.apis)})
+            else:
+                try:
+                    response = self._serve(api, req, "/" + rest)
+                except NoAnswer as exc:
+                    _drop(environ, hard_reset=exc.hard_reset)
+                    raise ConnectionResetError(errno.ECONNRESET, "sandbox: no answer") from exc
+        start_response(response.status_line(), response.wsgi_headers())
+        return [b""] if req.method == "HEAD" else [response.body]
+
+    def _serve(self, api: Api, req: Request, path: str) -> Response:
+        state = self.state
+        knobs = state.knobs.current
+        endpoint = api.endpoint_of(req.method, path)
+        # Handlers see the path within their API.
+        req.path = path
+        visit = state.stats.arrive(
+            api=api.name,
+            endpoint=f"{api.name}.{endpoint}",
+            client=req.client,
+            token=api.token_label(req),
+            now=time.monotonic(),
+        )
+        try:
+            ctx = Context(req, api.name, endpoint, knobs, knobs.faults_for(api.name), state)
+            if api.bans:
+                self._refuse_banned(ctx)
+            response = self._outage(api, ctx) if ctx.faults.outage else api.handle(ctx)
+        except NoAnswer as exc:
+            state.stats.finish(visit, exc.reason, answered=False)
+            raise
+        except Exception:
+            logger.exception("sandbox: %s.%s failed", api.name, endpoint)
+            response = json_response(500, {"error": "sandbox_failure"})
+        state.stats.finish(visit, str(response.status))
+        return response
+
+    def _refuse_banned(self, ctx: Context) -> None:
+        knobs = ctx.knobs
+        banned = ctx.state.bans.check(
+            ctx.request.client,
+            time.time(),
+            threshold=knobs.ban_threshold,
+            ban_seconds=knobs.ban_seconds,
+        )
+        if banned:
+            if knobs.ban_mode == "hang":
+                # The real ban: the connection just hangs; the client times out.
+                ctx.state.sleep(knobs.ban_hang_seconds)
+            raise NoAnswer("banned", hard_reset=False)
+
+    def _outage(self, api: Api, ctx: Context) -> Response:
+        mode = ctx.faults.outage_mode
+        if mode == "reset":
+            raise NoAnswer("outage")
+        if mode == "timeout":
+            ctx.state.sleep(ctx.faults.timeout_seconds)
+            raise NoAnswer("outage", hard_reset=False)
+        return api.outage_response(ctx)
+
+
+def _drop(environ: dict[str, Any], *, hard_reset: bool) -> None:
+    """Arrange for the server's close of this connection to be a TCP reset."""
+    sock = environ.get(SOCKET_KEY)
+    if sock is None or not hard_reset:
+        return
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        logger.debug("sandbox: could not set SO_LINGER on a dropped connection")

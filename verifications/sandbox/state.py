@@ -1,0 +1,82 @@
+"""The sandbox's shared state (knobs, counters, windows, indexes) and the per-request context
+that API handlers receive."""
+
+import random
+import threading
+import time
+from dataclasses import dataclass, field
+
+from verifications.sandbox.httpkit import NoAnswer, Request
+from verifications.sandbox.knobs import Faults, Knobs, KnobStore
+from verifications.sandbox.limits import Bans, Decision, InFlight, Limiter, Rule
+from verifications.sandbox.people import PopulationIndex
+from verifications.sandbox.stats import Stats
+
+
+@dataclass
+class State:
+    knobs: KnobStore = field(default_factory=KnobStore)
+    stats: Stats = field(default_factory=Stats)
+    limiter: Limiter = field(default_factory=Limiter)
+    bans: Bans = field(default_factory=Bans)
+    in_flight: InFlight = field(default_factory=InFlight)
+    people: PopulationIndex = field(default_factory=PopulationIndex)
+    # Set when the server stops, so that every sleeping request wakes up at once.
+    stopping: threading.Event = field(default_factory=threading.Event)
+    rng: random.Random = field(default_factory=random.Random)
+
+    def __post_init__(self) -> None:
+        self.reseed()
+
+    def reseed(self) -> None:
+        self.rng.seed(self.knobs.current.seed)
+
+    def reset(self) -> None:
+        """Start-up knobs, zero stats, empty windows, no bans."""
+        self.knobs.reset()
+        self.stats.reset()
+        self.limiter.reset()
+        self.bans.reset()
+        self.reseed()
+
+    def sleep(self, seconds: float) -> None:
+        if seconds > 0:
+            self.stopping.wait(seconds)
+
+
+@dataclass
+class Context:
+    """One API request on its way through the sandbox."""
+
+    request: Request
+    api: str
+    endpoint: str  # short name within the API, e.g. "scolarites_v4"
+    knobs: Knobs
+    faults: Faults
+    state: State
+    now: float = field(default_factory=time.time)
+
+    def limit(self, rules: list[Rule]) -> tuple[Decision | None, list[Decision]]:
+        return self.state.limiter.hit(rules, time.time(), self.knobs.limit_algorithm)
+
+    def simulate_upstream(self) -> str | None:
+        """Play the provider's part: maybe reset the connection, maybe never answer, wait the
+        configured latency, then maybe fail. Returns the ``error_rates`` key drawn, if any."""
+        faults, rng = self.faults, self.state.rng
+        if faults.reset_rate and rng.random() < faults.reset_rate:
+            raise NoAnswer("reset")
+        if faults.timeout_rate and rng.random() < faults.timeout_rate:
+            # Longer than the client's timeout: it gives up, then the connection is closed.
+            self.state.sleep(faults.timeout_seconds)
+            raise NoAnswer("timeout", hard_reset=False)
+        delay = faults.latency_ms
+        if faults.latency_jitter_ms:
+            delay += rng.random() * faults.latency_jitter_ms
+        self.state.sleep(delay / 1000)
+        if faults.error_rates:
+            draw, total = rng.random(), 0.0
+            for key, rate in faults.error_rates.items():
+                total += rate
+                if draw < total:
+                    return key
+        return None

@@ -11,7 +11,6 @@ from celery import shared_task
 @shared_task(
     bind=True,
     name="verifications.verification_run",
-    queue="gov_api",
     # Idempotent by construction (a conditional claim of the row), so a message is
     # acknowledged only once the run is over, and put back if the worker process dies.
     acks_late=True,

@@ -31,7 +31,7 @@ from verifications.providers.base import (
 from verifications.providers.limits import get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.inputs import token_key
-from verifications.services.run import _session, admit, observe
+from verifications.services.run import _session, admit, hold_identical, observe
 
 
 _rng = random.SystemRandom()
@@ -67,13 +67,18 @@ def check_now(
     error: ProviderError | None = None
     while True:
         sent_at = 0.0
+        held = ""
         if config.configured:
-            grant = admit(source, key, max_wait=max_wait)
-            if not grant.granted:
+            held = hold_identical(source, key, query, config, max_wait=max_wait)
+            grant = admit(source, key, max_wait=max_wait) if held else None
+            if grant is None or not grant.granted:
+                if held:
+                    limiter.release(held)
+                reason = grant.reason if grant else "identical request in flight"
                 error = ProviderUnavailable(
-                    f"no slot within {max_wait:.0f} s ({grant.reason})",
+                    f"no slot within {max_wait:.0f} s ({reason})",
                     source=source,
-                    retry_in=grant.wait,
+                    retry_in=grant.wait if grant else 1.0,
                 )
                 break
             sent_at = grant.at
@@ -82,6 +87,9 @@ def check_now(
             error = None
         except ProviderError as exc:
             result, error = None, exc
+        finally:
+            if held:
+                limiter.release(held)
         these = result.calls if result is not None else error.calls
         calls.extend(c for c in these if c.http_status is not None or c.duration_ms)
         observe(source, key, these, sent_at=sent_at)

@@ -12,6 +12,7 @@
    this worker still holds the lease, so a request ends exactly once.
 """
 
+import hashlib
 import logging
 import os
 import random
@@ -112,6 +113,23 @@ def admit(source: str, key: str, *, max_wait: float) -> Decision:
         if decision.granted or decision.wait > deadline - time.monotonic():
             return decision
         time.sleep(max(decision.wait, 0.001))
+
+
+def hold_identical(source: str, key: str, query: object, config: object, *, max_wait: float) -> str:
+    """Hold the fingerprint of these exact parameters while the call is in flight: identical
+    requests (two claims of one person, say) are never in flight together, the rule behind
+    API Particulier's 409 00015. Returns the hold's key, or "" when it stayed taken."""
+    digest = hashlib.sha256(f"{source}|{key}|{query!r}".encode()).hexdigest()[:32]
+    hold_key = f"inflight:{source}:{digest}"
+    # Outlives the slowest call; a holder that died frees it by this time anyway.
+    seconds = min(settings.VERIFICATION_LEASE.total_seconds(), 2 * (3 + config.timeout) + 5)
+    limiter = get_limiter()
+    deadline = time.monotonic() + max_wait
+    while not limiter.hold(hold_key, seconds):
+        if time.monotonic() >= deadline:
+            return ""
+        time.sleep(0.05)
+    return hold_key
 
 
 def observe(source: str, key: str, calls: tuple[CallInfo, ...], *, sent_at: float) -> None:
@@ -325,19 +343,28 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     key = token_key(config)
 
     sent_at = 0.0
+    held = ""
+    limiter = get_limiter()
     if config.configured:
-        grant = admit(source, key, max_wait=settings.VERIFICATION_MAX_INPROCESS_WAIT)
+        max_wait = settings.VERIFICATION_MAX_INPROCESS_WAIT
+        held = hold_identical(source, key, query, config, max_wait=max_wait)
+        if not held:
+            return _defer(request, worker, wait=1.0, reason="identical_in_flight", policy=policy)
+        grant = admit(source, key, max_wait=max_wait)
         if not grant.granted:
+            limiter.release(held)
             return _defer(request, worker, wait=grant.wait, reason=grant.reason, policy=policy)
         sent_at = grant.at
 
-    limiter = get_limiter()
     result: ProviderResult | None = None
     error = None
     try:
         result = VERIFIERS[source](_session(), query, config)
     except ProviderError as exc:
         error = exc
+    finally:
+        if held:
+            limiter.release(held)
     calls = result.calls if result is not None else error.calls
     observe(source, key, calls, sent_at=sent_at)
     last = calls[-1] if calls else CallInfo()

@@ -272,6 +272,19 @@ class Limiter(ABC):
     def reset(self, source: str | None = None) -> None:
         """Admin action: close the breaker and clear the cooldown of one source, or of all."""
 
+    @abstractmethod
+    def hold(self, key: str, seconds: float) -> bool:
+        """Take an exclusive hold on ``key`` for at most ``seconds``; False if someone holds it.
+
+        The pipeline holds the fingerprint of a request's parameters while it is in flight, so
+        that identical requests (the same person asked twice, by two claims) are never in
+        flight together: API Particulier answers the second with 409 00015.
+        """
+
+    @abstractmethod
+    def release(self, key: str) -> None:
+        """End a hold (it also ends by itself after its ``seconds``)."""
+
     def close(self) -> None:  # noqa: B027 - optional for backends
         """Release connections (tests, shutdown)."""
 

@@ -52,6 +52,7 @@ _STALE_GRANTS = 2 * 86400.0
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS grants (bucket TEXT NOT NULL, ts REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS grants_bucket_ts ON grants (bucket, ts);
+CREATE TABLE IF NOT EXISTS holds (key TEXT PRIMARY KEY, until REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS cooldowns (
     source TEXT PRIMARY KEY, until REAL NOT NULL, reason TEXT NOT NULL
 );
@@ -456,6 +457,19 @@ class LocalLimiter(Limiter):
         return {
             source: self.breaker(source, now=now) for source in sorted(set(self.sources()) | known)
         }
+
+    def hold(self, key: str, seconds: float) -> bool:
+        now = time.time()
+        with self._transaction() as db:
+            db.execute("DELETE FROM holds WHERE key = ? AND until <= ?", (key, now))
+            taken = db.execute(
+                "INSERT OR IGNORE INTO holds (key, until) VALUES (?, ?)", (key, now + seconds)
+            ).rowcount
+        return bool(taken)
+
+    def release(self, key: str) -> None:
+        with self._transaction() as db:
+            db.execute("DELETE FROM holds WHERE key = ?", (key,))
 
     def reset(self, source: str | None = None) -> None:
         with self._transaction() as db:

@@ -505,6 +505,22 @@ class RedisLimiter(Limiter):
             source: self.breaker(source, now=now) for source in sorted(set(self.sources()) | known)
         }
 
+    def hold(self, key: str, seconds: float) -> bool:
+        try:
+            return bool(
+                self.client.set(f"{PREFIX}hold:{key}", 1, nx=True, px=max(1, int(seconds * 1000)))
+            )
+        except redis.RedisError as exc:
+            # Fail closed, as acquire does: better wait than risk a 409 or a ban.
+            logger.warning("limiter unavailable, hold refused: %s", exc)
+            return False
+
+    def release(self, key: str) -> None:
+        try:
+            self.client.delete(f"{PREFIX}hold:{key}")
+        except redis.RedisError as exc:
+            logger.warning("limiter unavailable, hold kept until it expires: %s", exc)
+
     def reset(self, source: str | None = None) -> None:
         try:
             if source is None:

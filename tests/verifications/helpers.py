@@ -1,0 +1,116 @@
+"""Building claims the sandbox knows, and running them through the pipeline."""
+
+import itertools
+from datetime import timedelta
+
+from django.utils import timezone
+
+from admissions.enums import ClaimKind
+from admissions.models import Applicant, Claim, Institution
+from tests.factories import UserFactory
+from verifications.enums import Trigger
+from verifications.models import VerificationRequest
+from verifications.sandbox.population import (
+    STAGING_PUPILS,
+    CertificationOutcome,
+    CovoiturageOutcome,
+    CvecOutcome,
+    Person,
+    ScolariteOutcome,
+    person,
+)
+from verifications.services import verification_request_create, verification_run
+
+
+_references = itertools.count(1)
+
+
+def person_with(**outcomes: object) -> Person:
+    """The first person of the generated population with these outcomes."""
+    for i in range(50_000):
+        p = person(i)
+        if all(getattr(p, field) == value for field, value in outcomes.items()):
+            return p
+    raise LookupError(outcomes)
+
+
+def declared_for(p: Person, kind: str) -> dict:
+    match kind:
+        case ClaimKind.SCOLARITE:
+            return {"uai": p.uai, "school_year": p.school_year}
+        case ClaimKind.CVEC:
+            return {"code": p.cvec_code, "campaign": p.cvec_campaign}
+        case ClaimKind.CERTIFICATION:
+            level = (
+                None
+                if p.certification == CertificationOutcome.UNKNOWN
+                else p.certification_min_level
+            )
+            return {"code": p.certification_code, "min_level": level}
+    return {"uuid": p.covoiturage_uuid}
+
+
+def claim_for(p: Person, kind: str, institution: Institution) -> Claim:
+    applicant = Applicant.objects.create(
+        institution=institution,
+        file_reference=f"T-{next(_references)}",
+        birth_name=p.birth_name,
+        usage_name=p.usage_name,
+        first_names=list(p.first_names),
+        sex=p.sex,
+        birth_date=p.birth_date,
+        ine=p.ine,
+    )
+    return Claim.objects.create(
+        institution=institution, applicant=applicant, kind=kind, declared=declared_for(p, kind)
+    )
+
+
+def staging_claim(title_fragment: str, institution: Institution) -> Claim:
+    pupil = next(
+        s
+        for s in STAGING_PUPILS
+        if title_fragment.lower() in f"{s.birth_name} {s.first_names[0]}".lower()
+    )
+    applicant = Applicant.objects.create(
+        institution=institution,
+        file_reference=f"S-{next(_references)}",
+        birth_name=pupil.birth_name,
+        first_names=list(pupil.first_names),
+        sex=pupil.sex,
+        birth_date=pupil.birth_date,
+    )
+    return Claim.objects.create(
+        institution=institution,
+        applicant=applicant,
+        kind=ClaimKind.SCOLARITE,
+        declared={"uai": pupil.uai, "school_year": pupil.school_year},
+    )
+
+
+def request_for(claim: Claim, user=None) -> VerificationRequest:
+    return verification_request_create(
+        claim=claim,
+        acting_user=user or UserFactory(institution=claim.institution),
+        trigger=Trigger.MANUAL,
+    )
+
+
+def run_until_done(request: VerificationRequest, *, max_runs: int = 10) -> VerificationRequest:
+    """Run the request like workers would, moving `not_before` into the past between tries."""
+    for _ in range(max_runs):
+        verification_run(request_id=request.pk, task_id="test")
+        request.refresh_from_db()
+        if request.state == "done":
+            return request
+        VerificationRequest.objects.filter(pk=request.pk).update(
+            not_before=timezone.now() - timedelta(seconds=1)
+        )
+    raise AssertionError(f"request {request.pk} not done after {max_runs} runs: {request.state}")
+
+
+__all__ = [
+    "CovoiturageOutcome",
+    "CvecOutcome",
+    "ScolariteOutcome",
+]

@@ -22,10 +22,17 @@ if os.environ.get("REDIS_URL"):
 from admissions.settings import *  # noqa: F403
 
 
-# No task message leaves a test by accident: tests that need a broker (the worker tests) set
-# one explicitly; the others see what was sent through the in-memory transport.
-CELERY_BROKER_URL = "memory://"
-CELERY_BROKER_TRANSPORT_OPTIONS = {}
+# No task message leaves a test by accident: the test process uses the in-memory transport.
+# The worker tests start workers and beat with VIGIE_TEST_BROKER_URL set (their Redis, or the
+# filesystem transport under their VIGIE_VAR_DIR).
+CELERY_BROKER_URL = os.environ.get("VIGIE_TEST_BROKER_URL", "memory://")
+if not CELERY_BROKER_URL.startswith("filesystem://"):
+    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
+
+# SQLite: a test database in a file rather than in memory, so that the worker processes the
+# worker tests start share it.
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-vigie.sqlite3")}  # noqa: F405
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}

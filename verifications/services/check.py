@@ -31,7 +31,7 @@ from verifications.providers.base import (
 from verifications.providers.limits import get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.inputs import token_key
-from verifications.services.run import _session, admit, hold_identical, observe
+from verifications.services.run import _answered, _session, admit, hold_identical, observe
 
 
 _rng = random.SystemRandom()
@@ -87,9 +87,8 @@ def check_now(
             error = None
         except ProviderError as exc:
             result, error = None, exc
-        finally:
-            if held:
-                limiter.release(held)
+        if held and _answered(result, error):
+            limiter.release(held)
         these = result.calls if result is not None else error.calls
         calls.extend(c for c in these if c.http_status is not None or c.duration_ms)
         observe(source, key, these, sent_at=sent_at)

@@ -132,6 +132,14 @@ def hold_identical(source: str, key: str, query: object, config: object, *, max_
     return hold_key
 
 
+def _answered(result: ProviderResult | None, error: ProviderError | None) -> bool:
+    """Whether the source answered. After a timeout or a cut connection the source may still
+    be working on the request: its hold is kept until it expires, so that an identical request
+    is not sent meanwhile (API Particulier would answer 409 00015)."""
+    calls = result.calls if result is not None else error.calls if error is not None else ()
+    return bool(calls) and calls[-1].http_status is not None
+
+
 def observe(source: str, key: str, calls: tuple[CallInfo, ...], *, sent_at: float) -> None:
     """Tell the limiter what the source said of its budget (RateLimit-* headers)."""
     answered = [call for call in calls if call.http_status is not None]
@@ -362,9 +370,8 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
         result = VERIFIERS[source](_session(), query, config)
     except ProviderError as exc:
         error = exc
-    finally:
-        if held:
-            limiter.release(held)
+    if held and _answered(result, error):
+        limiter.release(held)
     calls = result.calls if result is not None else error.calls
     observe(source, key, calls, sent_at=sent_at)
     last = calls[-1] if calls else CallInfo()

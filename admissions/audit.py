@@ -5,12 +5,16 @@ event are committed together or not at all. Appending takes the chain's lock (a 
 advisory lock held to the end of the transaction; on SQLite, IMMEDIATE transactions already
 serialise writers), reads the chain's head, and writes the next row with the hash of everything
 it says plus the previous hash.
+
+``audit_record_many`` appends many events of one chain at once (a CSV import writes one per
+applicant): it takes the lock and reads the head once, hashes the rows in sequence, and
+inserts them with ``bulk_create``. The rows are exactly those ``audit_record`` would write.
 """
 
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -115,6 +119,67 @@ def audit_record(
         event.hash = event_hash(event)
         event.save()
     return event
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event for ``audit_record_many``: what ``audit_record`` takes besides the chain."""
+
+    action: AuditAction
+    object_type: str = ""
+    object_id: str | int = ""
+    applicant_id: int | None = None
+    purpose: str = ""
+    details: dict[str, Any] | None = None
+
+
+def audit_record_many(
+    *,
+    actor: User | None,
+    institution: Institution | None,
+    entries: Iterable[AuditEntry],
+    ip: str | None = None,
+    actor_label: str = "",
+    batch_size: int = 2000,
+) -> list[AuditEvent]:
+    """Append several events to one chain, in the caller's transaction, in the given order.
+
+    The same rows as that many ``audit_record`` calls (one timestamp for all), for the cost of
+    one lock, one head read and one INSERT per ``batch_size`` rows.
+    """
+    institution_id = institution.pk if institution is not None else None
+    chain = chain_key(institution_id)
+    with transaction.atomic():
+        _lock_chain(institution_id)
+        head = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+        seq = head["seq"] if head else 0
+        prev_hash = head["hash"] if head else GENESIS_HASH
+        now = timezone.now()
+        label = actor_label or (actor.get_username() if actor else "system")
+        ip = _normalise_ip(ip)
+        events = []
+        for entry in entries:
+            seq += 1
+            event = AuditEvent(
+                institution_id=institution_id,
+                chain=chain,
+                seq=seq,
+                created_at=now,
+                actor=actor,
+                actor_label=label,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=str(entry.object_id),
+                applicant_id=entry.applicant_id,
+                purpose=entry.purpose[:255],
+                ip=ip,
+                details=entry.details or {},
+                prev_hash=prev_hash,
+            )
+            event.hash = prev_hash = event_hash(event)
+            events.append(event)
+        AuditEvent.objects.bulk_create(events, batch_size=batch_size)
+    return events
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from admissions.audit import AuditEntry, audit_record_many
+from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction, BatchKind, BatchStatus
 from admissions.imports.parsing import existing_references, parse_import
 from admissions.imports.report import ImportRefused, ImportReport
@@ -24,6 +25,16 @@ from admissions.models import Applicant, Batch, Claim, Institution, User
 APPLICANT_CHUNK = 1000
 CLAIM_CHUNK = 2000
 _REFERENCES_SHOWN = 5
+_CLAIM_FIELDS = (
+    "institution_id",
+    "applicant_id",
+    "kind",
+    "declared",
+    "verdict",
+    "verdict_reason",
+    "created_at",
+    "updated_at",
+)
 
 
 def _institution_of(user: User) -> Institution:
@@ -103,17 +114,24 @@ def _store(
     )
     applicants = Applicant.objects.bulk_create(
         [
-            Applicant(institution=institution, batch=batch, created_by=acting_user, **row.identity)
+            Applicant(
+                institution_id=institution.pk,
+                batch_id=batch.pk,
+                created_by_id=acting_user.pk,
+                **row.identity,
+            )
             for row in report.rows
         ],
         batch_size=APPLICANT_CHUNK,
     )
-    Claim.objects.bulk_create(
-        [
-            Claim(institution=institution, applicant=applicant, kind=kind, declared=declared)
+    bulk_insert(
+        Claim,
+        _CLAIM_FIELDS,
+        (
+            (institution.pk, applicant.pk, kind, declared, "", "", now, now)
             for applicant, row in zip(applicants, report.rows, strict=True)
             for kind, declared in row.claims
-        ],
+        ),
         batch_size=CLAIM_CHUNK,
     )
     entries = [

@@ -5,7 +5,8 @@ user, file name, time) live under ``settings.VAR_DIR / "imports"``; the token is
 another institution and after ``IMPORT_STAGE_TTL`` seconds (an hour by default). The import
 re-reads and re-validates the file: nothing from the preview is trusted.
 
-With several web servers, ``VAR_DIR`` must be shared storage (docs/DEPLOYMENT.md).
+With several web servers, ``VAR_DIR`` must be storage they all share (or the preview and the
+import must reach the same server).
 """
 
 import json

@@ -10,10 +10,12 @@ import pytest
 import time_machine
 from django.apps import apps
 from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from admissions import imports
 from admissions.audit import AuditEntry, audit_chains_verify, audit_record, audit_record_many
+from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind
 from admissions.imports import (
     COLUMNS,
@@ -29,7 +31,7 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
 
 
@@ -539,7 +541,7 @@ def test_audit_record_many_writes_what_audit_record_would(clerk, institution):
         ],
         batch_size=2,
     )
-    stored = list(AuditEvent.objects.filter(pk__in=[e.pk for e in events]).order_by("seq"))
+    stored = list(AuditEvent.objects.filter(chain=str(institution.pk), seq__gt=1).order_by("seq"))
     assert [e.seq for e in stored] == [2, 3, 4, 5, 6]
     assert [e.hash for e in stored] == [e.hash for e in events]
     assert stored[0].ip == "2001:db8::1"
@@ -548,6 +550,56 @@ def test_audit_record_many_writes_what_audit_record_would(clerk, institution):
     assert audit_record_many(actor=None, institution=institution, entries=[]) == []
     assert audit_record(action=AuditAction.VIEWED, actor=None, institution=institution).seq == 7
     assert all(not report.breaks for report in audit_chains_verify())
+
+
+# --- Bulk insert (the fast path of claims and audit events) -------------------------------------
+
+
+def test_bulk_insert_stores_values_as_the_orm_does(institution):
+    applicant = ApplicantFactory(institution=institution)
+    now = timezone.now()
+    rows = [
+        (
+            institution.pk,
+            applicant.pk,
+            kind,
+            {"code": f"C{n}", "n": n, "ok": True},
+            "",
+            "",
+            now,
+            now,
+        )
+        for n, kind in enumerate([ClaimKind.CVEC] * 2500)
+    ]
+    fields = ("institution_id", "applicant_id", "kind", "declared", "verdict", "verdict_reason")
+    assert bulk_insert(Claim, (*fields, "created_at", "updated_at"), rows, batch_size=1000) == 2500
+    stored = Claim.objects.filter(applicant=applicant).order_by("id")
+    assert stored.count() == 2500
+    last = stored.last()
+    assert last.declared == {"code": "C2499", "n": 2499, "ok": True}
+    assert (last.created_at, last.updated_at, last.kind) == (now, now, "cvec")
+    assert last.verified_at is None
+    # A field that adapts its values (an encrypted one) is adapted, not passed through.
+    fields = ("institution_id", "source", "token", "fingerprint", "updated_at")
+    bulk_insert(InstitutionCredential, fields, [(institution.pk, "cvec", "secret", "f", now)])
+    credential = InstitutionCredential.objects.get(institution=institution)
+    assert credential.token == "secret"
+    with connection.cursor() as cursor:
+        table = InstitutionCredential._meta.db_table
+        cursor.execute(f'SELECT token FROM "{table}" WHERE id = %s', [credential.pk])
+        (raw,) = cursor.fetchone()
+    assert raw != "secret"  # stored encrypted
+
+
+def test_bulk_insert_raises_djangos_integrity_error(institution):
+    event = audit_record(action=AuditAction.VIEWED, actor=None, institution=institution)
+    fields = ("institution_id", "chain", "seq", "created_at", "actor_label", "action")
+    fields += ("object_type", "object_id", "purpose", "details", "prev_hash", "hash")
+    duplicate = (institution.pk, event.chain, event.seq, event.created_at, "x", "viewed")
+    duplicate += ("", "", "", {}, event.hash, "f" * 64)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        bulk_insert(AuditEvent, fields, [duplicate])
+    assert AuditEvent.objects.count() == 1
 
 
 # --- Staging between preview and import -------------------------------------------------------

@@ -338,6 +338,18 @@ def test_a_value_under_a_nameless_column_is_an_error(institution):
     assert "cellule n°2 est remplie mais sa colonne n'a pas de nom" in message
 
 
+def test_a_line_the_csv_reader_cannot_read_is_reported_with_its_line(institution):
+    header = ";".join(COLUMNS)
+    good = ";".join(_row(1).values())
+    huge = ";".join(_row(2, nom_usage="A" * 200_000).values())  # over csv's field limit
+    report = parse_import(f"{header}\r\n{good}\r\n{huge}\r\n".encode(), institution=institution)
+    assert not report.ok
+    assert report.rows == []
+    ((line, column, message),) = _errors(report)
+    assert (line, column) == (3, "")
+    assert message.startswith("Le fichier n'est pas un CSV lisible à cette ligne")
+
+
 def test_duplicate_references_in_the_file_name_the_first_line(institution):
     data = _csv([_row(1), _row(2), _row(1, nom_naissance="DURAND")])
     report = parse_import(data, institution=institution)

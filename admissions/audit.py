@@ -5,12 +5,17 @@ event are committed together or not at all. Appending takes the chain's lock (a 
 advisory lock held to the end of the transaction; on SQLite, IMMEDIATE transactions already
 serialise writers), reads the chain's head, and writes the next row with the hash of everything
 it says plus the previous hash.
+
+``audit_record_many`` appends many events of one chain at once (a CSV import writes one per
+applicant): it takes the lock and reads the head once, hashes the rows in sequence, and
+inserts them in chunks with ``bulk_insert`` (append-only: inserts are allowed, updates are
+not). The rows are exactly those ``audit_record`` would write.
 """
 
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
@@ -20,6 +25,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
+from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent, Institution, User
 
@@ -115,6 +121,93 @@ def audit_record(
         event.hash = event_hash(event)
         event.save()
     return event
+
+
+# Every column of an event, for the bulk path.
+_EVENT_FIELDS = (
+    "institution_id",
+    "chain",
+    "seq",
+    "created_at",
+    "actor_id",
+    "actor_label",
+    "action",
+    "object_type",
+    "object_id",
+    "applicant_id",
+    "purpose",
+    "ip",
+    "details",
+    "prev_hash",
+    "hash",
+)
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One event for ``audit_record_many``: what ``audit_record`` takes besides the chain."""
+
+    action: AuditAction
+    object_type: str = ""
+    object_id: str | int = ""
+    applicant_id: int | None = None
+    purpose: str = ""
+    details: dict[str, Any] | None = None
+
+
+def audit_record_many(
+    *,
+    actor: User | None,
+    institution: Institution | None,
+    entries: Iterable[AuditEntry],
+    ip: str | None = None,
+    actor_label: str = "",
+    batch_size: int = 2000,
+) -> list[AuditEvent]:
+    """Append several events to one chain, in the caller's transaction, in the given order.
+
+    The same rows as that many ``audit_record`` calls (one timestamp for all), for the cost of
+    one lock, one head read and one ``executemany`` per ``batch_size`` rows. The events are
+    returned without their ``pk`` (read them back by ``chain`` and ``seq`` if needed).
+    """
+    institution_id = institution.pk if institution is not None else None
+    chain = chain_key(institution_id)
+    with transaction.atomic():
+        _lock_chain(institution_id)
+        head = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
+        seq = head["seq"] if head else 0
+        prev_hash = head["hash"] if head else GENESIS_HASH
+        now = timezone.now()
+        label = actor_label or (actor.get_username() if actor else "system")
+        ip = _normalise_ip(ip)
+        events = []
+        for entry in entries:
+            seq += 1
+            event = AuditEvent(
+                institution_id=institution_id,
+                chain=chain,
+                seq=seq,
+                created_at=now,
+                actor=actor,
+                actor_label=label,
+                action=entry.action,
+                object_type=entry.object_type,
+                object_id=str(entry.object_id),
+                applicant_id=entry.applicant_id,
+                purpose=entry.purpose[:255],
+                ip=ip,
+                details=entry.details or {},
+                prev_hash=prev_hash,
+            )
+            event.hash = prev_hash = event_hash(event)
+            events.append(event)
+        bulk_insert(
+            AuditEvent,
+            _EVENT_FIELDS,
+            ([getattr(event, name) for name in _EVENT_FIELDS] for event in events),
+            batch_size=batch_size,
+        )
+    return events
 
 
 @dataclass(frozen=True)

@@ -104,7 +104,8 @@ def test_a_worker_killed_mid_call_leaves_nothing_unfinished(cluster, sandbox_set
     figures(
         f"{len(claims)} requests, worker w1 SIGKILLed {killed_at - started:.1f} s in "
         f"(mid-call on request {victim.pk if victim else '?'}); all done after {elapsed:.1f} s; "
-        f"upstream calls {calls} (at most one repeated per call cut short); verdicts {dict(verdicts)}"
+        f"upstream calls {calls} (at most one repeated per call cut short); "
+        f"verdicts {dict(verdicts)}"
     )
     assert len(claims) <= calls <= len(claims) + 2
 
@@ -144,7 +145,8 @@ def test_broker_down_for_a_while_loses_nothing(cluster, broker, sandbox_settings
     figures(
         f"{len(claims)} requests; Redis (broker and limiter) stopped {down_at - started:.1f} s in "
         f"for {up_at - down_at:.1f} s with {done_before} done; {done_while_down - done_before} "
-        f"finished while it was down (calls already granted); all done {elapsed:.1f} s after the start"
+        f"finished while it was down (calls already granted); "
+        f"all done {elapsed:.1f} s after the start"
     )
 
 
@@ -199,7 +201,8 @@ def test_a_failing_source_never_sees_more_than_its_limits(cluster, sandbox_setti
     figures(
         f"{len(claims)} requests of 4 kinds done in {elapsed:.1f} s; upstream answers {statuses}, "
         f"no answer (timeouts) {stats['total']['no_answer']}; API Particulier busiest second "
-        f"{particulier['max_per_second']} (limit 8), busiest minute {particulier['max_per_minute']}; "
+        f"{particulier['max_per_second']} (limit 8), "
+        f"busiest minute {particulier['max_per_minute']}; "
         f"bans {stats['bans'] or 'none'}; verdicts {list(by_kind)}"
     )
 

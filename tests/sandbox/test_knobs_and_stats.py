@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -225,3 +226,19 @@ def test_invalid_config_file_stops_the_command(tmp_path):
 
     assert result.returncode != 0
     assert "latency_ms" in result.stderr
+
+
+def test_waiting_clients_do_not_hold_server_threads(sandbox):
+    # Far more hanging requests than the server has threads (32 by default).
+    sandbox.configure(apis={"cvec": {"timeout_rate": 1.0, "timeout_seconds": 3.0}})
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        hanging = [pool.submit(requests.get, sandbox.url + CVEC, timeout=1.0) for _ in range(60)]
+        time.sleep(0.3)
+
+        started = time.monotonic()
+        answered = get_scolarite(sandbox.url, EMMA)
+        took = time.monotonic() - started
+
+    assert answered.status_code == 200
+    assert took < 0.5
+    assert all(isinstance(f.exception(), requests.ReadTimeout) for f in hanging)

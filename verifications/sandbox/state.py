@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from verifications.sandbox.httpkit import NoAnswer, Request
 from verifications.sandbox.knobs import Faults, Knobs, KnobStore
 from verifications.sandbox.limits import Bans, Decision, InFlight, Limiter, Rule
+from verifications.sandbox.parking import ParkingLot
 from verifications.sandbox.people import PopulationIndex
 from verifications.sandbox.stats import Stats
 
@@ -21,6 +22,7 @@ class State:
     bans: Bans = field(default_factory=Bans)
     in_flight: InFlight = field(default_factory=InFlight)
     people: PopulationIndex = field(default_factory=PopulationIndex)
+    parking: ParkingLot = field(default_factory=ParkingLot)
     # Set when the server stops, so that every sleeping request wakes up at once.
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
@@ -67,8 +69,7 @@ class Context:
             raise NoAnswer("reset")
         if faults.timeout_rate and rng.random() < faults.timeout_rate:
             # Longer than the client's timeout: it gives up, then the connection is closed.
-            self.state.sleep(faults.timeout_seconds)
-            raise NoAnswer("timeout", hard_reset=False)
+            raise NoAnswer("timeout", hard_reset=False, hold=faults.timeout_seconds)
         delay = faults.latency_ms
         if faults.latency_jitter_ms:
             delay += rng.random() * faults.latency_jitter_ms

@@ -39,7 +39,10 @@ CONNECTION_KEY = "sandbox.connection"
 
 class Api(Protocol):
     name: str
-    bans: bool
+    bans: bool  # its clients can be banned (API Particulier)
+    # An "error" outage is the provider's, answered behind the gateway (limits, token and
+    # parameters are still checked): the handler sees it through ``simulate_upstream``.
+    outage_upstream: bool
 
     def endpoint_of(self, method: str, path: str) -> str: ...
     def token_label(self, req: Request) -> str | None: ...
@@ -92,7 +95,10 @@ class SandboxApp:
             ctx = Context(req, api.name, endpoint, knobs, knobs.faults_for(api.name), state)
             if api.bans:
                 self._refuse_banned(ctx)
-            response = self._outage(api, ctx) if ctx.faults.outage else api.handle(ctx)
+            faults = ctx.faults
+            upstream = api.outage_upstream and faults.outage_mode == "error"
+            down_here = faults.outage and not upstream
+            response = self._outage(api, ctx) if down_here else api.handle(ctx)
         except NoAnswer as exc:
             state.stats.finish(visit, exc.reason, answered=False)
             raise

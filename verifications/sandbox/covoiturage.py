@@ -128,6 +128,7 @@ def rate_limit_headers(decision: Decision, now: float) -> list[tuple[str, str]]:
 class Covoiturage:
     name = "covoiturage"
     bans = False
+    outage_upstream = False
 
     def endpoint_of(self, method: str, path: str) -> str:
         if method in ("GET", "HEAD") and _PATH.match(path):

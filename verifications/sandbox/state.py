@@ -63,8 +63,11 @@ class Context:
 
     def simulate_upstream(self) -> str | None:
         """Play the provider's part: maybe reset the connection, maybe never answer, wait the
-        configured latency, then maybe fail. Returns the ``error_rates`` key drawn, if any."""
+        configured latency, then maybe fail. Returns the ``error_rates`` key drawn, if any, or
+        "outage" when the provider is switched off."""
         faults, rng = self.faults, self.state.rng
+        if faults.outage:
+            return "outage"
         if faults.reset_rate and rng.random() < faults.reset_rate:
             raise NoAnswer("reset")
         if faults.timeout_rate and rng.random() < faults.timeout_rate:

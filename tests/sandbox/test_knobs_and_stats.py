@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import pytest
@@ -101,11 +102,9 @@ def test_connection_resets_and_timeouts(sandbox):
     with pytest.raises(requests.ConnectionError):
         requests.get(sandbox.url + CVEC, timeout=TIMEOUT)
 
-    sandbox.configure(apis={"cvec": {"timeout_rate": 1.0, "timeout_seconds": 0.6}})
-    started = time.monotonic()
+    sandbox.configure(apis={"cvec": {"timeout_rate": 1.0, "timeout_seconds": 3.0}})
     with pytest.raises(requests.ReadTimeout):
         requests.get(sandbox.url + CVEC, timeout=0.2)
-    assert time.monotonic() - started < 0.5
 
     # Other APIs are unaffected.
     assert get_scolarite(sandbox.url, EMMA).status_code == 200
@@ -121,7 +120,7 @@ def test_connection_resets_and_timeouts(sandbox):
     ("mode", "error"), [("reset", requests.ConnectionError), ("timeout", requests.ReadTimeout)]
 )
 def test_outage_modes(sandbox, mode, error):
-    sandbox.configure(outage=True, outage_mode=mode, timeout_seconds=0.6)
+    sandbox.configure(outage=True, outage_mode=mode, timeout_seconds=3.0)
 
     with pytest.raises(error):
         get_scolarite(sandbox.url, EMMA, timeout=0.3)
@@ -225,3 +224,19 @@ def test_invalid_config_file_stops_the_command(tmp_path):
 
     assert result.returncode != 0
     assert "latency_ms" in result.stderr
+
+
+def test_waiting_clients_do_not_hold_server_threads(sandbox):
+    # Far more hanging requests than the server has threads (32 by default).
+    sandbox.configure(apis={"cvec": {"timeout_rate": 1.0, "timeout_seconds": 5.0}})
+    with ThreadPoolExecutor(max_workers=60) as pool:
+        hanging = [pool.submit(requests.get, sandbox.url + CVEC, timeout=1.0) for _ in range(60)]
+        time.sleep(0.3)
+
+        started = time.monotonic()
+        answered = get_scolarite(sandbox.url, EMMA)
+        took = time.monotonic() - started
+
+    assert answered.status_code == 200
+    assert took < 2.5  # a thread-bound server would make it wait for the 5 s hangs
+    assert all(isinstance(f.exception(), requests.ReadTimeout) for f in hanging)

@@ -347,6 +347,16 @@ def test_pings_answer_and_report_an_outage(sandbox):
     assert requests.get(ping, timeout=TIMEOUT).status_code == 503
     down = get_scolarite(sandbox.url, EMMA)
     assert (down.status_code, down.json()) == (504, reference.PARTICULIER_ERRORS["30001"])
+    # The provider is down, not the gateway: limits and the token are still checked.
+    assert "RateLimit-Remaining" in down.headers
+    assert get_scolarite(sandbox.url, EMMA, token=None).status_code == 401
+
+
+def test_every_answer_has_a_request_id(sandbox):
+    ids = {get_scolarite(sandbox.url, EMMA).headers["X-Request-Id"] for _ in range(3)}
+    ids.add(get_scolarite(sandbox.url, EMMA, token=None).headers["X-Request-Id"])
+
+    assert len(ids) == 4
 
 
 def test_unknown_route_is_404(sandbox):

@@ -175,11 +175,10 @@ def test_a_client_that_ignores_429s_is_banned_and_gets_no_answer(sandbox):
             assert time.monotonic() < deadline, "still banned"
     assert answered.status_code in (200, 429)
     assert time.monotonic() - started >= 0.9
-    # Both unanswered requests are counted once their hang is over.
-    while sandbox.stats()["apis"]["particulier"]["no_answer"] < 2:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
-    assert sandbox.stats()["apis"]["particulier"]["statuses"]["banned"] == 2
+    # Every unanswered request is counted (the two above, and those of the wait).
+    particulier = sandbox.stats()["apis"]["particulier"]
+    assert particulier["statuses"]["banned"] >= 2
+    assert particulier["no_answer"] == particulier["statuses"]["banned"]
 
 
 def test_ban_close_mode_drops_the_connection_at_once(sandbox):
@@ -235,9 +234,10 @@ def test_identical_request_in_flight_is_409_00015(sandbox):
         lambda: (time.sleep(0.1), get_scolarite(sandbox.url, reordered))[1],
     )
 
-    assert [a.status_code for a in answers] == [200, 409]
-    assert answers[1].json() == reference.PARTICULIER_ERRORS["00015"]
-    assert "RateLimit-Limit" in answers[1].headers
+    assert sorted(a.status_code for a in answers) == [200, 409]
+    conflict = next(a for a in answers if a.status_code == 409)
+    assert conflict.json() == reference.PARTICULIER_ERRORS["00015"]
+    assert "RateLimit-Limit" in conflict.headers
     # Once the first is answered, the same request goes through.
     assert get_scolarite(sandbox.url, EMMA).status_code == 200
 

@@ -16,8 +16,6 @@ connection is then closed without a byte (with a TCP reset for "reset").
 
 import errno
 import logging
-import socket
-import struct
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -27,20 +25,24 @@ from verifications.sandbox.certifinfo import CertifInfo
 from verifications.sandbox.covoiturage import Covoiturage
 from verifications.sandbox.cvec import Cvec
 from verifications.sandbox.httpkit import NoAnswer, Request, Response, json_response
+from verifications.sandbox.parking import reset_on_close
 from verifications.sandbox.particulier import Particulier
 from verifications.sandbox.state import Context, State
 
 
 logger = logging.getLogger(__name__)
 
-# The server puts the client socket here (server.SandboxGateway), so that the application
-# can close it with a reset.
-SOCKET_KEY = "sandbox.socket"
+# The server puts cheroot's connection here (server.SandboxGateway), so that the application
+# can park it or close it with a reset.
+CONNECTION_KEY = "sandbox.connection"
 
 
 class Api(Protocol):
     name: str
-    bans: bool
+    bans: bool  # its clients can be banned (API Particulier)
+    # An "error" outage is the provider's, answered behind the gateway (limits, token and
+    # parameters are still checked): the handler sees it through ``simulate_upstream``.
+    outage_upstream: bool
 
     def endpoint_of(self, method: str, path: str) -> str: ...
     def token_label(self, req: Request) -> str | None: ...
@@ -71,7 +73,7 @@ class SandboxApp:
                 try:
                     response = self._serve(api, req, "/" + rest)
                 except NoAnswer as exc:
-                    _drop(environ, hard_reset=exc.hard_reset)
+                    self._drop(environ, exc)
                     raise ConnectionResetError(errno.ECONNRESET, "sandbox: no answer") from exc
         start_response(response.status_line(), response.wsgi_headers())
         return [b""] if req.method == "HEAD" else [response.body]
@@ -93,7 +95,10 @@ class SandboxApp:
             ctx = Context(req, api.name, endpoint, knobs, knobs.faults_for(api.name), state)
             if api.bans:
                 self._refuse_banned(ctx)
-            response = self._outage(api, ctx) if ctx.faults.outage else api.handle(ctx)
+            faults = ctx.faults
+            upstream = api.outage_upstream and faults.outage_mode == "error"
+            down_here = faults.outage and not upstream
+            response = self._outage(api, ctx) if down_here else api.handle(ctx)
         except NoAnswer as exc:
             state.stats.finish(visit, exc.reason, answered=False)
             raise
@@ -102,6 +107,19 @@ class SandboxApp:
             response = json_response(500, {"error": "sandbox_failure"})
         state.stats.finish(visit, str(response.status))
         return response
+
+    def _drop(self, environ: dict[str, Any], exc: NoAnswer) -> None:
+        """Leave the connection without an answer: parked open for ``exc.hold`` seconds (no
+        thread waits), then closed; or closed now (cheroot closes it once we raise)."""
+        conn = environ.get(CONNECTION_KEY)
+        if conn is None:  # not under cheroot (direct WSGI calls in tests)
+            self.state.sleep(exc.hold)
+            return
+        if exc.hold > 0:
+            self.state.parking.park(conn.socket, exc.hold, reset=exc.hard_reset)
+            conn.linger = True  # so that cheroot does not shut the parked connection down
+        elif exc.hard_reset:
+            reset_on_close(conn.socket)  # cheroot closes it once we raise
 
     def _refuse_banned(self, ctx: Context) -> None:
         knobs = ctx.knobs
@@ -112,27 +130,15 @@ class SandboxApp:
             ban_seconds=knobs.ban_seconds,
         )
         if banned:
-            if knobs.ban_mode == "hang":
-                # The real ban: the connection just hangs; the client times out.
-                ctx.state.sleep(knobs.ban_hang_seconds)
-            raise NoAnswer("banned", hard_reset=False)
+            # The real ban: the connection just hangs and the client times out ("hang"), or
+            # it is closed at once ("close").
+            hold = knobs.ban_hang_seconds if knobs.ban_mode == "hang" else 0.0
+            raise NoAnswer("banned", hard_reset=False, hold=hold)
 
     def _outage(self, api: Api, ctx: Context) -> Response:
         mode = ctx.faults.outage_mode
         if mode == "reset":
             raise NoAnswer("outage")
         if mode == "timeout":
-            ctx.state.sleep(ctx.faults.timeout_seconds)
-            raise NoAnswer("outage", hard_reset=False)
+            raise NoAnswer("outage", hard_reset=False, hold=ctx.faults.timeout_seconds)
         return api.outage_response(ctx)
-
-
-def _drop(environ: dict[str, Any], *, hard_reset: bool) -> None:
-    """Arrange for the server's close of this connection to be a TCP reset."""
-    sock = environ.get(SOCKET_KEY)
-    if sock is None or not hard_reset:
-        return
-    try:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    except OSError:
-        logger.debug("sandbox: could not set SO_LINGER on a dropped connection")

@@ -93,6 +93,7 @@ def _int(req: Request, name: str, default: int | None) -> int | Response | None:
 class CertifInfo:
     name = "certifinfo"
     bans = False
+    outage_upstream = False
 
     def endpoint_of(self, method: str, path: str) -> str:
         if method not in ("GET", "HEAD"):

@@ -13,6 +13,7 @@ refused with 401 ``-32501``.
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from verifications.sandbox import scenarios
@@ -51,13 +52,20 @@ def _stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S+0100")
 
 
+@cache
+def _stamps(year: int) -> tuple[str, str, str, tuple[str, ...]]:
+    """Start, end, creation and trip dates of a year's attestations (formatted once)."""
+    start = datetime(year, 1, 1, tzinfo=UTC)
+    end = datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC)
+    trips = tuple(_stamp(start + timedelta(days=30 * m + 3)) for m in range(4))
+    return _stamp(start), _stamp(end), _stamp(end + timedelta(days=20)), trips
+
+
 def person_document(p: Person) -> dict[str, Any]:
     """An attestation for person ``p``: a year of trips, deterministic in ``p.index``."""
     i = p.index
     expired = p.covoiturage == CovoiturageOutcome.EXPIRED
-    year = 2024 if expired else 2025
-    start = datetime(year, 1, 1, tzinfo=UTC)
-    end = datetime(year, 12, 31, 23, 59, 59, tzinfo=UTC)
+    start_at, end_at, created_at, trip_dates = _stamps(2024 if expired else 2025)
     operator_id, operator_name = _OPERATORS[i % len(_OPERATORS)]
     trips = 4 + i % 40
     distance = trips * (8000 + (i % 17) * 1000)
@@ -78,7 +86,7 @@ def person_document(p: Person) -> dict[str, Any]:
             "trips": [
                 {
                     "type": kind,
-                    "datetime": _stamp(start + timedelta(days=30 * m + 3)),
+                    "datetime": trip_dates[m],
                     "trips": n // 4,
                     "distance": meters // 4,
                     "amount": amount // 4,
@@ -92,9 +100,9 @@ def person_document(p: Person) -> dict[str, Any]:
         "type": "expired" if expired else "ok",
         "uuid": p.covoiturage_uuid,
         "tz": "Europe/Paris",
-        "start_at": _stamp(start),
-        "end_at": _stamp(end),
-        "created_at": _stamp(end + timedelta(days=20)),
+        "start_at": start_at,
+        "end_at": end_at,
+        "created_at": created_at,
         "identity": {"uuid": str(uuid.uuid5(_NAMESPACE, f"identity:{i}"))},
         "operator": {
             "_id": operator_id,
@@ -120,6 +128,7 @@ def rate_limit_headers(decision: Decision, now: float) -> list[tuple[str, str]]:
 class Covoiturage:
     name = "covoiturage"
     bans = False
+    outage_upstream = False
 
     def endpoint_of(self, method: str, path: str) -> str:
         if method in ("GET", "HEAD") and _PATH.match(path):

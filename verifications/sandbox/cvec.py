@@ -81,6 +81,7 @@ def person_document(p: Person) -> dict[str, Any]:
 class Cvec:
     name = "cvec"
     bans = False
+    outage_upstream = False
 
     def endpoint_of(self, method: str, path: str) -> str:
         if method in ("GET", "HEAD") and (path == _PREFIX or path.startswith(_PREFIX + "/")):

@@ -5,7 +5,7 @@ import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import unquote_plus
 
 
 JSON = "application/json; charset=utf-8"
@@ -16,13 +16,25 @@ MAX_BODY = 1_000_000
 class NoAnswer(Exception):
     """Raised by a handler to close the connection without sending any answer.
 
-    ``reason`` is what the stats record instead of a status ("reset", "banned", ...)."""
+    ``reason`` is what the stats record instead of a status ("reset", "banned", ...). The
+    connection stays open ``hold`` seconds first (the client waits for nothing), then closes:
+    with a TCP reset (SO_LINGER 0) when ``hard_reset``, else with an orderly close."""
 
-    def __init__(self, reason: str, *, hard_reset: bool = True) -> None:
+    def __init__(self, reason: str, *, hard_reset: bool = True, hold: float = 0.0) -> None:
         super().__init__(reason)
         self.reason = reason
-        # True: close with a TCP reset (SO_LINGER 0); False: a plain close.
         self.hard_reset = hard_reset
+        self.hold = hold
+
+
+def parse_query(qs: str) -> dict[str, list[str]]:
+    """``parse_qs(qs, keep_blank_values=True)``, faster: every request goes through it."""
+    query: dict[str, list[str]] = {}
+    for part in qs.split("&"):
+        if part:
+            key, _, value = part.partition("=")
+            query.setdefault(unquote_plus(key), []).append(unquote_plus(value))
+    return query
 
 
 @dataclass
@@ -50,7 +62,7 @@ class Request:
         return cls(
             method=environ.get("REQUEST_METHOD", "GET").upper(),
             path=environ.get("PATH_INFO", "") or "/",
-            query=parse_qs(qs, keep_blank_values=True),
+            query=parse_query(qs),
             headers=headers,
             client=client,
             environ=environ,

@@ -110,6 +110,8 @@ class Limiter:
         Returns (the refusing decision or None, the decisions after this request, one per rule
         in order). Rules with a limit of 0 are ignored (no limit)."""
         active = [r for r in rules if r.limit > 0]
+        if not active:
+            return None, [Decision.unlimited(now) for _ in rules]
         state_of = self._sliding_state if algorithm == "sliding" else self._fixed_state
         with self._lock:
             states = [state_of(r, now) for r in active]

@@ -13,6 +13,7 @@ import json
 import math
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -171,6 +172,7 @@ def rate_limit_headers(decision: Decision) -> list[tuple[str, str]]:
 class Particulier:
     name = "particulier"
     bans = True
+    outage_upstream = True
 
     def endpoint_of(self, method: str, path: str) -> str:
         if method not in ("GET", "HEAD"):
@@ -187,7 +189,15 @@ class Particulier:
         return error_response("30001")
 
     def handle(self, ctx: Context) -> Response:
+        response = self._route(ctx)
+        # Rails' request id, which Vigie keeps on each attempt.
+        response.headers.append(("X-Request-Id", str(uuid.uuid4())))
+        return response
+
+    def _route(self, ctx: Context) -> Response:
         endpoint = ctx.endpoint
+        if ctx.faults.outage and endpoint in ("pings", "ping_men_scolarite"):
+            return self.outage_response(ctx)  # the routes behind the gateway see it upstream
         if endpoint in ("scolarites_v4", "scolarites_v3"):
             return self._scolarites(ctx, endpoint[-2:])
         if endpoint == "scolarites_v2":
@@ -279,6 +289,8 @@ class Particulier:
         return json_response(status, body)
 
     def injected_error(self, key: str) -> Response:
+        if key == "outage":
+            return error_response("30001")  # the ministry's service is down
         status = int(key.partition("/")[0])
         code = injected(key)
         headers = [("Retry-After", "1")] if status == 429 else []

@@ -123,6 +123,8 @@ def handle(ctx: "Context", info: "TokenInfo | None") -> Response:
     if isinstance(query, Response):
         return query
     fault = ctx.simulate_upstream()
+    if fault == "outage":
+        return provider_error(503)
     if fault:
         return provider_error(int(fault.partition("/")[0]))
     case = scolarite.find_case(query, "scolarites_v2")

@@ -82,6 +82,8 @@ class PopulationIndex:
         return self._ready.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
+        if self._ready.is_set():  # every lookup comes here: no lock once built
+            return True
         self.start()
         return self._ready.wait(timeout)
 

@@ -8,7 +8,7 @@ real service's tolerance is not documented [guessed], see the scenario README.
 
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
+from functools import cache, cached_property
 from typing import Any
 
 from verifications.sandbox import scenarios
@@ -44,8 +44,12 @@ class Query:
     any_establishment: bool  # a region perimeter: matched on any establishment [guessed]
     year: int
 
+    @cached_property
+    def _folded(self) -> tuple[str, str]:
+        return fold(self.nom), fold(self.prenoms[0])
+
     def key(self, uai: str) -> ScolariteKey:
-        return (fold(self.nom), fold(self.prenoms[0]), self.sexe, self.birth_date, uai, self.year)
+        return (*self._folded, self.sexe, self.birth_date, uai, self.year)
 
     def establishments(self, known: tuple[str, ...]) -> list[str]:
         """The establishments to look in: the UAI, or those of the perimeter."""

@@ -11,7 +11,7 @@ from typing import Any
 
 from cheroot import wsgi
 
-from verifications.sandbox.app import SOCKET_KEY, SandboxApp
+from verifications.sandbox.app import CONNECTION_KEY, SandboxApp
 from verifications.sandbox.knobs import Knobs, KnobStore
 from verifications.sandbox.state import State
 
@@ -22,11 +22,11 @@ DEFAULT_THREADS = 32
 
 
 class SandboxGateway(wsgi.Gateway_10):
-    """WSGI 1.0, plus the client socket in the environ (to close it with a reset)."""
+    """WSGI 1.0, plus cheroot's connection in the environ (to park it or reset it)."""
 
     def get_environ(self) -> dict[str, Any]:
         environ = super().get_environ()
-        environ[SOCKET_KEY] = self.req.conn.socket
+        environ[CONNECTION_KEY] = self.req.conn
         return environ
 
 
@@ -99,4 +99,5 @@ def serve(
         logger.info("sandbox stopping")
     finally:
         state.stopping.set()  # wake every sleeping request
+        state.parking.close_all()
         server.stop()

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from verifications.sandbox.httpkit import NoAnswer, Request
 from verifications.sandbox.knobs import Faults, Knobs, KnobStore
 from verifications.sandbox.limits import Bans, Decision, InFlight, Limiter, Rule
+from verifications.sandbox.parking import ParkingLot
 from verifications.sandbox.people import PopulationIndex
 from verifications.sandbox.stats import Stats
 
@@ -21,6 +22,7 @@ class State:
     bans: Bans = field(default_factory=Bans)
     in_flight: InFlight = field(default_factory=InFlight)
     people: PopulationIndex = field(default_factory=PopulationIndex)
+    parking: ParkingLot = field(default_factory=ParkingLot)
     # Set when the server stops, so that every sleeping request wakes up at once.
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
@@ -61,14 +63,16 @@ class Context:
 
     def simulate_upstream(self) -> str | None:
         """Play the provider's part: maybe reset the connection, maybe never answer, wait the
-        configured latency, then maybe fail. Returns the ``error_rates`` key drawn, if any."""
+        configured latency, then maybe fail. Returns the ``error_rates`` key drawn, if any, or
+        "outage" when the provider is switched off."""
         faults, rng = self.faults, self.state.rng
+        if faults.outage:
+            return "outage"
         if faults.reset_rate and rng.random() < faults.reset_rate:
             raise NoAnswer("reset")
         if faults.timeout_rate and rng.random() < faults.timeout_rate:
             # Longer than the client's timeout: it gives up, then the connection is closed.
-            self.state.sleep(faults.timeout_seconds)
-            raise NoAnswer("timeout", hard_reset=False)
+            raise NoAnswer("timeout", hard_reset=False, hold=faults.timeout_seconds)
         delay = faults.latency_ms
         if faults.latency_jitter_ms:
             delay += rng.random() * faults.latency_jitter_ms

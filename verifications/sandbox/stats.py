@@ -19,7 +19,7 @@ SECOND = 1.0
 MINUTE = 60.0
 
 
-@dataclass
+@dataclass(slots=True)
 class Counter:
     requests: int = 0
     statuses: _Counts[str] = field(default_factory=_Counts)
@@ -33,19 +33,24 @@ class Counter:
     _last_minute: deque[float] = field(default_factory=deque)
 
     def arrive(self, now: float) -> None:
+        # Written out rather than looped: this runs five or six times per request.
         self.requests += 1
         self.in_flight += 1
-        self.max_in_flight = max(self.max_in_flight, self.in_flight)
-        for window, log, attr in (
-            (SECOND, self._last_second, "max_per_second"),
-            (MINUTE, self._last_minute, "max_per_minute"),
-        ):
-            log.append(now)
-            horizon = now - window
-            while log[0] <= horizon:
-                log.popleft()
-            if len(log) > getattr(self, attr):
-                setattr(self, attr, len(log))
+        if self.in_flight > self.max_in_flight:
+            self.max_in_flight = self.in_flight
+        second, minute = self._last_second, self._last_minute
+        second.append(now)
+        horizon = now - SECOND
+        while second[0] <= horizon:
+            second.popleft()
+        if len(second) > self.max_per_second:
+            self.max_per_second = len(second)
+        minute.append(now)
+        horizon = now - MINUTE
+        while minute[0] <= horizon:
+            minute.popleft()
+        if len(minute) > self.max_per_minute:
+            self.max_per_minute = len(minute)
 
     def finish(self, outcome: str, answered: bool) -> None:
         self.in_flight -= 1

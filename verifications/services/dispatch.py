@@ -20,6 +20,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from admissions.enums import BatchStatus, Source
+from admissions.models import Batch
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
 from verifications.providers.limits import get_limiter
@@ -78,11 +79,11 @@ def _dispatch_source(source: str, now) -> list[int]:
     due = (
         pending.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
-        .exclude(batch__status=BatchStatus.PAUSED)
+        .exclude(batch_id__in=Batch.objects.filter(status=BatchStatus.PAUSED).values("id"))
         .order_by(F("not_before").asc(nulls_first=True), "id")
     )
     with transaction.atomic():
-        ids = list(due.select_for_update(skip_locked=True).values_list("id", flat=True)[:room])
+        ids = list(due.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[:room])
         if ids:
             VerificationRequest.objects.filter(pk__in=ids, state=RequestState.PENDING).update(
                 enqueued_at=now

@@ -76,14 +76,16 @@ def _dispatch_source(source: str, now) -> list[int]:
     room = _capacity(source) - in_broker
     if room <= 0:
         return []
+    paused = Batch.objects.filter(status=BatchStatus.PAUSED).values("id")
     due = (
         pending.filter(Q(not_before__isnull=True) | Q(not_before__lte=now))
         .filter(Q(enqueued_at__isnull=True) | Q(enqueued_at__lt=stale))
-        .exclude(batch_id__in=Batch.objects.filter(status=BatchStatus.PAUSED).values("id"))
+        .exclude(batch_id__in=paused)
         .order_by(F("not_before").asc(nulls_first=True), "id")
     )
     with transaction.atomic():
-        ids = list(due.select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[:room])
+        locked = due.select_for_update(skip_locked=True, of=("self",))
+        ids = list(locked.values_list("id", flat=True)[:room])
         if ids:
             VerificationRequest.objects.filter(pk__in=ids, state=RequestState.PENDING).update(
                 enqueued_at=now

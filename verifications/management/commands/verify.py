@@ -32,6 +32,7 @@ from verifications.providers.base import (
 )
 from verifications.services.check import CheckResult, check_now
 from verifications.services.inputs import recipient_for
+from verifications.verdicts import render_note, render_reason
 
 
 class InvalidInput(Exception):
@@ -53,7 +54,7 @@ class Command(BaseCommand):
         sub = parser.add_subparsers(dest="kind", required=True, metavar="KIND")
 
         def add(name: str, help_text: str) -> ArgumentParser:
-            p = sub.add_parser(name, help=help_text, cmd=self)
+            p = sub.add_parser(name, help=help_text)
             p.add_argument("--institution", help="SIRET or id of the institution checking.")
             p.add_argument("--json", action="store_true", help="Print JSON.")
             p.add_argument(
@@ -209,7 +210,7 @@ class Command(BaseCommand):
         return {
             "kind": kind,
             "verdict": str(decision.verdict),
-            "reason": str(decision.reason),
+            "reason": render_reason(decision.reason_code, decision.reason_params, language="en"),
             "reason_code": decision.reason_code,
             "source": {
                 "name": str(source),
@@ -219,7 +220,7 @@ class Command(BaseCommand):
                 "upstream_request_id": last.upstream_request_id if last else "",
                 "calls": len(outcome.calls),
                 "evidence": decision.evidence,
-                "notes": [str(n) for n in decision.notes],
+                "notes": [render_note(code, language="en") for code in decision.note_codes],
             },
             "diff": decision.diff,
             "valid_until": decision.valid_until,

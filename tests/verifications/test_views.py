@@ -1,0 +1,330 @@
+"""The clerk workspace's pages through the test client: what a clerk sees and can do."""
+
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from admissions.enums import AuditAction, ClaimKind, Source, Verdict
+from admissions.models import Applicant, AuditEvent, Claim
+from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from tests.verifications.helpers import claim_for, person_with
+from verifications.models import SourceAlert, VerificationRequest
+from verifications.sandbox.population import ScolariteOutcome
+from verifications.services import verification_run
+
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def clerk():
+    return UserFactory()
+
+
+@pytest.fixture
+def clerk_client(client, clerk):
+    client.force_login(clerk)
+    return client
+
+
+def _fold(html: str) -> str:
+    """Whitespace folded, and CSRF tokens (masked anew at each render) blanked."""
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', html)
+    return " ".join(html.split())
+
+
+def _region(html: str, element_id: str) -> str:
+    """The element with this id (regions here hold no nested element of the same tag)."""
+    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}".*?</\1>', html, re.S)
+    assert match, element_id
+    return _fold(match.group(0))
+
+
+# --- Applicant list -------------------------------------------------------------------------
+
+
+def test_search_ignores_case_and_accents(clerk, clerk_client):
+    ApplicantFactory(institution=clerk.institution, birth_name="LEFÈVRE", name_key="LEFEVRE EMMA")
+    ApplicantFactory(institution=clerk.institution, birth_name="DURAND", name_key="DURAND LEO")
+    ApplicantFactory(birth_name="LEFÈVRE", name_key="LEFEVRE EMMA")  # another institution
+    page = clerk_client.get(reverse("applicant_list"), {"q": "lefevre"})
+    assert "LEFÈVRE" in page.text
+    assert "DURAND" not in page.text
+    assert "1 candidat" in page.text
+
+
+def test_search_by_ine_and_reference(clerk, clerk_client):
+    ApplicantFactory(institution=clerk.institution, ine="123456789AB", file_reference="DOS-77")
+    ApplicantFactory(institution=clerk.institution, file_reference="AUTRE-1")
+    assert "DOS-77" in clerk_client.get(reverse("applicant_list"), {"q": "123456789ab"}).text
+    by_ref = clerk_client.get(reverse("applicant_list"), {"q": "dos-7"}).text
+    assert "DOS-77" in by_ref
+    assert "AUTRE-1" not in by_ref
+
+
+def test_filters_on_verdict_kind_and_needs_me(clerk, clerk_client):
+    inst = clerk.institution
+    ok = ClaimFactory(
+        applicant=ApplicantFactory(institution=inst, file_reference="OK-1"), verdict="confirmed"
+    )
+    nf = ClaimFactory(
+        applicant=ApplicantFactory(institution=inst, file_reference="NF-1"), verdict="not_found"
+    )
+    cvec = ClaimFactory(
+        applicant=ApplicantFactory(institution=inst, file_reference="CV-1"),
+        kind=ClaimKind.CVEC,
+        declared={"code": "VER1ABCDEF", "campaign": None},
+    )
+    url = reverse("applicant_list")
+    confirmed = clerk_client.get(url, {"verdict": "confirmed"}).text
+    assert ok.applicant.file_reference in confirmed
+    assert nf.applicant.file_reference not in confirmed
+    needs_me = clerk_client.get(url, {"needs_me": "on"}).text
+    assert "NF-1" in needs_me
+    assert "OK-1" not in needs_me
+    kind = clerk_client.get(url, {"kind": "cvec", "verdict": "unchecked"}).text
+    assert cvec.applicant.file_reference in kind
+    assert "OK-1" not in kind
+
+
+def test_list_query_count_does_not_depend_on_page_size(clerk, clerk_client):
+    def count(n: int) -> int:
+        for _ in range(n):
+            ClaimFactory(applicant=ApplicantFactory(institution=clerk.institution))
+        with CaptureQueriesContext(connection) as queries:
+            response = clerk_client.get(reverse("applicant_list"), {"sort": "recent"})
+        assert response.status_code == 200
+        return len(queries)
+
+    assert count(10) == count(40)  # 10 rows, then 50 (a full page)
+
+
+def test_htmx_results_are_the_same_region_as_the_full_page(clerk, clerk_client):
+    for _ in range(3):
+        ClaimFactory(applicant=ApplicantFactory(institution=clerk.institution), verdict="confirmed")
+    url = reverse("applicant_list")
+    full = clerk_client.get(url, {"q": ""}).text
+    fragment = clerk_client.get(url, {"q": ""}, headers={**HTMX, "HX-Target": "applicant-results"})
+    assert "<html" not in fragment.text
+    assert _fold(fragment.text) == _region(full, "applicant-results")
+
+
+def test_pagination(clerk, clerk_client):
+    for _ in range(55):
+        ApplicantFactory(institution=clerk.institution)
+    page1 = clerk_client.get(reverse("applicant_list")).text
+    assert "Page 1 sur 2" in page1
+    page2 = clerk_client.get(reverse("applicant_list"), {"page": 2}).text
+    assert page2.count("<tr>") == 5 + 1  # 5 rows and the header
+
+
+# --- Creating and editing ---------------------------------------------------------------------
+
+
+def test_create_applicant_with_claims(clerk, clerk_client):
+    data = {
+        "file_reference": "2026-001",
+        "birth_name": "Martin",
+        "first_name_1": "Emma",
+        "sex": "F",
+        "birth_date": "2012-08-15",
+        "scolarite-uai": "0132733a",
+        "scolarite-school_year": "2025-2026",
+        "cvec-code": "",
+    }
+    response = clerk_client.post(reverse("applicant_create"), data)
+    applicant = Applicant.objects.get(file_reference="2026-001")
+    assert response.status_code == 302
+    assert response.headers["Location"] == reverse("applicant_detail", args=[applicant.pk])
+    assert applicant.claims.get().declared == {"uai": "0132733A", "school_year": 2025}
+    assert applicant.name_key == "MARTIN EMMA"
+    assert (
+        AuditEvent.objects.filter(applicant_id=applicant.pk, action=AuditAction.CREATED).count()
+        == 2
+    )
+
+
+def test_create_shows_each_error_next_to_its_field_and_saves_nothing(clerk_client):
+    data = {
+        "file_reference": "2026-002",
+        "birth_name": "Martin",
+        "first_name_1": "Emma",
+        "sex": "F",
+        "birth_date": "2012-08-15",
+        "ine": "123",
+        "scolarite-uai": "0132733B",
+        "scolarite-school_year": "2025",
+    }
+    response = clerk_client.post(reverse("applicant_create"), data)
+    assert response.status_code == 200
+    assert not Applicant.objects.exists()
+    html = response.text
+    assert "Le formulaire contient des erreurs" in html
+    assert re.search(r'id="id_ine-errors">\s*<li>L’INE|id="id_ine-errors"><li>L&#x27;INE', html)
+    assert 'id="id_scolarite-uai-errors"' in html
+    assert "la lettre de contrôle devrait être « A »" in html
+
+
+def test_edit_identity(clerk, clerk_client):
+    applicant = ApplicantFactory(
+        institution=clerk.institution, first_names=["Emma"], birth_name="Martin"
+    )
+    data = {
+        "file_reference": applicant.file_reference,
+        "birth_name": "Martin",
+        "usage_name": "Dupont",
+        "first_name_1": "Emma",
+        "sex": "F",
+        "birth_date": applicant.birth_date.isoformat(),
+    }
+    response = clerk_client.post(reverse("applicant_edit", args=[applicant.pk]), data)
+    assert response.status_code == 302
+    applicant.refresh_from_db()
+    assert applicant.usage_name == "Dupont"
+    assert "DUPONT" in applicant.name_key
+
+
+# --- The applicant's page, its cards and decisions -----------------------------------------------
+
+
+def test_opening_an_applicant_is_recorded_and_not_cached(clerk, clerk_client):
+    claim = ClaimFactory(applicant=ApplicantFactory(institution=clerk.institution))
+    response = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id]))
+    assert response.status_code == 200
+    assert response.headers["Cache-Control"] == "no-store"
+    event = AuditEvent.objects.get(action=AuditAction.VIEWED)
+    assert (event.actor, event.applicant_id) == (clerk, claim.applicant_id)
+    assert event.purpose
+
+
+@pytest.mark.usefixtures("sandbox_settings")
+def test_verify_button_starts_a_live_card_that_stops_polling_when_done(clerk, clerk_client):
+    claim = claim_for(
+        person_with(scolarite=ScolariteOutcome.ENROLLED), ClaimKind.SCOLARITE, clerk.institution
+    )
+    response = clerk_client.post(reverse("claim_verify", args=[claim.pk]), headers=HTMX)
+    assert response.status_code == 200
+    assert 'hx-trigger="every 2s"' in response.text
+    assert "Vérification en cours" in response.text
+    request = VerificationRequest.objects.get(claim=claim)
+    verification_run(request_id=request.pk)
+    card = clerk_client.get(reverse("claim_card", args=[claim.pk]), headers=HTMX)
+    assert "hx-trigger" not in card.text
+    assert "Confirmé" in card.text
+    assert "L’élève est scolarisé" in card.text or "L&#x27;élève est scolarisé" in card.text
+    page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
+    assert _fold(card.text) == _region(page, f"claim-{claim.pk}")
+
+
+def test_card_query_count_does_not_depend_on_attempts(clerk, clerk_client):
+    def count(attempts: int) -> int:
+        claim = ClaimFactory(applicant=ApplicantFactory(institution=clerk.institution))
+        request = VerificationRequest.objects.create(
+            institution=clerk.institution,
+            claim=claim,
+            source=Source.API_PARTICULIER,
+            trigger="manual",
+            state="done",
+            verdict=Verdict.UNAVAILABLE,
+        )
+        from verifications.models import VerificationAttempt
+
+        for _ in range(attempts):
+            VerificationAttempt.objects.create(
+                request=request, source=request.source, outcome="unavailable"
+            )
+        with CaptureQueriesContext(connection) as queries:
+            clerk_client.get(reverse("claim_card", args=[claim.pk]))
+        return len(queries)
+
+    assert count(1) == count(12)
+
+
+def test_clerk_records_a_manual_verification_when_the_source_could_not_say(clerk, clerk_client):
+    claim = ClaimFactory(
+        applicant=ApplicantFactory(institution=clerk.institution), verdict=Verdict.NOT_FOUND
+    )
+    response = clerk_client.post(
+        reverse("claim_manual", args=[claim.pk]),
+        {"justification": "certificat de scolarité signé du proviseur, reçu le 12/10"},
+    )
+    assert response.status_code == 302
+    claim.refresh_from_db()
+    assert claim.verdict == Verdict.MANUAL
+    assert AuditEvent.objects.filter(action=AuditAction.MANUALLY_VERIFIED, actor=clerk).exists()
+
+
+def test_manual_verification_needs_a_justification(clerk, clerk_client):
+    claim = ClaimFactory(
+        applicant=ApplicantFactory(institution=clerk.institution), verdict=Verdict.UNAVAILABLE
+    )
+    clerk_client.post(reverse("claim_manual", args=[claim.pk]), {"justification": "ok"})
+    claim.refresh_from_db()
+    assert claim.verdict == Verdict.UNAVAILABLE
+
+
+def test_only_a_supervisor_overrides_a_verdict(client, clerk):
+    claim = ClaimFactory(
+        applicant=ApplicantFactory(institution=clerk.institution), verdict=Verdict.CONTRADICTED
+    )
+    data = {"verdict": "confirmed", "justification": "erreur de saisie de l'établissement corrigée"}
+    client.force_login(clerk)
+    assert client.post(reverse("claim_override", args=[claim.pk]), data).status_code == 403
+    supervisor = UserFactory(institution=clerk.institution, supervisor=True)
+    client.force_login(supervisor)
+    assert client.post(reverse("claim_override", args=[claim.pk]), data).status_code == 302
+    claim.refresh_from_db()
+    assert claim.verdict == Verdict.CONFIRMED
+    event = AuditEvent.objects.get(action=AuditAction.OVERRIDDEN)
+    assert event.details["from"] == "contradicted"
+    assert event.details["to"] == "confirmed"
+
+
+# --- Dashboard ---------------------------------------------------------------------------------
+
+
+def test_dashboard_shows_counts_health_and_alerts(clerk, clerk_client):
+    ClaimFactory(
+        applicant=ApplicantFactory(institution=clerk.institution), verdict=Verdict.NOT_FOUND
+    )
+    SourceAlert.objects.create(
+        institution=clerk.institution,
+        source=Source.API_PARTICULIER,
+        code="00101",
+        http_status=401,
+        last_seen="2026-11-23T10:00:00Z",
+    )
+    page = clerk_client.get(reverse("home")).text
+    assert "<strong>1</strong> déclaration à traiter" in page
+    assert "État des sources" in page
+    assert "code 00101" in page
+
+
+# --- Tenant isolation ---------------------------------------------------------------------------
+
+
+def test_every_route_answers_404_for_another_institutions_objects(clerk_client):
+    other = InstitutionFactory()
+    claim = ClaimFactory(applicant=ApplicantFactory(institution=other))
+    gets = [
+        reverse("applicant_detail", args=[claim.applicant_id]),
+        reverse("applicant_edit", args=[claim.applicant_id]),
+        reverse("claim_add", args=[claim.applicant_id, "cvec"]),
+        reverse("claim_edit", args=[claim.pk]),
+        reverse("claim_card", args=[claim.pk]),
+    ]
+    posts = [
+        reverse("claim_verify", args=[claim.pk]),
+        reverse("claim_manual", args=[claim.pk]),
+        reverse("applicant_edit", args=[claim.applicant_id]),
+    ]
+    for url in gets:
+        assert clerk_client.get(url).status_code == 404, url
+    for url in posts:
+        assert clerk_client.post(url, {"justification": "x" * 20}).status_code == 404, url
+    assert not VerificationRequest.objects.exists()
+    assert Claim.objects.get(pk=claim.pk).verdict == ""

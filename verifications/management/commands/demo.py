@@ -11,14 +11,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from admissions import services
-from admissions.enums import ClaimKind, Role
-from admissions.models import Institution, User
+from admissions.enums import BatchKind, ClaimKind, Role
+from admissions.models import Batch, Claim, Institution, User
+from verifications.enums import Trigger
 from verifications.sandbox.population import (
     STAGING_PUPILS,
     STAGING_RECIPIENT,
     CertificationOutcome,
     person,
 )
+from verifications.services import verification_requests_create
 
 
 DEMO_SIRET = STAGING_RECIPIENT  # the staging `recipient`: API Particulier's own examples use it
@@ -81,6 +83,9 @@ class Command(BaseCommand):
             self._population_applicants(
                 User.objects.get(username="agent-iut"), start=50_000, count=20
             )
+            if not options.get("no_verify"):
+                for institution in (main, second):
+                    self._verify_all(institution)
         self._write_logins(logins)
         self.stdout.write(self.style.SUCCESS(f"demo ready: {count} + 20 applicants"))
         self.stdout.write(Path(self._logins_path()).read_text())
@@ -145,6 +150,22 @@ class Command(BaseCommand):
                 },
                 claims=claims,
             )
+
+    def _verify_all(self, institution: Institution) -> None:
+        """A cohort verification of every claim, as a supervisor would launch it: the workers
+        work through it at the sandbox's rates once `make run` has started them."""
+        supervisor = User.objects.filter(institution=institution).order_by("-role").first()
+        claims = list(Claim.objects.filter(institution=institution).select_related("institution"))
+        batch = Batch.objects.create(
+            institution=institution,
+            kind=BatchKind.VERIFICATION,
+            label="Démo : vérification initiale",
+            total=len(claims),
+            created_by=supervisor,
+        )
+        verification_requests_create(
+            claims=claims, acting_user=supervisor, trigger=Trigger.BATCH, batch=batch
+        )
 
     @staticmethod
     def _logins_path() -> Path:

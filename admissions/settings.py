@@ -225,6 +225,9 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "control_folder": str(_celery_dir / "control"),
         "processed_folder": str(_celery_dir / "processed"),
         "store_processed": False,
+        # kombu polls the folder once a second by default: a worker would take one message a
+        # second. A task takes ~20 ms, so poll often (listing a small folder is cheap).
+        "polling_interval": 0.05,
     }
 else:
     # With acks_late, a message not acknowledged within the visibility timeout is delivered

@@ -10,6 +10,15 @@ it says plus the previous hash.
 applicant): it takes the lock and reads the head once, hashes the rows in sequence, and
 inserts them in chunks with ``bulk_insert`` (append-only: inserts are allowed, updates are
 not). The rows are exactly those ``audit_record`` would write.
+
+``audit_events_purge`` deletes a chain's rows older than the retention period (API Particulier
+asks for 36 months). It always deletes a *prefix* of the chain (seq 1..N), and in the same
+transaction appends a ``purged`` event, the **anchor**, whose details name the last deleted row
+(``audit_purged_through_seq`` = N, ``audit_purged_through_hash`` = its hash). Verification then
+starts from the oldest remaining row: if its seq is not 1, an anchor must say that rows up to
+seq - 1 were purged and that the last of them had exactly the hash this row's ``prev_hash``
+points to. The anchor is itself a link of the chain (hashed with the rest), so removing more
+rows, or forging an anchor, still breaks verification unless every later row is rewritten.
 """
 
 import hashlib
@@ -17,7 +26,7 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -25,6 +34,7 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
+from admissions.append_only import purge_allowed
 from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent, Institution, User
@@ -218,9 +228,45 @@ class ChainBreak:
     reason: str
 
 
+ANCHOR_SEQ = "audit_purged_through_seq"
+ANCHOR_HASH = "audit_purged_through_hash"
+
+
+def _chain_start(chain: str) -> tuple[int, str, ChainBreak | None]:
+    """Where verification starts: (expected seq, expected prev_hash, a break if rows are
+    missing at the start and no purge anchor accounts for them)."""
+    first = AuditEvent.objects.filter(chain=chain).order_by("seq").values("pk", "seq").first()
+    if first is None or first["seq"] == 1:
+        return 1, GENESIS_HASH, None
+    through = first["seq"] - 1
+    anchor = (
+        AuditEvent.objects.filter(
+            chain=chain, action=AuditAction.PURGED, **{f"details__{ANCHOR_SEQ}": through}
+        )
+        .order_by("-seq")
+        .values("details")
+        .first()
+    )
+    if anchor is None:
+        return (
+            1,
+            GENESIS_HASH,
+            ChainBreak(
+                chain,
+                first["pk"],
+                first["seq"],
+                f"rows 1 to {through} are missing and no purge anchor accounts for them",
+            ),
+        )
+    return first["seq"], anchor["details"][ANCHOR_HASH], None
+
+
 def _chain_breaks(chain: str) -> Iterator[ChainBreak]:
-    expected_prev = GENESIS_HASH
-    expected_seq = 1
+    expected_seq, expected_prev, missing = _chain_start(chain)
+    if missing is not None:
+        yield missing
+        first = AuditEvent.objects.filter(chain=chain).order_by("seq").first()
+        expected_seq, expected_prev = first.seq, first.prev_hash
     rows = AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
     for event in rows:
         if event.seq != expected_seq:
@@ -264,3 +310,42 @@ def audit_chains_verify(chain: str | None = None) -> list[ChainReport]:
             )
         )
     return reports
+
+
+def audit_events_purge(*, institution: Institution | None, before: datetime) -> int:
+    """Delete the chain's events older than ``before`` (a prefix of the chain) and append the
+    anchor that lets ``audit_verify`` start after them. Returns the number deleted."""
+    institution_id = institution.pk if institution is not None else None
+    chain = chain_key(institution_id)
+    with transaction.atomic():
+        _lock_chain(institution_id)
+        events = AuditEvent.objects.filter(chain=chain)
+        first_kept = (
+            events.filter(created_at__gte=before).order_by("seq").values_list("seq", flat=True)
+        ).first()
+        if first_kept is None:
+            head = events.order_by("-seq").values_list("seq", flat=True).first()
+            through = head or 0
+        else:
+            # Everything before the first row still within retention: a clock that went back
+            # leaves a row or two longer, never deletes a kept one.
+            through = first_kept - 1
+        last = events.filter(seq__lte=through).order_by("-seq").values("seq", "hash").first()
+        if last is None:
+            return 0
+        with purge_allowed():
+            deleted, _ = events.filter(seq__lte=through).delete()
+        audit_record(
+            action=AuditAction.PURGED,
+            actor=None,
+            actor_label="retention",
+            institution=institution,
+            object_type="auditevent",
+            details={
+                ANCHOR_SEQ: last["seq"],
+                ANCHOR_HASH: last["hash"],
+                "deleted": deleted,
+                "before": before.astimezone(UTC).isoformat(),
+            },
+        )
+    return deleted

@@ -38,5 +38,22 @@ app.conf.beat_schedule = {
         "task": "admissions.audit_chain_check",
         "schedule": crontab(hour=3, minute=17),
     },
+    # Re-checks what is due, inside each institution's night window, at a bounded share of each
+    # source's rate (every verifications.freshness.RECHECK_TICK_SECONDS).
+    "verifications-scheduled-reverification": {
+        "task": "verifications.scheduled_reverification",
+        "schedule": 300.0,
+        "options": {"expires": 240},
+    },
+    # Retention: raw evidence and audit events past their period (institution settings).
+    "verifications-retention-purge": {
+        "task": "verifications.retention_purge",
+        "schedule": crontab(hour=2, minute=41),
+    },
+    # API tokens close to their expiry: one e-mail per threshold (90, 60, 30, 15 days).
+    "verifications-credential-expiry": {
+        "task": "verifications.credential_expiry_check",
+        "schedule": crontab(hour=7, minute=5),
+    },
 }
 app.autodiscover_tasks()

@@ -92,3 +92,4 @@ class AuditAction(models.TextChoices):
     LOGGED_IN = "logged_in", _("Connexion")
     LOGGED_OUT = "logged_out", _("Déconnexion")
     LOGIN_FAILED = "login_failed", _("Échec de connexion")
+    CREDENTIAL_EXPIRY_WARNED = "credential_expiry_warned", _("Avertissement d'expiration de jeton")

@@ -63,7 +63,12 @@ class InstitutionCredential(models.Model):
     source = models.CharField(_("source"), max_length=32, choices=Source)
     token = EncryptedTextField(_("jeton"))
     fingerprint = models.CharField(_("empreinte"), max_length=16, editable=False)
+    # Read from the token itself when it is a JWT (its `exp`), without checking the signature.
     expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+    # The smallest warning threshold (days before expiry) already e-mailed for this token.
+    expiry_warned_days = models.PositiveSmallIntegerField(
+        _("dernier avertissement d'expiration (jours)"), null=True, blank=True, editable=False
+    )
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
     class Meta:

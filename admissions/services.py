@@ -5,6 +5,7 @@ and call them. Validation errors are raised as ``ValidationError`` keyed by fiel
 """
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,6 +18,7 @@ from admissions.claims import clean_declared
 from admissions.enums import AuditAction, Role, Source
 from admissions.identity import applicant_search_key, clean_identity
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
+from admissions.tokens import jwt_expiry
 from admissions.validators import normalize_siret, normalize_uai
 
 
@@ -246,8 +248,12 @@ def credential_set(
     source: Source,
     token: str,
     ip: str | None = None,
+    expires_at: datetime | None = None,
 ) -> InstitutionCredential:
-    """Store (or replace) an institution's token for a source, encrypted; empty removes it."""
+    """Store (or replace) an institution's token for a source, encrypted; empty removes it.
+
+    The expiry is read from the token when it is a JWT (``exp``; API Particulier's are), else
+    taken from ``expires_at`` if given. A new token starts its expiry warnings afresh."""
     token = token.strip()
     existing = InstitutionCredential.objects.filter(institution=institution, source=source)
     if not token:
@@ -257,7 +263,12 @@ def credential_set(
         credential, _created = InstitutionCredential.objects.update_or_create(
             institution=institution,
             source=source,
-            defaults={"token": token, "fingerprint": crypto.fingerprint(token)},
+            defaults={
+                "token": token,
+                "fingerprint": crypto.fingerprint(token),
+                "expires_at": jwt_expiry(token) or expires_at,
+                "expiry_warned_days": None,
+            },
         )
     audit_record(
         action=AuditAction.CREDENTIAL_CHANGED,
@@ -269,6 +280,9 @@ def credential_set(
         details={
             "source": source,
             "fingerprint": credential.fingerprint if credential else None,
+            "expires_at": (
+                credential.expires_at.isoformat() if credential and credential.expires_at else None
+            ),
         },
     )
     return credential

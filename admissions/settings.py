@@ -413,6 +413,8 @@ MAILERS = {
     },
 }
 DEFAULT_FROM_EMAIL = env("DJANGO_DEFAULT_FROM_EMAIL", default="vigie@localhost")
+# The address of the web interface, for links in e-mails (verdict changes, token expiry).
+VIGIE_SITE_URL = env("VIGIE_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 # --- Logging --------------------------------------------------------------------------------
 

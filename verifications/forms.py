@@ -1,6 +1,7 @@
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from verifications import freshness
 from verifications.services.decisions import OVERRIDABLE
 
 
@@ -27,3 +28,133 @@ class OverrideForm(forms.Form):
         from admissions.enums import Verdict
 
         self.fields["verdict"].choices = [(v.value, v.label) for v in Verdict if v in OVERRIDABLE]
+
+
+# --- Institution settings and GDPR (retention area) -------------------------------------------
+
+
+class MonthDayField(forms.CharField):
+    """A day of the year typed "JJ/MM", stored "MM-DD"; blank allowed when not required."""
+
+    default_error_messages = {
+        "invalid": _("Saisissez un jour de l'année au format JJ/MM, par exemple 08/09."),
+    }
+
+    def __init__(self, **kwargs) -> None:
+        kwargs.setdefault("max_length", 5)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("widget", forms.TextInput(attrs={"placeholder": "JJ/MM", "size": 5}))
+        super().__init__(**kwargs)
+
+    def prepare_value(self, value):
+        if isinstance(value, str) and len(value) == 5 and value[2] == "-":
+            month, day = value.split("-")
+            return f"{day}/{month}"
+        return value
+
+    def clean(self, value):
+        value = super().clean(value).strip()
+        if not value:
+            return ""
+        try:
+            day, month = (int(part) for part in value.replace("-", "/").split("/"))
+            stored = f"{month:02d}-{day:02d}"
+            freshness.parse_month_day(stored)
+        except ValueError:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+        return stored
+
+
+class InstitutionPolicyForm(forms.Form):
+    night_start = forms.TimeField(
+        label=_("Début de la fenêtre de nuit"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+    )
+    night_end = forms.TimeField(
+        label=_("Fin de la fenêtre de nuit"),
+        widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
+        help_text=_("Les re-vérifications planifiées ne partent qu'entre ces deux heures."),
+    )
+    timezone = forms.ChoiceField(
+        label=_("Fuseau horaire"), choices=[(tz, tz) for tz in freshness.TIMEZONES]
+    )
+    scheduled_share = forms.IntegerField(
+        label=_("Part du débit de chaque source (%)"),
+        min_value=1,
+        max_value=100,
+        help_text=_("Le reste du débit reste disponible pour les vérifications des agents."),
+    )
+    evidence_retention_months = forms.IntegerField(
+        label=_("Conservation des preuves brutes (mois)"),
+        min_value=freshness.MIN_EVIDENCE_RETENTION_MONTHS,
+        max_value=freshness.MAX_RETENTION_MONTHS,
+        help_text=_(
+            "Après ce délai, les preuves sont effacées ; le verdict, son motif, les écarts et "
+            "l'empreinte des preuves sont conservés."
+        ),
+    )
+    audit_retention_months = forms.IntegerField(
+        label=_("Conservation du journal d'audit (mois)"),
+        min_value=freshness.MIN_AUDIT_RETENTION_MONTHS,
+        max_value=freshness.MAX_RETENTION_MONTHS,
+        help_text=_("36 mois au moins : la traçabilité demandée par API Particulier."),
+        error_messages={
+            "min_value": _(
+                "Le journal d'audit doit être conservé %(limit_value)s mois au moins "
+                "(traçabilité demandée par API Particulier)."
+            )
+        },
+    )
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("night_start") and cleaned.get("night_start") == cleaned.get("night_end"):
+            self.add_error("night_end", _("La fenêtre de nuit doit durer au moins une minute."))
+        return cleaned
+
+
+class FreshnessPolicyForm(forms.Form):
+    enabled = forms.BooleanField(label=_("Re-vérifier automatiquement"), required=False)
+    interval_days = forms.IntegerField(
+        label=_("Tous les (jours)"), min_value=1, max_value=365, required=False
+    )
+    active_from = MonthDayField(label=_("Du (JJ/MM)"))
+    active_until = MonthDayField(label=_("Au (JJ/MM)"))
+    recheck_on = MonthDayField(label=_("Et chaque année le (JJ/MM)"))
+    recheck_on_campaign_change = forms.BooleanField(
+        label=_("Au changement de campagne (1er septembre)"), required=False
+    )
+
+    def __init__(self, *args, kind=None, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.kind = kind
+
+    def clean(self):
+        cleaned = super().clean()
+        if bool(cleaned.get("active_from")) != bool(cleaned.get("active_until")):
+            self.add_error("active_until", _("Donnez les deux dates de la période, ou aucune."))
+        if cleaned.get("enabled") and not (
+            cleaned.get("interval_days")
+            or cleaned.get("recheck_on")
+            or cleaned.get("recheck_on_campaign_change")
+        ):
+            self.add_error(
+                "interval_days",
+                _(
+                    "Indiquez quand re-vérifier : un intervalle, une date ou le changement "
+                    "de campagne."
+                ),
+            )
+        return cleaned
+
+
+class ErasureForm(forms.Form):
+    justification = forms.CharField(
+        label=_("Motif de l'effacement"),
+        widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=2000,
+        help_text=_("Par exemple : demande du candidat reçue le 12/10, dossier clos."),
+    )
+    confirm = forms.BooleanField(
+        label=_("Je confirme l'effacement définitif des données de ce candidat."), required=True
+    )

@@ -7,7 +7,7 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from admissions.append_only import AppendOnlyModel
-from admissions.enums import Source, Verdict
+from admissions.enums import ClaimKind, Source, Verdict
 from admissions.models import Batch, Claim, Institution
 from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Trigger
 
@@ -60,6 +60,10 @@ class VerificationRequest(models.Model):
     diff = models.JSONField(_("écarts"), default=list, blank=True)
     # The minimum the decision rests on (never a whole upstream payload); purged on schedule.
     evidence = models.JSONField(_("éléments de preuve"), default=dict, blank=True)
+    # SHA-256 of the evidence as recorded (canonical JSON): it outlives the purge, so evidence
+    # produced later (a copy kept by the institution) can still be matched to the verdict.
+    evidence_hash = models.CharField(_("empreinte des preuves"), max_length=64, blank=True)
+    evidence_purged_at = models.DateTimeField(_("preuves purgées le"), null=True, blank=True)
     # The source's own caveats about its data, shown next to the verdict.
     notes = models.JSONField(_("réserves"), default=list, blank=True)
     note_codes = models.JSONField(_("codes des réserves"), default=list, blank=True)
@@ -92,7 +96,10 @@ class VerificationAttempt(AppendOnlyModel):
     """One upstream call: what was asked of whom, how it went and how long it took.
 
     Append-only. ``payload`` is redacted: keys, statuses and error codes, never an identity.
+    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.append_only``).
     """
+
+    PURGEABLE_FIELDS = ("payload",)
 
     request = models.ForeignKey(
         VerificationRequest, on_delete=models.PROTECT, related_name="attempts"
@@ -147,3 +154,101 @@ class SourceAlert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.institution} {self.source} {self.code}"
+
+
+class InstitutionPolicy(models.Model):
+    """An institution's scheduling and retention settings (created with defaults on first use;
+    see ``verifications.freshness`` for the defaults and why)."""
+
+    institution = models.OneToOneField(Institution, on_delete=models.CASCADE, related_name="policy")
+    night_start = models.TimeField(_("début de la fenêtre de nuit"))
+    night_end = models.TimeField(_("fin de la fenêtre de nuit"))
+    timezone = models.CharField(_("fuseau horaire"), max_length=64, default="Europe/Paris")
+    # Percentage of each source's rate the scheduled re-checks may use.
+    scheduled_share = models.PositiveSmallIntegerField(_("part du débit (%)"))
+    evidence_retention_months = models.PositiveSmallIntegerField(
+        _("conservation des preuves (mois)")
+    )
+    audit_retention_months = models.PositiveSmallIntegerField(
+        _("conservation du journal d'audit (mois)")
+    )
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("paramètres de l'établissement")
+        verbose_name_plural = _("paramètres des établissements")
+
+    def __str__(self) -> str:
+        return str(self.institution)
+
+
+class FreshnessPolicy(models.Model):
+    """When one kind of claim of one institution is re-checked by the scheduler.
+
+    A claim is due when its verdict's own ``valid_until`` has passed, or when it was last
+    checked before the cut-off this policy gives (``verifications.freshness.recheck_cutoff``).
+    Dates of the year are stored as "MM-DD".
+    """
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="freshness_policies"
+    )
+    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
+    enabled = models.BooleanField(_("re-vérification planifiée"), default=True)
+    interval_days = models.PositiveSmallIntegerField(_("tous les (jours)"), null=True, blank=True)
+    # The periodic re-check runs only between these dates (applications open); blank: all year.
+    active_from = models.CharField(_("du"), max_length=5, blank=True)
+    active_until = models.CharField(_("au"), max_length=5, blank=True)
+    # Once a year, everything checked before this date is re-checked (start of the school
+    # year, enrolment day).
+    recheck_on = models.CharField(_("et chaque année le"), max_length=5, blank=True)
+    # Re-check when the academic year (the CVEC campaign) changes, on 1 September.
+    recheck_on_campaign_change = models.BooleanField(_("au changement de campagne"), default=False)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("politique de fraîcheur")
+        verbose_name_plural = _("politiques de fraîcheur")
+        ordering = ["institution", "kind"]
+        constraints = [
+            models.UniqueConstraint(fields=["institution", "kind"], name="one_policy_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} / {self.get_kind_display()}"
+
+
+class VerdictChange(models.Model):
+    """A check changed a claim's definitive verdict: the claim's clerk is told (dashboard and
+    e-mail). Both requests are kept, so the history shows both verdicts."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    claim = models.ForeignKey(Claim, on_delete=models.CASCADE, related_name="verdict_changes")
+    request = models.ForeignKey(VerificationRequest, on_delete=models.CASCADE, related_name="+")
+    previous_request = models.ForeignKey(
+        VerificationRequest, on_delete=models.CASCADE, related_name="+"
+    )
+    previous_verdict = models.CharField(_("verdict précédent"), max_length=16, choices=Verdict)
+    verdict = models.CharField(_("nouveau verdict"), max_length=16, choices=Verdict)
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="+",
+        null=True,
+        blank=True,
+        verbose_name=_("destinataire"),
+    )
+    created_at = models.DateTimeField(_("date"), auto_now_add=True)
+    emailed_at = models.DateTimeField(_("envoyé par courriel le"), null=True, blank=True)
+    dismissed_at = models.DateTimeField(_("vu le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("changement de verdict")
+        verbose_name_plural = _("changements de verdict")
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["recipient", "dismissed_at"], name="verdict_change_inbox"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.claim_id}: {self.previous_verdict} -> {self.verdict}"

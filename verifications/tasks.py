@@ -30,3 +30,24 @@ def verification_dispatch_task() -> None:
     from verifications.services import verification_dispatch
 
     verification_dispatch()
+
+
+@shared_task(name="verifications.scheduled_reverification", ignore_result=True, expires=240)
+def scheduled_reverification_task() -> None:
+    from verifications.services.scheduled import scheduled_reverification_tick
+
+    scheduled_reverification_tick()
+
+
+@shared_task(name="verifications.retention_purge", ignore_result=True)
+def retention_purge_task() -> None:
+    from verifications.services.retention import retention_purge_tick
+
+    retention_purge_tick()
+
+
+@shared_task(name="verifications.credential_expiry_check", ignore_result=True)
+def credential_expiry_check_task() -> None:
+    from verifications.services.notifications import credential_expiry_check
+
+    credential_expiry_check()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verifications import views
+from verifications import retention_views, views
 
 
 urlpatterns = [
@@ -10,4 +10,25 @@ urlpatterns = [
     path("declarations/<int:claim_id>/verifier/", views.claim_verify, name="claim_verify"),
     path("declarations/<int:claim_id>/manuelle/", views.claim_manual, name="claim_manual"),
     path("declarations/<int:claim_id>/verdict/", views.claim_override, name="claim_override"),
+    # Retention area: settings, verdict-change notices, GDPR export and erasure.
+    path(
+        "etablissement/parametres/",
+        retention_views.institution_settings,
+        name="institution_settings",
+    ),
+    path(
+        "changements-de-verdict/<int:change_id>/vu/",
+        retention_views.verdict_change_dismiss_view,
+        name="verdict_change_dismiss",
+    ),
+    path(
+        "candidats/<int:applicant_id>/export-rgpd/",
+        retention_views.applicant_export_view,
+        name="applicant_export",
+    ),
+    path(
+        "candidats/<int:applicant_id>/effacer/",
+        retention_views.applicant_erase_view,
+        name="applicant_erase",
+    ),
 ]

@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -63,6 +64,8 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "health": health,
         "alerts": selectors.open_alerts(user),
         "batches": batches,
+        "verdict_changes": selectors.verdict_changes_for_user(user)[:20],
+        "credential_warnings": selectors.credentials_expiring_for_user(user, now=timezone.now()),
     }
     return render(request, "verifications/dashboard.html", context)
 

@@ -34,6 +34,7 @@ from admissions.enums import AuditAction, Verdict
 from admissions.models import Claim
 from verifications import verdicts
 from verifications.enums import AttemptOutcome, RequestState
+from verifications.freshness import evidence_digest
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers import VERIFIERS
 from verifications.providers.base import (
@@ -55,6 +56,7 @@ from verifications.services.inputs import (
     recipient_for,
     token_key,
 )
+from verifications.services.notifications import verdict_change_record
 
 
 logger = logging.getLogger(__name__)
@@ -216,6 +218,7 @@ def _finish(
         reason_params=decision.reason_params,
         diff=decision.diff,
         evidence=decision.evidence,
+        evidence_hash=evidence_digest(decision.evidence),
         notes=[str(note) for note in decision.notes],
         note_codes=decision.note_codes,
         finished_at=now,
@@ -230,6 +233,9 @@ def _finish(
         verified_at=now,
         valid_until=decision.valid_until,
         updated_at=now,
+    )
+    verdict_change_record(
+        request=request, previous_claim_verdict=request.claim.verdict, verdict=decision.verdict
     )
     audit_record(
         action=AuditAction.VERDICT_RECORDED,

@@ -1,0 +1,191 @@
+"""Telling people what changed: a claim whose definitive verdict changed after a check, and an
+API token close to its expiry.
+
+Both are shown on the dashboard and sent by e-mail once. E-mails carry no personal data: the
+file reference, the kind of claim, the verdicts and a link; the rest is behind the login.
+"""
+
+import logging
+from datetime import datetime
+
+from django.conf import settings
+from django.core.mail import send_mail
+from django.db import transaction
+from django.db.models import Q
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone, translation
+
+from admissions.audit import audit_record
+from admissions.enums import AuditAction, Role, Verdict
+from admissions.models import InstitutionCredential, User
+from verifications import freshness
+from verifications.enums import RequestState
+from verifications.models import VerdictChange, VerificationRequest
+
+
+logger = logging.getLogger(__name__)
+
+# Verdicts that say something about the claim (not about the source or the request).
+DEFINITIVE = frozenset(
+    {Verdict.CONFIRMED, Verdict.CONTRADICTED, Verdict.MISMATCH, Verdict.NOT_FOUND}
+)
+
+
+def _link(path: str) -> str:
+    return f"{settings.VIGIE_SITE_URL}{path}"
+
+
+def _recipient(request: VerificationRequest) -> User | None:
+    """The claim's clerk: who asked for this check, else who asked for the last one, else who
+    recorded the applicant."""
+    if request.requested_by_id is not None:
+        return request.requested_by
+    earlier = (
+        VerificationRequest.objects.filter(claim_id=request.claim_id, requested_by__isnull=False)
+        .select_related("requested_by")
+        .order_by("-created_at", "-id")
+        .first()
+    )
+    if earlier is not None:
+        return earlier.requested_by
+    return request.claim.applicant.created_by
+
+
+def verdict_change_record(
+    *, request: VerificationRequest, previous_claim_verdict: str, verdict: str
+) -> VerdictChange | None:
+    """Called by the pipeline when a request ends, in its transaction: if the new verdict is
+    definitive and differs from the claim's last definitive one, record the change and e-mail
+    the clerk once committed.
+
+    A claim whose verdict was blank before this check (never checked, or its declaration
+    edited since) has no previous verdict to compare with."""
+    if verdict not in DEFINITIVE or not previous_claim_verdict:
+        return None
+    previous = (
+        VerificationRequest.objects.filter(
+            claim_id=request.claim_id, state=RequestState.DONE, verdict__in=DEFINITIVE
+        )
+        .exclude(pk=request.pk)
+        .order_by("-finished_at", "-id")
+        .first()
+    )
+    if previous is None or previous.verdict == verdict:
+        return None
+    recipient = _recipient(request)
+    if recipient is not None and (
+        recipient.institution_id != request.institution_id or not recipient.is_active
+    ):
+        recipient = None
+    change = VerdictChange.objects.create(
+        institution_id=request.institution_id,
+        claim_id=request.claim_id,
+        request=request,
+        previous_request=previous,
+        previous_verdict=previous.verdict,
+        verdict=verdict,
+        recipient=recipient,
+    )
+    if recipient is not None and recipient.email:
+        transaction.on_commit(lambda: _email_verdict_change(change.pk))
+    return change
+
+
+def _email_verdict_change(change_id: int) -> None:
+    change = VerdictChange.objects.select_related("claim__applicant", "recipient").get(pk=change_id)
+    claim = change.claim
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "file_reference": claim.applicant.file_reference,
+            "kind": claim.get_kind_display(),
+            "previous": Verdict(change.previous_verdict).label,
+            "verdict": Verdict(change.verdict).label,
+            "link": _link(reverse("applicant_detail", args=[claim.applicant_id])),
+        }
+        subject = render_to_string("verifications/email/verdict_change_subject.txt", context)
+        body = render_to_string("verifications/email/verdict_change.txt", context)
+    try:
+        send_mail(" ".join(subject.split()), body, None, [change.recipient.email])
+    except Exception:
+        logger.warning("verdict change %s: e-mail not sent", change.pk, exc_info=True)
+        return
+    VerdictChange.objects.filter(pk=change.pk).update(emailed_at=timezone.now())
+
+
+@transaction.atomic
+def verdict_change_dismiss(*, change: VerdictChange, acting_user: User) -> None:
+    """The user has seen it: it leaves the dashboard (the requests keep both verdicts)."""
+    VerdictChange.objects.filter(pk=change.pk, dismissed_at__isnull=True).update(
+        dismissed_at=timezone.now()
+    )
+
+
+# --- Token expiry -----------------------------------------------------------------------------
+
+
+def credential_expiry_check(*, now: datetime | None = None) -> int:
+    """Daily: e-mail each institution's admins once per threshold reached (90, 60, 30 and 15
+    days before a token's expiry; an expired token counts as the last one). Returns the number
+    of credentials warned about."""
+    now = now or timezone.now()
+    horizon = now + timezone.timedelta(days=max(freshness.EXPIRY_WARNING_DAYS))
+    warned = 0
+    credentials = InstitutionCredential.objects.filter(
+        expires_at__isnull=False, expires_at__lte=horizon
+    ).select_related("institution")
+    for credential in credentials:
+        threshold = freshness.expiry_threshold(credential.expires_at, now)
+        if threshold is None:
+            continue
+        threshold = max(threshold, min(freshness.EXPIRY_WARNING_DAYS))
+        if credential.expiry_warned_days is not None and credential.expiry_warned_days <= threshold:
+            continue  # this threshold (or a closer one) was already sent
+        with transaction.atomic():
+            updated = InstitutionCredential.objects.filter(pk=credential.pk).filter(
+                Q(expiry_warned_days__isnull=True) | Q(expiry_warned_days__gt=threshold)
+            )
+            if not updated.update(expiry_warned_days=threshold):
+                continue
+            audit_record(
+                action=AuditAction.CREDENTIAL_EXPIRY_WARNED,
+                actor=None,
+                actor_label="vigie",
+                institution=credential.institution,
+                object_type="institutioncredential",
+                object_id=credential.source,
+                details={
+                    "source": credential.source,
+                    "threshold_days": threshold,
+                    "expires_at": credential.expires_at.isoformat(),
+                },
+            )
+            credential_id = credential.pk
+            transaction.on_commit(lambda cid=credential_id, t=threshold: _email_expiry(cid, t, now))
+        warned += 1
+    return warned
+
+
+def _email_expiry(credential_id: int, threshold: int, now: datetime) -> None:
+    credential = InstitutionCredential.objects.select_related("institution").get(pk=credential_id)
+    admins = User.objects.filter(
+        institution_id=credential.institution_id, role=Role.INSTITUTION_ADMIN, is_active=True
+    ).exclude(email="")
+    recipients = list(admins.values_list("email", flat=True))
+    if not recipients:
+        return
+    with translation.override(settings.LANGUAGE_CODE):
+        context = {
+            "source": credential.get_source_display(),
+            "institution": credential.institution.name,
+            "expires_at": credential.expires_at,
+            "expired": credential.expires_at <= now,
+            "days_left": max(0, (credential.expires_at - now).days),
+            "link": _link(reverse("home")),
+        }
+        subject = render_to_string("verifications/email/credential_expiry_subject.txt", context)
+        body = render_to_string("verifications/email/credential_expiry.txt", context)
+    try:
+        send_mail(" ".join(subject.split()), body, None, recipients)
+    except Exception:
+        logger.warning("token expiry warning %s: e-mail not sent", credential_id, exc_info=True)

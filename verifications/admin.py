@@ -5,7 +5,12 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from admissions.admin import ReadOnlyAdminMixin
-from verifications.models import VerificationAttempt, VerificationRequest
+from verifications.models import (
+    FreshnessPolicy,
+    InstitutionPolicy,
+    VerificationAttempt,
+    VerificationRequest,
+)
 
 
 class AttemptInline(admin.TabularInline):
@@ -85,3 +90,36 @@ class VerificationAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["=request__id", "upstream_request_id", "task_id"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+
+
+# --- Retention area: institution settings are edited on the workspace's settings page (with
+# their audit event); the back-office shows them.
+
+
+@admin.register(InstitutionPolicy)
+class InstitutionPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "institution",
+        "night_start",
+        "night_end",
+        "timezone",
+        "scheduled_share",
+        "evidence_retention_months",
+        "audit_retention_months",
+        "updated_at",
+    ]
+
+
+@admin.register(FreshnessPolicy)
+class FreshnessPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "institution",
+        "kind",
+        "enabled",
+        "interval_days",
+        "active_from",
+        "active_until",
+        "recheck_on",
+        "recheck_on_campaign_change",
+    ]
+    list_filter = ["kind", "enabled"]

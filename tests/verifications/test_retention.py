@@ -8,13 +8,14 @@ import time_machine
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
+from django.urls import reverse
 from django.utils import timezone
 
 from admissions.append_only import AppendOnlyError, purge_allowed
 from admissions.audit import ANCHOR_HASH, ANCHOR_SEQ, audit_chains_verify, audit_record
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.models import AuditEvent
-from tests.factories import ClaimFactory, InstitutionFactory
+from tests.factories import ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
 from verifications.freshness import evidence_digest
 from verifications.models import InstitutionPolicy, VerificationAttempt, VerificationRequest
@@ -39,7 +40,7 @@ def institution():
 
 
 @pytest.mark.usefixtures("sandbox_settings")
-def test_evidence_is_purged_after_12_months_keeping_verdict_diff_and_hash(institution):
+def test_evidence_is_purged_after_12_months_keeping_verdict_diff_and_hash(institution, client):
     claim = claim_for(person_with(cvec=CvecOutcome.VALID), ClaimKind.CVEC, institution)
     request = run_until_done(request_for(claim))
     assert request.verdict == Verdict.CONFIRMED
@@ -80,6 +81,12 @@ def test_evidence_is_purged_after_12_months_keeping_verdict_diff_and_hash(instit
     assert event.object_type == "evidence"
     assert event.details["requests"] == 1
     assert all(not r.breaks for r in audit_chains_verify())
+
+    # The claim's card says so.
+    client.force_login(UserFactory(institution=institution))
+    page = client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
+    assert "preuves brutes purgées le" in page
+    assert request.evidence_hash in page
 
     # Purged once: a later tick finds nothing more to do.
     with time_machine.travel(deadline + dt.timedelta(days=2), tick=False):
@@ -306,3 +313,21 @@ def test_the_purge_flag_ends_with_its_transaction(attempt):
         with pytest.raises(Exception, match="append-only"):
             cursor.execute(f'DELETE FROM "{table}" WHERE id = %s', [attempt.pk])
     assert VerificationAttempt.objects.filter(pk=attempt.pk).exists()
+
+
+def test_the_command_is_a_dry_run_unless_told_otherwise(institution, capsys):
+    start = dt.datetime(2026, 11, 23, 10, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False):
+        _events(institution, 2)
+    with time_machine.travel(years_later(start, 4), tick=False):
+        call_command("retention_purge")
+        out = capsys.readouterr().out
+        assert (
+            f"institution {institution.pk}: 0 requests' evidence, 0 attempt payloads, 2 audit"
+            in out
+        )
+        assert "dry run" in out
+        assert AuditEvent.objects.filter(chain=str(institution.pk)).count() == 2
+        call_command("retention_purge", "--wet-run")
+        assert "dry run" not in capsys.readouterr().out
+    assert AuditEvent.objects.filter(chain=str(institution.pk)).count() == 1  # the anchor

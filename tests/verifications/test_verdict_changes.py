@@ -149,3 +149,66 @@ def test_notices_are_for_their_clerk_and_scoped_to_the_institution(
         assert client.post(url).status_code == 404
     change.refresh_from_db()
     assert change.dismissed_at is None
+
+
+def _changes(institution, n, recipient=None):
+    from tests.factories import ApplicantFactory, ClaimFactory
+
+    for _ in range(n):
+        claim = ClaimFactory(applicant=ApplicantFactory(institution=institution))
+        done = {"institution": institution, "claim": claim, "source": "cvec", "state": "done"}
+        first = VerificationRequest.objects.create(trigger="manual", verdict="confirmed", **done)
+        second = VerificationRequest.objects.create(trigger="scheduled", verdict="mismatch", **done)
+        VerdictChange.objects.create(
+            institution=institution,
+            claim=claim,
+            request=second,
+            previous_request=first,
+            previous_verdict="confirmed",
+            verdict="mismatch",
+            recipient=recipient,
+        )
+
+
+def _region(html: str) -> str:
+    import re
+
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", html)
+    match = re.search(r'<section id="verdict-changes".*?</section>', html, re.S)
+    assert match
+    return " ".join(match.group(0).split())
+
+
+def test_the_dismiss_fragment_is_the_same_region_as_the_full_page(institution, clerk, client):
+    _changes(institution, 3, recipient=clerk)
+    client.force_login(clerk)
+    first = VerdictChange.objects.order_by("id").first()
+    fragment = client.post(
+        reverse("verdict_change_dismiss", args=[first.pk]), headers={"HX-Request": "true"}
+    )
+    page = client.get(reverse("home")).text
+    assert _region(fragment.text) == _region(page)
+    assert _region(page).count("<li>") == 2
+
+
+def test_unaddressed_notices_go_to_supervisors(institution, client):
+    _changes(institution, 1, recipient=None)
+    client.force_login(UserFactory(institution=institution))
+    assert "Aucun changement de verdict" in client.get(reverse("home")).text
+    client.force_login(UserFactory(institution=institution, supervisor=True))
+    assert "Aucun changement de verdict" not in client.get(reverse("home")).text
+
+
+def test_dashboard_query_count_does_not_depend_on_the_number_of_notices(institution, clerk, client):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    client.force_login(clerk)
+    _changes(institution, 2, recipient=clerk)
+    with CaptureQueriesContext(connection) as few:
+        client.get(reverse("home"))
+    _changes(institution, 15, recipient=clerk)
+    with CaptureQueriesContext(connection) as many:
+        page = client.get(reverse("home")).text
+    assert page.count('class="inline-form"') == 17
+    assert len(many.captured_queries) == len(few.captured_queries)

@@ -212,3 +212,20 @@ def test_dashboard_query_count_does_not_depend_on_the_number_of_notices(institut
         page = client.get(reverse("home")).text
     assert page.count('class="inline-form"') == 17
     assert len(many.captured_queries) == len(few.captured_queries)
+
+
+def test_a_declaration_edited_since_the_last_check_has_nothing_to_compare_with(
+    cvec_claim, clerk, django_capture_on_commit_callbacks
+):
+    from admissions.services import claim_update_declared
+
+    _first_check(cvec_claim, clerk, django_capture_on_commit_callbacks)
+    claim_update_declared(
+        acting_user=clerk,
+        claim=cvec_claim,
+        declared={**cvec_claim.declared, "campaign": 2027},
+    )
+    with time_machine.travel(TWO_YEARS_LATER):
+        after = run_until_done(request_for(cvec_claim, clerk))
+    assert after.verdict == Verdict.MISMATCH
+    assert not VerdictChange.objects.exists()

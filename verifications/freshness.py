@@ -176,8 +176,8 @@ def scheduled_budget(*, rate_per_second: float, share_percent: int, seconds: flo
 
 
 def spacing(*, rate_per_second: float, share_percent: int) -> float:
-    """Seconds between two scheduled re-checks of a source, so that they never use more than
-    their share of its rate, even for a moment."""
+    """Seconds between two scheduled re-checks of a source, so that they use no more than
+    their share of its rate within the tick too, not only over it."""
     allowed = rate_per_second * share_percent / 100
     return 1.0 / allowed if allowed > 0 else 0.0
 

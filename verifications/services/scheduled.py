@@ -10,8 +10,10 @@ for them with ``trigger=scheduled``, at most
 per source and tick, all institutions together (an institution's share bounds what it adds, and
 what earlier institutions of the same tick queued counts against it), minus the scheduled
 re-checks of that source still open from earlier ticks: the backlog never exceeds one tick.
-Requests get staggered ``not_before`` times (one every 1 / (share * rate) seconds), so even
-within the tick they never use more than their share of the source. A claim that already has an
+Requests get staggered ``not_before`` times (one every 1 / (share * rate) seconds), so within
+the tick too they use no more than their share of the source (to the dispatcher's granularity:
+it sends what is due every couple of seconds; tests/workers/test_scheduled_workers.py measures
+it at the sandbox). A claim that already has an
 open request is never queued again (the selector skips it, and ``verification_requests_create``
 checks again under the unique constraint), so running the tick twice queues nothing twice.
 """

@@ -79,7 +79,7 @@ def institution_settings(request: HtmxHttpRequest) -> HttpResponse:
 @member_required
 def verdict_change_dismiss_view(request: HtmxHttpRequest, change_id: int) -> HttpResponse:
     change = selectors.verdict_change_get_for_user(user=request.user, change_id=change_id)
-    verdict_change_dismiss(change=change, acting_user=request.user)
+    verdict_change_dismiss(change=change, acting_user=request.user, ip=client_ip(request))
     if request.htmx:
         return render(
             request,

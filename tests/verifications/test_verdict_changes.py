@@ -9,7 +9,8 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from admissions.enums import ClaimKind, Verdict
+from admissions.enums import AuditAction, ClaimKind, Verdict
+from admissions.models import AuditEvent
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
 from verifications.enums import Trigger
@@ -102,6 +103,9 @@ def test_a_scheduled_recheck_that_changes_the_verdict_tells_the_clerk(
     assert "<html" not in fragment.text
     change.refresh_from_db()
     assert change.dismissed_at is not None
+    seen = AuditEvent.objects.get(action=AuditAction.VIEWED, object_type="verdictchange")
+    assert (seen.actor, seen.applicant_id) == (clerk, cvec_claim.applicant_id)
+    assert seen.details == {"claim": cvec_claim.pk, "from": "confirmed", "to": "mismatch"}
     assert f"Dossier {reference}" not in client.get(reverse("home")).text
 
 

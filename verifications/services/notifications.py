@@ -9,6 +9,7 @@ import logging
 from datetime import datetime
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
 from django.db.models import Q
@@ -114,11 +115,30 @@ def _email_verdict_change(change_id: int) -> None:
 
 
 @transaction.atomic
-def verdict_change_dismiss(*, change: VerdictChange, acting_user: User) -> None:
+def verdict_change_dismiss(
+    *, change: VerdictChange, acting_user: User, ip: str | None = None
+) -> None:
     """The user has seen it: it leaves the dashboard (the requests keep both verdicts)."""
-    VerdictChange.objects.filter(pk=change.pk, dismissed_at__isnull=True).update(
+    if change.institution_id != acting_user.institution_id:
+        raise PermissionDenied
+    seen = VerdictChange.objects.filter(pk=change.pk, dismissed_at__isnull=True).update(
         dismissed_at=timezone.now()
     )
+    if seen:
+        audit_record(
+            action=AuditAction.VIEWED,
+            actor=acting_user,
+            institution=acting_user.institution,
+            obj=change,
+            applicant_id=change.claim.applicant_id,
+            ip=ip,
+            purpose="changement de verdict vu",
+            details={
+                "claim": change.claim_id,
+                "from": change.previous_verdict,
+                "to": change.verdict,
+            },
+        )
 
 
 # --- Token expiry -----------------------------------------------------------------------------

@@ -8,13 +8,19 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from admissions import services
 from admissions.enums import Source
+from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import (
     Applicant,
     AuditEvent,
@@ -24,6 +30,15 @@ from admissions.models import (
     InstitutionCredential,
     User,
 )
+
+
+class ThrottledAdminLoginForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
+    """The back-office login, throttled like the clerks' (admissions/login_throttle.py)."""
+
+
+admin.site.login_form = ThrottledAdminLoginForm
+admin.site.site_header = _("Vigie — back-office")
+admin.site.site_title = _("Vigie — back-office")
 
 
 class ReadOnlyAdminMixin:
@@ -64,16 +79,59 @@ class CredentialInline(admin.TabularInline):
         return False
 
 
+def credential_status_rows(institution: Institution) -> list[tuple[str, str, str, str]]:
+    """(source, set or not, fingerprint, expiry) for every source: what the back-office shows of
+    an institution's tokens, never the tokens themselves."""
+    stored = {c.source: c for c in institution.credentials.all()}
+    now = timezone.now()
+    rows = []
+    for source in Source:
+        credential = stored.get(source.value)
+        if credential is None:
+            rows.append((str(source.label), str(_("non défini")), "—", "—"))
+            continue
+        if credential.expires_at is None:
+            expiry = str(_("inconnue"))
+        else:
+            expiry = date_format(timezone.localtime(credential.expires_at), "SHORT_DATE_FORMAT")
+            if credential.expires_at <= now:
+                expiry = f"{expiry} ({_('expiré')})"
+        rows.append((str(source.label), str(_("défini")), credential.fingerprint, expiry))
+    return rows
+
+
 @admin.register(Institution)
 class InstitutionAdmin(admin.ModelAdmin):
     form = InstitutionForm
-    list_display = ["name", "siret", "uai", "sources", "created_at"]
+    list_display = ["name", "siret", "uai", "sources", "credentials_set", "created_at"]
     search_fields = ["name", "siret", "uai"]
+    readonly_fields = ["credential_status"]
     inlines = [CredentialInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Institution]:
+        return super().get_queryset(request).prefetch_related("credentials")
 
     @admin.display(description=_("Sources activées"))
     def sources(self, obj: Institution) -> str:
         return ", ".join(str(Source(s).label) for s in obj.enabled_sources if s in Source.values)
+
+    @admin.display(description=_("Jetons définis"))
+    def credentials_set(self, obj: Institution) -> str:
+        stored = {c.source for c in obj.credentials.all()}
+        return f"{len(stored)}/{len(Source)}"
+
+    @admin.display(description=_("État des identifiants d'API"))
+    def credential_status(self, obj: Institution) -> SafeString:
+        if obj.pk is None:
+            return SafeString("")
+        return format_html_join(
+            "",
+            "<div>{} : {} — {} {} — {} {}</div>",
+            (
+                (source, state, _("empreinte"), fingerprint, _("expire le"), expiry)
+                for source, state, fingerprint, expiry in credential_status_rows(obj)
+            ),
+        )
 
 
 class CredentialForm(forms.ModelForm):

@@ -5,3 +5,12 @@ from django.utils.translation import gettext_lazy as _
 class AdmissionsConfig(AppConfig):
     name = "admissions"
     verbose_name = _("Candidatures")
+
+    def ready(self) -> None:
+        from django.contrib.auth.signals import user_logged_in, user_login_failed
+
+        from admissions import login_throttle, middleware
+
+        user_login_failed.connect(login_throttle.on_login_failed, dispatch_uid="vigie-throttle")
+        user_logged_in.connect(login_throttle.on_logged_in, dispatch_uid="vigie-throttle")
+        user_logged_in.connect(middleware.mark_session_start, dispatch_uid="vigie-session-start")

@@ -11,9 +11,10 @@ from django.utils.translation import gettext_lazy as _
 from admissions.claims import clean_declared
 from admissions.enums import ClaimKind, Sex
 from admissions.identity import clean_identity
+from admissions.login_throttle import ThrottledLoginFormMixin
 
 
-class LoginForm(AuthenticationForm):
+class LoginForm(ThrottledLoginFormMixin, AuthenticationForm):
     username = forms.CharField(
         label=_("Identifiant"),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),

@@ -72,6 +72,9 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    # Security hardening (docs/SECURITY.md): absolute session lifetime, no-store on every page.
+    "admissions.middleware.SessionLifetimeMiddleware",
+    "admissions.middleware.NoStoreMiddleware",
 ]
 
 ROOT_URLCONF = "admissions.urls"
@@ -138,6 +141,16 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
+# However active, a session ends this long after its login (admissions/middleware.py).
+VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", default=12 * 3600)
+
+# Login throttling (admissions/login_throttle.py): this many failures for one username from one
+# address, or from one address whatever the usernames, lock it out for LOCKOUT_SECONDS after
+# the last failure. 0 disables a limit.
+VIGIE_LOGIN_FAILURE_LIMIT = env.int("VIGIE_LOGIN_FAILURE_LIMIT", default=5)
+VIGIE_LOGIN_IP_FAILURE_LIMIT = env.int("VIGIE_LOGIN_IP_FAILURE_LIMIT", default=30)
+VIGIE_LOGIN_LOCKOUT_SECONDS = env.int("VIGIE_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+AUTHENTICATION_BACKENDS = ["admissions.login_throttle.LoginThrottleBackend"]
 
 # --- Internationalisation -------------------------------------------------------------------
 
@@ -323,6 +336,10 @@ VERIFICATION_DISPATCH_LOOKAHEAD = env.float("VERIFICATION_DISPATCH_LOOKAHEAD", d
 # A pending row whose task message was sent longer ago than this was lost: send it again.
 VERIFICATION_STALE_ENQUEUE = timedelta(
     seconds=env.int("VERIFICATION_STALE_ENQUEUE_SECONDS", default=60)
+)
+# The back-office lists as stuck a pending request still not sent this long after it was due.
+VERIFICATION_STUCK_PENDING = timedelta(
+    seconds=env.int("VERIFICATION_STUCK_PENDING_SECONDS", default=1800)
 )
 
 # --- Verification pipeline: shared rate limits and circuit breakers -------------------------

@@ -1,16 +1,47 @@
+"""The back-office of the pipeline: requests (stuck ones, with a re-queue action), attempts
+(read-only), configuration alerts, and the providers' health page with a breaker reset."""
+
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils.translation import gettext_lazy as _
+from django.views.decorators.http import require_POST
 
 from admissions.admin import ReadOnlyAdminMixin
+from admissions.enums import Source
+from admissions.http import client_ip
+from verifications.backoffice import provider_health, stuck_condition
 from verifications.models import (
     FreshnessPolicy,
     InstitutionPolicy,
+    SourceAlert,
     VerificationAttempt,
     VerificationRequest,
 )
+from verifications.providers.limits import LimiterUnavailable
+from verifications.services.backoffice import (
+    RequeueOutcome,
+    source_breaker_reset,
+    verification_request_requeue,
+)
+
+
+class StuckFilter(admin.SimpleListFilter):
+    title = _("bloquées")
+    parameter_name = "stuck"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [("yes", _("Bloquées (bail expiré ou en file depuis trop longtemps)"))]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if self.value() == "yes":
+            return queryset.filter(stuck_condition())
+        return queryset
 
 
 class AttemptInline(admin.TabularInline):
@@ -50,8 +81,9 @@ class VerificationRequestAdmin(admin.ModelAdmin):
         "finished_at",
         "institution",
     ]
-    list_filter = ["state", "verdict", "trigger", "institution"]
+    list_filter = [StuckFilter, "state", "verdict", "trigger", "source", "institution"]
     search_fields = ["=id", "=claim__id", "claim__applicant__file_reference", "claimed_by"]
+    actions = ["requeue"]
     date_hierarchy = "created_at"
     raw_id_fields = ["claim", "batch", "requested_by"]
     readonly_fields = [
@@ -72,6 +104,28 @@ class VerificationRequestAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationRequest]:
         return super().get_queryset(request).select_related("claim", "institution")
+
+    @admin.action(
+        description=_("Remettre en file les demandes sélectionnées"), permissions=["change"]
+    )
+    def requeue(self, request: HttpRequest, queryset: QuerySet[VerificationRequest]) -> None:
+        outcomes = [
+            verification_request_requeue(
+                request_id=pk, acting_user=request.user, ip=client_ip(request)
+            )
+            for pk in queryset.values_list("pk", flat=True)
+        ]
+        requeued = outcomes.count(RequeueOutcome.REQUEUED)
+        skipped = len(outcomes) - requeued
+        self.message_user(
+            request,
+            _(
+                "%(requeued)d demande(s) remise(s) en file, %(skipped)d laissée(s) telle(s) "
+                "quelle(s) (terminée ou encore tenue par un worker)."
+            )
+            % {"requeued": requeued, "skipped": skipped},
+            messages.SUCCESS if requeued else messages.WARNING,
+        )
 
 
 @admin.register(VerificationAttempt)
@@ -123,3 +177,80 @@ class FreshnessPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
         "recheck_on_campaign_change",
     ]
     list_filter = ["kind", "enabled"]
+
+
+@admin.register(SourceAlert)
+class SourceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Configuration alerts (401/403/422 from a source), and the providers' health page."""
+
+    list_display = [
+        "institution",
+        "source",
+        "code",
+        "http_status",
+        "count",
+        "first_seen",
+        "last_seen",
+        "resolved_at",
+    ]
+    list_filter = [("resolved_at", admin.EmptyFieldListFilter), "source", "institution"]
+    search_fields = ["institution__name", "institution__siret", "code"]
+    list_select_related = ["institution"]
+    change_list_template = "admin/verifications/sourcealert/change_list.html"
+
+    def get_urls(self) -> list:
+        return [
+            path(
+                "sante/",
+                self.admin_site.admin_view(self.health_view),
+                name="verifications_provider_health",
+            ),
+            path(
+                "sante/reinitialiser/",
+                self.admin_site.admin_view(require_POST(self.breaker_reset_view)),
+                name="verifications_breaker_reset",
+            ),
+            *super().get_urls(),
+        ]
+
+    def health_view(self, request: HttpRequest) -> HttpResponse:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        rows, limiter_ok = provider_health()
+        context = {
+            **self.admin_site.each_context(request),
+            "title": _("Santé des sources"),
+            "opts": self.model._meta,
+            "rows": rows,
+            "limiter_ok": limiter_ok,
+            "can_reset": can_reset_breakers(request),
+        }
+        return TemplateResponse(request, "admin/verifications/provider_health.html", context)
+
+    def breaker_reset_view(self, request: HttpRequest) -> HttpResponse:
+        if not can_reset_breakers(request):
+            raise PermissionDenied
+        source = request.POST.get("source", "")
+        if source not in Source.values:
+            messages.error(request, _("Source inconnue."))
+        else:
+            try:
+                source_breaker_reset(source=source, acting_user=request.user, ip=client_ip(request))
+            except LimiterUnavailable:
+                messages.error(
+                    request, _("L'état partagé (Redis) est injoignable : rien n'a été changé.")
+                )
+            else:
+                messages.success(
+                    request,
+                    _("Disjoncteur de « %(source)s » réinitialisé.")
+                    % {"source": Source(source).label},
+                )
+        return HttpResponseRedirect(reverse("admin:verifications_provider_health"))
+
+
+def can_reset_breakers(request: HttpRequest) -> bool:
+    """Superusers, and staff who may change verification requests."""
+    return request.user.is_superuser or request.user.has_perm(
+        "verifications.change_verificationrequest"
+    )

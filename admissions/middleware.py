@@ -1,0 +1,60 @@
+"""Session lifetime and caching rules applied to every response.
+
+* Idle timeout: ``SESSION_COOKIE_AGE`` with ``SESSION_SAVE_EVERY_REQUEST`` (settings): a session
+  unused for that long is gone.
+* Absolute lifetime: ``SessionLifetimeMiddleware`` ends a session ``VIGIE_SESSION_MAX_LIFETIME``
+  seconds after its login however active it is, so a stolen session cookie is not good forever.
+* ``Cache-Control: no-store`` on every response Django renders (static files are served by
+  WhiteNoise before this runs and keep their own caching): pages carry personal data, and no
+  browser or proxy cache should keep a copy. A view's own ``no-store`` is left as it is.
+"""
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+from django.utils.cache import patch_cache_control
+from django.utils.translation import gettext as _
+
+
+# Session key: when this session's user logged in (seconds since the epoch).
+AUTHENTICATED_AT = "_vigie_authenticated_at"
+
+
+def mark_session_start(sender: Any, request: HttpRequest | None, **kwargs: Any) -> None:
+    """``user_logged_in`` receiver: start the absolute lifetime at the login."""
+    if request is not None and hasattr(request, "session"):
+        request.session[AUTHENTICATED_AT] = int(time.time())
+
+
+class SessionLifetimeMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            now = int(time.time())
+            started = request.session.get(AUTHENTICATED_AT)
+            if started is None:
+                # A session from before this rule (or a test's force_login): starts now.
+                request.session[AUTHENTICATED_AT] = now
+            elif now - int(started) > settings.VIGIE_SESSION_MAX_LIFETIME:
+                logout(request)
+                messages.info(request, _("Votre session a expiré. Reconnectez-vous."))
+        return self.get_response(request)
+
+
+class NoStoreMiddleware:
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if "no-store" not in response.get("Cache-Control", ""):
+            patch_cache_control(response, no_store=True)
+        return response

@@ -1,0 +1,91 @@
+"""Back-office reads over every institution (staff only, in the Django admin): the health of each
+source and the requests that look stuck. Clerk-facing reads stay in ``selectors`` (scoped)."""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from admissions.enums import Source
+from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState
+from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.providers.limits import BreakerState, LimiterUnavailable, get_limiter
+
+
+FAILED_OUTCOMES = (
+    AttemptOutcome.UNAVAILABLE,
+    AttemptOutcome.RATE_LIMITED,
+    AttemptOutcome.REJECTED,
+)
+
+
+def stuck_condition(now: datetime | None = None) -> Q:
+    """Running with an expired lease, or pending and due for longer than
+    ``VERIFICATION_STUCK_PENDING`` (its message was lost and the dispatcher did not recover it,
+    or the workers are down)."""
+    now = now or timezone.now()
+    pending_since = now - settings.VERIFICATION_STUCK_PENDING
+    return Q(state=RequestState.RUNNING, claimed_at__lt=now - settings.VERIFICATION_LEASE) | (
+        Q(state=RequestState.PENDING, created_at__lt=pending_since)
+        & (Q(not_before__isnull=True) | Q(not_before__lt=pending_since))
+    )
+
+
+@dataclass(frozen=True)
+class SourceHealth:
+    source: str
+    label: str
+    breaker: BreakerState | None
+    open_requests: int
+    stuck_requests: int
+    last_failure: VerificationAttempt | None
+    alerts: list[SourceAlert]
+
+
+def provider_health(now: datetime | None = None) -> tuple[list[SourceHealth], bool]:
+    """One row per source, and whether the shared limiter could be read."""
+    now = now or timezone.now()
+    try:
+        breakers = get_limiter().breakers()
+        limiter_ok = True
+    except LimiterUnavailable:
+        breakers, limiter_ok = {}, False
+    open_counts = dict(
+        VerificationRequest.objects.filter(state__in=OPEN_STATES)
+        .order_by()
+        .values_list("source")
+        .annotate(n=Count("id"))
+    )
+    stuck_counts = dict(
+        VerificationRequest.objects.filter(stuck_condition(now))
+        .order_by()
+        .values_list("source")
+        .annotate(n=Count("id"))
+    )
+    alerts: dict[str, list[SourceAlert]] = {}
+    for alert in SourceAlert.objects.filter(resolved_at__isnull=True).select_related("institution"):
+        alerts.setdefault(alert.source, []).append(alert)
+    since = now - timedelta(days=7)
+    rows = []
+    for source in Source:
+        last_failure = (
+            VerificationAttempt.objects.filter(
+                source=source, outcome__in=FAILED_OUTCOMES, created_at__gte=since
+            )
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        rows.append(
+            SourceHealth(
+                source=source.value,
+                label=str(source.label),
+                breaker=breakers.get(source.value),
+                open_requests=open_counts.get(source.value, 0),
+                stuck_requests=stuck_counts.get(source.value, 0),
+                last_failure=last_failure,
+                alerts=alerts.get(source.value, []),
+            )
+        )
+    return rows, limiter_ok

@@ -1,0 +1,358 @@
+"""Permissions and tenant isolation on every route, generated from the URL configuration.
+
+``test_every_route_is_in_the_table`` walks ``get_resolver()``: each route of ours (the Django
+admin and i18n views aside, listed in ``SKIPPED``) must have an entry in ``ROUTES`` saying what
+each role gets for each method and how to build its URL from one institution's objects. A new
+route without an entry fails with a message saying to add it, so it is covered from day one.
+
+For each entry:
+* ``test_roles``: anonymous, clerk, supervisor, institution admin and back-office staff (no
+  institution) get the declared status (``LOGIN`` = a redirect to the login page), for a plain
+  request and, for GET, an htmx one; every response carries the security headers (strict CSP
+  with frame-ancestors 'none', nosniff, Referrer-Policy, X-Frame-Options) and
+  ``Cache-Control: no-store``.
+* ``test_other_institutions_objects_are_not_found``: the URL built from *another*
+  institution's objects answers 404 to every member of ours (403 where the role is refused
+  anyway), and changes nothing there (no audit event in its chain).
+"""
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from admissions.enums import BatchKind, ClaimKind, Role
+from admissions.models import AuditEvent, Batch, Institution
+from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+
+
+pytestmark = pytest.mark.django_db
+
+ANON, CLERK, SUPERVISOR, ADMIN, STAFF = (
+    "anonymous",
+    "clerk",
+    "supervisor",
+    "institution_admin",
+    "staff",
+)
+ROLES = (ANON, CLERK, SUPERVISOR, ADMIN, STAFF)
+MEMBERS = (CLERK, SUPERVISOR, ADMIN)
+LOGIN = "302 to login"
+
+# Routes not in the matrix, and why. Anything else without an entry fails the walk.
+SKIPPED_NAMESPACES = {
+    "admin": "Django admin: staff only, its own login; tested in tests/security/test_backoffice.py",
+}
+SKIPPED_NAMES = {
+    "set_language": "Django's i18n view: sets a language cookie, reads and shows no data",
+}
+
+
+# --- What each institution holds, to build URLs from ----------------------------------------
+
+
+@dataclass
+class Tenant:
+    institution: Institution
+    applicant: Any
+    claim: Any
+    batch: Batch
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+def make_tenant() -> Tenant:
+    institution = InstitutionFactory()
+    applicant = ApplicantFactory(institution=institution)
+    claim = ClaimFactory(applicant=applicant, kind=ClaimKind.SCOLARITE)
+    batch = Batch.objects.create(
+        institution=institution, kind=BatchKind.IMPORT, label="Lot de test", total=1
+    )
+    applicant.batch = batch
+    applicant.save(update_fields=["batch"])
+    return Tenant(institution=institution, applicant=applicant, claim=claim, batch=batch)
+
+
+# --- The table ------------------------------------------------------------------------------
+
+
+def members(status: int, *, clerk: int | None = None) -> dict[str, Any]:
+    """A page for members of an institution: anonymous users go to login, staff without an
+    institution get 403."""
+    return {
+        ANON: LOGIN,
+        CLERK: status if clerk is None else clerk,
+        SUPERVISOR: status,
+        ADMIN: status,
+        STAFF: 403,
+    }
+
+
+def everyone(status: int | str) -> dict[str, Any]:
+    return dict.fromkeys(ROLES, status)
+
+
+NOT_ALLOWED = everyone(405)
+
+
+@dataclass(frozen=True)
+class Route:
+    # Builds the URL's kwargs from one institution's objects (None: the URL takes none).
+    kwargs: Callable[[Tenant], dict[str, Any]] | None
+    # method -> role -> expected status
+    expect: dict[str, dict[str, Any]]
+
+
+def route(kwargs: Callable[[Tenant], dict[str, Any]] | None = None, **expect: dict) -> Route:
+    return Route(kwargs=kwargs, expect={m.upper(): v for m, v in expect.items()})
+
+
+def applicant(t: Tenant) -> dict[str, Any]:
+    return {"applicant_id": t.applicant.pk}
+
+
+def claim(t: Tenant) -> dict[str, Any]:
+    return {"claim_id": t.claim.pk}
+
+
+ROUTES: dict[str, Route] = {
+    # verifications
+    "home": route(get=members(200), post=NOT_ALLOWED),
+    "applicant_detail": route(applicant, get=members(200), post=NOT_ALLOWED),
+    "claim_card": route(claim, get=members(200), post=NOT_ALLOWED),
+    "claim_verify": route(claim, get=NOT_ALLOWED, post=members(302)),
+    "claim_manual": route(claim, get=NOT_ALLOWED, post=members(302)),
+    "claim_override": route(claim, get=NOT_ALLOWED, post=members(302, clerk=403)),
+    # admissions
+    "applicant_list": route(get=members(200), post=NOT_ALLOWED),
+    "applicant_create": route(get=members(200), post=members(200)),
+    "applicant_edit": route(applicant, get=members(200), post=members(200)),
+    "claim_add": route(
+        lambda t: {"applicant_id": t.applicant.pk, "kind": ClaimKind.CVEC},
+        get=members(200),
+        post=members(200),
+    ),
+    "claim_edit": route(claim, get=members(200), post=members(200)),
+    # authentication
+    "login": route(
+        get={**everyone(302), ANON: 200},
+        post={**everyone(302), ANON: 200},
+    ),
+    "logout": route(get=NOT_ALLOWED, post=everyone(302)),
+}
+
+
+# --- Walking the URL configuration ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Found:
+    name: str
+    pattern: str
+
+
+def _walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[Found | str]:
+    for entry in patterns:
+        if isinstance(entry, URLResolver):
+            ns = entry.namespace or ""
+            if ns in SKIPPED_NAMESPACES:
+                continue
+            full_ns = f"{namespace}:{ns}" if namespace and ns else (ns or namespace)
+            yield from _walk(entry.url_patterns, prefix + str(entry.pattern), full_ns)
+        elif isinstance(entry, URLPattern):
+            if entry.name in SKIPPED_NAMES:
+                continue
+            if not entry.name:
+                yield f"unnamed route {prefix}{entry.pattern}: give it a name"
+                continue
+            name = f"{namespace}:{entry.name}" if namespace else entry.name
+            yield Found(name, prefix + str(entry.pattern))
+
+
+def discovered() -> list[Found]:
+    return [f for f in _walk(get_resolver().url_patterns) if isinstance(f, Found)]
+
+
+def test_every_route_is_in_the_table():
+    problems = [f for f in _walk(get_resolver().url_patterns) if isinstance(f, str)]
+    found = discovered()
+    names = {f.name for f in found}
+    problems += [
+        f"route {f.name!r} (/{f.pattern}) has no entry in ROUTES of "
+        "tests/security/test_route_matrix.py: add one saying what each role gets for each "
+        "method, and how to build its URL from an institution's objects"
+        for f in found
+        if f.name not in ROUTES
+    ]
+    problems += [
+        f"ROUTES has {name!r}, which the URL configuration no longer has: remove it"
+        for name in ROUTES
+        if name not in names
+    ]
+    assert not problems, "\n".join(problems)
+    assert len(found) >= 13
+
+
+def test_the_walk_finds_routes_of_every_app():
+    patterns = {f.pattern for f in discovered()}
+    assert "" in patterns
+    assert "candidats/<int:applicant_id>/" in patterns
+    assert "connexion/" in patterns
+
+
+# --- Requests -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def ours() -> Tenant:
+    return make_tenant()
+
+
+@pytest.fixture
+def theirs() -> Tenant:
+    other = make_tenant()
+    other.extra["clerk"] = UserFactory(institution=other.institution)
+    return other
+
+
+@pytest.fixture
+def clients(ours: Tenant) -> dict[str, Client]:
+    users = {
+        CLERK: UserFactory(institution=ours.institution, role=Role.CLERK),
+        SUPERVISOR: UserFactory(institution=ours.institution, role=Role.SUPERVISOR),
+        ADMIN: UserFactory(institution=ours.institution, role=Role.INSTITUTION_ADMIN),
+        STAFF: UserFactory(backoffice=True),
+    }
+    result = {ANON: Client()}
+    for role, user in users.items():
+        result[role] = Client()
+        result[role].force_login(user)
+    return result
+
+
+def url_for(name: str, entry: Route, tenant: Tenant) -> str:
+    kwargs = entry.kwargs(tenant) if entry.kwargs else {}
+    return reverse(name, kwargs=kwargs)
+
+
+def send(client: Client, method: str, url: str, **headers: str):
+    return client.generic(method, url, headers=headers)
+
+
+def security_header_problems(response) -> list[str]:
+    problems = []
+    policy = response.headers.get("Content-Security-Policy", "")
+    if "frame-ancestors 'none'" not in policy:
+        problems.append("CSP without frame-ancestors 'none'")
+    if "unsafe-inline" in policy or "unsafe-eval" in policy:
+        problems.append("CSP allows unsafe-inline/eval")
+    # The nonce is in the header only when the page used it (Django's CSP middleware).
+    problems += [
+        f"CSP without {directive}"
+        for directive in ("default-src 'self'", "script-src 'self'", "object-src 'none'")
+        if directive not in policy
+    ]
+    if response.headers.get("X-Content-Type-Options") != "nosniff":
+        problems.append("no X-Content-Type-Options: nosniff")
+    if response.headers.get("Referrer-Policy") != "same-origin":
+        problems.append("no Referrer-Policy: same-origin")
+    if response.headers.get("X-Frame-Options") != "DENY":
+        problems.append("no X-Frame-Options: DENY")
+    if "no-store" not in response.headers.get("Cache-Control", ""):
+        problems.append("no Cache-Control: no-store")
+    return problems
+
+
+def status_problem(response, expected: Any) -> str | None:
+    if expected == LOGIN:
+        location = response.headers.get("Location", "")
+        if response.status_code == 302 and location.startswith(reverse("login")):
+            return None
+        return f"got {response.status_code} {location}".strip()
+    if response.status_code != expected:
+        return f"got {response.status_code}"
+    return None
+
+
+def entries() -> list[str]:
+    return sorted(ROUTES)
+
+
+@pytest.mark.parametrize("name", entries())
+def test_roles(name, ours, clients):
+    entry = ROUTES[name]
+    problems = []
+    for method, expected_by_role in entry.expect.items():
+        assert set(expected_by_role) == set(ROLES), f"{name} {method}: give every role"
+        for role in ROLES:
+            variants = [{}]
+            if method == "GET":
+                variants.append({"HX-Request": "true"})
+            for headers in variants:
+                # Each request on fresh objects: a POST may change what the next one sees.
+                url = url_for(name, entry, ours)
+                response = send(clients[role], method, url, **headers)
+                label = f"{method} {url} as {role}{' (htmx)' if headers else ''}"
+                problem = status_problem(response, expected_by_role[role])
+                if problem:
+                    problems.append(f"{label}: expected {expected_by_role[role]}, {problem}")
+                problems += [f"{label}: {p}" for p in security_header_problems(response)]
+    assert not problems, "\n".join(problems)
+
+
+def cross_tenant_cases() -> list[str]:
+    return sorted(name for name, entry in ROUTES.items() if entry.kwargs is not None)
+
+
+@pytest.mark.parametrize("name", cross_tenant_cases())
+def test_other_institutions_objects_are_not_found(name, ours, theirs, clients):
+    entry = ROUTES[name]
+    url = url_for(name, entry, theirs)
+    assert url != url_for(name, entry, ours)
+    their_events = AuditEvent.objects.filter(institution=theirs.institution).count()
+    problems = []
+    checked = 0
+    for method, expected_by_role in entry.expect.items():
+        for role in MEMBERS:
+            own = expected_by_role[role]
+            if own == 405:
+                continue
+            expected = own if own == 403 else 404
+            response = send(clients[role], method, url)
+            checked += 1
+            if response.status_code != expected:
+                problems.append(
+                    f"{method} {url} as {role}: expected {expected}, got {response.status_code}"
+                )
+            problems += [
+                f"{method} {url} as {role}: {p}" for p in security_header_problems(response)
+            ]
+    assert checked, f"{name}: no method a member may use"
+    assert not problems, "\n".join(problems)
+    assert AuditEvent.objects.filter(institution=theirs.institution).count() == their_events
+
+
+def test_staff_of_the_back_office_cannot_reach_the_admin_as_a_clerk_and_vice_versa(clients):
+    """The admin is skipped above; its one rule that matters here: members of an institution
+    (not staff) are sent to the admin's login, staff get in."""
+    index = reverse("admin:index")
+    for role in (ANON, CLERK, SUPERVISOR, ADMIN):
+        response = clients[role].get(index)
+        assert response.status_code == 302, role
+        assert response.headers["Location"].startswith(reverse("admin:login")), role
+        assert not security_header_problems(response), role
+    response = clients[STAFF].get(index)
+    assert response.status_code == 200
+    assert not security_header_problems(response)
+
+
+def test_csrf_is_enforced_on_writes(ours):
+    user = UserFactory(institution=ours.institution, role=Role.SUPERVISOR)
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+    for name in ("claim_verify", "claim_manual", "claim_override"):
+        response = client.post(url_for(name, ROUTES[name], ours))
+        assert response.status_code == 403, name
+    assert client.post(reverse("applicant_create")).status_code == 403

@@ -442,10 +442,20 @@ LOGGING = {
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
+    "filters": {
+        "redact_query": {"()": "admissions.log_filters.RedactQueryStrings"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
     "loggers": {
-        # urllib3 logs full URLs, and API Particulier URLs carry identities in the query.
+        # urllib3 logs full URLs, and API Particulier URLs carry identities in the query (a
+        # filter also scrubs them: verifications/providers/http.py).
         "urllib3": {"level": "WARNING"},
+        # Even with DJANGO_LOG_LEVEL=DEBUG: SQL parameters (names, INE, birth dates) and
+        # template contexts stay out of the logs.
+        "django.db.backends": {"level": "INFO"},
+        "django.template": {"level": "INFO"},
+        # runserver's request lines: a search is ?q=<a name>.
+        "django.server": {"filters": ["redact_query"]},
     },
 }

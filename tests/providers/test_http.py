@@ -182,7 +182,43 @@ def test_urllib3_request_lines_are_scrubbed(session):
         log_filter.filter(record)
 
     assert "MARTIN" not in record.getMessage()
-    assert "/v4/x?<redacted>" in record.getMessage()
+    # The whole request target goes: attestation numbers travel in paths.
+    assert '"GET /<redacted> HTTP/1.1" 200' in record.getMessage()
+
+
+def test_urllib3_log_redaction_scrubs_attestation_numbers_in_paths():
+    http.build_session()
+    record = logging.LogRecord(
+        "urllib3.connectionpool",
+        logging.DEBUG,
+        __file__,
+        1,
+        '%s://%s:%s "%s %s %s" %s %s',
+        ("https", "api.test", 443, "GET", "/api/attestation/VER1AAAAAA00SB", "HTTP/1.1", 200, 9),
+        None,
+    )
+    for log_filter in logging.getLogger("urllib3.connectionpool").filters:
+        log_filter.filter(record)
+    assert "VER1AAAAAA00SB" not in record.getMessage()
+
+
+def test_runserver_request_lines_lose_their_query_string():
+    from admissions.log_filters import RedactQueryStrings
+
+    record = logging.LogRecord(
+        "django.server",
+        logging.INFO,
+        __file__,
+        1,
+        '"%s" %s %s',
+        ("GET /candidats/?q=MARTIN+EMMA HTTP/1.1", "200", "1234"),
+        None,
+    )
+    RedactQueryStrings().filter(record)
+    assert record.getMessage() == '"GET /candidats/?<redacted> HTTP/1.1" 200 1234'
+    assert any(
+        isinstance(f, RedactQueryStrings) for f in logging.getLogger("django.server").filters
+    )
 
 
 def test_log_redaction_is_installed_once():

@@ -13,7 +13,8 @@
 Identities travel in query strings (API Particulier) and attestation numbers in paths, so URLs
 are never logged nor put in exception messages: logs name the *route template*; transport
 exceptions are re-raised ``from None`` (requests' messages contain the full URL); and
-:func:`build_session` installs a filter that scrubs query strings from urllib3's debug log.
+:func:`build_session` installs a filter that scrubs request targets (paths and query strings)
+from urllib3's debug log (``admissions.log_filters``).
 """
 
 import datetime as dt
@@ -31,6 +32,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
+from admissions.log_filters import RedactQueryStrings
 from verifications.providers.base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,
@@ -65,27 +67,10 @@ class _TimeoutSession(requests.Session):
         return super().request(method, url, *args, **kwargs)
 
 
-class RedactQueryStrings(logging.Filter):
-    """Replace query strings in log records with ``?<redacted>`` (urllib3 logs request lines,
-    query included, at DEBUG level)."""
-
-    _QUERY = re.compile(r"\?[^\s\"']*")
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if isinstance(record.msg, str):
-            record.msg = self._QUERY.sub("?<redacted>", record.msg)
-        if isinstance(record.args, tuple):
-            record.args = tuple(
-                self._QUERY.sub("?<redacted>", arg) if isinstance(arg, str) else arg
-                for arg in record.args
-            )
-        return True
-
-
 def _install_log_redaction() -> None:
     urllib3_logger = logging.getLogger("urllib3.connectionpool")
     if not any(isinstance(f, RedactQueryStrings) for f in urllib3_logger.filters):
-        urllib3_logger.addFilter(RedactQueryStrings())
+        urllib3_logger.addFilter(RedactQueryStrings(paths=True))
 
 
 def build_session(*, user_agent: str = USER_AGENT) -> requests.Session:

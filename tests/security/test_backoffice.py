@@ -1,0 +1,306 @@
+"""The back-office (Django admin) tools of issue 6, with the admin client: institutions with their
+credential status, the providers' health page and its breaker reset, stuck requests and their
+re-queue, batches, and the read-only audit trail with search."""
+
+from datetime import timedelta
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.urls import reverse
+from django.utils import timezone
+
+from admissions import services
+from admissions.audit import audit_chains_verify
+from admissions.enums import AuditAction, BatchKind, Source
+from admissions.models import AuditEvent, Batch
+from tests.factories import ClaimFactory, InstitutionFactory, UserFactory
+from verifications.enums import AttemptOutcome, RequestState, Trigger
+from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.providers.limits import get_limiter
+
+
+pytestmark = pytest.mark.django_db
+TOKEN = "eyJhbGciOiJIUzI1NiJ9.eyJleHAiOjIwODI3NTg0MDB9.c2VjcmV0LXNpZ25hdHVyZQ"
+
+
+@pytest.fixture
+def staff():
+    return UserFactory(backoffice=True)
+
+
+@pytest.fixture
+def staff_client(client, staff):
+    client.force_login(staff)
+    return client
+
+
+# --- Institutions and their credentials -----------------------------------------------------
+
+
+def test_institution_pages_show_credential_status_never_the_token(staff_client):
+    institution = InstitutionFactory(name="Lycée Vauban")
+    services.credential_set(
+        acting_user=None, institution=institution, source=Source.API_PARTICULIER, token=TOKEN
+    )
+    credential = institution.credentials.get()
+    credential.expires_at = timezone.now() + timedelta(days=40)
+    credential.save(update_fields=["expires_at"])
+
+    listing = staff_client.get(reverse("admin:admissions_institution_changelist"))
+    assert listing.status_code == 200
+    assert "Lycée Vauban" in listing.text
+    assert "1/4" in listing.text  # one token set out of four sources
+
+    page = staff_client.get(reverse("admin:admissions_institution_change", args=[institution.pk]))
+    assert page.status_code == 200
+    assert "État des identifiants d" in page.text
+    assert credential.fingerprint in page.text
+    assert "non défini" in page.text  # the three other sources
+    assert TOKEN not in page.text
+    assert TOKEN[20:40] not in page.text
+
+
+# --- Provider health and the breaker reset --------------------------------------------------
+
+
+def _open_breaker(source: str) -> None:
+    limiter = get_limiter()
+    for _ in range(limiter.config.failure_threshold):
+        limiter.record_failure(source, error="http_503")
+    assert limiter.breaker(source).state == "open"
+
+
+def test_health_page_shows_breakers_rates_last_errors_and_alerts(staff_client):
+    _open_breaker(Source.CVEC)
+    assert get_limiter().acquire(Source.API_PARTICULIER, token_key="t").granted
+    claim = ClaimFactory()
+    request = VerificationRequest.objects.create(
+        institution=claim.institution,
+        claim=claim,
+        source=Source.API_PARTICULIER,
+        trigger=Trigger.MANUAL,
+    )
+    VerificationAttempt.objects.create(
+        request=request,
+        source=Source.API_PARTICULIER,
+        outcome=AttemptOutcome.REJECTED,
+        http_status=401,
+        provider_error_code="00101",
+    )
+    SourceAlert.objects.create(
+        institution=claim.institution,
+        source=Source.API_PARTICULIER,
+        code="00101",
+        http_status=401,
+        last_seen=timezone.now(),
+    )
+
+    response = staff_client.get(reverse("admin:verifications_provider_health"))
+    assert response.status_code == 200
+    text = response.text
+    assert text.count("<tr data-source=") == 4
+    cvec_row = text[text.index('data-source="cvec"') :].split("</tr>")[0]
+    assert "Ouvert : les appels attendent" in cvec_row
+    assert "http_503" in cvec_row
+    particulier_row = text[text.index('data-source="api_particulier"') :].split("</tr>")[0]
+    assert "Fermé (normal)" in particulier_row
+    assert "1/20" in particulier_row  # one grant of the 20/s token budget
+    assert "HTTP 401, 00101" in particulier_row
+    assert claim.institution.name in particulier_row
+    assert "Réinitialiser le disjoncteur" in particulier_row
+    # Reached from the alerts' list.
+    alerts = staff_client.get(reverse("admin:verifications_sourcealert_changelist"))
+    assert reverse("admin:verifications_provider_health") in alerts.text
+
+
+def test_breaker_reset_closes_it_for_everyone_and_is_audited(staff_client, staff):
+    _open_breaker(Source.CVEC)
+    response = staff_client.post(
+        reverse("admin:verifications_breaker_reset"),
+        {"source": Source.CVEC},
+        REMOTE_ADDR="192.0.2.10",
+    )
+    assert response.status_code == 302
+    assert get_limiter().breaker(Source.CVEC).state == "closed"
+    assert get_limiter().acquire(Source.CVEC).granted
+    event = AuditEvent.objects.get(action=AuditAction.SETTINGS_CHANGED)
+    assert event.actor == staff
+    assert event.chain == "backoffice"
+    assert (event.object_type, event.object_id) == ("source", "cvec")
+    assert event.details == {"breaker_reset": "cvec"}
+    assert event.ip == "192.0.2.10"
+    assert all(not report.breaks for report in audit_chains_verify())
+    page = staff_client.get(response.headers["Location"])
+    assert "réinitialisé" in page.text
+
+
+def test_breaker_reset_refuses_unknown_sources_and_get(staff_client):
+    response = staff_client.post(
+        reverse("admin:verifications_breaker_reset"), {"source": "nope"}, follow=True
+    )
+    assert "Source inconnue" in response.text
+    assert staff_client.get(reverse("admin:verifications_breaker_reset")).status_code == 405
+    assert not AuditEvent.objects.exists()
+
+
+def test_staff_without_permissions_can_neither_see_health_nor_reset(client):
+    plain_staff = UserFactory(institution=None, is_staff=True, is_superuser=False)
+    client.force_login(plain_staff)
+    assert client.get(reverse("admin:verifications_provider_health")).status_code == 403
+    _open_breaker(Source.CVEC)
+    response = client.post(reverse("admin:verifications_breaker_reset"), {"source": "cvec"})
+    assert response.status_code == 403
+    assert get_limiter().breaker(Source.CVEC).state == "open"
+    # With the view permission, the page but no reset button.
+    plain_staff.user_permissions.add(Permission.objects.get(codename="view_sourcealert"))
+    page = client.get(reverse("admin:verifications_provider_health"))
+    assert page.status_code == 200
+    assert "Réinitialiser le disjoncteur" not in page.text
+
+
+def test_members_of_an_institution_never_reach_the_back_office(client):
+    client.force_login(UserFactory(role="institution_admin"))
+    response = client.get(reverse("admin:verifications_provider_health"))
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith(reverse("admin:login"))
+
+
+# --- Stuck requests and their re-queue ------------------------------------------------------
+
+
+def _request(state: str, **fields) -> VerificationRequest:
+    claim = ClaimFactory()
+    return VerificationRequest.objects.create(
+        institution=claim.institution,
+        claim=claim,
+        source=Source.API_PARTICULIER,
+        trigger=Trigger.MANUAL,
+        state=state,
+        **fields,
+    )
+
+
+@pytest.fixture
+def requests_of_every_kind(settings):
+    now = timezone.now()
+    lease = settings.VERIFICATION_LEASE
+    stuck_after = settings.VERIFICATION_STUCK_PENDING
+    dead = _request(RequestState.RUNNING, claimed_at=now - lease * 2, claimed_by="w1")
+    alive = _request(RequestState.RUNNING, claimed_at=now, claimed_by="w2")
+    fresh = _request(RequestState.PENDING)
+    old = _request(RequestState.PENDING)
+    waiting = _request(RequestState.PENDING, not_before=now + timedelta(hours=1))
+    done = _request(RequestState.DONE)
+    old_rows = [old.pk, waiting.pk, done.pk]
+    VerificationRequest.objects.filter(pk__in=old_rows).update(
+        created_at=now - stuck_after - timedelta(minutes=1)
+    )
+    return {
+        "dead": dead,
+        "alive": alive,
+        "fresh": fresh,
+        "old": old,
+        "waiting": waiting,
+        "done": done,
+    }
+
+
+def test_stuck_filter_lists_expired_leases_and_long_waits_only(
+    staff_client, requests_of_every_kind
+):
+    url = reverse("admin:verifications_verificationrequest_changelist")
+    response = staff_client.get(url, {"stuck": "yes"})
+    assert response.status_code == 200
+    listed = {r.pk for r in response.context["cl"].result_list}
+    expected = {requests_of_every_kind["dead"].pk, requests_of_every_kind["old"].pk}
+    assert listed == expected
+
+
+def test_requeue_action_goes_through_the_audited_service(
+    staff_client, staff, requests_of_every_kind, django_capture_on_commit_callbacks
+):
+    rows = requests_of_every_kind
+    chosen = [rows["dead"].pk, rows["alive"].pk, rows["done"].pk, rows["old"].pk]
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = staff_client.post(
+            reverse("admin:verifications_verificationrequest_changelist"),
+            {"action": "requeue", "_selected_action": chosen},
+            REMOTE_ADDR="192.0.2.11",
+            follow=True,
+        )
+    assert response.status_code == 200
+    assert "2 demande(s) remise(s) en file, 2 laissée(s)" in response.text
+    assert len(callbacks) == 2  # one task message per re-queued request, after commit
+
+    dead = VerificationRequest.objects.get(pk=rows["dead"].pk)
+    assert (dead.state, dead.claimed_by, dead.claimed_at) == (RequestState.PENDING, "", None)
+    assert dead.not_before <= timezone.now()
+    alive = VerificationRequest.objects.get(pk=rows["alive"].pk)
+    assert (alive.state, alive.claimed_by) == (RequestState.RUNNING, "w2")
+    assert VerificationRequest.objects.get(pk=rows["done"].pk).state == RequestState.DONE
+
+    events = AuditEvent.objects.filter(action=AuditAction.VERIFICATION_REQUESTED)
+    assert events.count() == 2
+    event = events.get(details__request=rows["dead"].pk)
+    assert event.actor == staff
+    assert event.institution_id == dead.institution_id  # in the institution's own chain
+    assert event.applicant_id == dead.claim.applicant_id
+    assert event.details["requeued"] is True
+    assert event.details["previous_state"] == "running"
+    assert event.ip == "192.0.2.11"
+    assert event.purpose == "remise en file depuis le back-office"
+
+
+def test_requeued_request_is_then_run_by_the_pipeline(
+    staff, requests_of_every_kind, settings, sandbox_settings
+):
+    """The re-queued row is an ordinary pending request: the next run takes it."""
+    from verifications.services import verification_run
+    from verifications.services.backoffice import RequeueOutcome, verification_request_requeue
+
+    dead = requests_of_every_kind["dead"]
+    assert (
+        verification_request_requeue(request_id=dead.pk, acting_user=staff)
+        == RequeueOutcome.REQUEUED
+    )
+    outcome = verification_run(request_id=dead.pk, task_id="after-requeue")
+    assert outcome.status == "done"
+    dead.refresh_from_db()
+    assert dead.state == RequestState.DONE
+
+
+# --- Batches and the audit trail ------------------------------------------------------------
+
+
+def test_batches_are_listed_with_their_institution(staff_client):
+    institution = InstitutionFactory(name="Université de Brest")
+    Batch.objects.create(
+        institution=institution, kind=BatchKind.IMPORT, label="Rentrée 2026", total=120
+    )
+    response = staff_client.get(reverse("admin:admissions_batch_changelist"))
+    assert response.status_code == 200
+    assert "Rentrée 2026" in response.text
+    assert "Université de Brest" in response.text
+
+
+def test_audit_events_are_searchable_and_read_only(staff_client):
+    clerk = UserFactory(username="agent.dupont")
+    claim = ClaimFactory(applicant__institution=clerk.institution)
+    services.claim_update_declared(
+        acting_user=clerk, claim=claim, declared={"uai": "0132733A", "school_year": 2026}
+    )
+    event = AuditEvent.objects.get(actor=clerk)
+    listing = staff_client.get(reverse("admin:admissions_auditevent_changelist"), {"q": "dupont"})
+    assert listing.status_code == 200
+    assert list(listing.context["cl"].result_list) == [event]
+    nothing = staff_client.get(reverse("admin:admissions_auditevent_changelist"), {"q": "zzz"})
+    assert list(nothing.context["cl"].result_list) == []
+
+    change = reverse("admin:admissions_auditevent_change", args=[event.pk])
+    page = staff_client.get(change)
+    assert page.status_code == 200
+    assert 'name="_save"' not in page.text  # a view, not a form
+    assert staff_client.post(change, {"purpose": "x"}).status_code == 403
+    delete = reverse("admin:admissions_auditevent_delete", args=[event.pk])
+    assert staff_client.post(delete, {"post": "yes"}).status_code == 403
+    assert AuditEvent.objects.get(pk=event.pk).hash == event.hash

@@ -9,9 +9,11 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
 from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
@@ -19,7 +21,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from admissions import services
-from admissions.enums import Source
+from admissions.audit import audit_record
+from admissions.enums import AuditAction, Source
+from admissions.http import client_ip
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import (
     Applicant,
@@ -39,6 +43,41 @@ class ThrottledAdminLoginForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
 admin.site.login_form = ThrottledAdminLoginForm
 admin.site.site_header = _("Vigie — back-office")
 admin.site.site_title = _("Vigie — back-office")
+
+
+BACKOFFICE_VIEW_PURPOSE = "consultation depuis le back-office"
+
+
+class AuditedViewMixin:
+    """Opening one applicant's record (identity, declarations, evidence) in the back-office is a
+    view of personal data: an audit event, as in the clerk interface (``viewed``, in the
+    institution's chain, with the staff member as actor)."""
+
+    def audited_applicant_id(self, obj: Any) -> int | None:
+        raise NotImplementedError
+
+    def change_view(
+        self,
+        request: HttpRequest,
+        object_id: str,
+        form_url: str = "",
+        extra_context: dict[str, Any] | None = None,
+    ) -> HttpResponse:
+        response = super().change_view(request, object_id, form_url, extra_context)  # type: ignore[misc]
+        if request.method == "GET" and response.status_code == 200:
+            obj = self.get_object(request, unquote(object_id))  # type: ignore[attr-defined]
+            if obj is not None:
+                with transaction.atomic():
+                    audit_record(
+                        action=AuditAction.VIEWED,
+                        actor=request.user,
+                        institution=obj.institution,
+                        obj=obj,
+                        applicant_id=self.audited_applicant_id(obj),
+                        purpose=BACKOFFICE_VIEW_PURPOSE,
+                        ip=client_ip(request),
+                    )
+        return response
 
 
 class ReadOnlyAdminMixin:
@@ -216,7 +255,7 @@ class ClaimInline(admin.TabularInline):
 
 
 @admin.register(Applicant)
-class ApplicantAdmin(admin.ModelAdmin):
+class ApplicantAdmin(AuditedViewMixin, admin.ModelAdmin):
     list_display = [
         "file_reference",
         "birth_name",
@@ -233,9 +272,12 @@ class ApplicantAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     inlines = [ClaimInline]
 
+    def audited_applicant_id(self, obj: Applicant) -> int:
+        return obj.pk
+
 
 @admin.register(Claim)
-class ClaimAdmin(admin.ModelAdmin):
+class ClaimAdmin(AuditedViewMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "applicant",
@@ -250,6 +292,9 @@ class ClaimAdmin(admin.ModelAdmin):
     list_select_related = ["applicant", "institution"]
     raw_id_fields = ["applicant"]
     readonly_fields = ["verdict", "verdict_reason", "verified_at", "valid_until"]
+
+    def audited_applicant_id(self, obj: Claim) -> int:
+        return obj.applicant_id
 
 
 @admin.register(Batch)

@@ -12,7 +12,7 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from admissions.admin import ReadOnlyAdminMixin
+from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin
 from admissions.enums import Source
 from admissions.http import client_ip
 from verifications.backoffice import provider_health, stuck_condition
@@ -67,7 +67,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(VerificationRequest)
-class VerificationRequestAdmin(admin.ModelAdmin):
+class VerificationRequestAdmin(AuditedViewMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "claim",
@@ -104,6 +104,9 @@ class VerificationRequestAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[VerificationRequest]:
         return super().get_queryset(request).select_related("claim", "institution")
+
+    def audited_applicant_id(self, obj: VerificationRequest) -> int:
+        return obj.claim.applicant_id
 
     @admin.action(
         description=_("Remettre en file les demandes sélectionnées"), permissions=["change"]

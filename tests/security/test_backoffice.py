@@ -304,3 +304,33 @@ def test_audit_events_are_searchable_and_read_only(staff_client):
     delete = reverse("admin:admissions_auditevent_delete", args=[event.pk])
     assert staff_client.post(delete, {"post": "yes"}).status_code == 403
     assert AuditEvent.objects.get(pk=event.pk).hash == event.hash
+
+
+def test_opening_an_applicant_claim_or_request_in_the_back_office_is_audited(staff_client, staff):
+    claim = ClaimFactory()
+    request = VerificationRequest.objects.create(
+        institution=claim.institution, claim=claim, source=Source.API_PARTICULIER, trigger="manual"
+    )
+    pages = [
+        reverse("admin:admissions_applicant_change", args=[claim.applicant_id]),
+        reverse("admin:admissions_claim_change", args=[claim.pk]),
+        reverse("admin:verifications_verificationrequest_change", args=[request.pk]),
+    ]
+    for url in pages:
+        assert staff_client.get(url, REMOTE_ADDR="192.0.2.12").status_code == 200
+    events = AuditEvent.objects.filter(action=AuditAction.VIEWED).order_by("seq")
+    assert [(e.object_type, e.object_id) for e in events] == [
+        ("applicant", str(claim.applicant_id)),
+        ("claim", str(claim.pk)),
+        ("verificationrequest", str(request.pk)),
+    ]
+    for event in events:
+        assert event.actor == staff
+        assert event.institution_id == claim.institution_id
+        assert event.applicant_id == claim.applicant_id
+        assert event.purpose == "consultation depuis le back-office"
+        assert event.ip == "192.0.2.12"
+    # Lists and unknown ids record nothing.
+    staff_client.get(reverse("admin:admissions_applicant_changelist"))
+    staff_client.get(reverse("admin:admissions_applicant_change", args=[999999]))
+    assert AuditEvent.objects.filter(action=AuditAction.VIEWED).count() == 3

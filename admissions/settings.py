@@ -74,7 +74,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Security hardening (docs/SECURITY.md): absolute session lifetime, no-store on every page.
     "admissions.middleware.SessionLifetimeMiddleware",
-    "admissions.middleware.NoStoreMiddleware",
+    "admissions.middleware.NoStoreMiddleware",  # before (outside) the next: it sees its answer
+    "admissions.middleware.HtmxLoginRedirectMiddleware",
 ]
 
 ROOT_URLCONF = "admissions.urls"

@@ -7,10 +7,10 @@ route without an entry fails with a message saying to add it, so it is covered f
 
 For each entry:
 * ``test_roles``: anonymous, clerk, supervisor, institution admin and back-office staff (no
-  institution) get the declared status (``LOGIN`` = a redirect to the login page), for a plain
-  request and, for GET, an htmx one; every response carries the security headers (strict CSP
-  with frame-ancestors 'none', nosniff, Referrer-Policy, X-Frame-Options) and
-  ``Cache-Control: no-store``.
+  institution) get the declared status (``LOGIN`` = a redirect to the login page: 302, or
+  ``HX-Redirect`` for htmx), for a plain request and, for GET, an htmx one; every response
+  carries the security headers (strict CSP with frame-ancestors 'none', nosniff,
+  Referrer-Policy, X-Frame-Options) and ``Cache-Control: no-store``.
 * ``test_other_institutions_objects_are_not_found``: the URL built from *another*
   institution's objects answers 404 to every member of ours (403 where the role is refused
   anyway), and changes nothing there (no audit event in its chain).
@@ -265,10 +265,15 @@ def security_header_problems(response) -> list[str]:
     return problems
 
 
-def status_problem(response, expected: Any) -> str | None:
+def status_problem(response, expected: Any, *, htmx: bool = False) -> str | None:
     if expected == LOGIN:
-        location = response.headers.get("Location", "")
-        if response.status_code == 302 and location.startswith(reverse("login")):
+        if htmx:  # the whole page goes to login, not a fragment swapped with the login form
+            location = response.headers.get("HX-Redirect", "")
+            expected_status = 200
+        else:
+            location = response.headers.get("Location", "")
+            expected_status = 302
+        if response.status_code == expected_status and location.startswith(reverse("login")):
             return None
         return f"got {response.status_code} {location}".strip()
     if response.status_code != expected:
@@ -295,7 +300,7 @@ def test_roles(name, ours, clients):
                 url = url_for(name, entry, ours)
                 response = send(clients[role], method, url, **headers)
                 label = f"{method} {url} as {role}{' (htmx)' if headers else ''}"
-                problem = status_problem(response, expected_by_role[role])
+                problem = status_problem(response, expected_by_role[role], htmx=bool(headers))
                 if problem:
                     problems.append(f"{label}: expected {expected_by_role[role]}, {problem}")
                 problems += [f"{label}: {p}" for p in security_header_problems(response)]

@@ -7,7 +7,7 @@ import pytest
 import time_machine
 from django.urls import reverse
 
-from tests.factories import UserFactory
+from tests.factories import ClaimFactory, UserFactory
 
 
 pytestmark = pytest.mark.django_db
@@ -95,3 +95,20 @@ def test_session_cookie_is_http_only_and_ends_with_the_browser(client):
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert not cookie["max-age"]  # SESSION_EXPIRE_AT_BROWSER_CLOSE
+
+
+def test_an_htmx_poll_after_expiry_sends_the_whole_page_to_login(client, settings):
+    settings.VIGIE_SESSION_MAX_LIFETIME = 3600
+    with time_machine.travel(START, tick=False) as traveller:
+        clerk = _log_in(client)
+        claim = ClaimFactory(applicant__institution=clerk.institution)
+        card = reverse("claim_card", args=[claim.pk])
+        assert client.get(card, headers={"HX-Request": "true"}).status_code == 200
+        traveller.shift(timedelta(minutes=61))
+        response = client.get(card, headers={"HX-Request": "true"})
+        assert response.status_code == 200
+        assert response.headers["HX-Redirect"].startswith(reverse("login"))
+        assert not response.content  # no fragment swapped in
+        # Without htmx, the usual redirect.
+        response = client.get(card)
+        assert response.status_code == 302

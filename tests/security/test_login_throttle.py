@@ -169,3 +169,31 @@ def test_english_interface_translates_the_message(client):
     for _ in range(3):
         response = _login(client, clerk.username, "non")
     assert "Too many failed login attempts" in response.text
+
+
+def test_limits_and_lifetimes_come_from_the_environment(tmp_path):
+    from tests.test_settings import _django
+
+    result = _django(
+        {
+            "VIGIE_VAR_DIR": str(tmp_path),
+            "VIGIE_LOGIN_FAILURE_LIMIT": "7",
+            "VIGIE_LOGIN_IP_FAILURE_LIMIT": "0",
+            "VIGIE_LOGIN_LOCKOUT_SECONDS": "120",
+            "VIGIE_SESSION_MAX_LIFETIME_SECONDS": "3600",
+            "DJANGO_SESSION_COOKIE_AGE": "1800",
+        },
+        "from django.conf import settings as s; "
+        "print(s.VIGIE_LOGIN_FAILURE_LIMIT, s.VIGIE_LOGIN_IP_FAILURE_LIMIT, "
+        "s.VIGIE_LOGIN_LOCKOUT_SECONDS, s.VIGIE_SESSION_MAX_LIFETIME, s.SESSION_COOKIE_AGE)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["7", "0", "120", "3600", "1800"]
+
+
+def test_a_limit_of_zero_disables_it(client, settings):
+    settings.VIGIE_LOGIN_IP_FAILURE_LIMIT = 0
+    for i in range(12):
+        _login(client, f"nobody-{i}", "non")
+    clerk = UserFactory()
+    assert _login(client, clerk.username, PASSWORD).status_code == 302

@@ -2,7 +2,7 @@
 source and the requests that look stuck. Clerk-facing reads stay in ``selectors`` (scoped)."""
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
 from django.db.models import Count, Q
@@ -19,6 +19,10 @@ FAILED_OUTCOMES = (
     AttemptOutcome.RATE_LIMITED,
     AttemptOutcome.REJECTED,
 )
+
+
+def _when(epoch: float | None) -> datetime | None:
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
 def stuck_condition(now: datetime | None = None) -> Q:
@@ -42,6 +46,8 @@ class SourceHealth:
     stuck_requests: int
     last_failure: VerificationAttempt | None
     alerts: list[SourceAlert]
+    retry_at: datetime | None = None  # an open breaker's next probe
+    cooldown_until: datetime | None = None  # a shared pause (429, Retry-After)
 
 
 def provider_health(now: datetime | None = None) -> tuple[list[SourceHealth], bool]:
@@ -77,11 +83,14 @@ def provider_health(now: datetime | None = None) -> tuple[list[SourceHealth], bo
             .order_by("-created_at", "-id")
             .first()
         )
+        breaker = breakers.get(source.value)
         rows.append(
             SourceHealth(
                 source=source.value,
                 label=str(source.label),
-                breaker=breakers.get(source.value),
+                breaker=breaker,
+                retry_at=_when(breaker.retry_at if breaker else None),
+                cooldown_until=_when(breaker.cooldown_until if breaker else None),
                 open_requests=open_counts.get(source.value, 0),
                 stuck_requests=stuck_counts.get(source.value, 0),
                 last_failure=last_failure,

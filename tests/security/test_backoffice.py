@@ -102,6 +102,7 @@ def test_health_page_shows_breakers_rates_last_errors_and_alerts(staff_client):
     cvec_row = text[text.index('data-source="cvec"') :].split("</tr>")[0]
     assert "Ouvert : les appels attendent" in cvec_row
     assert "http_503" in cvec_row
+    assert "Prochain essai :" in cvec_row
     particulier_row = text[text.index('data-source="api_particulier"') :].split("</tr>")[0]
     assert "Fermé (normal)" in particulier_row
     assert "1/20" in particulier_row  # one grant of the 20/s token budget

@@ -26,6 +26,7 @@ from verifications.models import (
 from verifications.providers.limits import LimiterUnavailable
 from verifications.services.backoffice import (
     RequeueOutcome,
+    source_alert_resolve,
     source_breaker_reset,
     verification_request_requeue,
 )
@@ -200,6 +201,20 @@ class SourceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     search_fields = ["institution__name", "institution__siret", "code"]
     list_select_related = ["institution"]
     change_list_template = "admin/verifications/sourcealert/change_list.html"
+    actions = ["resolve"]
+
+    def has_resolve_permission(self, request: HttpRequest) -> bool:
+        return can_reset_breakers(request)
+
+    @admin.action(description=_("Marquer comme résolues"), permissions=["resolve"])
+    def resolve(self, request: HttpRequest, queryset: QuerySet[SourceAlert]) -> None:
+        resolved = sum(
+            source_alert_resolve(alert_id=pk, acting_user=request.user, ip=client_ip(request))
+            for pk in queryset.values_list("pk", flat=True)
+        )
+        self.message_user(
+            request, _("%(n)d alerte(s) marquée(s) comme résolue(s).") % {"n": resolved}
+        )
 
     def get_urls(self) -> list:
         return [

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
@@ -335,3 +336,36 @@ def test_opening_an_applicant_claim_or_request_in_the_back_office_is_audited(sta
     staff_client.get(reverse("admin:admissions_applicant_changelist"))
     staff_client.get(reverse("admin:admissions_applicant_change", args=[999999]))
     assert AuditEvent.objects.filter(action=AuditAction.VIEWED).count() == 3
+
+
+def test_resolving_alerts_is_audited_and_needs_the_permission(staff_client, staff):
+    claim = ClaimFactory()
+    alert = SourceAlert.objects.create(
+        institution=claim.institution,
+        source=Source.API_PARTICULIER,
+        code="00101",
+        http_status=401,
+        last_seen=timezone.now(),
+    )
+    url = reverse("admin:verifications_sourcealert_changelist")
+    # Staff who may only look: no action.
+    looker = UserFactory(institution=None, is_staff=True, is_superuser=False)
+    looker.user_permissions.add(Permission.objects.get(codename="view_sourcealert"))
+    client = Client()
+    client.force_login(looker)
+    client.post(url, {"action": "resolve", "_selected_action": [alert.pk]})
+    alert.refresh_from_db()
+    assert alert.resolved_at is None
+
+    response = staff_client.post(
+        url, {"action": "resolve", "_selected_action": [alert.pk]}, follow=True
+    )
+    assert "1 alerte(s) marquée(s) comme résolue(s)" in response.text
+    alert.refresh_from_db()
+    assert alert.resolved_at is not None
+    event = AuditEvent.objects.get(action=AuditAction.SETTINGS_CHANGED)
+    assert (event.actor, event.institution_id) == (staff, claim.institution_id)
+    assert event.details == {"alert_resolved": "00101", "source": "api_particulier"}
+    # Resolving again changes nothing.
+    staff_client.post(url, {"action": "resolve", "_selected_action": [alert.pk]})
+    assert AuditEvent.objects.filter(action=AuditAction.SETTINGS_CHANGED).count() == 1

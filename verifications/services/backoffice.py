@@ -1,5 +1,6 @@
 """Back-office writes on the pipeline, for staff in the Django admin: put a stuck request back in
-the queue, reset a source's circuit breaker. Each records an audit event in its transaction."""
+the queue, reset a source's circuit breaker, mark a configuration alert resolved. Each records an
+audit event in its transaction."""
 
 import logging
 from enum import StrEnum
@@ -12,7 +13,7 @@ from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.models import User
 from verifications.enums import RequestState
-from verifications.models import VerificationRequest
+from verifications.models import SourceAlert, VerificationRequest
 from verifications.providers.limits import get_limiter
 from verifications.services.requests import _send_on_commit
 
@@ -21,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 REQUEUE_PURPOSE = "remise en file depuis le back-office"
 BREAKER_RESET_PURPOSE = "réinitialisation du disjoncteur depuis le back-office"
+ALERT_RESOLVE_PURPOSE = "alerte de configuration résolue depuis le back-office"
 
 
 class RequeueOutcome(StrEnum):
@@ -99,3 +101,24 @@ def source_breaker_reset(*, source: str, acting_user: User, ip: str | None = Non
         details={"breaker_reset": source},
     )
     get_limiter().reset(source)
+
+
+@transaction.atomic
+def source_alert_resolve(*, alert_id: int, acting_user: User, ip: str | None = None) -> bool:
+    """Mark a configuration alert resolved (the admin fixed the token or the habilitation);
+    False if it already was. A new refusal from the source opens a new alert."""
+    alert = SourceAlert.objects.select_for_update().select_related("institution").get(pk=alert_id)
+    if alert.resolved_at is not None:
+        return False
+    alert.resolved_at = timezone.now()
+    alert.save(update_fields=["resolved_at"])
+    audit_record(
+        action=AuditAction.SETTINGS_CHANGED,
+        actor=acting_user,
+        institution=alert.institution,
+        obj=alert,
+        ip=ip,
+        purpose=ALERT_RESOLVE_PURPOSE,
+        details={"alert_resolved": alert.code, "source": alert.source},
+    )
+    return True

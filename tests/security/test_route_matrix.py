@@ -361,3 +361,12 @@ def test_csrf_is_enforced_on_writes(ours):
         response = client.post(url_for(name, ROUTES[name], ours))
         assert response.status_code == 403, name
     assert client.post(reverse("applicant_create")).status_code == 403
+
+
+def test_ids_in_query_strings_do_not_cross_institutions(ours, theirs, clients):
+    """Filters that take an id (the applicant list's batch) stay inside the institution."""
+    response = clients[CLERK].get(reverse("applicant_list"), {"batch": theirs.batch.pk})
+    assert response.status_code == 200
+    assert theirs.applicant.file_reference not in response.text
+    mine = clients[CLERK].get(reverse("applicant_list"), {"batch": ours.batch.pk})
+    assert ours.applicant.file_reference in mine.text

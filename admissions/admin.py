@@ -80,6 +80,33 @@ class AuditedViewMixin:
         return response
 
 
+class AuditedSaveMixin:
+    """Saving an institution or a user in the back-office is an audit event, in the same
+    transaction (the admin wraps each save in one): which fields changed, never their values."""
+
+    created_action = AuditAction.CREATED
+    changed_action = AuditAction.EDITED
+
+    def audited_institution(self, obj: Any) -> Institution | None:
+        raise NotImplementedError
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        super().save_model(request, obj, form, change)  # type: ignore[misc]
+        audit_record(
+            action=self.changed_action if change else self.created_action,
+            actor=request.user,
+            institution=self.audited_institution(obj),
+            obj=obj,
+            ip=client_ip(request),
+            purpose="back-office",
+            details={"fields": sorted(form.changed_data)},
+        )
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Audit events and applicants refer to them: deactivate rather than delete.
+        return False
+
+
 class ReadOnlyAdminMixin:
     """Rows that are evidence: visible, searchable, never edited or deleted here."""
 
@@ -140,8 +167,9 @@ def credential_status_rows(institution: Institution) -> list[tuple[str, str, str
 
 
 @admin.register(Institution)
-class InstitutionAdmin(admin.ModelAdmin):
+class InstitutionAdmin(AuditedSaveMixin, admin.ModelAdmin):
     form = InstitutionForm
+    changed_action = AuditAction.SETTINGS_CHANGED
     list_display = ["name", "siret", "uai", "sources", "credentials_set", "created_at"]
     search_fields = ["name", "siret", "uai"]
     readonly_fields = ["credential_status"]
@@ -149,6 +177,9 @@ class InstitutionAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Institution]:
         return super().get_queryset(request).prefetch_related("credentials")
+
+    def audited_institution(self, obj: Institution) -> Institution:
+        return obj
 
     @admin.display(description=_("Sources activées"))
     def sources(self, obj: Institution) -> str:
@@ -224,7 +255,7 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(DjangoUserAdmin):
+class UserAdmin(AuditedSaveMixin, DjangoUserAdmin):
     list_display = [
         "username",
         "get_full_name",
@@ -246,16 +277,22 @@ class UserAdmin(DjangoUserAdmin):
         (_("Établissement"), {"fields": ["institution", "role"]}),
     ]
 
+    def audited_institution(self, obj: User) -> Institution | None:
+        return obj.institution
 
-class ClaimInline(admin.TabularInline):
+
+class ClaimInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Claim
     extra = 0
     fields = ["kind", "declared", "verdict", "verified_at", "valid_until"]
-    readonly_fields = ["verdict", "verified_at", "valid_until"]
+    readonly_fields = fields
 
 
 @admin.register(Applicant)
-class ApplicantAdmin(AuditedViewMixin, admin.ModelAdmin):
+class ApplicantAdmin(AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    """Read-only: applicants and claims are written by the clerks' services (each write
+    audited), and erased only through the GDPR erasure."""
+
     list_display = [
         "file_reference",
         "birth_name",
@@ -277,7 +314,7 @@ class ApplicantAdmin(AuditedViewMixin, admin.ModelAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(AuditedViewMixin, admin.ModelAdmin):
+class ClaimAdmin(AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "applicant",
@@ -298,7 +335,7 @@ class ClaimAdmin(AuditedViewMixin, admin.ModelAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(admin.ModelAdmin):
+class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "label",
         "kind",

@@ -109,6 +109,17 @@ class VerificationRequestAdmin(AuditedViewMixin, admin.ModelAdmin):
     def audited_applicant_id(self, obj: VerificationRequest) -> int:
         return obj.claim.applicant_id
 
+    # Requests are written by the pipeline's services; here they are only seen, and re-queued
+    # through the audited action (which is why the change permission is kept).
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
+        return [f.name for f in self.model._meta.fields]
+
     @admin.action(
         description=_("Remettre en file les demandes sélectionnées"), permissions=["change"]
     )

@@ -369,3 +369,72 @@ def test_resolving_alerts_is_audited_and_needs_the_permission(staff_client, staf
     # Resolving again changes nothing.
     staff_client.post(url, {"action": "resolve", "_selected_action": [alert.pk]})
     assert AuditEvent.objects.filter(action=AuditAction.SETTINGS_CHANGED).count() == 1
+
+
+def test_applicants_claims_batches_and_requests_are_not_written_from_the_admin(staff_client):
+    """Writes go through the audited services (and erasure through the GDPR path), never
+    through admin forms that would bypass the audit trail."""
+    claim = ClaimFactory()
+    request = VerificationRequest.objects.create(
+        institution=claim.institution, claim=claim, source=Source.API_PARTICULIER, trigger="manual"
+    )
+    batch = Batch.objects.create(institution=claim.institution, kind=BatchKind.IMPORT, label="L")
+    for model, pk in (
+        ("admissions_applicant", claim.applicant_id),
+        ("admissions_claim", claim.pk),
+        ("admissions_batch", batch.pk),
+    ):
+        assert staff_client.get(reverse(f"admin:{model}_add")).status_code == 403, model
+        change = reverse(f"admin:{model}_change", args=[pk])
+        assert staff_client.post(change, {}).status_code == 403, model
+        delete = reverse(f"admin:{model}_delete", args=[pk])
+        assert staff_client.post(delete, {"post": "yes"}).status_code == 403, model
+    assert staff_client.get(reverse("admin:verifications_verificationrequest_add")).status_code == (
+        403
+    )
+    page = staff_client.get(
+        reverse("admin:verifications_verificationrequest_change", args=[request.pk])
+    )
+    assert 'name="not_before"' not in page.text  # every field read-only
+    assert claim.applicant.__class__.objects.filter(pk=claim.applicant_id).exists()
+
+
+def test_institution_and_user_changes_in_the_admin_are_audited(staff_client, staff):
+    institution = InstitutionFactory(name="Lycée Ancien Nom")
+    response = staff_client.post(
+        reverse("admin:admissions_institution_change", args=[institution.pk]),
+        {
+            "name": "Lycée Nouveau Nom",
+            "siret": institution.siret,
+            "uai": "",
+            "enabled_sources": ["api_particulier", "cvec"],
+            "credentials-TOTAL_FORMS": "0",
+            "credentials-INITIAL_FORMS": "0",
+            "credentials-MIN_NUM_FORMS": "0",
+            "credentials-MAX_NUM_FORMS": "1000",
+        },
+    )
+    assert response.status_code == 302, response.text[:2000]
+    event = AuditEvent.objects.get(action=AuditAction.SETTINGS_CHANGED)
+    assert (event.actor, event.institution_id) == (staff, institution.pk)
+    assert event.details == {"fields": ["enabled_sources", "name"]}
+
+    response = staff_client.post(
+        reverse("admin:admissions_user_add"),
+        {
+            "username": "agent.nouveau",
+            "password1": "un mot de passe tres solide",
+            "password2": "un mot de passe tres solide",
+            "usable_password": "true",
+            "institution": institution.pk,
+            "role": "clerk",
+        },
+    )
+    assert response.status_code == 302, response.text[:3000]
+    created = AuditEvent.objects.get(action=AuditAction.CREATED, object_type="user")
+    assert created.institution_id == institution.pk
+    assert created.actor == staff
+    assert "un mot de passe" not in str(created.details)
+    delete = reverse("admin:admissions_institution_delete", args=[institution.pk])
+    assert staff_client.get(delete).status_code == 403
+    assert all(not report.breaks for report in audit_chains_verify())

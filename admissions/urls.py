@@ -5,6 +5,7 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from admissions import views
+from admissions.forms import LoginForm
 
 
 urlpatterns = [
@@ -18,7 +19,15 @@ urlpatterns = [
         name="claim_add",
     ),
     path("declarations/<int:claim_id>/modifier/", views.claim_edit, name="claim_edit"),
-    path("connexion/", views.LoginView.as_view(), name="login"),
+    path(
+        "connexion/",
+        views.LoginView.as_view(  # throttled: 429 with its message during a lockout
+            template_name="admissions/login.html",
+            authentication_form=LoginForm,
+            redirect_authenticated_user=True,
+        ),
+        name="login",
+    ),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("back-office/", admin.site.urls),

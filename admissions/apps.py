@@ -9,8 +9,10 @@ class AdmissionsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from admissions import login_throttle, middleware
+        from admissions import login_throttle, session_security
 
         user_login_failed.connect(login_throttle.on_login_failed, dispatch_uid="vigie-throttle")
         user_logged_in.connect(login_throttle.on_logged_in, dispatch_uid="vigie-throttle")
-        user_logged_in.connect(middleware.mark_session_start, dispatch_uid="vigie-session-start")
+        user_logged_in.connect(
+            session_security.mark_session_start, dispatch_uid="vigie-session-start"
+        )

@@ -63,6 +63,9 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # no-store on every response Django renders (static files were answered just above), and
+    # outside every other middleware, so that it sees the answer as it leaves.
+    "admissions.session_security.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -72,10 +75,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
-    # Security hardening (docs/SECURITY.md): absolute session lifetime, no-store on every page.
-    "admissions.middleware.SessionLifetimeMiddleware",
-    "admissions.middleware.NoStoreMiddleware",  # before (outside) the next: it sees its answer
-    "admissions.middleware.HtmxLoginRedirectMiddleware",
+    # Absolute session lifetime (docs/SECURITY.md).
+    "admissions.session_security.SessionLifetimeMiddleware",
 ]
 
 ROOT_URLCONF = "admissions.urls"
@@ -142,7 +143,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-# However active, a session ends this long after its login (admissions/middleware.py).
+# However active, a session ends this long after its login (admissions/session_security.py).
 VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", default=12 * 3600)
 
 # Login throttling (admissions/login_throttle.py): this many failures for one username from one

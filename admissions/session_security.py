@@ -4,9 +4,6 @@
   unused for that long is gone.
 * Absolute lifetime: ``SessionLifetimeMiddleware`` ends a session ``VIGIE_SESSION_MAX_LIFETIME``
   seconds after its login however active it is, so a stolen session cookie is not good forever.
-* An htmx request whose session has ended (a claim card polling, a search as you type) would
-  swap the login page into a fragment: ``HtmxLoginRedirectMiddleware`` turns the redirect to
-  the login page into ``HX-Redirect``, so the browser goes to the login page as a whole.
 * ``Cache-Control: no-store`` on every response Django renders (static files are served by
   WhiteNoise before this runs and keep their own caching): pages carry personal data, and no
   browser or proxy cache should keep a copy. A view's own ``no-store`` is left as it is.
@@ -17,13 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
-from django.contrib import messages
 from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import resolve_url
 from django.utils.cache import patch_cache_control
-from django.utils.translation import gettext as _
-from django_htmx.http import HttpResponseClientRedirect
 
 
 # Session key: when this session's user logged in (seconds since the epoch).
@@ -49,24 +42,10 @@ class SessionLifetimeMiddleware:
                 # A session from before this rule (or a test's force_login): starts now.
                 request.session[AUTHENTICATED_AT] = now
             elif now - int(started) > settings.VIGIE_SESSION_MAX_LIFETIME:
+                # The request goes on as anonymous: login_required sends it to the login page
+                # (htmx requests get HX-Redirect there: admissions.middleware, audit area).
                 logout(request)
-                messages.info(request, _("Votre session a expiré. Reconnectez-vous."))
         return self.get_response(request)
-
-
-class HtmxLoginRedirectMiddleware:
-    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
-        self.get_response = get_response
-
-    def __call__(self, request: HttpRequest) -> HttpResponse:
-        response = self.get_response(request)
-        if (
-            getattr(request, "htmx", False)
-            and response.status_code == 302
-            and response.get("Location", "").startswith(resolve_url(settings.LOGIN_URL))
-        ):
-            return HttpResponseClientRedirect(response["Location"])
-        return response
 
 
 class NoStoreMiddleware:

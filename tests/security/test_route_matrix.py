@@ -72,7 +72,19 @@ def make_tenant() -> Tenant:
     )
     applicant.batch = batch
     applicant.save(update_fields=["batch"])
-    return Tenant(institution=institution, applicant=applicant, claim=claim, batch=batch)
+    verification_batch = Batch.objects.create(
+        institution=institution, kind=BatchKind.VERIFICATION, label="Vérification", total=1
+    )
+    return Tenant(
+        institution=institution,
+        applicant=applicant,
+        claim=claim,
+        batch=batch,
+        extra={
+            "verification_batch": verification_batch,
+            "member": UserFactory(institution=institution),
+        },
+    )
 
 
 # --- The table ------------------------------------------------------------------------------
@@ -103,10 +115,14 @@ class Route:
     kwargs: Callable[[Tenant], dict[str, Any]] | None
     # method -> role -> expected status
     expect: dict[str, dict[str, Any]]
+    # Whether the kwargs name an institution's objects (then tested across institutions).
+    ids: bool = True
 
 
-def route(kwargs: Callable[[Tenant], dict[str, Any]] | None = None, **expect: dict) -> Route:
-    return Route(kwargs=kwargs, expect={m.upper(): v for m, v in expect.items()})
+def route(
+    kwargs: Callable[[Tenant], dict[str, Any]] | None = None, *, ids: bool = True, **expect: dict
+) -> Route:
+    return Route(kwargs=kwargs, expect={m.upper(): v for m, v in expect.items()}, ids=ids)
 
 
 def applicant(t: Tenant) -> dict[str, Any]:
@@ -144,6 +160,118 @@ ROUTES: dict[str, Route] = {
 }
 
 
+# --- Written ahead: routes of areas not merged when this table was written ------------------
+# Each entry applies as soon as its route is in the URL configuration (and is then checked
+# like the others); until then it is ignored. Move an entry into ROUTES once its route lands.
+
+_import_serial = iter(range(1, 10**6))
+
+
+def staged_import(t: Tenant) -> dict[str, Any]:
+    """A fresh staged CSV of one valid applicant, staged by a member of the institution."""
+    from admissions.imports import import_stage
+
+    n = next(_import_serial)
+    data = (
+        "reference_dossier;nom_naissance;prenom_1;sexe;date_naissance\r\n"
+        f"MATRICE-{t.institution.pk}-{n};MARTIN;EMMA;F;15/08/2005\r\n"
+    ).encode()
+    token = import_stage(acting_user=t.extra["member"], data=data, filename="matrice.csv")
+    return {"token": token}
+
+
+def verification_batch(t: Tenant) -> dict[str, Any]:
+    return {"batch_id": t.extra["verification_batch"].pk}
+
+
+def import_batch(t: Tenant) -> dict[str, Any]:
+    return {"batch_id": t.batch.pk}
+
+
+def verdict_change(t: Tenant) -> dict[str, Any]:
+    """A fresh, undismissed verdict change addressed to nobody in particular (supervisors and
+    admins see those; a clerk sees only the ones addressed to them)."""
+    from verifications.models import VerdictChange, VerificationRequest
+
+    requests = [
+        VerificationRequest.objects.create(
+            institution=t.institution,
+            claim=t.claim,
+            source="api_particulier",
+            trigger="scheduled",
+            state="done",
+            verdict=verdict,
+        )
+        for verdict in ("confirmed", "contradicted")
+    ]
+    change = VerdictChange.objects.create(
+        institution=t.institution,
+        claim=t.claim,
+        request=requests[1],
+        previous_request=requests[0],
+        previous_verdict="confirmed",
+        verdict="contradicted",
+    )
+    return {"change_id": change.pk}
+
+
+SUPERVISORS_ONLY = 403  # what a clerk gets on a supervisor's page
+
+ROUTES_AHEAD: dict[str, Route] = {
+    # CSV import (batches area)
+    "import_template": route(get=members(200), post=NOT_ALLOWED),
+    "import_upload": route(get=members(200), post=members(400)),
+    "import_preview": route(staged_import, get=members(200), post=NOT_ALLOWED),
+    "import_confirm": route(staged_import, get=NOT_ALLOWED, post=members(302)),
+    "import_cancel": route(staged_import, get=NOT_ALLOWED, post=members(302)),
+    # Batch verification (batches area)
+    "batch_list": route(get=members(200), post=NOT_ALLOWED),
+    "batch_new": route(get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED),
+    # An empty cohort is every claim: GET shows what would run, POST launches it.
+    "batch_launch": route(
+        get=members(200, clerk=SUPERVISORS_ONLY), post=members(302, clerk=SUPERVISORS_ONLY)
+    ),
+    "batch_detail": route(import_batch, get=members(200), post=NOT_ALLOWED),
+    "batch_progress": route(verification_batch, get=members(200), post=NOT_ALLOWED),
+    "batch_pause": route(
+        verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+    ),
+    "batch_resume": route(
+        verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+    ),
+    "batch_rerun_failed": route(
+        verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+    ),
+    "batch_export": route(
+        lambda t: {**verification_batch(t), "file_format": "csv"},
+        get=members(200, clerk=SUPERVISORS_ONLY),
+        post=NOT_ALLOWED,
+    ),
+    # Audit trail (audit area)
+    "audit_list": route(get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED),
+    "audit_export": route(
+        lambda t: {"export_format": "csv"},
+        ids=False,
+        get=members(200, clerk=SUPERVISORS_ONLY),
+        post=NOT_ALLOWED,
+    ),
+    # Retention, GDPR (retention area)
+    "institution_settings": route(
+        get={**members(200, clerk=403), SUPERVISOR: 403},
+        post={**members(400, clerk=403), SUPERVISOR: 403},
+    ),
+    "verdict_change_dismiss": route(verdict_change, get=NOT_ALLOWED, post=members(302, clerk=404)),
+    "applicant_export": route(
+        applicant, get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED
+    ),
+    "applicant_erase": route(
+        applicant,
+        get=members(200, clerk=SUPERVISORS_ONLY),
+        post=members(400, clerk=SUPERVISORS_ONLY),
+    ),
+}
+
+
 # --- Walking the URL configuration ----------------------------------------------------------
 
 
@@ -173,6 +301,10 @@ def _walk(patterns: list, prefix: str = "", namespace: str = "") -> Iterator[Fou
 
 def discovered() -> list[Found]:
     return [f for f in _walk(get_resolver().url_patterns) if isinstance(f, Found)]
+
+
+_names = {f.name for f in discovered()}
+ROUTES.update({name: entry for name, entry in ROUTES_AHEAD.items() if name in _names})
 
 
 def test_every_route_is_in_the_table():
@@ -308,7 +440,7 @@ def test_roles(name, ours, clients):
 
 
 def cross_tenant_cases() -> list[str]:
-    return sorted(name for name, entry in ROUTES.items() if entry.kwargs is not None)
+    return sorted(name for name, entry in ROUTES.items() if entry.kwargs is not None and entry.ids)
 
 
 @pytest.mark.parametrize("name", cross_tenant_cases())

@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from admissions import views
+from admissions import views, views_imports
 from admissions.forms import LoginForm
 
 
@@ -30,6 +30,12 @@ urlpatterns = [
     ),
     path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
+    # CSV import
+    path("imports/modele.csv", views_imports.import_template, name="import_template"),
+    path("imports/nouveau/", views_imports.import_upload, name="import_upload"),
+    path("imports/<str:token>/", views_imports.import_preview, name="import_preview"),
+    path("imports/<str:token>/importer/", views_imports.import_confirm, name="import_confirm"),
+    path("imports/<str:token>/annuler/", views_imports.import_cancel, name="import_cancel"),
     path("back-office/", admin.site.urls),
 ]
 

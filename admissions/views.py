@@ -43,7 +43,16 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
     page = Paginator(applicants, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
-    context = {"form": form, "page": page, "query": query.urlencode(), "kinds": ClaimKind}
+    batch = None
+    if filters.get("batch") is not None:
+        batch = selectors.batches_for_user(request.user).filter(pk=filters["batch"]).first()
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "kinds": ClaimKind,
+        "batch": batch,
+    }
     template = "admissions/applicant_list.html"
     if request.htmx and request.htmx.target == "applicant-results":
         template += "#results"

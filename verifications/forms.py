@@ -158,3 +158,56 @@ class ErasureForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Je confirme l'effacement définitif des données de ce candidat."), required=True
     )
+class BatchCohortForm(forms.Form):
+    """The cohort of a batch verification: the applicant list's filters (GET or POST), the
+    claim kinds to check, and a label."""
+
+    batch = forms.TypedChoiceField(
+        label=_("Lot d'import"), required=False, coerce=int, empty_value=None
+    )
+    q = forms.CharField(label=_("Rechercher"), required=False, max_length=100)
+    verdict = forms.ChoiceField(label=_("Verdict actuel"), required=False)
+    kind = forms.ChoiceField(label=_("Type de déclaration"), required=False)
+    needs_me = forms.BooleanField(label=_("Seulement ce qui est à traiter"), required=False)
+    kinds = forms.MultipleChoiceField(
+        label=_("Déclarations à vérifier"),
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=_("Aucune case cochée : tous les types."),
+    )
+    label = forms.CharField(
+        label=_("Libellé du lot"),
+        required=False,
+        max_length=200,
+        help_text=_("Facultatif : la date du lancement sinon."),
+    )
+
+    FILTERS = ("batch", "q", "verdict", "kind", "needs_me", "kinds")
+
+    def __init__(self, *args, import_batches=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        from admissions.enums import ClaimKind, Verdict
+
+        self.fields["batch"].choices = [
+            ("", _("Tous les candidats")),
+            *((b.pk, b.label) for b in import_batches),
+        ]
+        self.fields["verdict"].choices = [
+            ("", _("Tous")),
+            ("unchecked", _("Non vérifié")),
+            *Verdict.choices,
+        ]
+        self.fields["kind"].choices = [("", _("Tous")), *ClaimKind.choices]
+        self.fields["kinds"].choices = ClaimKind.choices
+
+    def cohort(self) -> dict:
+        """The arguments of ``selectors.cohort_claims``."""
+        data = self.cleaned_data
+        return {
+            "batch_id": data.get("batch"),
+            "q": data.get("q", ""),
+            "verdict": data.get("verdict", ""),
+            "kind": data.get("kind", ""),
+            "needs_me": data.get("needs_me", False),
+            "kinds": data.get("kinds") or [],
+        }

@@ -7,7 +7,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.enums import BatchKind, BatchStatus, ClaimKind, Verdict
+from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict
 from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications.enums import OPEN_STATES, RequestState, Trigger
@@ -83,43 +83,142 @@ def claim_card(*, user: User, claim: Claim) -> ClaimCard:
     return claim_cards(user=user, claims=[claim])[0]
 
 
+def batch_current_requests(batch: Batch) -> QuerySet[VerificationRequest]:
+    """The batch's current request for each of its claims: its latest one (re-running a batch
+    adds requests to it; the ones they replace stay, as history)."""
+    newer = VerificationRequest.objects.filter(
+        batch_id=OuterRef("batch_id"), claim_id=OuterRef("claim_id"), id__gt=OuterRef("id")
+    )
+    return VerificationRequest.objects.filter(batch=batch).exclude(Exists(newer))
+
+
 @dataclass
 class BatchProgress:
+    """Where a verification batch stands, from its current requests (one per claim)."""
+
     batch: Batch
     total: int
     done: int
     by_verdict: dict[str, int]
     pending: int
     running: int
+    # Open requests of this batch, and of others ahead of it, per source (for the ETA).
+    remaining_by_source: dict[str, int] = field(default_factory=dict)
+    ahead_by_source: dict[str, int] = field(default_factory=dict)
+    eta: float = 0.0
 
     @property
     def percent(self) -> int:
         return int(100 * self.done / self.total) if self.total else 100
 
+    @property
+    def finished(self) -> bool:
+        """Nothing left to wait for (the batch row says so, or its requests do)."""
+        return self.batch.status == BatchStatus.DONE or self.pending + self.running == 0
 
-def batch_progress(*, user: User, batch: Batch) -> BatchProgress:
-    rows = (
-        requests_for_user(user)
-        .filter(batch=batch)
-        .order_by()
-        .values("state", "verdict")
-        .annotate(n=Count("id"))
-    )
+    @property
+    def paused(self) -> bool:
+        return self.batch.status == BatchStatus.PAUSED and not self.finished
+
+    @property
+    def failed(self) -> int:
+        from verifications.services.batches import RERUNNABLE_VERDICTS
+
+        return sum(n for verdict, n in self.by_verdict.items() if verdict in RERUNNABLE_VERDICTS)
+
+    @property
+    def verdict_rows(self) -> list[tuple[str, str, int]]:
+        """(verdict, label, count) for every verdict, in the catalogue's order."""
+        return [(v.value, v.label, self.by_verdict.get(v.value, 0)) for v in Verdict]
+
+    @property
+    def eta_text(self) -> str:
+        from verifications.eta import duration_text
+
+        return duration_text(self.eta)
+
+
+def _progress_from_rows(batch: Batch, rows) -> BatchProgress:
     by_verdict: dict[str, int] = {}
     counts = {RequestState.PENDING: 0, RequestState.RUNNING: 0, RequestState.DONE: 0}
+    remaining: dict[str, int] = {}
     for row in rows:
         counts[row["state"]] += row["n"]
         if row["state"] == RequestState.DONE:
             by_verdict[row["verdict"]] = by_verdict.get(row["verdict"], 0) + row["n"]
-    total = sum(counts.values())
+        else:
+            remaining[row["source"]] = remaining.get(row["source"], 0) + row["n"]
     return BatchProgress(
         batch=batch,
-        total=total,
+        total=sum(counts.values()),
         done=counts[RequestState.DONE],
         by_verdict=by_verdict,
         pending=counts[RequestState.PENDING],
         running=counts[RequestState.RUNNING],
+        remaining_by_source=remaining,
     )
+
+
+def open_requests_ahead(*, before=None, exclude_batch: Batch | None = None) -> dict[str, int]:
+    """Open requests per source that the dispatcher will send first: every institution's (the
+    sources' limits are shared), except those of paused batches. Counts only, no rows."""
+    ahead = VerificationRequest.objects.filter(state__in=OPEN_STATES).exclude(
+        batch_id__in=Batch.objects.filter(status=BatchStatus.PAUSED).values("id")
+    )
+    if before is not None:
+        ahead = ahead.filter(created_at__lt=before)
+    if exclude_batch is not None:
+        ahead = ahead.exclude(batch=exclude_batch)
+    rows = ahead.order_by().values("source").annotate(n=Count("id"))
+    return {row["source"]: row["n"] for row in rows}
+
+
+def source_rates() -> dict[str, float]:
+    from verifications.services.dispatch import source_rate
+
+    return {source.value: source_rate(source) for source in Source}
+
+
+def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> BatchProgress:
+    """Counts per state and verdict (one query), and with ``with_eta`` the remaining time (one
+    more query): the same number of queries whatever the batch's size."""
+    rows = (
+        batch_current_requests(batch)
+        .filter(institution_id=user.institution_id)
+        .order_by()
+        .values("source", "state", "verdict")
+        .annotate(n=Count("id"))
+    )
+    progress = _progress_from_rows(batch, rows)
+    if with_eta and not progress.finished and progress.batch.status != BatchStatus.PAUSED:
+        from verifications.eta import eta_seconds
+
+        progress.ahead_by_source = open_requests_ahead(before=batch.created_at, exclude_batch=batch)
+        progress.eta = eta_seconds(
+            progress.remaining_by_source, progress.ahead_by_source, source_rates()
+        )
+    return progress
+
+
+def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchProgress]:
+    """Progress of several batches in one query (the batch list)."""
+    ids = [b.pk for b in batches if b.kind == BatchKind.VERIFICATION]
+    grouped: dict[int, list[dict]] = {pk: [] for pk in ids}
+    if ids:
+        newer = VerificationRequest.objects.filter(
+            batch_id=OuterRef("batch_id"), claim_id=OuterRef("claim_id"), id__gt=OuterRef("id")
+        )
+        rows = (
+            requests_for_user(user)
+            .filter(batch_id__in=ids)
+            .exclude(Exists(newer))
+            .order_by()
+            .values("batch_id", "source", "state", "verdict")
+            .annotate(n=Count("id"))
+        )
+        for row in rows:
+            grouped[row["batch_id"]].append(row)
+    return {b.pk: _progress_from_rows(b, grouped[b.pk]) for b in batches if b.pk in grouped}
 
 
 def batches_in_progress(user: User) -> QuerySet[Batch]:
@@ -254,3 +353,105 @@ def credentials_expiring_for_user(user: User, *, now: datetime) -> list[dict]:
         }
         for row in rows
     ]
+# --- Batch verification: choosing a cohort, and its results ----------------------------------
+
+
+def cohort_claims(
+    *,
+    user: User,
+    q: str = "",
+    verdict: str = "",
+    kind: str = "",
+    batch_id: int | None = None,
+    needs_me: bool = False,
+    kinds: list[str] | None = None,
+) -> QuerySet[Claim]:
+    """The claims a batch verification of this cohort checks.
+
+    The applicants are those of the applicant list with the same search and import batch.
+    Then the claims themselves must match: of kind ``kind`` (the list's filter) and among
+    ``kinds`` (when given), with verdict ``verdict`` ("unchecked": never checked), and needing
+    a person when ``needs_me``. So "Vérifier" on the list filtered on "Source indisponible"
+    checks those claims again, not the applicants' confirmed ones.
+    """
+    from admissions.enums import VERDICTS_NEEDING_ATTENTION
+    from admissions.selectors import applicant_search
+
+    applicants = applicant_search(user=user, q=q, batch_id=batch_id).order_by().values("pk")
+    claims = claims_for_user(user).filter(applicant_id__in=applicants)
+    if kind:
+        claims = claims.filter(kind=kind)
+    if kinds:
+        claims = claims.filter(kind__in=kinds)
+    if verdict:
+        claims = claims.filter(verdict="" if verdict == "unchecked" else verdict)
+    if needs_me:
+        claims = claims.filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
+    return claims
+
+
+@dataclass
+class CohortSummary:
+    """What launching a batch on a cohort would do: checks per source, already busy, ETA."""
+
+    by_source: dict[str, int]
+    busy: int
+    ahead_by_source: dict[str, int]
+    eta: float
+
+    @property
+    def total(self) -> int:
+        return sum(self.by_source.values())
+
+    @property
+    def to_send(self) -> int:
+        return self.total - self.busy
+
+    @property
+    def rows(self) -> list[tuple[str, int, int]]:
+        """(source label, checks, queued ahead) for each source with checks."""
+        return [
+            (source.label, self.by_source[source], self.ahead_by_source.get(source, 0))
+            for source in Source
+            if self.by_source.get(source)
+        ]
+
+    @property
+    def eta_text(self) -> str:
+        from verifications.eta import duration_text
+
+        return duration_text(self.eta)
+
+
+def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
+    """Three aggregate queries, whatever the cohort's size."""
+    from admissions.enums import CLAIM_KIND_SOURCE
+    from verifications.eta import eta_seconds
+
+    by_kind = claims.order_by().values("kind").annotate(n=Count("id"))
+    by_source: dict[str, int] = {}
+    for row in by_kind:
+        source = CLAIM_KIND_SOURCE[row["kind"]].value
+        by_source[source] = by_source.get(source, 0) + row["n"]
+    busy = (
+        requests_for_user(user)
+        .filter(state__in=OPEN_STATES, claim_id__in=claims.order_by().values("pk"))
+        .count()
+    )
+    ahead = open_requests_ahead()
+    return CohortSummary(
+        by_source=by_source,
+        busy=busy,
+        ahead_by_source=ahead,
+        eta=eta_seconds(by_source, ahead, source_rates()),
+    )
+
+
+def batch_result_requests(*, user: User, batch: Batch) -> QuerySet[VerificationRequest]:
+    """The batch's current requests with their claim and applicant, for the results file."""
+    return (
+        batch_current_requests(batch)
+        .filter(institution_id=user.institution_id)
+        .select_related("claim__applicant")
+        .order_by("claim__applicant__birth_name", "claim__applicant_id", "claim__kind", "id")
+    )

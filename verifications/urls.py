@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verifications import retention_views, views
+from verifications import retention_views, views, views_batches
 
 
 urlpatterns = [
@@ -30,5 +30,23 @@ urlpatterns = [
         "candidats/<int:applicant_id>/effacer/",
         retention_views.applicant_erase_view,
         name="applicant_erase",
+    ),
+    # Batch verification
+    path("lots/", views_batches.batch_list, name="batch_list"),
+    path("lots/nouveau/", views_batches.batch_new, name="batch_new"),
+    path("lots/nouveau/confirmer/", views_batches.batch_launch, name="batch_launch"),
+    path("lots/<int:batch_id>/", views_batches.batch_detail, name="batch_detail"),
+    path("lots/<int:batch_id>/progression/", views_batches.batch_progress, name="batch_progress"),
+    path("lots/<int:batch_id>/pause/", views_batches.batch_pause, name="batch_pause"),
+    path("lots/<int:batch_id>/reprise/", views_batches.batch_resume, name="batch_resume"),
+    path(
+        "lots/<int:batch_id>/relancer-echecs/",
+        views_batches.batch_rerun_failed,
+        name="batch_rerun_failed",
+    ),
+    path(
+        "lots/<int:batch_id>/resultats.<str:file_format>",
+        views_batches.batch_export,
+        name="batch_export",
     ),
 ]

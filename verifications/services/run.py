@@ -30,8 +30,8 @@ from django.utils import timezone
 
 from admissions.audit import audit_record
 from admissions.claims import declared_as
-from admissions.enums import AuditAction, Verdict
-from admissions.models import Claim
+from admissions.enums import AuditAction, BatchStatus, Verdict
+from admissions.models import Batch, Claim
 from verifications import verdicts
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.freshness import evidence_digest
@@ -49,6 +49,7 @@ from verifications.providers.base import (
 from verifications.providers.http import build_session
 from verifications.providers.limits import Decision, get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
+from verifications.services.batches import batch_finish_if_complete
 from verifications.services.inputs import (
     config_for,
     identity_for,
@@ -90,13 +91,16 @@ class RunOutcome:
 
 
 def _claim(request_id: int, worker: str, now: datetime) -> bool:
+    """Take the row, unless it is not due, someone holds it, or its batch is paused (a message
+    sent before the pause is skipped; the dispatcher sends the request again on resume)."""
     lease_expired_before = now - settings.VERIFICATION_LEASE
     due = Q(state=RequestState.PENDING) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
     abandoned = Q(state=RequestState.RUNNING, claimed_at__lt=lease_expired_before)
+    paused = Batch.objects.filter(status=BatchStatus.PAUSED).values("id")
     return bool(
-        VerificationRequest.objects.filter(due | abandoned, pk=request_id).update(
-            state=RequestState.RUNNING, claimed_at=now, claimed_by=worker
-        )
+        VerificationRequest.objects.filter(due | abandoned, pk=request_id)
+        .exclude(batch_id__in=paused)
+        .update(state=RequestState.RUNNING, claimed_at=now, claimed_by=worker)
     )
 
 
@@ -251,6 +255,7 @@ def _finish(
             "reason": decision.reason_code,
         },
     )
+    batch_finish_if_complete(batch_id=request.batch_id)
     return True
 
 

@@ -1,0 +1,215 @@
+"""Batch verification of a cohort: launching it, pausing and resuming it, re-running what
+failed, finishing it, and recording the download of its results.
+
+A verification batch is a ``Batch(kind=verification)`` and the requests that carry its id.
+Its requests go through the ordinary pipeline: the dispatcher sends them at the pace the
+sources allow, and neither sends (dispatcher) nor runs (worker claim) a request of a
+``paused`` batch. Re-running a batch adds new requests to it; a batch's current request for a
+claim is its latest one (``verifications.selectors.batch_current_requests``).
+
+A batch is ``done`` once none of its requests is open. ``batch_finish_if_complete`` decides it
+under a lock on the batch row, so that two workers finishing the last two requests at the same
+time cannot both see the other's request as still open (each reads after the other commits).
+"""
+
+from collections.abc import Iterable
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
+from django.utils import formats, timezone
+from django.utils.translation import gettext as _
+
+from admissions.audit import audit_record
+from admissions.enums import AuditAction, BatchKind, BatchStatus, Verdict
+from admissions.models import Batch, Claim, User
+from verifications.enums import OPEN_STATES, RequestState, Trigger
+from verifications.models import VerificationRequest
+from verifications.services.requests import (
+    _kick_dispatcher_on_commit,
+    verification_requests_create,
+)
+
+
+# What "failed" means for "Relancer les échecs": the source gave no answer about the person.
+# ``unavailable``: it could not answer after the bounded retries (timeouts, 5xx, breaker open);
+# ``rejected``: it refused the request itself (token, rights, parameters), which an admin may
+# since have fixed. Every other verdict is an answer (``not_found`` included) and is kept.
+RERUNNABLE_VERDICTS = frozenset({Verdict.UNAVAILABLE, Verdict.REJECTED})
+# Stored as written (the audit trail is not translated).
+EXPORT_PURPOSE = "résultats d'une vérification groupée"
+
+
+def _check_owner(batch: Batch, acting_user: User) -> None:
+    if acting_user.institution_id is None or batch.institution_id != acting_user.institution_id:
+        raise PermissionDenied("batch of another institution")
+    if batch.kind != BatchKind.VERIFICATION:
+        raise ValidationError(_("Ce lot n'est pas une vérification groupée."))
+
+
+def default_label(when=None) -> str:
+    when = timezone.localtime(when or timezone.now())
+    return _("Vérification du %(date)s") % {
+        "date": formats.date_format(when, "SHORT_DATETIME_FORMAT")
+    }
+
+
+@transaction.atomic
+def batch_verification_launch(
+    *,
+    acting_user: User,
+    claims: Iterable[Claim],
+    label: str = "",
+    ip: str | None = None,
+) -> Batch:
+    """Create a verification batch and a pending request for each claim (claims already
+    being checked are left to their current check). The dispatcher sends them."""
+    if acting_user.institution_id is None:
+        raise PermissionDenied("this user belongs to no institution")
+    claims = list(claims)
+    if any(claim.institution_id != acting_user.institution_id for claim in claims):
+        raise PermissionDenied("claims of another institution")
+    if not claims:
+        raise ValidationError(_("Aucune déclaration à vérifier dans cette sélection."))
+    batch = Batch.objects.create(
+        institution_id=acting_user.institution_id,
+        kind=BatchKind.VERIFICATION,
+        label=(label.strip() or default_label())[:200],
+        status=BatchStatus.RUNNING,
+        created_by=acting_user,
+    )
+    created = verification_requests_create(
+        claims=claims, acting_user=acting_user, trigger=Trigger.BATCH, batch=batch, ip=ip
+    )
+    batch.total = created
+    fields = ["total"]
+    if not created:
+        # Every claim was already being checked: nothing for this batch to wait for.
+        batch.status = BatchStatus.DONE
+        batch.finished_at = timezone.now()
+        fields += ["status", "finished_at"]
+    batch.save(update_fields=fields)
+    return batch
+
+
+def _audit_status(batch: Batch, acting_user: User, change: str, ip: str | None, **details) -> None:
+    audit_record(
+        action=AuditAction.EDITED,
+        actor=acting_user,
+        institution=acting_user.institution,
+        obj=batch,
+        object_type="batch",
+        ip=ip,
+        details={"change": change, **details},
+    )
+
+
+@transaction.atomic
+def batch_pause(*, batch: Batch, acting_user: User, ip: str | None = None) -> bool:
+    """Stop sending the batch's requests. Checks already under way finish; the others wait.
+    Returns whether the batch was running (a paused or finished batch is left as it is)."""
+    _check_owner(batch, acting_user)
+    paused = Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
+        status=BatchStatus.PAUSED
+    )
+    if not paused:
+        return False
+    # Their messages may still be in the broker (a worker will skip them): they no longer count
+    # against the source's share of the broker, so other work goes ahead meanwhile.
+    VerificationRequest.objects.filter(batch=batch, state=RequestState.PENDING).update(
+        enqueued_at=None
+    )
+    batch.status = BatchStatus.PAUSED
+    _audit_status(batch, acting_user, "paused", ip)
+    return True
+
+
+@transaction.atomic
+def batch_resume(*, batch: Batch, acting_user: User, ip: str | None = None) -> bool:
+    """Let a paused batch's requests go again; the dispatcher sends them at once."""
+    _check_owner(batch, acting_user)
+    resumed = Batch.objects.filter(pk=batch.pk, status=BatchStatus.PAUSED).update(
+        status=BatchStatus.RUNNING
+    )
+    if not resumed:
+        return False
+    VerificationRequest.objects.filter(batch=batch, state=RequestState.PENDING).update(
+        enqueued_at=None
+    )
+    batch.status = BatchStatus.RUNNING
+    _audit_status(batch, acting_user, "resumed", ip)
+    _kick_dispatcher_on_commit()
+    batch_finish_if_complete(batch_id=batch.pk)
+    return True
+
+
+@transaction.atomic
+def batch_rerun_failed(*, batch: Batch, acting_user: User, ip: str | None = None) -> int:
+    """Check again the claims whose current request in this batch ended without an answer
+    from the source (``RERUNNABLE_VERDICTS``). Returns how many requests were created."""
+    from verifications.selectors import batch_current_requests
+
+    _check_owner(batch, acting_user)
+    locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
+    failed = batch_current_requests(batch).filter(
+        state=RequestState.DONE, verdict__in=RERUNNABLE_VERDICTS
+    )
+    claims = list(
+        Claim.objects.filter(pk__in=failed.values("claim_id")).select_related("institution")
+    )
+    if not claims:
+        return 0
+    created = verification_requests_create(
+        claims=claims, acting_user=acting_user, trigger=Trigger.BATCH, batch=batch, ip=ip
+    )
+    if created and locked.status == BatchStatus.DONE:
+        Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING, finished_at=None)
+        batch.status, batch.finished_at = BatchStatus.RUNNING, None
+    _audit_status(batch, acting_user, "rerun_failed", ip, requests=created)
+    return created
+
+
+def batch_finish_if_complete(*, batch_id: int | None) -> bool:
+    """Mark a verification batch ``done`` if none of its requests is open any more.
+
+    Called in the transaction that finishes one of its requests. The lock on the batch row
+    serialises the callers: whoever takes it second reads, after the first committed, the
+    request the first one finished."""
+    if batch_id is None:
+        return False
+    with transaction.atomic():
+        batch = (
+            Batch.objects.select_for_update(of=("self",))
+            .filter(
+                pk=batch_id,
+                kind=BatchKind.VERIFICATION,
+                status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+            )
+            .first()
+        )
+        if batch is None:
+            return False
+        if VerificationRequest.objects.filter(batch_id=batch_id, state__in=OPEN_STATES).exists():
+            return False
+        Batch.objects.filter(pk=batch_id).update(
+            status=BatchStatus.DONE, finished_at=timezone.now()
+        )
+    return True
+
+
+@transaction.atomic
+def batch_results_exported(
+    *, batch: Batch, acting_user: User, file_format: str, rows: int, ip: str | None = None
+) -> None:
+    """Record that a person downloaded a batch's results (personal data leaving Vigie)."""
+    if acting_user.institution_id is None or batch.institution_id != acting_user.institution_id:
+        raise PermissionDenied("batch of another institution")
+    audit_record(
+        action=AuditAction.EXPORTED,
+        actor=acting_user,
+        institution=acting_user.institution,
+        obj=batch,
+        object_type="batch",
+        ip=ip,
+        purpose=EXPORT_PURPOSE,
+        details={"format": file_format, "rows": rows},
+    )

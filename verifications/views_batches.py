@@ -1,0 +1,253 @@
+"""Pages of batch verification: the batches list, choosing a cohort and confirming its launch,
+a batch's live progress (an htmx-polled fragment), pause/resume, re-running what failed, and
+downloading the results.
+
+Members of the institution see batches; launching, pausing, resuming, re-running and
+downloading results are a supervisor's (design.md: batch verification and exports).
+"""
+
+import tempfile
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from admissions import exports
+from admissions import selectors as admissions_selectors
+from admissions.enums import BatchKind
+from admissions.http import HtmxHttpRequest, client_ip, member_required, supervisor_required
+from verifications import selectors
+from verifications.enums import RequestState
+from verifications.forms import BatchCohortForm
+from verifications.services import batches as batch_services
+
+
+PAGE_SIZE = 50
+# How often the progress fragment polls while the batch runs.
+POLL_EVERY = "2s"
+
+
+def _import_batches(request: HtmxHttpRequest):
+    return admissions_selectors.batches_for_user(request.user).filter(kind=BatchKind.IMPORT)[:200]
+
+
+@require_GET
+@member_required
+def batch_list(request: HtmxHttpRequest) -> HttpResponse:
+    batches = admissions_selectors.batches_for_user(request.user).select_related("created_by")
+    page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
+    progress = selectors.batch_progress_many(user=request.user, batches=list(page.object_list))
+    rows = [(batch, progress.get(batch.pk)) for batch in page.object_list]
+    return render(request, "verifications/batch_list.html", {"page": page, "rows": rows})
+
+
+def _cohort_form(request: HtmxHttpRequest, data) -> BatchCohortForm:
+    return BatchCohortForm(data, import_batches=_import_batches(request))
+
+
+@require_GET
+@supervisor_required
+def batch_new(request: HtmxHttpRequest) -> HttpResponse:
+    """Choose the cohort; its fields come pre-filled from the applicant list's filters."""
+    form = _cohort_form(request, request.GET or None)
+    if request.GET:
+        form.is_valid()  # show errors of a hand-made URL next to their fields
+    return render(request, "verifications/batch_new.html", {"form": form})
+
+
+@require_http_methods(["GET", "POST"])
+@supervisor_required
+def batch_launch(request: HtmxHttpRequest) -> HttpResponse:
+    """GET: what the launch would do (checks per source, ETA). POST: launch it."""
+    data = request.POST if request.method == "POST" else request.GET
+    form = _cohort_form(request, data)
+    if not form.is_valid():
+        return render(request, "verifications/batch_new.html", {"form": form}, status=400)
+    claims = selectors.cohort_claims(user=request.user, **form.cohort())
+    if request.method == "POST":
+        try:
+            batch = batch_services.batch_verification_launch(
+                acting_user=request.user,
+                claims=claims.select_related("institution"),
+                label=form.cleaned_data.get("label", ""),
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+        else:
+            messages.success(
+                request,
+                ngettext(
+                    "Lot lancé : %(n)s vérification à faire.",
+                    "Lot lancé : %(n)s vérifications à faire.",
+                    batch.total,
+                )
+                % {"n": batch.total},
+            )
+            return redirect("batch_detail", batch_id=batch.pk)
+    summary = selectors.cohort_summary(user=request.user, claims=claims)
+    context = {"form": form, "summary": summary, "query": data.urlencode()}
+    return render(request, "verifications/batch_confirm.html", context)
+
+
+def _batch_or_404(request: HtmxHttpRequest, batch_id: int):
+    return admissions_selectors.batch_get_for_user(user=request.user, batch_id=batch_id)
+
+
+def _progress_context(request: HtmxHttpRequest, batch) -> dict:
+    progress = None
+    if batch.kind == BatchKind.VERIFICATION:
+        progress = selectors.batch_progress(user=request.user, batch=batch, with_eta=True)
+    return {"batch": batch, "progress": progress, "poll_every": POLL_EVERY}
+
+
+@require_GET
+@member_required
+def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    batch = _batch_or_404(request, batch_id)
+    context = _progress_context(request, batch)
+    if batch.kind == BatchKind.IMPORT:
+        context["applicant_count"] = admissions_selectors.applicant_search(
+            user=request.user, batch_id=batch.pk
+        ).count()
+    return render(request, "verifications/batch_detail.html", context)
+
+
+@require_GET
+@member_required
+def batch_progress(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    """The progress panel alone: what the batch page polls while the batch runs."""
+    batch = _batch_or_404(request, batch_id)
+    if batch.kind != BatchKind.VERIFICATION:
+        raise Http404
+    response = render(
+        request,
+        "verifications/batch_detail.html#batch-progress",
+        _progress_context(request, batch),
+    )
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _verification_batch_or_404(request: HtmxHttpRequest, batch_id: int):
+    batch = _batch_or_404(request, batch_id)
+    if batch.kind != BatchKind.VERIFICATION:
+        raise Http404
+    return batch
+
+
+@require_POST
+@supervisor_required
+def batch_pause(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    batch = _verification_batch_or_404(request, batch_id)
+    if batch_services.batch_pause(batch=batch, acting_user=request.user, ip=client_ip(request)):
+        messages.info(
+            request,
+            _("Lot en pause : les vérifications en cours se terminent, les autres attendent."),
+        )
+    return redirect("batch_detail", batch_id=batch.pk)
+
+
+@require_POST
+@supervisor_required
+def batch_resume(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    batch = _verification_batch_or_404(request, batch_id)
+    if batch_services.batch_resume(batch=batch, acting_user=request.user, ip=client_ip(request)):
+        messages.info(request, _("Lot repris."))
+    return redirect("batch_detail", batch_id=batch.pk)
+
+
+@require_POST
+@supervisor_required
+def batch_rerun_failed(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    batch = _verification_batch_or_404(request, batch_id)
+    created = batch_services.batch_rerun_failed(
+        batch=batch, acting_user=request.user, ip=client_ip(request)
+    )
+    if created:
+        messages.success(
+            request,
+            ngettext("%(n)s vérification relancée.", "%(n)s vérifications relancées.", created)
+            % {"n": created},
+        )
+    else:
+        messages.info(request, _("Aucun échec à relancer."))
+    return redirect("batch_detail", batch_id=batch.pk)
+
+
+def _result_headers() -> list[str]:
+    return [
+        _("Référence du dossier"),
+        _("Nom de naissance"),
+        _("Nom d'usage"),
+        _("Prénoms"),
+        _("Date de naissance"),
+        _("INE"),
+        _("Déclaration"),
+        _("État"),
+        _("Verdict"),
+        _("Motif"),
+        _("Vérifiée le"),
+    ]
+
+
+def _result_rows(requests):
+    for request in requests:
+        applicant = request.claim.applicant
+        yield [
+            applicant.file_reference,
+            applicant.birth_name,
+            applicant.usage_name,
+            " ".join(applicant.first_names),
+            applicant.birth_date,
+            applicant.ine,
+            request.claim.get_kind_display(),
+            request.get_state_display(),
+            request.get_verdict_display() if request.state == RequestState.DONE else "",
+            request.reason,
+            request.finished_at,
+        ]
+
+
+@require_GET
+@supervisor_required
+def batch_export(request: HtmxHttpRequest, batch_id: int, file_format: str) -> HttpResponse:
+    """The batch's results as CSV (streamed) or XLSX, formulas neutralised in every cell;
+    the download is recorded in the audit trail."""
+    batch = _verification_batch_or_404(request, batch_id)
+    if file_format not in ("csv", "xlsx"):
+        raise Http404
+    requests = selectors.batch_result_requests(user=request.user, batch=batch)
+    batch_services.batch_results_exported(
+        batch=batch,
+        acting_user=request.user,
+        file_format=file_format,
+        rows=requests.count(),
+        ip=client_ip(request),
+    )
+    filename = f"vigie-lot-{batch.pk}-resultats.{file_format}"
+    if file_format == "csv":
+        response = StreamingHttpResponse(
+            exports.csv_stream(_result_headers(), _result_rows(requests.iterator(2000))),
+            content_type=exports.CSV_CONTENT_TYPE,
+        )
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    else:
+        out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
+        exports.xlsx_write(
+            out,
+            _result_headers(),
+            _result_rows(requests.iterator(2000)),
+            sheet_name=_("Résultats"),
+        )
+        out.seek(0)
+        response = FileResponse(
+            out, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE
+        )
+    response["Cache-Control"] = "no-store"
+    return response

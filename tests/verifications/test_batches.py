@@ -15,7 +15,7 @@ from verifications import selectors
 from verifications.enums import RequestState, Trigger
 from verifications.eta import duration_text, eta_seconds
 from verifications.models import VerificationRequest
-from verifications.sandbox.population import CvecOutcome, ScolariteOutcome
+from verifications.sandbox.population import ScolariteOutcome
 from verifications.services import verification_dispatch, verification_run
 from verifications.services.batches import (
     RERUNNABLE_VERDICTS,
@@ -137,7 +137,7 @@ def test_rerun_failed_rechecks_only_unavailable_and_rejected(supervisor):
     """ "Failed" = the source gave no answer about the person: ``unavailable`` (no answer after
     the bounded retries) and ``rejected`` (the request itself refused). Answers, ``not_found``
     included, are kept."""
-    assert RERUNNABLE_VERDICTS == {Verdict.UNAVAILABLE, Verdict.REJECTED}
+    assert {Verdict.UNAVAILABLE, Verdict.REJECTED} == RERUNNABLE_VERDICTS
     verdicts = [
         Verdict.CONFIRMED,
         Verdict.CONTRADICTED,

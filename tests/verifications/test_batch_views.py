@@ -361,3 +361,15 @@ def test_launch_run_and_download_through_the_sandbox(sup_client, supervisor):
     ).decode("utf-8-sig")
     assert csv_text.count("Confirmé") == 2
     assert csv_text.count("Inconnu de la source") == 1
+
+
+def test_batch_pages_in_english(sup_client, supervisor, settings):
+    batch = _batch(supervisor, 2)
+    _finish(batch, [Verdict.CONFIRMED])
+    sup_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    assert "1 of 2 checked (50 %)" in page
+    assert "Estimated time left" in page
+    assert "Pause" in page
+    upload = sup_client.get(reverse("import_upload")).text
+    assert "Download the CSV template" in upload

@@ -373,3 +373,25 @@ def test_batch_pages_in_english(sup_client, supervisor, settings):
     assert "Pause" in page
     upload = sup_client.get(reverse("import_upload")).text
     assert "Download the CSV template" in upload
+
+
+def test_the_confirmation_form_posts_the_same_cohort(sup_client, supervisor):
+    imported = Batch.objects.create(institution=supervisor.institution, kind="import", label="i")
+    applicant = ApplicantFactory(institution=supervisor.institution, batch=imported)
+    wanted = ClaimFactory(applicant=applicant, kind="cvec", verdict=Verdict.UNAVAILABLE)
+    ClaimFactory(applicant=applicant, kind="scolarite", verdict=Verdict.UNAVAILABLE)
+    ClaimFactory(applicant=applicant, kind="covoiturage", verdict=Verdict.CONFIRMED)
+    ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution), kind="cvec")
+    query = {"batch": imported.pk, "needs_me": "on", "kinds": ["cvec", "covoiturage"]}
+    page = sup_client.get(reverse("batch_launch"), query).text
+    assert "1 vérification sera lancée" in page
+    action = reverse("batch_launch")
+    form = re.search(rf'<form method="post" action="{action}">(.*?)</form>', page, re.S).group(1)
+    data: dict[str, list[str]] = {}
+    for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', form):
+        data.setdefault(name, []).append(value)
+    assert data["kinds"] == ["cvec", "covoiturage"]
+    assert data["needs_me"] == ["on"]
+    sup_client.post(reverse("batch_launch"), data)
+    request = VerificationRequest.objects.get()
+    assert request.claim_id == wanted.pk

@@ -392,7 +392,8 @@ def cohort_claims(
 
 @dataclass
 class CohortSummary:
-    """What launching a batch on a cohort would do: checks per source, already busy, ETA."""
+    """What launching a batch on a cohort would do: checks to send per source (claims already
+    being checked apart), how many are already being checked, what is queued ahead, the ETA."""
 
     by_source: dict[str, int]
     busy: int
@@ -400,16 +401,12 @@ class CohortSummary:
     eta: float
 
     @property
-    def total(self) -> int:
+    def to_send(self) -> int:
         return sum(self.by_source.values())
 
     @property
-    def to_send(self) -> int:
-        return self.total - self.busy
-
-    @property
     def rows(self) -> list[tuple[str, int, int]]:
-        """(source label, checks, queued ahead) for each source with checks."""
+        """(source label, checks to send, queued ahead) for each source with checks."""
         return [
             (source.label, self.by_source[source], self.ahead_by_source.get(source, 0))
             for source in Source
@@ -424,7 +421,8 @@ class CohortSummary:
 
 
 def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
-    """Three aggregate queries, whatever the cohort's size."""
+    """Three aggregate queries, whatever the cohort's size. A claim already being checked is
+    not sent again: its open request is counted among those queued ahead."""
     from admissions.enums import CLAIM_KIND_SOURCE
     from verifications.eta import eta_seconds
 
@@ -433,11 +431,18 @@ def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
     for row in by_kind:
         source = CLAIM_KIND_SOURCE[row["kind"]].value
         by_source[source] = by_source.get(source, 0) + row["n"]
-    busy = (
+    busy_rows = (
         requests_for_user(user)
         .filter(state__in=OPEN_STATES, claim_id__in=claims.order_by().values("pk"))
-        .count()
+        .order_by()
+        .values("source")
+        .annotate(n=Count("id"))
     )
+    busy = 0
+    for row in busy_rows:
+        by_source[row["source"]] -= row["n"]
+        busy += row["n"]
+    by_source = {source: n for source, n in by_source.items() if n > 0}
     ahead = open_requests_ahead()
     return CohortSummary(
         by_source=by_source,

@@ -69,6 +69,9 @@ class VerificationRequest(models.Model):
     note_codes = models.JSONField(_("codes des réserves"), default=list, blank=True)
     created_at = models.DateTimeField(_("créée le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+    # Re-running a batch's failures replaces their requests by new ones in the same batch: the
+    # replaced ones stay (history) but no longer count in the batch's progress and results.
+    superseded = models.BooleanField(_("remplacée"), default=False)
 
     class Meta:
         verbose_name = _("demande de vérification")

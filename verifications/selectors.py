@@ -84,12 +84,9 @@ def claim_card(*, user: User, claim: Claim) -> ClaimCard:
 
 
 def batch_current_requests(batch: Batch) -> QuerySet[VerificationRequest]:
-    """The batch's current request for each of its claims: its latest one (re-running a batch
-    adds requests to it; the ones they replace stay, as history)."""
-    newer = VerificationRequest.objects.filter(
-        batch_id=OuterRef("batch_id"), claim_id=OuterRef("claim_id"), id__gt=OuterRef("id")
-    )
-    return VerificationRequest.objects.filter(batch=batch).exclude(Exists(newer))
+    """The batch's current request for each of its claims (re-running a batch's failures adds
+    new requests to it and marks those they replace ``superseded``; those stay, as history)."""
+    return VerificationRequest.objects.filter(batch=batch, superseded=False)
 
 
 @dataclass
@@ -205,13 +202,9 @@ def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchP
     ids = [b.pk for b in batches if b.kind == BatchKind.VERIFICATION]
     grouped: dict[int, list[dict]] = {pk: [] for pk in ids}
     if ids:
-        newer = VerificationRequest.objects.filter(
-            batch_id=OuterRef("batch_id"), claim_id=OuterRef("claim_id"), id__gt=OuterRef("id")
-        )
         rows = (
             requests_for_user(user)
-            .filter(batch_id__in=ids)
-            .exclude(Exists(newer))
+            .filter(batch_id__in=ids, superseded=False)
             .order_by()
             .values("batch_id", "source", "state", "verdict")
             .annotate(n=Count("id"))
@@ -377,8 +370,18 @@ def cohort_claims(
     from admissions.enums import VERDICTS_NEEDING_ATTENTION
     from admissions.selectors import applicant_search
 
-    applicants = applicant_search(user=user, q=q, batch_id=batch_id).order_by().values("pk")
-    claims = claims_for_user(user).filter(applicant_id__in=applicants)
+    if not user.is_authenticated or user.institution_id is None:
+        return Claim.objects.none()
+    # Scoped through the applicant's institution (always the claim's own). Right after an
+    # import, before PostgreSQL has statistics on the new rows, filtering on the claim's
+    # institution and the applicant's batch together makes it loop over the institution's
+    # index (12 s for 10,000 applicants); this join takes 70 ms.
+    claims = Claim.objects.filter(applicant__institution_id=user.institution_id)
+    if batch_id is not None:
+        claims = claims.filter(applicant__batch_id=batch_id)
+    if q.strip():
+        applicants = applicant_search(user=user, q=q).order_by().values("pk")
+        claims = claims.filter(applicant_id__in=applicants)
     if kind:
         claims = claims.filter(kind=kind)
     if kinds:

@@ -165,6 +165,8 @@ def test_rerun_failed_rechecks_only_unavailable_and_rejected(supervisor):
         c.pk for c, v in zip(claims, verdicts, strict=True) if v in RERUNNABLE_VERDICTS
     }
     assert set(new.values_list("claim_id", flat=True)) == failed_claims
+    replaced = VerificationRequest.objects.filter(batch=batch, superseded=True)
+    assert set(replaced.values_list("claim_id", flat=True)) == failed_claims  # kept, as history
     # The batch counts each claim once: its latest request.
     progress = selectors.batch_progress(user=supervisor, batch=batch)
     assert progress.total == len(verdicts)

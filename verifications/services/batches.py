@@ -5,7 +5,8 @@ A verification batch is a ``Batch(kind=verification)`` and the requests that car
 Its requests go through the ordinary pipeline: the dispatcher sends them at the pace the
 sources allow, and neither sends (dispatcher) nor runs (worker claim) a request of a
 ``paused`` batch. Re-running a batch adds new requests to it; a batch's current request for a
-claim is its latest one (``verifications.selectors.batch_current_requests``).
+claim is its latest one: re-running marks the requests it replaces ``superseded``
+(``verifications.selectors.batch_current_requests``).
 
 A batch is ``done`` once none of its requests is open. ``batch_finish_if_complete`` decides it
 under a lock on the batch row, so that two workers finishing the last two requests at the same
@@ -161,6 +162,12 @@ def batch_rerun_failed(*, batch: Batch, acting_user: User, ip: str | None = None
     created = verification_requests_create(
         claims=claims, acting_user=acting_user, trigger=Trigger.BATCH, batch=batch, ip=ip
     )
+    # The new requests replace the failed ones in the batch (a claim busy elsewhere got no new
+    # request: its failed one stays current).
+    renewed = VerificationRequest.objects.filter(
+        batch=batch, state__in=OPEN_STATES, claim_id__in=[claim.pk for claim in claims]
+    ).values("claim_id")
+    failed.filter(claim_id__in=renewed).update(superseded=True)
     if created and locked.status == BatchStatus.DONE:
         Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.RUNNING, finished_at=None)
         batch.status, batch.finished_at = BatchStatus.RUNNING, None

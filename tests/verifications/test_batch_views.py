@@ -395,3 +395,41 @@ def test_the_confirmation_form_posts_the_same_cohort(sup_client, supervisor):
     sup_client.post(reverse("batch_launch"), data)
     request = VerificationRequest.objects.get()
     assert request.claim_id == wanted.pk
+
+
+def test_batch_list_query_count_does_not_depend_on_the_number_of_batches(
+    sup_client, supervisor, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    def add(n):
+        for i in range(n):
+            if i % 2:
+                _batch(supervisor, 2)
+            else:
+                Batch.objects.create(institution=supervisor.institution, kind="import", label="i")
+
+    add(10)
+    sup_client.get(reverse("batch_list"))  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        assert sup_client.get(reverse("batch_list")).status_code == 200
+    add(40)  # a full page of 50
+    with django_assert_num_queries(len(queries)):
+        page = sup_client.get(reverse("batch_list")).text
+    assert page.count("<tr>") == 50 + 1
+
+
+def test_the_applicant_list_filtered_on_a_batch_names_it(sup_client, supervisor):
+    imported = Batch.objects.create(
+        institution=supervisor.institution, kind="import", label="Import de juin"
+    )
+    ApplicantFactory(institution=supervisor.institution, batch=imported)
+    ApplicantFactory(institution=supervisor.institution)
+    page = sup_client.get(reverse("applicant_list"), {"batch": imported.pk}).text
+    assert "Candidats du lot « Import de juin »." in page
+    assert "1 candidat" in page
+    foreign = Batch.objects.create(institution=InstitutionFactory(), kind="import", label="Autre")
+    page = sup_client.get(reverse("applicant_list"), {"batch": foreign.pk}).text
+    assert "Autre" not in page
+    assert "0 candidat" in page

@@ -238,6 +238,8 @@ def _finish(
         valid_until=decision.valid_until,
         updated_at=now,
     )
+    # Before the audit event: every path takes the batch's row lock before the audit chain's.
+    batch_finish_if_complete(batch_id=request.batch_id)
     verdict_change_record(
         request=request, previous_claim_verdict=request.claim.verdict, verdict=decision.verdict
     )
@@ -255,7 +257,6 @@ def _finish(
             "reason": decision.reason_code,
         },
     )
-    batch_finish_if_complete(batch_id=request.batch_id)
     return True
 
 

@@ -11,6 +11,9 @@ claim is its latest one: re-running marks the requests it replaces ``superseded`
 A batch is ``done`` once none of its requests is open. ``batch_finish_if_complete`` decides it
 under a lock on the batch row, so that two workers finishing the last two requests at the same
 time cannot both see the other's request as still open (each reads after the other commits).
+
+Lock order: a batch's row before its institution's audit chain (``audit_record``), in every
+service here and in the worker's ``_finish``, so that they cannot deadlock.
 """
 
 from collections.abc import Iterable

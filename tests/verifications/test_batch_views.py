@@ -433,3 +433,84 @@ def test_the_applicant_list_filtered_on_a_batch_names_it(sup_client, supervisor)
     page = sup_client.get(reverse("applicant_list"), {"batch": foreign.pk}).text
     assert "Autre" not in page
     assert "0 candidat" in page
+
+
+@pytest.mark.usefixtures("sandbox_settings")
+def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client, supervisor):
+    """The clerk's flow with the test client: a CSV of 50 applicants with two bad lines → the
+    preview names them → the fixed file is imported → the batch is verified through the real
+    pipeline against the sandbox → 100 % → results downloaded."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tests.admissions.test_imports import _csv
+    from verifications.sandbox.population import person
+
+    # The first 50 people whose source answers (a provider error would retry for minutes).
+    people = [p for p in map(person, range(200)) if p.scolarite != "provider_error"][:50]
+    rows = [
+        {
+            "reference_dossier": p.file_reference,
+            "nom_naissance": p.birth_name,
+            "nom_usage": p.usage_name,
+            "prenom_1": p.first_names[0],
+            "prenom_2": p.first_names[1] if len(p.first_names) > 1 else "",
+            "prenom_3": p.first_names[2] if len(p.first_names) > 2 else "",
+            "sexe": p.sex,
+            "date_naissance": p.birth_date.strftime("%d/%m/%Y"),
+            "scolarite_uai": p.uai,
+            "scolarite_annee": str(p.school_year),
+        }
+        for p in people
+    ]
+    bad = [dict(row) for row in rows]
+    bad[4]["sexe"] = "X"  # line 6
+    bad[40]["date_naissance"] = "2005-13-01"  # line 42
+
+    def upload(data):
+        file = SimpleUploadedFile("rentree.csv", data, "text/csv")
+        return sup_client.post(reverse("import_upload"), {"file": file})
+
+    preview = sup_client.get(upload(_csv(bad))["Location"]).text
+    assert re.findall(r'<tr data-line="(\d+)">', preview) == ["6", "42"]
+    assert 'id="import-confirm"' not in preview
+    response = upload(_csv(rows))
+    token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+    assert 'id="import-confirm"' in sup_client.get(response["Location"]).text
+    response = sup_client.post(reverse("import_confirm", args=[token]))
+    imported = Batch.objects.get(kind=BatchKind.IMPORT)
+    assert imported.total == 50
+
+    response = sup_client.post(reverse("batch_launch"), {"batch": imported.pk})
+    batch = Batch.objects.get(kind=BatchKind.VERIFICATION)
+    assert batch.total == 50
+    requests = list(VerificationRequest.objects.filter(batch=batch))
+    for request in requests:
+        for _ in range(20):
+            verification_run(request_id=request.pk, task_id="test")
+            request.refresh_from_db()
+            if request.state == RequestState.DONE:
+                break
+            VerificationRequest.objects.filter(pk=request.pk).update(not_before=timezone.now())
+        assert request.state == RequestState.DONE
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.DONE
+    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
+    assert '<progress id="batch-progress-bar" max="50" value="50"' in fragment
+    assert "50 sur 50 vérifiées (100 %)" in fragment
+    assert "hx-trigger" not in fragment
+    expected = {}
+    for p in people:
+        verdict = {
+            ScolariteOutcome.ENROLLED: "Confirmé",
+            ScolariteOutcome.NOT_ENROLLED: "Contredit",
+            ScolariteOutcome.UNKNOWN: "Inconnu de la source",
+        }.get(p.scolarite)
+        if verdict:
+            expected[p.file_reference] = verdict
+    text = b"".join(
+        sup_client.get(reverse("batch_export", args=[batch.pk, "csv"])).streaming_content
+    ).decode("utf-8-sig")
+    got = {row[0]: row[8] for row in csv.reader(io.StringIO(text), delimiter=";")}
+    assert len(got) == 51
+    for reference, verdict in expected.items():
+        assert got[reference] == verdict, reference

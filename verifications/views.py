@@ -51,10 +51,12 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         }
         for source in Source
     ]
-    batches = [
-        selectors.batch_progress(user=user, batch=batch)
-        for batch in selectors.batches_in_progress(user)[:10]
-    ]
+    # One query for the ten batches' progress.
+    batches = list(
+        selectors.batch_progress_many(
+            user=user, batches=list(selectors.batches_in_progress(user)[:10])
+        ).values()
+    )
     context = {
         "verdicts": verdicts,
         "rows": rows,

@@ -514,3 +514,20 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client,
     assert len(got) == 51
     for reference, verdict in expected.items():
         assert got[reference] == verdict, reference
+
+
+def test_dashboard_batches_cost_one_query_whatever_their_number(
+    sup_client, supervisor, django_assert_num_queries
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    _batch(supervisor, 3)
+    sup_client.get(reverse("home"))  # warm the session
+    with CaptureQueriesContext(connection) as queries:
+        sup_client.get(reverse("home"))
+    for _ in range(9):
+        _batch(supervisor, 3)
+    with django_assert_num_queries(len(queries)):
+        page = sup_client.get(reverse("home")).text
+    assert page.count(' aria-label="Avancement"') == 10

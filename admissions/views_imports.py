@@ -102,14 +102,14 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
     data = upload.read()
     report = parse_import(data, institution=request.user.institution)
     if _file_refused(report):
-        messages_ = [
+        reasons = [
             _("Ligne 1 : %(message)s") % {"message": issue.message}
             if issue.line == 1
             else issue.message
             for issue in report.errors
             if issue.line in (None, 1)
         ] or [issue.message for issue in report.errors]
-        return _upload_page(request, form, messages_, status=400)
+        return _upload_page(request, form, reasons, status=400)
     try:
         token = import_stage(acting_user=request.user, data=data, filename=upload.name)
     except ImportRefused as exc:

@@ -2,6 +2,7 @@
 claim, re-running only what failed, finishing, the cohort, and the ETA."""
 
 import threading
+import time
 
 import pytest
 from django.db import close_old_connections, connection
@@ -282,3 +283,40 @@ def test_cohort_summary_counts_per_source_busy_and_eta(supervisor, settings):
     assert summary.to_send == 123
     assert summary.ahead_by_source == {"covoiturage": 31}  # the busy one is among them
     assert summary.eta == pytest.approx(150, rel=0.01)  # (31 + 119) at 1/s
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_check_opened_meanwhile_makes_the_launch_refuse_whole():
+    """Another transaction opens a check of one of the claims after the launch looked for busy
+    claims: the launch waits on the unique index, then refuses everything, batch included."""
+    if connection.vendor != "postgresql":
+        pytest.skip("needs two concurrent PostgreSQL transactions")
+    from django.core.exceptions import ValidationError
+    from django.db import transaction
+
+    supervisor = UserFactory(supervisor=True)
+    claims = _claims(supervisor, 3)
+    inserted = threading.Event()
+
+    def open_a_check():
+        try:
+            with transaction.atomic():
+                VerificationRequest.objects.create(
+                    institution_id=claims[1].institution_id,
+                    claim=claims[1],
+                    source="api_particulier",
+                    trigger=Trigger.MANUAL,
+                )
+                inserted.set()
+                time.sleep(1.0)  # the launch is blocked on our row meanwhile
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=open_a_check)
+    thread.start()
+    assert inserted.wait(timeout=10)
+    with pytest.raises(ValidationError, match="rien n'a été lancé"):
+        _launch(supervisor, claims)
+    thread.join(timeout=10)
+    assert not Batch.objects.exists()
+    assert VerificationRequest.objects.count() == 1

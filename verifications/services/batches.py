@@ -19,7 +19,7 @@ service here and in the worker's ``_finish``, so that they cannot deadlock.
 from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -81,9 +81,20 @@ def batch_verification_launch(
         status=BatchStatus.RUNNING,
         created_by=acting_user,
     )
-    created = verification_requests_create(
-        claims=claims, acting_user=acting_user, trigger=Trigger.BATCH, batch=batch, ip=ip
-    )
+    try:
+        with transaction.atomic():
+            created = verification_requests_create(
+                claims=claims, acting_user=acting_user, trigger=Trigger.BATCH, batch=batch, ip=ip
+            )
+    except IntegrityError as exc:
+        # Someone opened a check of one of these claims between our look and our insert
+        # (one_open_request_per_claim): launch nothing, the batch included.
+        raise ValidationError(
+            _(
+                "Une vérification de certaines de ces déclarations vient d'être lancée par "
+                "ailleurs : rien n'a été lancé. Recommencez."
+            )
+        ) from exc
     batch.total = created
     fields = ["total"]
     if not created:

@@ -73,7 +73,7 @@ def batch_launch(request: HtmxHttpRequest) -> HttpResponse:
         try:
             batch = batch_services.batch_verification_launch(
                 acting_user=request.user,
-                claims=claims.select_related("institution"),
+                claims=claims.only("pk", "institution_id", "kind"),
                 label=form.cleaned_data.get("label", ""),
                 ip=client_ip(request),
             )

@@ -158,6 +158,8 @@ class ErasureForm(forms.Form):
     confirm = forms.BooleanField(
         label=_("Je confirme l'effacement définitif des données de ce candidat."), required=True
     )
+
+
 class BatchCohortForm(forms.Form):
     """The cohort of a batch verification: the applicant list's filters (GET or POST), the
     claim kinds to check, and a label."""

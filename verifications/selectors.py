@@ -346,6 +346,8 @@ def credentials_expiring_for_user(user: User, *, now: datetime) -> list[dict]:
         }
         for row in rows
     ]
+
+
 # --- Batch verification: choosing a cohort, and its results ----------------------------------
 
 

@@ -320,3 +320,21 @@ def test_a_check_opened_meanwhile_makes_the_launch_refuse_whole():
     thread.join(timeout=10)
     assert not Batch.objects.exists()
     assert VerificationRequest.objects.count() == 1
+
+
+def test_bulk_written_requests_equal_what_the_orm_writes(supervisor):
+    """verification_requests_create writes its rows with bulk_insert: every column must hold
+    what a request created by the ORM holds (a new non-null column must be added there)."""
+    from django.forms.models import model_to_dict
+
+    from verifications.services import verification_request_create
+
+    claim, other = _claims(supervisor, 2)
+    batch = _launch(supervisor, [claim])
+    bulk = VerificationRequest.objects.get(batch=batch)
+    single = verification_request_create(claim=other, acting_user=supervisor, trigger="batch")
+    single = VerificationRequest.objects.get(pk=single.pk)
+    ignored = {"id", "claim", "batch", "enqueued_at"}
+    assert {k: v for k, v in model_to_dict(bulk).items() if k not in ignored} == {
+        k: v for k, v in model_to_dict(single).items() if k not in ignored
+    }

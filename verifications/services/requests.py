@@ -102,10 +102,11 @@ _REQUEST_FIELDS = (
     "evidence",
     "notes",
     "note_codes",
+    "evidence_hash",
     "superseded",
     "created_at",
 )
-_EMPTY_REQUEST_VALUES = ("", 0, 0, "", "", "", {}, [], {}, [], [], False)
+_EMPTY_REQUEST_VALUES = ("", 0, 0, "", "", "", {}, [], {}, [], [], "", False)
 
 
 @transaction.atomic

@@ -218,35 +218,6 @@ def verdict_change(t: Tenant) -> dict[str, Any]:
 SUPERVISORS_ONLY = 403  # what a clerk gets on a supervisor's page
 
 ROUTES_AHEAD: dict[str, Route] = {
-    # CSV import (batches area)
-    "import_template": route(get=members(200), post=NOT_ALLOWED),
-    "import_upload": route(get=members(200), post=members(400)),
-    "import_preview": route(staged_import, get=members(200), post=NOT_ALLOWED),
-    "import_confirm": route(staged_import, get=NOT_ALLOWED, post=members(302)),
-    "import_cancel": route(staged_import, get=NOT_ALLOWED, post=members(302)),
-    # Batch verification (batches area)
-    "batch_list": route(get=members(200), post=NOT_ALLOWED),
-    "batch_new": route(get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED),
-    # An empty cohort is every claim: GET shows what would run, POST launches it.
-    "batch_launch": route(
-        get=members(200, clerk=SUPERVISORS_ONLY), post=members(302, clerk=SUPERVISORS_ONLY)
-    ),
-    "batch_detail": route(import_batch, get=members(200), post=NOT_ALLOWED),
-    "batch_progress": route(verification_batch, get=members(200), post=NOT_ALLOWED),
-    "batch_pause": route(
-        verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
-    ),
-    "batch_resume": route(
-        verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
-    ),
-    "batch_rerun_failed": route(
-        verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
-    ),
-    "batch_export": route(
-        lambda t: {**verification_batch(t), "file_format": "csv"},
-        get=members(200, clerk=SUPERVISORS_ONLY),
-        post=NOT_ALLOWED,
-    ),
     # Audit trail (audit area)
     "audit_list": route(get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED),
     "audit_export": route(
@@ -307,6 +278,41 @@ ROUTES.update(
             applicant,
             get=members(200, clerk=SUPERVISORS_ONLY),
             post=members(400, clerk=SUPERVISORS_ONLY),
+        ),
+    }
+)
+
+# Landed with the batches area (CSV import, batch verification): part of the table proper.
+ROUTES.update(
+    {
+        # CSV import (batches area)
+        "import_template": route(get=members(200), post=NOT_ALLOWED),
+        "import_upload": route(get=members(200), post=members(400)),
+        "import_preview": route(staged_import, get=members(200), post=NOT_ALLOWED),
+        "import_confirm": route(staged_import, get=NOT_ALLOWED, post=members(302)),
+        "import_cancel": route(staged_import, get=NOT_ALLOWED, post=members(302)),
+        # Batch verification (batches area)
+        "batch_list": route(get=members(200), post=NOT_ALLOWED),
+        "batch_new": route(get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED),
+        # An empty cohort is every claim: GET shows what would run, POST launches it.
+        "batch_launch": route(
+            get=members(200, clerk=SUPERVISORS_ONLY), post=members(302, clerk=SUPERVISORS_ONLY)
+        ),
+        "batch_detail": route(import_batch, get=members(200), post=NOT_ALLOWED),
+        "batch_progress": route(verification_batch, get=members(200), post=NOT_ALLOWED),
+        "batch_pause": route(
+            verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+        ),
+        "batch_resume": route(
+            verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+        ),
+        "batch_rerun_failed": route(
+            verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+        ),
+        "batch_export": route(
+            lambda t: {**verification_batch(t), "file_format": "csv"},
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=NOT_ALLOWED,
         ),
     }
 )

@@ -147,13 +147,15 @@ def _psql_url(base: str, name: str) -> str:
     return re.sub(r"/[^/]*$", f"/{name}", base)
 
 
-def run_sequence(args: argparse.Namespace, tmp_path: Path, env: dict[str, str]) -> list[dict]:
-    """The three imports, in order, in a fresh database."""
+def run_sequence(
+    args: argparse.Namespace, tmp_path: Path, env: dict[str, str], runs=(*RUNS, *RUNS_AFTER)
+) -> list[dict]:
+    """The imports (by default the three), in order, in a fresh database."""
     bench_db = None
     if args.postgres:
         import psycopg
 
-        bench_db = f"vigie_import_bench_{os.getpid()}"
+        bench_db = f"vigie_bench_import_{os.getpid()}"
         with psycopg.connect(args.postgres, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{bench_db}" WITH (FORCE)')
             conn.execute(f'CREATE DATABASE "{bench_db}"')
@@ -166,7 +168,7 @@ def run_sequence(args: argparse.Namespace, tmp_path: Path, env: dict[str, str]) 
     results = []
     try:
         offset = 0
-        for i, (label, count) in enumerate((*RUNS, *RUNS_AFTER)):
+        for i, (label, count) in enumerate(runs):
             csv_path = tmp_path / f"import-{i}.csv"
             size = generate_csv(csv_path, offset, count, tag=f"B{i}")
             offset += count
@@ -196,6 +198,19 @@ def _median_run(runs: list[dict]) -> dict:
     return chosen
 
 
+def child_env(tmp_path: Path) -> dict[str, str]:
+    return {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "admissions.settings",
+        "DJANGO_DEBUG": "false",
+        "DJANGO_SECRET_KEY": "import-bench-" + "x" * 50,
+        "FIELD_ENCRYPTION_KEY": "3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs=",
+        "VIGIE_VAR_DIR": str(tmp_path),
+        "PYTHONPATH": str(ROOT),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--postgres", metavar="URL", help="any database of the server to use")
@@ -211,16 +226,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="vigie-import-bench-") as tmp:
         tmp_path = Path(tmp)
-        env = {
-            **os.environ,
-            "DJANGO_SETTINGS_MODULE": "admissions.settings",
-            "DJANGO_DEBUG": "false",
-            "DJANGO_SECRET_KEY": "import-bench-" + "x" * 50,
-            "FIELD_ENCRYPTION_KEY": "3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs=",
-            "VIGIE_VAR_DIR": str(tmp_path),
-            "PYTHONPATH": str(ROOT),
-            "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",
-        }
+        env = child_env(tmp_path)
         os.environ.update(env)  # the parent only generates files, but imports Vigie's columns
         import django
 

@@ -332,3 +332,36 @@ def test_claims_keep_their_history(institution):
     run_until_done(request_for(claim))
     assert VerificationRequest.objects.filter(claim=claim, state="done").count() == 2
     assert Claim.objects.get(pk=claim.pk).verdict == Verdict.CONFIRMED
+
+
+def test_each_upstream_call_of_a_check_takes_its_own_slot(
+    institution, settings, sandbox_settings, monkeypatch
+):
+    # A Certif Info check by RNCP code makes two calls (search, then detail). With a budget of
+    # three calls a minute, the first check takes two slots; the second check's search takes
+    # the third, and its detail call finds no slot: retried later, without a third upstream call
+    # in the window (the sandbox would answer 429 to the limit it is given).
+    settings.VERIFICATION_RATE_LIMITS = {"certifinfo": {"source": [(3, 60.0)]}}
+    settings.VERIFICATION_RATE_LIMIT_MARGIN = 0.0
+    sandbox_settings.configure(certifinfo_limit=3, certifinfo_window=60)
+    active = person_with(certification=CertificationOutcome.ACTIVE)
+    first = request_for(claim_for(active, ClaimKind.CERTIFICATION, institution))
+    second = request_for(claim_for(active, ClaimKind.CERTIFICATION, institution))
+    assert verification_run(request_id=first.pk).status == "done"
+    assert first.attempts.count() == 2  # search + detail: two slots
+    # Do not wait for the slot in a test: the check goes back to pending at once.
+    monkeypatch.setattr("verifications.services.run.FOLLOW_UP_MAX_WAIT", 0.1)
+    outcome = verification_run(request_id=second.pk)
+    assert outcome.status == "retry"
+    stats = sandbox_settings.stats()["apis"]["certifinfo"]
+    assert stats["requests"] == 3
+    assert stats["rate_limited"] == 0
+    assert get_limiter().breaker(Source.CERTIFINFO).failures == 0  # our limiter, not the source
+
+
+def test_dispatcher_interleaves_sources_in_the_order_of_their_slots():
+    from verifications.services.dispatch import interleave
+
+    order = interleave({"fast": [1, 2, 3, 4], "slow": [10, 11]}, {"fast": 20.0, "slow": 10.0})
+    # fast: 0, .05, .10, .15 s; slow: 0, .10 s.
+    assert order == [1, 10, 2, 3, 11, 4]

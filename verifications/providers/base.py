@@ -40,6 +40,7 @@ attestation number or a query string.
 """
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -140,6 +141,10 @@ class ProviderConfig:
     version: str = ""
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     max_response_bytes: int = DEFAULT_MAX_RESPONSE_BYTES
+    # Called before each upstream call of a check after its first (Certif Info's detail after
+    # its search): the pipeline's admission control, which the first call went through. It
+    # waits for a slot of the shared limiter or raises a ProviderError. None: no control.
+    admit_follow_up: Callable[[], None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def configured(self) -> bool:

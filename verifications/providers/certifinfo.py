@@ -92,6 +92,8 @@ def verify(
         # Nothing to ask the detail for: the search result is all there is.
         return ProviderResult(source=SOURCE, found=True, data=summary, call=search_call)
     try:
+        if config.admit_follow_up is not None:
+            config.admit_follow_up()  # a second call: a second slot of the source's limits
         detail = _get(session, config, DETAIL_ROUTE, [("id", summary.certifinfo_id)], headers)
         return _detail_result(
             detail,

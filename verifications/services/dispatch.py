@@ -29,6 +29,9 @@ from verifications.providers.limits import get_limiter
 logger = logging.getLogger(__name__)
 # Even a slow source gets this many messages in flight, so workers are never idle for it.
 MIN_IN_FLIGHT = 4
+# Upstream calls one check makes at most (Certif Info: a search, then the detail); each takes
+# a slot of the source's limits.
+CALLS_PER_CHECK = {Source.CERTIFINFO: 2}
 
 
 @dataclass
@@ -64,8 +67,13 @@ def source_rate(source: str) -> float:
     return min(rates, default=50.0)
 
 
+def check_rate(source: str) -> float:
+    """Checks per second the source's limits allow."""
+    return source_rate(source) / CALLS_PER_CHECK.get(source, 1)
+
+
 def _capacity(source: str) -> int:
-    rate = source_rate(source)
+    rate = check_rate(source)
     return max(MIN_IN_FLIGHT, math.ceil(rate * settings.VERIFICATION_DISPATCH_LOOKAHEAD))
 
 
@@ -99,10 +107,25 @@ def verification_dispatch() -> DispatchReport:
 
     now = timezone.now()
     report = DispatchReport(reclaimed=_reclaim_expired_leases(now))
+    batches = {}
     for source in Source:
         ids = _dispatch_source(source, now)
-        for request_id in ids:
-            verification_run_task.apply_async(args=[request_id])
         if ids:
+            batches[source] = ids
             report.sent[source] = len(ids)
+    for request_id in interleave(batches, {source: check_rate(source) for source in batches}):
+        verification_run_task.apply_async(args=[request_id])
     return report
+
+
+def interleave(batches: dict[str, list[int]], rates: dict[str, float]) -> list[int]:
+    """The requests of every source in one sequence, in the order their slots come: the k-th
+    request of a source at k / rate seconds. The workers share one queue and take messages in
+    order; source after source, a worker would wait in turn for each slow source's slots while
+    the fast ones' requests queue behind it."""
+    timed = [
+        (k / rates[source], position, request_id)
+        for position, (source, ids) in enumerate(batches.items())
+        for k, request_id in enumerate(ids)
+    ]
+    return [request_id for _t, _p, request_id in sorted(timed)]

@@ -12,6 +12,8 @@
    this worker still holds the lease, so a request ends exactly once.
 """
 
+import dataclasses
+import functools
 import hashlib
 import logging
 import os
@@ -119,6 +121,25 @@ def admit(source: str, key: str, *, max_wait: float) -> Decision:
         if decision.granted or decision.wait > deadline - time.monotonic():
             return decision
         time.sleep(max(decision.wait, 0.001))
+
+
+# How long a check may wait, in its worker, for the slot of a follow-up call (Certif Info's
+# detail after its search): the first call is spent, so waiting beats starting over.
+FOLLOW_UP_MAX_WAIT = 10.0
+
+
+class FollowUpNotAdmitted(ProviderUnavailable):
+    """No slot for a follow-up call in time: retried later; not the source's failure."""
+
+
+def admit_follow_up(source: str, key: str) -> None:
+    """Admission of a check's second (third...) upstream call: each call takes its own slot,
+    so a source whose check makes two calls is never sent twice its allowed rate."""
+    grant = admit(source, key, max_wait=FOLLOW_UP_MAX_WAIT)
+    if not grant.granted:
+        raise FollowUpNotAdmitted(
+            "no rate-limit slot for a follow-up call", retry_in=grant.wait, source=source
+        )
 
 
 def hold_identical(source: str, key: str, query: object, config: object, *, max_wait: float) -> str:
@@ -375,6 +396,9 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
             limiter.release(held)
             return _defer(request, worker, wait=grant.wait, reason=grant.reason, policy=policy)
         sent_at = grant.at
+        config = dataclasses.replace(
+            config, admit_follow_up=functools.partial(admit_follow_up, source, key)
+        )
 
     result: ProviderResult | None = None
     error = None
@@ -387,7 +411,9 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     calls = result.calls if result is not None else error.calls
     observe(source, key, calls, sent_at=sent_at)
     last = calls[-1] if calls else CallInfo()
-    if isinstance(error, ProviderUnavailable):
+    if isinstance(error, FollowUpNotAdmitted):
+        pass  # our own limiter's answer, not the source's
+    elif isinstance(error, ProviderUnavailable):
         limiter.record_failure(source, error=last.provider_error_code or "unavailable")
     elif isinstance(error, ProviderRateLimited) and not error.conflict:
         limiter.pause(source, error.retry_after, reason="429")

@@ -1,0 +1,228 @@
+"""Scenario 1: bulk verification against the sources' rate limits.
+
+A batch is launched as the product launches one (``verification_requests_create``, which
+kicks the dispatcher; beat ticks every 2 s); real Celery workers (``--concurrency 1`` each)
+call the sandbox, which enforces the limits and counts every request it refuses (429). The
+makespan runs from the batch's creation to its last verdict; its theoretical minimum is, per
+source, the number of calls divided by the allowed rate, the slowest source bounding it.
+"""
+
+import statistics
+import time
+from dataclasses import dataclass, field
+
+from bench.stack import Stack, cpu_seconds, load
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One source's limit, as the sandbox enforces it and Vigie is configured with it."""
+
+    requests: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds
+
+    def env(self) -> str:
+        return f"{self.requests}/{self.seconds:g}s"
+
+
+# The real limit of API Particulier (20/s per token, 1,000/min per IP), nothing else.
+REAL_PARTICULIER = {"api_particulier": Limit(20, 1.0)}
+# Published-like limits, scaled up for a short run: API Particulier as published; CVEC and
+# Certif Info (no published limit; Vigie's default is a conservative 5/s) at 10/s; covoiturage
+# (100 per 5 min per IP) 30 times faster: 600 per minute. Its window stays a minute because
+# Vigie reads a `RateLimit-Limit` header as a per-minute rate (API Particulier's meaning):
+# "100 per 10 s" would be learned as 100/min and bound the run (seen: 87 s instead of 20 s).
+SCALED = {
+    "api_particulier": Limit(20, 1.0),
+    "cvec": Limit(10, 1.0),
+    "certifinfo": Limit(10, 1.0),
+    "covoiturage": Limit(600, 60.0),
+}
+API_OF = {
+    "api_particulier": "particulier",
+    "cvec": "cvec",
+    "certifinfo": "certifinfo",
+    "covoiturage": "covoiturage",
+}
+KIND_OF = {
+    "api_particulier": "scolarite",
+    "cvec": "cvec",
+    "certifinfo": "certification",
+    "covoiturage": "covoiturage",
+}
+
+
+def sandbox_knobs(limits: dict[str, Limit]) -> dict:
+    knobs: dict = {"limit_algorithm": "sliding"}  # 429 = more than the limit in ANY window
+    particulier = limits.get("api_particulier")
+    if particulier:
+        knobs |= {
+            "particulier_token_limit": particulier.requests,
+            "particulier_token_window": particulier.seconds,
+        }
+    for source, prefix in (
+        ("cvec", "cvec"),
+        ("certifinfo", "certifinfo"),
+        ("covoiturage", "covoiturage"),
+    ):
+        if source in limits:
+            knobs |= {
+                f"{prefix}_limit": limits[source].requests,
+                f"{prefix}_window": limits[source].seconds,
+            }
+    return knobs
+
+
+def vigie_env(limits: dict[str, Limit]) -> dict[str, str]:
+    """Vigie's limiter configured with the same limits (API Particulier's is its default)."""
+    env = {}
+    if "cvec" in limits:
+        env["VERIFICATION_RATE_LIMIT_CVEC_SOURCE"] = limits["cvec"].env()
+    if "certifinfo" in limits:
+        env["VERIFICATION_RATE_LIMIT_CERTIFINFO_SOURCE"] = limits["certifinfo"].env()
+    if "covoiturage" in limits:
+        env["VERIFICATION_RATE_LIMIT_COVOITURAGE_IP"] = limits["covoiturage"].env()
+    return env
+
+
+@dataclass
+class BulkResult:
+    name: str
+    workers: int
+    applicants: int
+    calls: dict[str, int]
+    upstream_calls: dict[str, int]
+    makespan: float
+    minimum: float
+    rate_limited: int
+    statuses: dict[str, int]
+    p50: float
+    p95: float
+    cpu_per_verification_ms: float
+    verdicts: dict[str, int]
+    unfinished: int
+    max_per_second: dict[str, int] = field(default_factory=dict)
+    rate_limited_by_api: dict[str, int] = field(default_factory=dict)
+    load_before: str = ""
+    load_after: str = ""
+
+    @property
+    def ratio(self) -> float:
+        return self.makespan / self.minimum
+
+
+def run(
+    stack: Stack,
+    *,
+    name: str,
+    applicants: int,
+    limits: dict[str, Limit],
+    workers: int,
+    offset: int,
+    timeout: float = 300,
+) -> BulkResult:
+    from django.db.models import Count
+
+    from admissions.enums import BatchKind
+    from admissions.models import Batch, Claim
+    from bench.data import import_people, institution_and_clerk
+    from verifications.enums import RequestState, Trigger
+    from verifications.models import VerificationRequest
+    from verifications.services import verification_requests_create
+
+    kinds = [KIND_OF[source] for source in limits]
+    imported = import_people(offset, applicants, f"{name}-{workers}w", kinds)
+    claims = list(Claim.objects.filter(applicant__batch=imported).select_related("institution"))
+
+    stack.stop_cluster()
+    stack.flush_redis()
+    stack.extra_env = vigie_env(limits)
+    stack.start_sandbox(sandbox_knobs(limits))
+    stack.start_workers(workers)
+    stack.start_beat()
+    time.sleep(2)  # workers connected to the broker, first beat tick sent
+    stack.sandbox("POST", "reset")
+    stack.sandbox("POST", "knobs", sandbox_knobs(limits))
+
+    pids = stack.worker_pids()
+    cpu_before = cpu_seconds(pids)
+    load_before = load()
+    institution, clerk = institution_and_clerk()
+    batch = Batch.objects.create(
+        institution=institution,
+        kind=BatchKind.VERIFICATION,
+        label=f"bench {name} {workers} workers",
+        total=len(claims),
+        created_by=clerk,
+    )
+    started = time.monotonic()
+    verification_requests_create(
+        claims=claims, acting_user=clerk, trigger=Trigger.BATCH, batch=batch
+    )
+    requests = VerificationRequest.objects.filter(batch=batch)
+    while time.monotonic() - started < timeout:
+        if not requests.exclude(state=RequestState.DONE).exists():
+            break
+        time.sleep(0.25)
+    cpu_after = cpu_seconds(pids)
+    load_after = load()
+    stats = stack.sandbox("GET", "stats")
+
+    rows = list(requests.values_list("source", "created_at", "finished_at"))
+    done = [(created, finished) for _s, created, finished in rows if finished]
+    first_created = min(created for _s, created, _f in rows)
+    makespan = (max(f for _c, f in done) - first_created).total_seconds() if done else float("inf")
+    latencies = sorted((f - c).total_seconds() for c, f in done)
+    calls: dict[str, int] = {}
+    for source, _c, _f in rows:
+        calls[source] = calls.get(source, 0) + 1
+    # Upstream calls, as the sandbox counted them: a Certif Info check makes two.
+    upstream = {s: stats["apis"].get(API_OF[s], {}).get("requests", 0) for s in calls}
+    minimum = max(upstream[s] / limits[s].rate for s in calls)
+    verdicts = dict(
+        requests.values_list("verdict").annotate(n=Count("id")).values_list("verdict", "n")
+    )
+    per_second = {api: counter["max_per_second"] for api, counter in stats.get("apis", {}).items()}
+    limited_by_api = {
+        api: counter["rate_limited"]
+        for api, counter in stats.get("apis", {}).items()
+        if counter["rate_limited"]
+    }
+    return BulkResult(
+        name=name,
+        workers=workers,
+        applicants=applicants,
+        calls=calls,
+        upstream_calls=upstream,
+        makespan=makespan,
+        minimum=minimum,
+        rate_limited=stats["total"]["rate_limited"],
+        statuses=stats["total"]["statuses"],
+        p50=statistics.median(latencies) if latencies else float("nan"),
+        p95=latencies[int(0.95 * (len(latencies) - 1))] if latencies else float("nan"),
+        cpu_per_verification_ms=1000 * (cpu_after - cpu_before) / max(len(done), 1),
+        verdicts=verdicts,
+        unfinished=len(rows) - len(done),
+        max_per_second=per_second,
+        rate_limited_by_api=limited_by_api,
+        load_before=load_before,
+        load_after=load_after,
+    )
+
+
+def describe(r: BulkResult) -> str:
+    calls = ", ".join(
+        f"{s} {n} ({r.upstream_calls.get(s, 0)} calls)" for s, n in sorted(r.calls.items())
+    )
+    return (
+        f"{r.name} with {r.workers} worker(s): {sum(r.calls.values())} verifications ({calls}); "
+        f"makespan {r.makespan:.1f} s, minimum {r.minimum:.1f} s, ratio {r.ratio:.2f}; "
+        f"429s {r.rate_limited} {r.rate_limited_by_api or ''}; "
+        f"request->verdict p50 {r.p50:.1f} s p95 {r.p95:.1f} s; "
+        f"CPU {r.cpu_per_verification_ms:.0f} ms/verification; unfinished {r.unfinished}; "
+        f"load {r.load_before} -> {r.load_after}"
+    )

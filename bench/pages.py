@@ -1,0 +1,389 @@
+"""Scenario 2: the clerks' pages at 100,000 applicants and 1,000,000 audit events, while a
+verification batch runs.
+
+Data, written fast but through the product's own writers where it matters:
+* applicants and their four claims through the CSV import engine (real audit events);
+* one finished verification request per claim by one ``INSERT … SELECT`` (verdicts spread
+  over the claims, the claims' verdicts set to match), no attempt rows;
+* audit events up to 1,000,000 through ``audit_record_many`` (a valid hash chain), spread over
+  the applicants.
+
+Load: CLERKS threads, each a clerk with a logged-in session (login form, CSRF token), talking
+to gunicorn (as docs/DEPLOYMENT.md runs it: 4 workers, 4 threads each), with a think time of
+0.5–2 s between requests, for DURATION seconds. Query counts come from a separate pass in this
+process (Django's test client, ``CaptureQueriesContext``).
+"""
+
+import random
+import re
+import statistics
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bench.stack import Stack, load
+
+
+CLERKS = 20
+FULL_PAGE_TARGET_MS = 150
+FRAGMENT_TARGET_MS = 80
+
+
+@dataclass(frozen=True)
+class Route:
+    name: str
+    fragment: bool
+    weight: int
+
+
+ROUTES = (
+    Route("dashboard", False, 2),
+    Route("applicant list", False, 2),
+    Route("list partial (htmx)", True, 3),
+    Route("search", False, 3),
+    Route("applicant detail", False, 4),
+    Route("claim card (htmx)", True, 6),
+)
+
+
+# --- Data -------------------------------------------------------------------------------------
+
+
+def populate(applicants: int, audit_events: int, say: Callable[[str], None]) -> dict:
+    from django.db import connection, transaction
+
+    from admissions.audit import AuditEntry, audit_record_many
+    from admissions.enums import AuditAction
+    from admissions.models import Applicant, AuditEvent
+    from bench.data import import_people, institution_and_clerk
+
+    institution, clerk = institution_and_clerk()
+    started = time.monotonic()
+    chunk = 25_000
+    for first in range(0, applicants, chunk):
+        import_people(100_000 + first, min(chunk, applicants - first), f"P{first // chunk}")
+    say(f"pages: {applicants:,} applicants imported in {time.monotonic() - started:.0f} s")
+
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        # One finished request per claim; verdicts spread by claim id.
+        cursor.execute(
+            """
+            WITH v(i, verdict) AS (VALUES (0, 'confirmed'), (1, 'confirmed'), (2, 'confirmed'),
+                                          (3, 'mismatch'), (4, 'not_found'), (5, 'unavailable'))
+            INSERT INTO verifications_verificationrequest
+                (institution_id, claim_id, source, state, trigger, requested_by_id, batch_id,
+                 not_before, enqueued_at, claimed_at, claimed_by, attempt_count, failure_count,
+                 failing_since, verdict, reason_code, reason, reason_params, diff, evidence,
+                 notes, note_codes, created_at, finished_at)
+            SELECT c.institution_id, c.id,
+                   CASE c.kind WHEN 'scolarite' THEN 'api_particulier'
+                               WHEN 'certification' THEN 'certifinfo' ELSE c.kind END,
+                   'done', 'batch', NULL, NULL, NULL, NULL, NULL, '', 1, 0, NULL, v.verdict,
+                   'bench', 'bench', '{}', '[]', '{}', '[]', '[]',
+                   now() - interval '1 day', now() - interval '1 day' + interval '2 seconds'
+            FROM admissions_claim c JOIN v ON v.i = c.id %% 6
+            WHERE c.institution_id = %s
+            """,
+            [institution.pk],
+        )
+        requests = cursor.rowcount
+        cursor.execute(
+            """
+            UPDATE admissions_claim c SET verdict = r.verdict,
+                   verified_at = r.finished_at
+            FROM verifications_verificationrequest r
+            WHERE r.claim_id = c.id AND c.institution_id = %s
+            """,
+            [institution.pk],
+        )
+    say(f"pages: {requests:,} verification requests in {time.monotonic() - started:.0f} s")
+
+    started = time.monotonic()
+    ids = list(Applicant.objects.filter(institution=institution).values_list("id", flat=True))
+    rng = random.Random(7)
+    missing = audit_events - AuditEvent.objects.count()
+    actions = (AuditAction.VIEWED, AuditAction.VERIFICATION_REQUESTED, AuditAction.EDITED)
+    while missing > 0:
+        n = min(100_000, missing)
+        entries = []
+        for _ in range(n):
+            applicant = rng.choice(ids)
+            entries.append(
+                AuditEntry(
+                    action=rng.choice(actions),
+                    object_type="applicant",
+                    object_id=applicant,
+                    applicant_id=applicant,
+                    details={"bench": True},
+                )
+            )
+        with transaction.atomic():
+            audit_record_many(actor=clerk, institution=institution, entries=entries)
+        missing -= n
+    with connection.cursor() as cursor:
+        # What autovacuum does after a bulk load, at once: statistics, and the visibility map
+        # that lets counts use index-only scans.
+        cursor.execute("VACUUM ANALYZE")
+    total = AuditEvent.objects.count()
+    say(f"pages: {total:,} audit events (valid chain) in {time.monotonic() - started:.0f} s")
+    return {"applicants": len(ids), "requests": requests, "audit_events": total}
+
+
+# --- Load -------------------------------------------------------------------------------------
+
+
+def _targets() -> dict:
+    """Ids and search terms the clerks pick from (a sample of the whole table)."""
+    from admissions.models import Applicant, Claim
+    from bench.data import institution_and_clerk
+
+    institution, _clerk = institution_and_clerk()
+    applicants = list(
+        Applicant.objects.filter(institution=institution)
+        .order_by("?")
+        .values_list("id", "birth_name")[:2000]
+    )
+    claims = list(
+        Claim.objects.filter(applicant_id__in=[a for a, _n in applicants[:500]]).values_list(
+            "id", flat=True
+        )
+    )
+    return {
+        "applicants": [a for a, _n in applicants],
+        "names": [n[:5] for _a, n in applicants],
+        "claims": claims,
+    }
+
+
+def _path(route: Route, targets: dict, rng: random.Random) -> tuple[str, dict]:
+    htmx = {"HX-Request": "true"}
+    match route.name:
+        case "dashboard":
+            return "/", {}
+        case "applicant list":
+            return f"/candidats/?page={rng.randint(1, 50)}", {}
+        case "list partial (htmx)":
+            sort = rng.choice(["nom", "recent", "-nom"])
+            return f"/candidats/?sort={sort}&page={rng.randint(1, 20)}", htmx | {
+                "HX-Target": "applicant-results"
+            }
+        case "search":
+            return f"/candidats/?q={rng.choice(targets['names'])}", {}
+        case "applicant detail":
+            return f"/candidats/{rng.choice(targets['applicants'])}/", {}
+        case "claim card (htmx)":
+            return f"/declarations/{rng.choice(targets['claims'])}/carte/", htmx
+    raise ValueError(route.name)
+
+
+def _login(session, base: str) -> None:
+    headers = {"X-Forwarded-Proto": "https", "Origin": base.replace("http:", "https:")}
+    page = session.get(f"{base}/connexion/", headers=headers, timeout=30)
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
+    if not token:
+        raise SystemExit(f"no CSRF token on the login page ({page.status_code})")
+    # The cookies are Secure (DEBUG off, behind a TLS proxy): send them over loopback HTTP.
+    for cookie in session.cookies:
+        cookie.secure = False
+    answer = session.post(
+        f"{base}/connexion/",
+        data={
+            "username": "bench-clerk",
+            "password": "bench-password",
+            "csrfmiddlewaretoken": token[1],
+        },
+        headers=headers | {"Referer": f"{base.replace('http:', 'https:')}/connexion/"},
+        allow_redirects=False,
+        timeout=30,
+    )
+    for cookie in session.cookies:
+        cookie.secure = False
+    if answer.status_code != 302:
+        raise SystemExit(f"login failed: {answer.status_code} {answer.text[:300]}")
+
+
+def clerk_load(base: str, targets: dict, duration: float, clerks: int) -> list[tuple]:
+    """(route, milliseconds, status) of every request the clerks made."""
+    import requests
+
+    samples: list[tuple] = []
+    lock = threading.Lock()
+    weights = [r.weight for r in ROUTES]
+    deadline = time.monotonic() + duration
+
+    def clerk(seed: int) -> None:
+        rng = random.Random(seed)
+        session = requests.Session()
+        _login(session, base)
+        session.headers["X-Forwarded-Proto"] = "https"
+        time.sleep(rng.uniform(0, 2))
+        while time.monotonic() < deadline:
+            route = rng.choices(ROUTES, weights)[0]
+            path, headers = _path(route, targets, rng)
+            started = time.perf_counter()
+            try:
+                status = session.get(base + path, headers=headers, timeout=30).status_code
+            except requests.RequestException as exc:
+                status = exc.__class__.__name__
+            elapsed = 1000 * (time.perf_counter() - started)
+            with lock:
+                samples.append((route.name, elapsed, status))
+            time.sleep(rng.uniform(0.5, 2.0))
+
+    threads = [threading.Thread(target=clerk, args=(i,)) for i in range(clerks)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return samples
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+def summarise(samples: list[tuple]) -> list[dict]:
+    rows = []
+    for route in ROUTES:
+        times = [ms for name, ms, _s in samples if name == route.name]
+        errors = sum(1 for name, _ms, s in samples if name == route.name and s != 200)
+        target = FRAGMENT_TARGET_MS if route.fragment else FULL_PAGE_TARGET_MS
+        p95 = _percentile(times, 0.95)
+        rows.append(
+            {
+                "route": route.name,
+                "fragment": route.fragment,
+                "requests": len(times),
+                "errors": errors,
+                "p50": statistics.median(times) if times else float("nan"),
+                "p95": p95,
+                "p99": _percentile(times, 0.99),
+                "target": target,
+                "ratio": p95 / target,
+            }
+        )
+    return rows
+
+
+def query_counts(targets: dict) -> list[dict]:
+    """Queries and in-process time per route, one request each after a warm-up."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    from bench.data import institution_and_clerk
+
+    _institution, clerk = institution_and_clerk()
+    client = Client(HTTP_HOST="127.0.0.1", headers={"X-Forwarded-Proto": "https"})
+    client.force_login(clerk)
+    rng = random.Random(3)
+    rows = []
+    for route in ROUTES:
+        path, headers = _path(route, targets, rng)
+        client.get(path, headers=headers)  # warm-up (templates, caches)
+        with CaptureQueriesContext(connection) as queries:
+            started = time.perf_counter()
+            response = client.get(path, headers=headers)
+            elapsed = 1000 * (time.perf_counter() - started)
+        slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default=None)
+        rows.append(
+            {
+                "route": route.name,
+                "path": path,
+                "status": response.status_code,
+                "queries": len(queries),
+                "server_ms": elapsed,
+                "slowest_query_ms": 1000 * float(slowest["time"]) if slowest else 0.0,
+                "slowest_query": slowest["sql"][:300] if slowest else "",
+            }
+        )
+    return rows
+
+
+# --- The scenario -----------------------------------------------------------------------------
+
+
+def run(stack: Stack, *, quick: bool, say: Callable[[str], None]) -> dict:
+    from bench import bulk
+
+    applicants = 10_000 if quick else 100_000
+    events = 100_000 if quick else 1_000_000
+    duration = 20 if quick else 60
+    data = populate(applicants, events, say)
+    targets = _targets()
+
+    say("pages: query counts (separate pass, in-process)")
+    counts = query_counts(targets)
+    for row in counts:
+        say(f"  {row['route']:<22} {row['queries']:3d} queries {row['server_ms']:7.1f} ms")
+
+    stack.start_gunicorn(workers=4, threads=4)
+    # A batch running meanwhile: sandbox, 2 workers, beat, scaled limits.
+    background = None
+    stop_event = threading.Event()
+    stack.stop_cluster()
+    stack.flush_redis()
+    stack.extra_env = bulk.vigie_env(bulk.SCALED)
+    stack.start_sandbox(bulk.sandbox_knobs(bulk.SCALED))
+    stack.start_workers(2)
+    stack.start_beat()
+    background = _launch_batch(300 if quick else 1000)
+    load_before = load()
+    say(f"pages: {CLERKS} clerks for {duration} s against {stack.web_url}; load {load_before}")
+    samples = clerk_load(stack.web_url, targets, duration, CLERKS)
+    load_after = load()
+    stop_event.set()
+    verified = _batch_progress(background)
+    stack.stop("gunicorn")
+    rows = summarise(samples)
+    for row in rows:
+        say(
+            f"  {row['route']:<22} n={row['requests']:4d} p50 {row['p50']:6.1f} "
+            f"p95 {row['p95']:6.1f} p99 {row['p99']:6.1f} ms  errors {row['errors']}"
+        )
+    return {
+        "data": data,
+        "clerks": CLERKS,
+        "duration": duration,
+        "routes": rows,
+        "queries": counts,
+        "batch_during_load": verified,
+        "load_before": load_before,
+        "load_after": load_after,
+        "errors": sum(r["errors"] for r in rows),
+        "requests": len(samples),
+    }
+
+
+def _launch_batch(claims: int) -> int:
+    from admissions.enums import BatchKind
+    from admissions.models import Batch, Claim
+    from bench.data import import_people, institution_and_clerk
+    from verifications.enums import Trigger
+    from verifications.services import verification_requests_create
+
+    institution, clerk = institution_and_clerk()
+    imported = import_people(50_000, claims // 4, "PB")
+    chosen = list(Claim.objects.filter(applicant__batch=imported).select_related("institution"))
+    batch = Batch.objects.create(
+        institution=institution,
+        kind=BatchKind.VERIFICATION,
+        label="bench: batch during the page load",
+        total=len(chosen),
+        created_by=clerk,
+    )
+    verification_requests_create(
+        claims=chosen, acting_user=clerk, trigger=Trigger.BATCH, batch=batch
+    )
+    return batch.pk
+
+
+def _batch_progress(batch_id: int) -> dict:
+    from verifications.enums import RequestState
+    from verifications.models import VerificationRequest
+
+    requests = VerificationRequest.objects.filter(batch_id=batch_id)
+    return {"total": requests.count(), "done": requests.filter(state=RequestState.DONE).count()}

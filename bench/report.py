@@ -1,0 +1,96 @@
+"""Rewriting the generated parts of docs/PERFORMANCE.md from a run's figures.
+
+Each generated part sits between ``<!-- bench:NAME:start -->`` and ``<!-- bench:NAME:end -->``;
+everything outside the markers (method, analysis, before/after) is written by hand and kept.
+The import table keeps its own markers (bench/import_bench.py writes it too).
+"""
+
+from pathlib import Path
+
+from bench import import_bench
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "PERFORMANCE.md"
+
+
+def _replace(text: str, name: str, body: str) -> str:
+    start, end = f"<!-- bench:{name}:start -->", f"<!-- bench:{name}:end -->"
+    if start not in text:
+        raise SystemExit(f"docs/PERFORMANCE.md has no {start} marker")
+    head, rest = text.split(start, 1)
+    _old, tail = rest.split(end, 1)
+    return f"{head}{start}\n{body.strip()}\n{end}{tail}"
+
+
+def machine(results: dict) -> str:
+    m, v = results["machine"], results["versions"]
+    return (
+        f"Run of {results['date']} ({'BENCH_QUICK' if results['quick'] else 'full'}, "
+        f"{results['seconds']:.0f} s end to end): {m['cores']} cores ({m['cpu']}), {m['ram']} "
+        f"RAM; Python {v['python']}, PostgreSQL {v['postgresql']}, Redis {v['redis']}. Load "
+        f"average (1, 5, 15 min) at the start {results['load_start']}, at the end "
+        f"{results['load_end']}."
+    )
+
+
+def bulk_table(rows: list[dict]) -> str:
+    lines = [
+        "| Scenario | Workers | Checks (upstream calls) | Minimum | Makespan | Ratio | 429s "
+        "| Request → verdict p50 / p95 | CPU per check | Load before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        checks = ", ".join(
+            f"{source} {n} ({r['upstream_calls'].get(source, 0)})"
+            for source, n in sorted(r["calls"].items())
+        )
+        ratio = r["makespan"] / r["minimum"]
+        mark = "✅" if ratio <= 1.10 else "❌"
+        lines.append(
+            f"| {r['name']} | {r['workers']} | {checks} | {r['minimum']:.1f} s | "
+            f"{r['makespan']:.1f} s | **{ratio:.2f}** {mark} | {r['rate_limited']} | "
+            f"{r['p50']:.1f} s / {r['p95']:.1f} s | {r['cpu_per_verification_ms']:.0f} ms | "
+            f"{r['load_before'].split()[0]} → {r['load_after'].split()[0]} |"
+        )
+    unfinished = sum(r["unfinished"] for r in rows)
+    lines.append("")
+    lines.append(f"Requests left unfinished at the end of a run: {unfinished}.")
+    return "\n".join(lines)
+
+
+def pages_table(pages: dict) -> str:
+    counts = {row["route"]: row for row in pages["queries"]}
+    data = pages["data"]
+    lines = [
+        f"{data['applicants']:,} applicants, {data['requests']:,} verification requests, "
+        f"{data['audit_events']:,} audit events; {pages['clerks']} clerks for "
+        f"{pages['duration']} s, {pages['requests']:,} requests, {pages['errors']} errors; "
+        f"batch running meanwhile: {pages['batch_during_load']['done']} of "
+        f"{pages['batch_during_load']['total']} checks done during the load. Load "
+        f"{pages['load_before'].split()[0]} → {pages['load_after'].split()[0]}.",
+        "",
+        "| Route | Requests | Errors | p50 | p95 | p99 | Target (p95) | Ratio | Queries "
+        "| Server time (1 request, in-process) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in pages["routes"]:
+        q = counts.get(r["route"], {})
+        mark = "✅" if r["ratio"] <= 1 else "❌"
+        lines.append(
+            f"| {r['route']} | {r['requests']} | {r['errors']} | {r['p50']:.0f} ms | "
+            f"{r['p95']:.0f} ms | {r['p99']:.0f} ms | {r['target']} ms | **{r['ratio']:.2f}** "
+            f"{mark} | {q.get('queries', '?')} | {q.get('server_ms', 0):.0f} ms |"
+        )
+    return "\n".join(lines)
+
+
+def write(results: dict) -> None:
+    text = DOC.read_text()
+    text = _replace(text, "machine", machine(results))
+    if "bulk" in results:
+        text = _replace(text, "bulk", bulk_table(results["bulk"]))
+    if "pages" in results:
+        text = _replace(text, "pages", pages_table(results["pages"]))
+    DOC.write_text(text)
+    if "import" in results:
+        import_bench.write_doc(results["import"]["runs"])

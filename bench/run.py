@@ -1,0 +1,137 @@
+"""``make bench``: every scenario, end to end, then docs/PERFORMANCE.md rewritten.
+
+    .venv/bin/python bench/run.py [--only bulk,pages,import] [--no-write]
+    BENCH_QUICK=1 .venv/bin/python bench/run.py      # smaller N, docs left alone
+
+Starts what it needs on loopback (see bench/stack.py): a fresh PostgreSQL database
+(``BENCH_DATABASE_URL``, default ``vigie_bench``), Redis (``BENCH_REDIS_URL``, default db 5),
+the sandbox, Celery workers and beat, gunicorn. Figures also go to ``var/bench/results.json``.
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from bench import stack as stack_module  # noqa: E402
+from bench.stack import Stack, load  # noqa: E402
+
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+
+
+def say(text: str) -> None:
+    print(f"[bench {time.strftime('%H:%M:%S', time.gmtime())}] {text}", flush=True)
+
+
+def setup_django(stack: Stack) -> None:
+    os.environ.update(stack.env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    # DEBUG off serves hashed static files from the manifest, as in production.
+    call_command("collectstatic", interactive=False, verbosity=0)
+
+
+def run_bulk(stack: Stack) -> list:
+    from bench import bulk
+
+    results = []
+    n_real = 200 if QUICK else 1000
+    say(f"bulk: {n_real} scolarité claims, API Particulier at 20/s, 4 workers")
+    result = bulk.run(
+        stack,
+        name="particulier-20",
+        applicants=n_real,
+        limits=bulk.REAL_PARTICULIER,
+        workers=4,
+        offset=0,
+    )
+    say(bulk.describe(result))
+    results.append(result)
+    n_mixed = 40 if QUICK else 200
+    for i, workers in enumerate((1, 2, 4)):
+        say(f"bulk: {n_mixed} applicants x 4 kinds, scaled limits, {workers} worker(s)")
+        result = bulk.run(
+            stack,
+            name="mixed-scaled",
+            applicants=n_mixed,
+            limits=bulk.SCALED,
+            workers=workers,
+            offset=10_000 * (i + 1),
+            timeout=240,
+        )
+        say(bulk.describe(result))
+        results.append(result)
+    stack.stop_cluster()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default="bulk,pages,import", help="scenarios to run")
+    parser.add_argument("--no-write", action="store_true", help="leave docs/PERFORMANCE.md")
+    parser.add_argument("--write", action="store_true", help="rewrite it even with BENCH_QUICK")
+    args = parser.parse_args()
+    chosen = set(args.only.split(","))
+    started = time.monotonic()
+    out_dir = ROOT / "var" / "bench"
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="vigie-bench-") as tmp:
+        stack = Stack(
+            directory=Path(tmp),
+            database_url=stack_module.database_url(),
+            redis_url=stack_module.redis_url(),
+        )
+        results: dict = {
+            "quick": QUICK,
+            "machine": stack_module.machine(),
+            "load_start": load(),
+            "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        }
+        try:
+            stack.ensure_redis()
+            results["versions"] = stack_module.versions(
+                stack.database_url.rsplit("/", 1)[0] + "/postgres", stack.redis_url
+            )
+            say(f"{results['machine']} {results['versions']}; load {results['load_start']}")
+            stack_module.fresh_database(stack.database_url)
+            setup_django(stack)
+            if "bulk" in chosen:
+                results["bulk"] = [dataclasses.asdict(r) for r in run_bulk(stack)]
+            if "pages" in chosen:
+                from bench import pages
+
+                results["pages"] = pages.run(stack, quick=QUICK, say=say)
+            if "import" in chosen:
+                from bench import imports
+
+                results["import"] = imports.run(stack, quick=QUICK, say=say)
+        finally:
+            stack.stop_all()
+            for name in sorted(Path(tmp).glob("*.log")):
+                (out_dir / name.name).write_bytes(name.read_bytes())
+        results["seconds"] = time.monotonic() - started
+        results["load_end"] = load()
+        (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
+        say(f"done in {results['seconds']:.0f} s; figures in var/bench/results.json")
+        if args.write or not (args.no_write or QUICK):
+            from bench import report
+
+            report.write(results)
+            say("docs/PERFORMANCE.md rewritten")
+
+
+if __name__ == "__main__":
+    main()

@@ -173,7 +173,11 @@ def run_sequence(
             size = generate_csv(csv_path, offset, count, tag=f"B{i}")
             offset += count
             result = run_child(env, csv_path, migrate=i == 0)
-            result.update(label=label, size_mb=size / 1024 / 1024)
+            result.update(
+                label=label,
+                size_mb=size / 1024 / 1024,
+                load=" ".join(f"{x:.2f}" for x in os.getloadavg()),
+            )
             results.append(result)
             print(
                 f"{result['vendor']:>10} {label:<40} parse {result['parse_s']:6.2f} s  "
@@ -252,7 +256,7 @@ def _machine() -> str:
     )
 
 
-def write_doc(results: list[dict]) -> None:
+def write_doc(results: list[dict], note: str = "") -> None:
     vendor = results[0]["vendor"]
     lines = [
         f"| {vendor} | {r['label']} | {r['size_mb']:.1f} MB | {r['claims']:,} | "
@@ -269,7 +273,7 @@ def write_doc(results: list[dict]) -> None:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     rows = [line for line in kept[2:] if line.startswith("| ")]
-    machine = f"Machine: {_machine()}; {time.strftime('%Y-%m-%d')}."
+    machine = f"Machine: {_machine()}; {time.strftime('%Y-%m-%d')}.{note}"
     body = "\n".join([*header, *rows, *lines, "", machine])
     DOC.write_text(text[: start + len(START)] + "\n" + body + "\n" + text[end:])
 

@@ -26,5 +26,4 @@ def run(stack: Stack, *, quick: bool, say: Callable[[str], None]) -> dict:
         )
     for result in results:
         result["repeats"] = 1
-        result["load"] = load()
     return {"runs": results, "load_after": load()}

@@ -68,25 +68,17 @@ def populate(applicants: int, audit_events: int, say: Callable[[str], None]) -> 
     started = time.monotonic()
     with connection.cursor() as cursor:
         # One finished request per claim; verdicts spread by claim id.
+        columns, values, params = _request_columns(connection)
         cursor.execute(
-            """
+            f"""
             WITH v(i, verdict) AS (VALUES (0, 'confirmed'), (1, 'confirmed'), (2, 'confirmed'),
                                           (3, 'mismatch'), (4, 'not_found'), (5, 'unavailable'))
-            INSERT INTO verifications_verificationrequest
-                (institution_id, claim_id, source, state, trigger, requested_by_id, batch_id,
-                 not_before, enqueued_at, claimed_at, claimed_by, attempt_count, failure_count,
-                 failing_since, verdict, reason_code, reason, reason_params, diff, evidence,
-                 notes, note_codes, created_at, finished_at)
-            SELECT c.institution_id, c.id,
-                   CASE c.kind WHEN 'scolarite' THEN 'api_particulier'
-                               WHEN 'certification' THEN 'certifinfo' ELSE c.kind END,
-                   'done', 'batch', NULL, NULL, NULL, NULL, NULL, '', 1, 0, NULL, v.verdict,
-                   'bench', 'bench', '{}', '[]', '{}', '[]', '[]',
-                   now() - interval '1 day', now() - interval '1 day' + interval '2 seconds'
+            INSERT INTO verifications_verificationrequest ({", ".join(columns)})
+            SELECT {", ".join(values)}
             FROM admissions_claim c JOIN v ON v.i = c.id %% 6
             WHERE c.institution_id = %s
-            """,
-            [institution.pk],
+            """,  # noqa: S608 - column names and expressions from the model, values bound
+            [*params, institution.pk],
         )
         requests = cursor.rowcount
         cursor.execute(
@@ -129,6 +121,40 @@ def populate(applicants: int, audit_events: int, say: Callable[[str], None]) -> 
     total = AuditEvent.objects.count()
     say(f"pages: {total:,} audit events (valid chain) in {time.monotonic() - started:.0f} s")
     return {"applicants": len(ids), "requests": requests, "audit_events": total}
+
+
+def _request_columns(connection) -> tuple[list[str], list[str], list]:
+    """Columns and SQL expressions of a finished request built from claim ``c``; any other
+    column gets NULL or its field's default, so that new columns do not break the bench."""
+    from verifications.models import VerificationRequest
+
+    known = {
+        "institution_id": "c.institution_id",
+        "claim_id": "c.id",
+        "source": "CASE c.kind WHEN 'scolarite' THEN 'api_particulier' "
+        "WHEN 'certification' THEN 'certifinfo' ELSE c.kind END",
+        "state": "'done'",
+        "trigger": "'batch'",
+        "attempt_count": "1",
+        "verdict": "v.verdict",
+        "reason_code": "'bench'",
+        "reason": "'bench'",
+        "created_at": "now() - interval '1 day'",
+        "finished_at": "now() - interval '1 day' + interval '2 seconds'",
+    }
+    columns, values, params = [], [], []
+    for field in VerificationRequest._meta.concrete_fields:
+        if field.primary_key:
+            continue
+        columns.append(field.column)
+        if field.column in known:
+            values.append(known[field.column])
+        elif field.null:
+            values.append("NULL")
+        else:
+            values.append("%s")
+            params.append(field.get_db_prep_save(field.get_default(), connection))
+    return columns, values, params
 
 
 # --- Load -------------------------------------------------------------------------------------
@@ -219,19 +245,29 @@ def clerk_load(base: str, targets: dict, duration: float, clerks: int) -> list[t
         session = requests.Session()
         _login(session, base)
         session.headers["X-Forwarded-Proto"] = "https"
-        sessions.append(session)
+        # Every answer sets the session cookie again, Secure: a cookie jar would stop sending
+        # it over loopback HTTP and the clerk would be redirected to the login page. Send the
+        # cookies explicitly instead.
+        sessions.append((session, {c.name: c.value for c in session.cookies}))
     deadline = time.monotonic() + duration
 
     def clerk(seed: int) -> None:
         rng = random.Random(seed)
-        session = sessions[seed]
+        session, cookies = sessions[seed]
         time.sleep(rng.uniform(0, 2))
         while time.monotonic() < deadline:
             route = rng.choices(ROUTES, weights)[0]
             path, headers = _path(route, targets, rng)
             started = time.perf_counter()
             try:
-                status = session.get(base + path, headers=headers, timeout=30).status_code
+                # Anything but a 200 (a redirect to the login page included) is an error.
+                status = session.get(
+                    base + path,
+                    headers=headers,
+                    cookies=cookies,
+                    allow_redirects=False,
+                    timeout=30,
+                ).status_code
             except requests.RequestException as exc:
                 status = exc.__class__.__name__
             elapsed = 1000 * (time.perf_counter() - started)

@@ -25,7 +25,8 @@ def _replace(text: str, name: str, body: str) -> str:
 def machine(results: dict) -> str:
     m, v = results["machine"], results["versions"]
     return (
-        f"Run of {results['date']} ({'BENCH_QUICK' if results['quick'] else 'full'}, "
+        f"Run of {results['date']} ({'BENCH_QUICK' if results['quick'] else 'full size'}; "
+        f"{', '.join(k for k in ('bulk', 'pages', 'import') if k in results)}; "
         f"{results['seconds']:.0f} s end to end): {m['cores']} cores ({m['cpu']}), {m['ram']} "
         f"RAM; Python {v['python']}, PostgreSQL {v['postgresql']}, Redis {v['redis']}. Load "
         f"average (1, 5, 15 min) at the start {results['load_start']}, at the end "
@@ -93,4 +94,10 @@ def write(results: dict) -> None:
         text = _replace(text, "pages", pages_table(results["pages"]))
     DOC.write_text(text)
     if "import" in results:
-        import_bench.write_doc(results["import"]["runs"])
+        runs = results["import"]["runs"]
+        loads = ", ".join(r["load"].split()[0] for r in runs)
+        import_bench.write_doc(
+            runs,
+            note=f" PostgreSQL rows: `make bench`, one run each, 1-minute load average after "
+            f"each import {loads}.",
+        )

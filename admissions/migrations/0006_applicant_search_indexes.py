@@ -32,5 +32,5 @@ def backwards(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("admissions", "0003_applicant_name_key")]
+    dependencies = [("admissions", "0005_append_only_purge_bypass")]
     operations = [migrations.RunPython(forwards, backwards)]

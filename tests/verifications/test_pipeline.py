@@ -1,6 +1,7 @@
 """The verification pipeline against the sandbox, over real HTTP: every verdict for every kind,
 every retry branch, and the claim/lease rules that make a request end exactly once."""
 
+import time
 from datetime import timedelta
 
 import pytest
@@ -365,3 +366,22 @@ def test_dispatcher_interleaves_sources_in_the_order_of_their_slots():
     order = interleave({"fast": [1, 2, 3, 4], "slow": [10, 11]}, {"fast": 20.0, "slow": 10.0})
     # fast: 0, .05, .10, .15 s; slow: 0, .10 s.
     assert order == [1, 10, 2, 3, 11, 4]
+
+
+def test_a_half_open_breaker_lets_its_probe_check_finish(institution, settings):
+    # The probe is a whole check: a Certif Info check's follow-up call goes through although
+    # the half-open breaker admits nothing else until the probe reports; the check's answer
+    # closes the breaker.
+    settings.VERIFICATION_BREAKER_FAILURE_THRESHOLD = 1
+    settings.VERIFICATION_BREAKER_OPEN_SECONDS = 0.3
+    active = person_with(certification=CertificationOutcome.ACTIVE)
+    request = request_for(claim_for(active, ClaimKind.CERTIFICATION, institution))
+    limiter = get_limiter()
+    limiter.record_failure(Source.CERTIFINFO, error="test")
+    assert limiter.breaker(Source.CERTIFINFO).state == "open"
+    time.sleep(0.4)
+    assert limiter.breaker(Source.CERTIFINFO).state == "half_open"
+    outcome = verification_run(request_id=request.pk)
+    assert outcome.status == "done"
+    assert request.attempts.count() == 2  # search and detail
+    assert limiter.breaker(Source.CERTIFINFO).state == "closed"

@@ -136,6 +136,10 @@ def admit_follow_up(source: str, key: str) -> None:
     """Admission of a check's second (third...) upstream call: each call takes its own slot,
     so a source whose check makes two calls is never sent twice its allowed rate."""
     grant = admit(source, key, max_wait=FOLLOW_UP_MAX_WAIT)
+    if not grant.granted and grant.reason.startswith("breaker"):
+        # The breaker decided for the whole check when it admitted the first call: this check
+        # may be the half-open probe itself, which must be able to finish.
+        return
     if not grant.granted:
         raise FollowUpNotAdmitted(
             "no rate-limit slot for a follow-up call", retry_in=grant.wait, source=source
@@ -412,7 +416,7 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     observe(source, key, calls, sent_at=sent_at)
     last = calls[-1] if calls else CallInfo()
     if isinstance(error, FollowUpNotAdmitted):
-        pass  # our own limiter's answer, not the source's
+        limiter.record_success(source)  # the source answered the first call
     elif isinstance(error, ProviderUnavailable):
         limiter.record_failure(source, error=last.provider_error_code or "unavailable")
     elif isinstance(error, ProviderRateLimited) and not error.conflict:

@@ -9,9 +9,10 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import clean_declared
-from admissions.enums import ClaimKind, Sex
+from admissions.enums import AuditAction, ClaimKind, Sex
 from admissions.identity import clean_identity
 from admissions.login_throttle import ThrottledLoginFormMixin
+from admissions.selectors import AuditFilters
 
 
 class LoginForm(ThrottledLoginFormMixin, AuthenticationForm):
@@ -229,3 +230,70 @@ class ApplicantFilterForm(forms.Form):
             *Verdict.choices,
         ]
         self.fields["kind"].choices = [("", _("Tous")), *ClaimKind.choices]
+
+
+# What an audit event's ``object_type`` names, for the audit view's filter and columns.
+AUDIT_OBJECT_TYPES = {
+    "applicant": _("Candidat"),
+    "claim": _("Déclaration"),
+    "claims": _("Groupe de déclarations"),
+    "batch": _("Lot"),
+    "user": _("Utilisateur"),
+    "institution": _("Établissement"),
+    "institutioncredential": _("Identifiant d'API"),
+    "auditevent": _("Journal d'audit"),
+    "cli_check": _("Vérification en ligne de commande"),
+    "evidence": _("Éléments de preuve"),
+    "institutionpolicy": _("Politique de l'établissement"),
+    "freshnesspolicy": _("Règle de fraîcheur"),
+    "verdictchange": _("Changement de verdict"),
+}
+
+
+class AuditFilterForm(forms.Form):
+    """Filters of the institution-wide audit view (GET parameters)."""
+
+    action = forms.ChoiceField(label=_("Action"), required=False)
+    actor = forms.TypedChoiceField(label=_("Acteur"), required=False, coerce=int, empty_value=None)
+    date_from = forms.DateField(
+        label=_("Du"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+    )
+    date_to = forms.DateField(
+        label=_("Au"),
+        required=False,
+        widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
+        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
+    )
+    file_reference = forms.CharField(label=_("Référence du dossier"), required=False, max_length=64)
+    object_type = forms.ChoiceField(label=_("Type d'objet"), required=False)
+
+    def __init__(self, *args: Any, actors: list[tuple[int, str]], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["action"].choices = [("", _("Toutes")), *AuditAction.choices]
+        self.fields["actor"].choices = [("", _("Tous")), *actors]
+        self.fields["object_type"].choices = [("", _("Tous")), *AUDIT_OBJECT_TYPES.items()]
+        self.fields["file_reference"].widget.attrs["autocomplete"] = "off"
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        if start and end and start > end:
+            self.add_error("date_to", _("La date de fin précède la date de début."))
+        return cleaned
+
+    def filters(self) -> AuditFilters:
+        """The valid filters as the selector takes them (none when the form is invalid)."""
+        if not self.is_bound or not self.is_valid():
+            return AuditFilters()
+        data = self.cleaned_data
+        return AuditFilters(
+            action=data.get("action") or "",
+            actor_id=data.get("actor"),
+            date_from=data.get("date_from"),
+            date_to=data.get("date_to"),
+            file_reference=(data.get("file_reference") or "").strip(),
+            object_type=data.get("object_type") or "",
+        )

@@ -280,6 +280,20 @@ class AuditEvent(AppendOnlyModel):
         indexes = [
             models.Index(fields=["institution", "-created_at"], name="audit_recent"),
             models.Index(fields=["applicant_id", "-created_at"], name="audit_by_applicant"),
+            # The institution-wide audit view: keyset pages on (created_at, id), newest first,
+            # unfiltered or filtered by action, by actor or by object type (a rare type would
+            # otherwise scan every row of the institution to fill a page).
+            models.Index(fields=["institution", "-created_at", "-id"], name="audit_page"),
+            models.Index(
+                fields=["institution", "action", "-created_at", "-id"], name="audit_by_action"
+            ),
+            models.Index(
+                fields=["institution", "actor", "-created_at", "-id"], name="audit_by_actor"
+            ),
+            models.Index(
+                fields=["institution", "object_type", "-created_at", "-id"],
+                name="audit_by_object_type",
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,8 +5,14 @@ Views never query models directly: they call these. Every queryset starts from
 interface) sees nothing, and an id of another institution answers 404.
 """
 
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 
 from admissions.enums import VERDICTS_NEEDING_ATTENTION
 from admissions.identity import search_key
@@ -119,3 +125,138 @@ def claim_counts_by_kind_and_verdict(user: User) -> dict[tuple[str, str], int]:
     # (index-only scan), without reading the rows (bench: 400,000 claims, about 40 % faster).
     rows = claims_for_user(user).order_by().values("kind", "verdict").annotate(n=Count("*"))
     return {(row["kind"], row["verdict"]): row["n"] for row in rows}
+
+
+# The institution-wide audit view ------------------------------------------------------------
+# Newest first, by (created_at, id): keyset pagination, so that page 1,000 of a million events
+# costs what page 1 does. Each filter has an index whose columns end with (created_at, id):
+# audit_page (no filter, date range), audit_by_action, audit_by_actor, audit_by_applicant.
+
+
+@dataclass(frozen=True)
+class AuditCursor:
+    """Where a page of the audit view starts: just after (older than) this event."""
+
+    created_at: datetime
+    id: int
+
+    def encode(self) -> str:
+        micros = (self.created_at - _EPOCH) // timedelta(microseconds=1)
+        return f"{micros}.{self.id}"
+
+    @classmethod
+    def decode(cls, raw: str) -> "AuditCursor | None":
+        micros, _sep, pk = (raw or "").partition(".")
+        if not (micros.isdigit() and pk.isdigit()) or int(pk) >= 2**63:
+            return None
+        try:
+            return cls(_EPOCH + timedelta(microseconds=int(micros)), int(pk))
+        except OverflowError:
+            return None
+
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class AuditFilters:
+    action: str = ""
+    actor_id: int | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+    file_reference: str = ""
+    object_type: str = ""
+
+    def as_details(self) -> dict[str, Any]:
+        """The filters as written in the export's own audit event (no personal data: a file
+        reference is the institution's identifier, not the applicant's)."""
+        return {
+            key: value.isoformat() if isinstance(value, date) else value
+            for key, value in asdict(self).items()
+            if value not in ("", None)
+        }
+
+
+def _day_start(day: date) -> datetime:
+    return timezone.make_aware(datetime.combine(day, time.min))
+
+
+def audit_event_search(*, user: User, filters: AuditFilters) -> QuerySet[AuditEvent]:
+    """The institution's audit events matching the filters, newest first. An unknown file
+    reference matches nothing (not everything)."""
+    events = audit_events_for_user(user)
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.actor_id is not None:
+        events = events.filter(actor_id=filters.actor_id)
+    if filters.object_type:
+        events = events.filter(object_type=filters.object_type)
+    if filters.date_from:
+        events = events.filter(created_at__gte=_day_start(filters.date_from))
+    if filters.date_to and filters.date_to < date.max:
+        events = events.filter(created_at__lt=_day_start(filters.date_to + timedelta(days=1)))
+    if filters.file_reference:
+        applicant_id = applicant_id_by_reference(user=user, file_reference=filters.file_reference)
+        if applicant_id is None:
+            return events.none()
+        events = events.filter(applicant_id=applicant_id)
+    return events.order_by("-created_at", "-id")
+
+
+def applicant_id_by_reference(*, user: User, file_reference: str) -> int | None:
+    """The id of the institution's applicant with this file reference, if any."""
+    return (
+        applicants_for_user(user)
+        .filter(file_reference=file_reference.strip())
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+@dataclass
+class AuditPage:
+    events: list[AuditEvent]
+    next_cursor: AuditCursor | None
+    # applicant id → file reference, for the events of this page.
+    references: dict[int, str]
+
+
+def audit_event_page(
+    *, user: User, filters: AuditFilters, cursor: AuditCursor | None, size: int = 50
+) -> AuditPage:
+    """One page of ``audit_event_search``: three queries whatever the page size."""
+    events = audit_event_search(user=user, filters=filters)
+    if cursor is not None:
+        # created_at <= c bounds the index scan; the OR only sorts out equal timestamps.
+        events = events.filter(created_at__lte=cursor.created_at).filter(
+            Q(created_at__lt=cursor.created_at) | Q(id__lt=cursor.id)
+        )
+    rows = list(events.select_related("actor")[: size + 1])
+    next_cursor = None
+    if len(rows) > size:
+        rows = rows[:size]
+        next_cursor = AuditCursor(rows[-1].created_at, rows[-1].pk)
+    return AuditPage(
+        events=rows,
+        next_cursor=next_cursor,
+        references=applicant_references(user=user, ids={e.applicant_id for e in rows}),
+    )
+
+
+def applicant_references(*, user: User, ids: Iterable[int | None]) -> dict[int, str]:
+    wanted = [pk for pk in ids if pk is not None]
+    if not wanted:
+        return {}
+    return dict(applicants_for_user(user).filter(pk__in=wanted).values_list("pk", "file_reference"))
+
+
+def audit_actor_choices(user: User) -> list[tuple[int, str]]:
+    """The institution's users, for the actor filter."""
+    institution_id = _institution_id(user)
+    if institution_id is None:
+        return []
+    return list(
+        User.objects.filter(institution_id=institution_id)
+        .order_by("username")
+        .values_list("pk", "username")
+    )

@@ -286,3 +286,33 @@ def credential_set(
         },
     )
     return credential
+
+
+@transaction.atomic
+def audit_export_record(
+    *,
+    acting_user: User,
+    export_format: str,
+    filters: Mapping[str, Any],
+    applicant_id: int | None = None,
+    row_limit: int,
+    ip: str | None = None,
+) -> None:
+    """Record that a supervisor exported the audit trail, with the filters used. When the
+    export is of one applicant's file, the event is on that applicant's timeline too."""
+    institution = _require_institution(acting_user)
+    if not acting_user.is_supervisor:
+        raise PermissionDenied("exporting the audit trail is for supervisors")
+    audit_record(
+        action=AuditAction.EXPORTED,
+        actor=acting_user,
+        institution=institution,
+        object_type="auditevent",
+        applicant_id=applicant_id,
+        purpose=AUDIT_EXPORT_PURPOSE,
+        ip=ip,
+        details={"format": export_format, "filters": dict(filters), "row_limit": row_limit},
+    )
+
+
+AUDIT_EXPORT_PURPOSE = "contrôle du journal d'audit"

@@ -77,6 +77,8 @@ MIDDLEWARE = [
     "django_htmx.middleware.HtmxMiddleware",
     # Absolute session lifetime (docs/SECURITY.md).
     "admissions.session_security.SessionLifetimeMiddleware",
+    # After HtmxMiddleware: an expired session sends htmx requests to the login page in full.
+    "admissions.middleware.SessionExpiryMiddleware",
 ]
 
 ROOT_URLCONF = "admissions.urls"

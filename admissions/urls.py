@@ -4,7 +4,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from admissions import views, views_imports
+from admissions import audit_views, views, views_imports
 from admissions.forms import LoginForm
 
 
@@ -19,6 +19,8 @@ urlpatterns = [
         name="claim_add",
     ),
     path("declarations/<int:claim_id>/modifier/", views.claim_edit, name="claim_edit"),
+    path("journal/", audit_views.audit_list, name="audit_list"),
+    path("journal/export.<str:export_format>", audit_views.audit_export, name="audit_export"),
     path(
         "connexion/",
         views.LoginView.as_view(  # throttled: 429 with its message during a lockout

@@ -168,3 +168,36 @@ class Cluster:
 
 def redis_server_available() -> bool:
     return shutil.which("redis-server") is not None
+
+
+def worker_env(
+    *, var_dir: Path, broker_url: str, sandbox: object, redis_url: str | None = None
+) -> dict[str, str]:
+    """The environment of worker (and beat) processes: the test database, this broker, the
+    sandbox's base URLs, and short leases so that recovery takes seconds in a test. Call it
+    once the test database exists (``database_url()`` reads the test connection's settings)."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("REDIS_URL", "CELERY_", "VIGIE_TEST_BROKER_URL"))
+    }
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "tests.settings",
+            "DATABASE_URL": database_url(),
+            "VIGIE_VAR_DIR": str(var_dir),
+            "VIGIE_TEST_BROKER_URL": broker_url,
+            "API_PARTICULIER_BASE_URL": sandbox.particulier_url,
+            "CVEC_BASE_URL": sandbox.cvec_url,
+            "CERTIFINFO_BASE_URL": sandbox.certifinfo_url,
+            "COVOITURAGE_BASE_URL": sandbox.covoiturage_url,
+            "VERIFICATION_LEASE_SECONDS": "5",
+            "VERIFICATION_STALE_ENQUEUE_SECONDS": "6",
+            "VERIFICATION_RETRY_BASE_SECONDS": "0.5",
+            "VERIFICATION_RETRY_MAX_SECONDS": "3",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    if redis_url:
+        env["REDIS_URL"] = redis_url
+    return env

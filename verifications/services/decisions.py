@@ -95,6 +95,8 @@ def claim_verify_manually(
         obj=claim,
         applicant_id=claim.applicant_id,
         ip=ip,
+        # Why: the justification, in the trail itself (hashed with the rest).
+        purpose=reason,
         details={"request": request.pk, "kind": claim.kind},
     )
     return request
@@ -125,6 +127,7 @@ def claim_override_verdict(
         obj=claim,
         applicant_id=claim.applicant_id,
         ip=ip,
+        purpose=reason,
         details={"request": request.pk, "kind": claim.kind, "from": previous, "to": verdict},
     )
     return request

@@ -94,7 +94,11 @@ class LocalLimiter(Limiter):
         # (Celery's prefork pool forks after Django is set up).
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None or getattr(self._local, "pid", None) != os.getpid():
-            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None)
+            # One connection per thread, used by that thread only; check_same_thread=False
+            # lets close() (from whichever thread resets the limiter) close them all.
+            conn = sqlite3.connect(
+                self.path, timeout=30.0, isolation_level=None, check_same_thread=False
+            )
             self._set_up(conn)
             self._local.conn = conn
             self._local.pid = os.getpid()

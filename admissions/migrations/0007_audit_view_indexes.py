@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('admissions', '0005_append_only_purge_bypass'),
+        ('admissions', '0006_applicant_search_indexes'),
     ]
 
     operations = [

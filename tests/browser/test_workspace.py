@@ -9,6 +9,7 @@ from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from tests.browser.conftest import PASSWORD, TIMEOUT_MS
+from tests.browser.guards import no_navigation_guard
 from tests.factories import ApplicantFactory, ClaimFactory
 from tests.verifications.helpers import person_with
 from verifications.sandbox.population import ScolariteOutcome
@@ -18,15 +19,6 @@ from verifications.sandbox.population import ScolariteOutcome
 expect = pytest.importorskip(
     "playwright.sync_api", reason="the playwright package is missing: make install (dev extra)"
 ).expect
-
-
-def _no_navigation_guard(page):
-    """Count main-frame navigations from now on (an htmx swap is not one; a pushState is),
-    and mark the window: a reload would lose the mark."""
-    navigations = []
-    page.on("framenavigated", lambda frame: frame == page.main_frame and navigations.append(1))
-    page.evaluate("window.__vigieNoReload = true")
-    return navigations
 
 
 def test_a_clerk_signs_in_creates_an_applicant_and_sees_the_check_confirmed_live(
@@ -61,7 +53,7 @@ def test_a_clerk_signs_in_creates_an_applicant_and_sees_the_check_confirmed_live
     card = page.locator("article.claim-card")
     live_region = page.locator(".card-slot[aria-live=polite]")
     expect(card.locator(".badge")).to_contain_text("Non vérifié")
-    navigations = _no_navigation_guard(page)
+    navigations = no_navigation_guard(page)
 
     card.get_by_role("button", name="Vérifier").click()
     expect(live_region.locator(".badge")).to_contain_text("Confirmé", timeout=TIMEOUT_MS * 2)
@@ -89,7 +81,7 @@ def test_the_supervisors_audit_view_shows_that_a_clerk_opened_an_applicant(
     supervisor_page.goto("/")
     supervisor_page.get_by_role("link", name="Journal d'audit").click()
     expect(supervisor_page.get_by_role("heading", name="Journal d'audit", level=1)).to_be_visible()
-    _no_navigation_guard(supervisor_page)
+    no_navigation_guard(supervisor_page)
     supervisor_page.get_by_label("Action").select_option(label="Consultation")
     results = supervisor_page.locator("#audit-results")
     rows = results.locator("tbody tr")

@@ -18,6 +18,7 @@ from admissions.audit import AuditEntry, audit_record, audit_record_many
 from admissions.enums import AuditAction, Verdict
 from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
+from tests.html import fold, region
 from verifications.services import claim_override_verdict, claim_verify_manually
 
 
@@ -37,17 +38,6 @@ def supervisor_client(client, supervisor):
     return client
 
 
-def _fold(html: str) -> str:
-    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', html)
-    return " ".join(html.split())
-
-
-def _region(html: str, element_id: str) -> str:
-    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}".*?</\1>', html, re.S)
-    assert match, element_id
-    return _fold(match.group(0))
-
-
 def _events(user, n: int, *, action=AuditAction.VIEWED, applicant_id=None) -> None:
     audit_record_many(
         actor=user,
@@ -63,7 +53,7 @@ def _events(user, n: int, *, action=AuditAction.VIEWED, applicant_id=None) -> No
 
 
 def _rows(html: str) -> list[str]:
-    return re.findall(r'<tr class="audit-(\w+)">', _region(html, "audit-results"))
+    return re.findall(r'<tr class="audit-(\w+)">', region(html, "audit-results"))
 
 
 # --- Who may see it -------------------------------------------------------------------------
@@ -131,7 +121,7 @@ def test_only_the_institutions_events_newest_first(supervisor, supervisor_client
     assert _rows(page.text)[:2] == ["viewed", "created"]
     assert "edited" not in _rows(page.text)
     assert "DOS-ETRANGER" not in page.text
-    results = _region(page.text, "audit-results")
+    results = region(page.text, "audit-results")
     assert "DOS-A" in results
     assert "192.0.2.2" in results
     assert "instruction" in results
@@ -180,9 +170,9 @@ def test_filters_by_date_range_in_local_days(supervisor, supervisor_client, time
             )
     url = reverse("audit_list")
     page = supervisor_client.get(url, {"date_from": "2026-09-02", "date_to": "2026-09-02"})
-    assert re.findall(r"#(\d)</span>", _region(page.text, "audit-results")) == ["2"]
+    assert re.findall(r"#(\d)</span>", region(page.text, "audit-results")) == ["2"]
     page = supervisor_client.get(url, {"date_from": "02/09/2026"})
-    assert re.findall(r"#(\d)</span>", _region(page.text, "audit-results")) == ["3", "2"]
+    assert re.findall(r"#(\d)</span>", region(page.text, "audit-results")) == ["3", "2"]
     page = supervisor_client.get(url, {"date_from": "2026-09-03", "date_to": "2026-09-01"})
     assert "La date de fin précède la date de début." in page.text
 
@@ -198,7 +188,7 @@ def test_keyset_pages_cover_every_event_once_even_with_equal_timestamps(
     url = reverse("audit_list")
     params = {"action": "viewed"}
     for _page in range(5):
-        results = _region(supervisor_client.get(url, params).text, "audit-results")
+        results = region(supervisor_client.get(url, params).text, "audit-results")
         seen += re.findall(r"#(\d+)</span>", results)
         after = re.search(r"apres=([\d.]+)", results)
         if not after:
@@ -248,7 +238,7 @@ def test_the_htmx_fragment_is_the_same_region_as_the_full_page(supervisor, super
         reverse("audit_list"), params, headers={"HX-Request": "true", "HX-Target": "audit-results"}
     ).text
     assert "<html" not in fragment
-    assert _fold(fragment) == _region(full, "audit-results")
+    assert fold(fragment) == region(full, "audit-results")
 
 
 # --- Exports --------------------------------------------------------------------------------
@@ -356,7 +346,7 @@ def test_the_timeline_shows_who_what_when_where_and_why(client, supervisor):
         ip="203.0.113.7",
     )
     page = client.get(reverse("applicant_detail", args=[applicant.pk]), REMOTE_ADDR="203.0.113.8")
-    timeline = _region(page.text, "timeline-list")
+    timeline = region(page.text, "timeline-list")
     for expected in (
         "Création",
         "Vérification manuelle",
@@ -442,7 +432,7 @@ def test_the_timeline_names_the_fields_an_edit_changed(client):
         acting_user=clerk, applicant=applicant, changes={"usage_name": "DUPONT"}, ip="192.0.2.9"
     )
     client.force_login(clerk)
-    timeline = _region(
+    timeline = region(
         client.get(reverse("applicant_detail", args=[applicant.pk])).text, "timeline-list"
     )
     assert "Modification" in timeline

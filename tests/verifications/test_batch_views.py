@@ -13,6 +13,7 @@ from django.utils import timezone
 from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
 from admissions.models import AuditEvent, Batch
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from tests.html import fold, region
 from tests.verifications.helpers import claim_for, person_with
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
@@ -34,17 +35,6 @@ def supervisor():
 def sup_client(client, supervisor):
     client.force_login(supervisor)
     return client
-
-
-def _fold(html: str) -> str:
-    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', html)
-    return " ".join(html.split())
-
-
-def _region(html: str, element_id: str) -> str:
-    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}".*?</\1>', html, re.S)
-    assert match, element_id
-    return _fold(match.group(0))
 
 
 def _batch(user, n: int, kind=ClaimKind.SCOLARITE, **claim_fields) -> Batch:
@@ -157,7 +147,7 @@ def test_the_fragment_is_the_same_region_as_the_full_page(sup_client, supervisor
     fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
     assert fragment["Cache-Control"] == "no-store"
     assert "<html" not in fragment.text
-    assert _fold(fragment.text) == _region(full, "batch-progress")
+    assert fold(fragment.text) == region(full, "batch-progress")
 
 
 def test_the_fragment_stops_polling_when_the_batch_is_done(sup_client, supervisor):

@@ -10,6 +10,7 @@ from django.urls import reverse
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.models import Applicant, AuditEvent, Claim
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from tests.html import fold, region
 from tests.verifications.helpers import claim_for, person_with
 from verifications.models import SourceAlert, VerificationRequest
 from verifications.sandbox.population import ScolariteOutcome
@@ -29,19 +30,6 @@ def clerk():
 def clerk_client(client, clerk):
     client.force_login(clerk)
     return client
-
-
-def _fold(html: str) -> str:
-    """Whitespace folded, and CSRF tokens (masked anew at each render) blanked."""
-    html = re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', 'name="csrfmiddlewaretoken"', html)
-    return " ".join(html.split())
-
-
-def _region(html: str, element_id: str) -> str:
-    """The element with this id (regions here hold no nested element of the same tag)."""
-    match = re.search(rf'<(\w+)[^>]*\bid="{element_id}".*?</\1>', html, re.S)
-    assert match, element_id
-    return _fold(match.group(0))
 
 
 # --- Applicant list -------------------------------------------------------------------------
@@ -110,7 +98,7 @@ def test_htmx_results_are_the_same_region_as_the_full_page(clerk, clerk_client):
     full = clerk_client.get(url, {"q": ""}).text
     fragment = clerk_client.get(url, {"q": ""}, headers={**HTMX, "HX-Target": "applicant-results"})
     assert "<html" not in fragment.text
-    assert _fold(fragment.text) == _region(full, "applicant-results")
+    assert fold(fragment.text) == region(full, "applicant-results")
 
 
 def test_pagination(clerk, clerk_client):
@@ -217,7 +205,7 @@ def test_verify_button_starts_a_live_card_that_stops_polling_when_done(clerk, cl
     assert "Confirmé" in card.text
     assert "L’élève est scolarisé" in card.text or "L&#x27;élève est scolarisé" in card.text
     page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
-    assert _fold(card.text) == _region(page, f"claim-{claim.pk}")
+    assert fold(card.text) == region(page, f"claim-{claim.pk}")
 
 
 def test_card_query_count_does_not_depend_on_attempts(clerk, clerk_client):

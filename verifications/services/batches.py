@@ -118,40 +118,51 @@ def _audit_status(batch: Batch, acting_user: User, change: str, ip: str | None, 
     )
 
 
+def _transition(
+    batch: Batch, acting_user: User, ip: str | None, *, source: str, target: str, action: str
+) -> bool:
+    """Move the batch from ``source`` to ``target`` status if it is there; audited. Its pending
+    requests are marked unsent: a paused batch's messages may still be in the broker (a worker
+    will skip them) and no longer count against the source's share of it, so other work goes
+    ahead meanwhile; on resume, the dispatcher sends them again at once."""
+    _check_owner(batch, acting_user)
+    moved = Batch.objects.filter(pk=batch.pk, status=source).update(status=target)
+    if not moved:
+        return False
+    VerificationRequest.objects.filter(batch=batch, state=RequestState.PENDING).update(
+        enqueued_at=None
+    )
+    batch.status = target
+    _audit_status(batch, acting_user, action, ip)
+    return True
+
+
 @transaction.atomic
 def batch_pause(*, batch: Batch, acting_user: User, ip: str | None = None) -> bool:
     """Stop sending the batch's requests. Checks already under way finish; the others wait.
     Returns whether the batch was running (a paused or finished batch is left as it is)."""
-    _check_owner(batch, acting_user)
-    paused = Batch.objects.filter(pk=batch.pk, status=BatchStatus.RUNNING).update(
-        status=BatchStatus.PAUSED
+    return _transition(
+        batch,
+        acting_user,
+        ip,
+        source=BatchStatus.RUNNING,
+        target=BatchStatus.PAUSED,
+        action="paused",
     )
-    if not paused:
-        return False
-    # Their messages may still be in the broker (a worker will skip them): they no longer count
-    # against the source's share of the broker, so other work goes ahead meanwhile.
-    VerificationRequest.objects.filter(batch=batch, state=RequestState.PENDING).update(
-        enqueued_at=None
-    )
-    batch.status = BatchStatus.PAUSED
-    _audit_status(batch, acting_user, "paused", ip)
-    return True
 
 
 @transaction.atomic
 def batch_resume(*, batch: Batch, acting_user: User, ip: str | None = None) -> bool:
     """Let a paused batch's requests go again; the dispatcher sends them at once."""
-    _check_owner(batch, acting_user)
-    resumed = Batch.objects.filter(pk=batch.pk, status=BatchStatus.PAUSED).update(
-        status=BatchStatus.RUNNING
-    )
-    if not resumed:
+    if not _transition(
+        batch,
+        acting_user,
+        ip,
+        source=BatchStatus.PAUSED,
+        target=BatchStatus.RUNNING,
+        action="resumed",
+    ):
         return False
-    VerificationRequest.objects.filter(batch=batch, state=RequestState.PENDING).update(
-        enqueued_at=None
-    )
-    batch.status = BatchStatus.RUNNING
-    _audit_status(batch, acting_user, "resumed", ip)
     _kick_dispatcher_on_commit()
     batch_finish_if_complete(batch_id=batch.pk)
     return True

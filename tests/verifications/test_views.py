@@ -79,16 +79,22 @@ def test_filters_on_verdict_kind_and_needs_me(clerk, clerk_client):
     assert "OK-1" not in kind
 
 
-def test_list_query_count_does_not_depend_on_page_size(clerk, clerk_client):
+@pytest.mark.parametrize("htmx", [False, True], ids=["page", "fragment"])
+def test_list_query_count_is_the_same_with_10_and_100_rows(clerk, clerk_client, htmx):
+    headers = {**HTMX, "HX-Target": "applicant-results"} if htmx else {}
+
     def count(n: int) -> int:
         for _ in range(n):
             ClaimFactory(applicant=ApplicantFactory(institution=clerk.institution))
         with CaptureQueriesContext(connection) as queries:
-            response = clerk_client.get(reverse("applicant_list"), {"sort": "recent"})
+            response = clerk_client.get(
+                reverse("applicant_list"), {"sort": "recent"}, headers=headers
+            )
         assert response.status_code == 200
+        assert ("<html" in response.text) is not htmx
         return len(queries)
 
-    assert count(10) == count(40)  # 10 rows, then 50 (a full page)
+    assert count(10) == count(90)  # 10 applicants, then 100 (a full page of 50 and a second)
 
 
 def test_htmx_results_are_the_same_region_as_the_full_page(clerk, clerk_client):

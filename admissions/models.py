@@ -278,9 +278,8 @@ class AuditEvent(AppendOnlyModel):
             models.UniqueConstraint(fields=["chain", "seq"], name="audit_chain_seq"),
         ]
         indexes = [
-            models.Index(fields=["institution", "-created_at"], name="audit_recent"),
             models.Index(fields=["applicant_id", "-created_at"], name="audit_by_applicant"),
-            # The institution-wide audit view: keyset pages on (created_at, id), newest first,
+            # Newest first per institution: the audit view's keyset pages on (created_at, id),
             # unfiltered or filtered by action, by actor or by object type (a rare type would
             # otherwise scan every row of the institution to fill a page).
             models.Index(fields=["institution", "-created_at", "-id"], name="audit_page"),

@@ -3,8 +3,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import ClaimKind, Role
-from admissions.models import Applicant, Claim, Institution, User
+from admissions.enums import BatchKind, ClaimKind, Role
+from admissions.models import Applicant, Batch, Claim, Institution, User
 from verifications.models import VerificationRequest
 from verifications.sandbox.population import STAGING_PUPILS, person
 
@@ -17,6 +17,11 @@ def test_demo_seeds_roles_applicants_and_claims_of_every_kind(settings, tmp_path
     settings.DEBUG = True
     call_command("demo", applicants=40)
     assert VerificationRequest.objects.filter(state="pending").count() == Claim.objects.count()
+    for batch in Batch.objects.all():  # one verification batch per institution, every claim
+        assert batch.kind == BatchKind.VERIFICATION
+        assert batch.total == Claim.objects.filter(institution=batch.institution).count()
+        assert batch.requests.count() == batch.total
+    assert Batch.objects.count() == Institution.objects.count()
     out = capsys.readouterr().out
     main = Institution.objects.get(siret="13002526500013")
     assert {u.role for u in User.objects.filter(institution=main)} == set(Role)

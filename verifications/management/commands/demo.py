@@ -11,16 +11,15 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from admissions import services
-from admissions.enums import BatchKind, ClaimKind, Role
-from admissions.models import Batch, Claim, Institution, User
-from verifications.enums import Trigger
+from admissions.enums import ClaimKind, Role
+from admissions.models import Claim, Institution, User
 from verifications.sandbox.population import (
     STAGING_PUPILS,
     STAGING_RECIPIENT,
     CertificationOutcome,
     person,
 )
-from verifications.services import verification_requests_create
+from verifications.services.batches import batch_verification_launch
 
 
 DEMO_SIRET = STAGING_RECIPIENT  # the staging `recipient`: API Particulier's own examples use it
@@ -155,16 +154,9 @@ class Command(BaseCommand):
         """A cohort verification of every claim, as a supervisor would launch it: the workers
         work through it at the sandbox's rates once `make run` has started them."""
         supervisor = User.objects.filter(institution=institution).order_by("-role").first()
-        claims = list(Claim.objects.filter(institution=institution).select_related("institution"))
-        batch = Batch.objects.create(
-            institution=institution,
-            kind=BatchKind.VERIFICATION,
-            label="Démo : vérification initiale",
-            total=len(claims),
-            created_by=supervisor,
-        )
-        verification_requests_create(
-            claims=claims, acting_user=supervisor, trigger=Trigger.BATCH, batch=batch
+        claims = Claim.objects.filter(institution=institution).select_related("institution")
+        batch_verification_launch(
+            acting_user=supervisor, claims=claims, label="Démo : vérification initiale"
         )
 
     @staticmethod

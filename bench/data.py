@@ -29,6 +29,32 @@ def people(start: int, count: int):
         n += 1
 
 
+def csv_row(n: int, p, tag: str, kinds=ALL_KINDS) -> list[str]:
+    """Person ``p``'s import line, number ``n``, in ``COLUMNS`` order, with the claims of
+    ``kinds`` only (the other claim columns left empty)."""
+    first = [*p.first_names, "", ""][:3]
+    claims = {
+        ClaimKind.SCOLARITE: [p.uai, f"{p.school_year}-{p.school_year + 1}"],
+        ClaimKind.CVEC: [p.cvec_code, str(p.cvec_campaign)],
+        ClaimKind.CERTIFICATION: [p.certification_code, str(p.certification_min_level or "")],
+        ClaimKind.COVOITURAGE: [p.covoiturage_uuid],
+    }
+    row = [
+        f"{tag}-{n:06d}",
+        p.birth_name,
+        p.usage_name,
+        *first,
+        p.sex,
+        p.birth_date.strftime("%d/%m/%Y"),
+        p.ine,
+        f"candidat{n}@example.org",
+        f"06 {n % 100:02d} {n // 100 % 100:02d} 00 00",
+    ]
+    for kind, values in claims.items():
+        row += values if kind in kinds else [""] * len(values)
+    return row
+
+
 def csv_bytes(start: int, count: int, tag: str, kinds=ALL_KINDS) -> bytes:
     """A CSV as French Excel writes it, one line per person (see ``people``), with the claims
     of ``kinds`` only (the other claim columns left empty)."""
@@ -38,27 +64,7 @@ def csv_bytes(start: int, count: int, tag: str, kinds=ALL_KINDS) -> bytes:
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow(COLUMNS)
     for n, p in people(start, count):
-        first = [*p.first_names, "", ""][:3]
-        claims = {
-            ClaimKind.SCOLARITE: [p.uai, f"{p.school_year}-{p.school_year + 1}"],
-            ClaimKind.CVEC: [p.cvec_code, str(p.cvec_campaign)],
-            ClaimKind.CERTIFICATION: [p.certification_code, str(p.certification_min_level or "")],
-            ClaimKind.COVOITURAGE: [p.covoiturage_uuid],
-        }
-        row = [
-            f"{tag}-{n:06d}",
-            p.birth_name,
-            p.usage_name,
-            *first,
-            p.sex,
-            p.birth_date.strftime("%d/%m/%Y"),
-            p.ine,
-            f"candidat{n}@example.org",
-            f"06 {n % 100:02d} {n // 100 % 100:02d} 00 00",
-        ]
-        for kind, values in claims.items():
-            row += values if kind in kinds else [""] * len(values)
-        writer.writerow(row)
+        writer.writerow(csv_row(n, p, tag, kinds))
     return out.getvalue().encode("utf-8-sig")
 
 

@@ -40,6 +40,7 @@ RUNS_AFTER = (("10,000 rows, institution of 110,000", 10_000),)
 
 def generate_csv(path: Path, start: int, count: int, tag: str) -> int:
     from admissions.imports import COLUMNS
+    from bench.data import csv_row
     from verifications.sandbox.population import POPULATION_SIZE, person
 
     out = io.StringIO()
@@ -47,27 +48,7 @@ def generate_csv(path: Path, start: int, count: int, tag: str) -> int:
     writer.writerow(COLUMNS)
     for n in range(start, start + count):
         p = person(n % POPULATION_SIZE)
-        first = [*p.first_names, "", ""][:3]
-        writer.writerow(
-            [
-                f"{tag}-{n:06d}",
-                p.birth_name,
-                p.usage_name,
-                *first,
-                p.sex,
-                p.birth_date.strftime("%d/%m/%Y"),
-                p.ine,
-                f"candidat{n}@example.org",
-                f"06 {n % 100:02d} {n // 100 % 100:02d} 00 00",
-                p.uai,
-                f"{p.school_year}-{p.school_year + 1}",
-                p.cvec_code,
-                str(p.cvec_campaign),
-                p.certification_code,
-                str(p.certification_min_level or ""),
-                p.covoiturage_uuid,
-            ]
-        )
+        writer.writerow(csv_row(n, p, tag))
     data = out.getvalue().encode("utf-8-sig")
     path.write_bytes(data)
     return len(data)

@@ -1,6 +1,6 @@
 """Scenario 1: bulk verification against the sources' rate limits.
 
-A batch is launched as the product launches one (``verification_requests_create``, which
+A batch is launched as the product launches one (``batch_verification_launch``, which
 kicks the dispatcher; beat ticks every 2 s); real Celery workers (``--concurrency 1`` each)
 call the sandbox, which enforces the limits and counts every request it refuses (429). The
 makespan runs from the batch's creation to its last verdict; its theoretical minimum is, per
@@ -127,12 +127,11 @@ def run(
 ) -> BulkResult:
     from django.db.models import Count
 
-    from admissions.enums import BatchKind
-    from admissions.models import Batch, Claim
+    from admissions.models import Claim
     from bench.data import import_people, institution_and_clerk
-    from verifications.enums import RequestState, Trigger
+    from verifications.enums import RequestState
     from verifications.models import VerificationRequest
-    from verifications.services import verification_requests_create
+    from verifications.services.batches import batch_verification_launch
 
     kinds = [KIND_OF[source] for source in limits]
     imported = import_people(offset, applicants, f"{name}-{workers}w", kinds)
@@ -151,17 +150,10 @@ def run(
     pids = stack.worker_pids()
     cpu_before = cpu_seconds(pids)
     load_before = load()
-    institution, clerk = institution_and_clerk()
-    batch = Batch.objects.create(
-        institution=institution,
-        kind=BatchKind.VERIFICATION,
-        label=f"bench {name} {workers} workers",
-        total=len(claims),
-        created_by=clerk,
-    )
+    _institution, clerk = institution_and_clerk()
     started = time.monotonic()
-    verification_requests_create(
-        claims=claims, acting_user=clerk, trigger=Trigger.BATCH, batch=batch
+    batch = batch_verification_launch(
+        acting_user=clerk, claims=claims, label=f"bench {name} {workers} workers"
     )
     requests = VerificationRequest.objects.filter(batch=batch)
     while time.monotonic() - started < timeout:

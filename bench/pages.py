@@ -402,24 +402,15 @@ def run(stack: Stack, *, quick: bool, say: Callable[[str], None]) -> dict:
 
 
 def _launch_batch(claims: int) -> int:
-    from admissions.enums import BatchKind
-    from admissions.models import Batch, Claim
+    from admissions.models import Claim
     from bench.data import import_people, institution_and_clerk
-    from verifications.enums import Trigger
-    from verifications.services import verification_requests_create
+    from verifications.services.batches import batch_verification_launch
 
-    institution, clerk = institution_and_clerk()
+    _institution, clerk = institution_and_clerk()
     imported = import_people(50_000, claims // 4, "PB")
     chosen = list(Claim.objects.filter(applicant__batch=imported).select_related("institution"))
-    batch = Batch.objects.create(
-        institution=institution,
-        kind=BatchKind.VERIFICATION,
-        label="bench: batch during the page load",
-        total=len(chosen),
-        created_by=clerk,
-    )
-    verification_requests_create(
-        claims=chosen, acting_user=clerk, trigger=Trigger.BATCH, batch=batch
+    batch = batch_verification_launch(
+        acting_user=clerk, claims=chosen, label="bench: batch during the page load"
     )
     return batch.pk
 

@@ -4,11 +4,10 @@ from typing import Any
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist
-from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from admissions.enums import ClaimKind, Verdict
-from admissions.forms import AUDIT_OBJECT_TYPES
+from admissions.forms import AUDIT_OBJECT_TYPES, claim_fields
 from admissions.models import Applicant
 
 
@@ -35,7 +34,8 @@ def audit_summary(details: dict[str, Any] | None) -> str:
                 label = f"{Verdict(details['from']).label} → {label}"
             parts.append(f"→ {label}" if key == "verdict" else label)
     if details.get("fields"):
-        parts.append(", ".join(_field_label(str(f)) for f in details["fields"]))
+        kind = details.get("kind")
+        parts.append(", ".join(_field_label(str(f), kind) for f in details["fields"]))
     if details.get("format"):
         parts.append(str(details["format"]).upper())
     if isinstance(details.get("count"), int):
@@ -49,21 +49,13 @@ def get_item(mapping: dict[Any, Any], key: Any) -> Any:
     return mapping.get(key) if mapping else None
 
 
-# A claim's declared fields (admissions/claims.py), as the claim forms label them.
-_DECLARED_LABELS = {
-    "uai": _("Code UAI de l'établissement"),
-    "school_year": _("Année scolaire"),
-    "code": _("Code"),
-    "campaign": _("Campagne"),
-    "min_level": _("Niveau européen minimum exigé"),
-    "uuid": _("Identifiant de l'attestation"),
-}
-
-
-def _field_label(name: str) -> str:
-    """An edited field's label: the applicant's field, or the claim's declared field."""
-    if name in _DECLARED_LABELS:
-        return str(_DECLARED_LABELS[name])
+def _field_label(name: str, kind: Any) -> str:
+    """An edited field's label: the claim's declared field as its form labels it (claim edits
+    carry their ``kind``), else the applicant's field."""
+    if kind in ClaimKind.values:
+        labels = {field_name: field.label for field_name, field in claim_fields(kind)}
+        if name in labels:
+            return str(labels[name])
     try:
         return str(Applicant._meta.get_field(name).verbose_name)
     except FieldDoesNotExist:

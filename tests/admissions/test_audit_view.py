@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from admissions import services
 from admissions.audit import AuditEntry, audit_record, audit_record_many
-from admissions.enums import AuditAction, Verdict
+from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.html import fold, region
@@ -466,3 +466,20 @@ def test_a_supervisor_goes_from_the_applicant_page_to_its_audit_trail(client, su
         reverse("audit_list")
         not in client.get(reverse("applicant_detail", args=[applicant.pk])).text
     )
+
+
+def test_the_timeline_names_a_claims_edited_field_as_its_form_does(client):
+    clerk = UserFactory()
+    claim = ClaimFactory(
+        applicant=ApplicantFactory(institution=clerk.institution),
+        kind=ClaimKind.CVEC,
+        declared={"code": "VER1ABCDEF12AB", "campaign": None},
+    )
+    services.claim_update_declared(
+        acting_user=clerk, claim=claim, declared={"code": "VER1ABCDEF12CD"}
+    )
+    client.force_login(clerk)
+    timeline = region(
+        client.get(reverse("applicant_detail", args=[claim.applicant_id])).text, "timeline-list"
+    )
+    assert "Numéro d&#x27;attestation CVEC" in timeline

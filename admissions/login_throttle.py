@@ -35,6 +35,7 @@ from django.utils.translation import ngettext
 
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
+from admissions.http import client_ip
 from admissions.models import AuditEvent, User
 
 
@@ -46,8 +47,6 @@ LOCKED_ATTR = "vigie_login_locked"
 
 
 def _client_ip(request: HttpRequest | None) -> str:
-    from admissions.http import client_ip
-
     return (client_ip(request) if request is not None else None) or ""
 
 

@@ -46,7 +46,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "first_page": cursor is not None,
+        "newer_exist": cursor is not None,  # a later page: link back to the newest
         "object_types": AUDIT_OBJECT_TYPES,
     }
     template = "admissions/audit_list.html"

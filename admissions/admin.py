@@ -243,7 +243,7 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
                 institution=obj.institution,
                 source=obj.source,
                 token=token,
-                ip=request.META.get("REMOTE_ADDR"),
+                ip=client_ip(request),
             )
             obj.pk = saved.pk
             obj._state.adding = False

@@ -33,6 +33,7 @@ from django.utils.translation import gettext_lazy as _
 from admissions.append_only import purge_allowed
 from admissions.audit import audit_events_purge, audit_record
 from admissions.enums import AuditAction
+from admissions.identity import IDENTITY_FIELDS
 from admissions.models import Applicant, AuditEvent, Claim, Institution, User
 from verifications import freshness
 from verifications.enums import RequestState
@@ -172,20 +173,8 @@ def _row(obj: Any, fields: tuple[str, ...]) -> dict[str, Any]:
     return {name: _iso(getattr(obj, name)) for name in fields}
 
 
-APPLICANT_FIELDS = (
-    "id",
-    "file_reference",
-    "birth_name",
-    "usage_name",
-    "first_names",
-    "sex",
-    "birth_date",
-    "ine",
-    "email",
-    "phone",
-    "created_at",
-    "updated_at",
-)
+# Every identity field is exported: a field added to the identity is in the GDPR export too.
+APPLICANT_FIELDS = ("id", *IDENTITY_FIELDS, "created_at", "updated_at")
 CLAIM_FIELDS = (
     "id",
     "kind",

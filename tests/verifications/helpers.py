@@ -7,9 +7,9 @@ from django.utils import timezone
 
 from admissions.enums import ClaimKind
 from admissions.models import Applicant, Claim, Institution
-from tests.factories import UserFactory
+from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from verifications.enums import Trigger
-from verifications.models import VerificationRequest
+from verifications.models import VerdictChange, VerificationRequest
 from verifications.sandbox.population import (
     STAGING_PUPILS,
     CertificationOutcome,
@@ -114,3 +114,20 @@ __all__ = [
     "CvecOutcome",
     "ScolariteOutcome",
 ]
+
+
+def verdict_change_for(institution: Institution, recipient=None) -> VerdictChange:
+    """A claim checked twice (confirmed, then mismatch) and the notice of the change."""
+    claim = ClaimFactory(applicant=ApplicantFactory(institution=institution))
+    done = {"institution": institution, "claim": claim, "source": "cvec", "state": "done"}
+    first = VerificationRequest.objects.create(trigger="manual", verdict="confirmed", **done)
+    second = VerificationRequest.objects.create(trigger="scheduled", verdict="mismatch", **done)
+    return VerdictChange.objects.create(
+        institution=institution,
+        claim=claim,
+        request=second,
+        previous_request=first,
+        previous_verdict="confirmed",
+        verdict="mismatch",
+        recipient=recipient,
+    )

@@ -10,7 +10,13 @@ from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import Applicant, AuditEvent, Claim
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
-from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from tests.verifications.helpers import (
+    claim_for,
+    person_with,
+    request_for,
+    run_until_done,
+    verdict_change_for,
+)
 from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
 from verifications.sandbox.population import CvecOutcome
 
@@ -127,18 +133,7 @@ def test_erasure_waits_for_a_check_under_way(institution, supervisor, client):
 
 
 def test_erasure_also_removes_verdict_change_notices(institution, supervisor, client):
-    claim = ClaimFactory(applicant=ApplicantFactory(institution=institution))
-    done = {"institution": institution, "claim": claim, "source": "cvec", "state": "done"}
-    first = VerificationRequest.objects.create(trigger="manual", verdict="confirmed", **done)
-    second = VerificationRequest.objects.create(trigger="scheduled", verdict="mismatch", **done)
-    VerdictChange.objects.create(
-        institution=institution,
-        claim=claim,
-        request=second,
-        previous_request=first,
-        previous_verdict="confirmed",
-        verdict="mismatch",
-    )
+    claim = verdict_change_for(institution).claim
     client.force_login(supervisor)
     client.post(
         reverse("applicant_erase", args=[claim.applicant_id]),

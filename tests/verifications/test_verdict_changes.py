@@ -12,7 +12,13 @@ from django.urls import reverse
 from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import AuditEvent
 from tests.factories import InstitutionFactory, UserFactory
-from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from tests.verifications.helpers import (
+    claim_for,
+    person_with,
+    request_for,
+    run_until_done,
+    verdict_change_for,
+)
 from verifications.enums import Trigger
 from verifications.models import VerdictChange, VerificationRequest
 from verifications.sandbox.population import CvecOutcome
@@ -156,22 +162,8 @@ def test_notices_are_for_their_clerk_and_scoped_to_the_institution(
 
 
 def _changes(institution, n, recipient=None):
-    from tests.factories import ApplicantFactory, ClaimFactory
-
     for _ in range(n):
-        claim = ClaimFactory(applicant=ApplicantFactory(institution=institution))
-        done = {"institution": institution, "claim": claim, "source": "cvec", "state": "done"}
-        first = VerificationRequest.objects.create(trigger="manual", verdict="confirmed", **done)
-        second = VerificationRequest.objects.create(trigger="scheduled", verdict="mismatch", **done)
-        VerdictChange.objects.create(
-            institution=institution,
-            claim=claim,
-            request=second,
-            previous_request=first,
-            previous_verdict="confirmed",
-            verdict="mismatch",
-            recipient=recipient,
-        )
+        verdict_change_for(institution, recipient)
 
 
 def _region(html: str) -> str:

@@ -103,7 +103,6 @@ def applicant_export_view(request: HtmxHttpRequest, applicant_id: int) -> HttpRe
     )
     filename = f"vigie-candidat-{applicant.pk}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
     return response
 
 
@@ -128,11 +127,9 @@ def applicant_erase_view(request: HtmxHttpRequest, applicant_id: int) -> HttpRes
         else:
             messages.success(request, _("Les données du candidat ont été effacées."))
             return redirect("applicant_list")
-    response = render(
+    return render(
         request,
         "verifications/applicant_erase.html",
         {"applicant": applicant, "form": form},
         status=400 if request.method == "POST" else 200,
     )
-    response["Cache-Control"] = "no-store"
-    return response

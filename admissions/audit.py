@@ -235,7 +235,12 @@ ANCHOR_HASH = "audit_purged_through_hash"
 def _chain_start(chain: str) -> tuple[int, str, ChainBreak | None]:
     """Where verification starts: (expected seq, expected prev_hash, a break if rows are
     missing at the start and no purge anchor accounts for them)."""
-    first = AuditEvent.objects.filter(chain=chain).order_by("seq").values("pk", "seq").first()
+    first = (
+        AuditEvent.objects.filter(chain=chain)
+        .order_by("seq")
+        .values("pk", "seq", "prev_hash")
+        .first()
+    )
     if first is None or first["seq"] == 1:
         return 1, GENESIS_HASH, None
     through = first["seq"] - 1
@@ -247,10 +252,10 @@ def _chain_start(chain: str) -> tuple[int, str, ChainBreak | None]:
         .values("details")
         .first()
     )
-    if anchor is None:
+    if anchor is None:  # reported, then verification goes on from the oldest row
         return (
-            1,
-            GENESIS_HASH,
+            first["seq"],
+            first["prev_hash"],
             ChainBreak(
                 chain,
                 first["pk"],
@@ -265,8 +270,6 @@ def _chain_breaks(chain: str) -> Iterator[ChainBreak]:
     expected_seq, expected_prev, missing = _chain_start(chain)
     if missing is not None:
         yield missing
-        first = AuditEvent.objects.filter(chain=chain).order_by("seq").first()
-        expected_seq, expected_prev = first.seq, first.prev_hash
     rows = AuditEvent.objects.filter(chain=chain).order_by("seq").iterator(chunk_size=2000)
     for event in rows:
         if event.seq != expected_seq:

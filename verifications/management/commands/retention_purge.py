@@ -7,10 +7,6 @@ from django.db import transaction
 from verifications.services.retention import retention_purge_tick
 
 
-class _DryRun(Exception):
-    pass
-
-
 class Command(BaseCommand):
     help = (
         "Purge raw evidence and audit events past each institution's retention period "
@@ -21,14 +17,9 @@ class Command(BaseCommand):
         parser.add_argument("--wet-run", action="store_true", help="Really purge.")
 
     def handle(self, *args: object, wet_run: bool = False, **options: object) -> None:
-        report: dict = {}
-        try:
-            with transaction.atomic():
-                report = retention_purge_tick()
-                if not wet_run:
-                    raise _DryRun
-        except _DryRun:
-            pass
+        with transaction.atomic():
+            report = retention_purge_tick()
+            transaction.set_rollback(not wet_run)
         for institution_id, done in sorted(report.items()):
             self.stdout.write(
                 f"institution {institution_id}: {done['requests']} requests' evidence, "

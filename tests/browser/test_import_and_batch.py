@@ -10,30 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.browser.guards import no_navigation_guard
-from verifications.sandbox.population import person
-
-
-def _people():
-    # The first 50 people whose source answers (a provider error would retry for minutes).
-    return [p for p in map(person, range(200)) if p.scolarite != "provider_error"][:50]
-
-
-def _rows(people):
-    return [
-        {
-            "reference_dossier": p.file_reference,
-            "nom_naissance": p.birth_name,
-            "nom_usage": p.usage_name,
-            "prenom_1": p.first_names[0],
-            "prenom_2": p.first_names[1] if len(p.first_names) > 1 else "",
-            "prenom_3": p.first_names[2] if len(p.first_names) > 2 else "",
-            "sexe": p.sex,
-            "date_naissance": p.birth_date.strftime("%d/%m/%Y"),
-            "scolarite_uai": p.uai,
-            "scolarite_annee": str(p.school_year),
-        }
-        for p in people
-    ]
+from tests.verifications.helpers import answering_people, import_row
 
 
 def _write_csv(path, rows):
@@ -55,7 +32,7 @@ def test_import_fix_verify_and_download(supervisor_page, browser_worker, axe, tm
     from playwright.sync_api import expect
 
     page = supervisor_page
-    rows = _rows(_people())
+    rows = [import_row(p) for p in answering_people(50)]
     bad = [dict(row) for row in rows]
     bad[4]["sexe"] = "X"  # line 6 of the file
     bad[40]["date_naissance"] = "2005-13-01"  # line 42

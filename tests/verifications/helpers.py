@@ -34,6 +34,28 @@ def person_with(**outcomes: object) -> Person:
     raise LookupError(outcomes)
 
 
+def answering_people(count: int) -> list[Person]:
+    """The first `count` people whose scolarité source answers (a provider error would retry
+    for minutes)."""
+    return [p for p in map(person, range(200)) if p.scolarite != "provider_error"][:count]
+
+
+def import_row(p: Person) -> dict[str, str]:
+    """The CSV import row (identity + scolarité claim) of a sandbox person."""
+    return {
+        "reference_dossier": p.file_reference,
+        "nom_naissance": p.birth_name,
+        "nom_usage": p.usage_name,
+        "prenom_1": p.first_names[0],
+        "prenom_2": p.first_names[1] if len(p.first_names) > 1 else "",
+        "prenom_3": p.first_names[2] if len(p.first_names) > 2 else "",
+        "sexe": p.sex,
+        "date_naissance": p.birth_date.strftime("%d/%m/%Y"),
+        "scolarite_uai": p.uai,
+        "scolarite_annee": str(p.school_year),
+    }
+
+
 def declared_for(p: Person, kind: str) -> dict:
     match kind:
         case ClaimKind.SCOLARITE:

@@ -14,7 +14,7 @@ from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Ver
 from admissions.models import AuditEvent, Batch
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.html import fold, region
-from tests.verifications.helpers import claim_for, person_with
+from tests.verifications.helpers import answering_people, claim_for, import_row, person_with
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
 from verifications.sandbox.population import CvecOutcome, ScolariteOutcome
@@ -433,25 +433,9 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client,
     from django.core.files.uploadedfile import SimpleUploadedFile
 
     from tests.admissions.test_imports import _csv
-    from verifications.sandbox.population import person
 
-    # The first 50 people whose source answers (a provider error would retry for minutes).
-    people = [p for p in map(person, range(200)) if p.scolarite != "provider_error"][:50]
-    rows = [
-        {
-            "reference_dossier": p.file_reference,
-            "nom_naissance": p.birth_name,
-            "nom_usage": p.usage_name,
-            "prenom_1": p.first_names[0],
-            "prenom_2": p.first_names[1] if len(p.first_names) > 1 else "",
-            "prenom_3": p.first_names[2] if len(p.first_names) > 2 else "",
-            "sexe": p.sex,
-            "date_naissance": p.birth_date.strftime("%d/%m/%Y"),
-            "scolarite_uai": p.uai,
-            "scolarite_annee": str(p.school_year),
-        }
-        for p in people
-    ]
+    people = answering_people(50)
+    rows = [import_row(p) for p in people]
     bad = [dict(row) for row in rows]
     bad[4]["sexe"] = "X"  # line 6
     bad[40]["date_naissance"] = "2005-13-01"  # line 42

@@ -149,9 +149,7 @@ def _preview(
         "refusal": refusal,
         "encoding": "UTF-8" if report.encoding.startswith("utf") else "Windows-1252",
     }
-    response = render(request, "admissions/import_preview.html", context, status=status)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, "admissions/import_preview.html", context, status=status)
 
 
 @require_GET

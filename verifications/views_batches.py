@@ -125,13 +125,11 @@ def batch_progress(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
     if batch.kind != BatchKind.VERIFICATION:
         raise Http404
-    response = render(
+    return render(
         request,
         "verifications/batch_detail.html#batch-progress",
         _progress_context(request, batch),
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _verification_batch_or_404(request: HtmxHttpRequest, batch_id: int):
@@ -249,5 +247,4 @@ def batch_export(request: HtmxHttpRequest, batch_id: int, file_format: str) -> H
         response = FileResponse(
             out, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE
         )
-    response["Cache-Control"] = "no-store"
     return response

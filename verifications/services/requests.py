@@ -82,15 +82,8 @@ def verification_request_create(
     return request
 
 
-# Every column of a new pending request, for bulk_insert (which skips the model's defaults).
-_REQUEST_FIELDS = (
-    "institution_id",
-    "claim_id",
-    "source",
-    "state",
-    "trigger",
-    "requested_by_id",
-    "batch_id",
+# The columns a new pending request leaves at the model's defaults (bulk_insert skips them).
+_DEFAULTED_FIELDS = (
     "claimed_by",
     "attempt_count",
     "failure_count",
@@ -104,9 +97,22 @@ _REQUEST_FIELDS = (
     "note_codes",
     "evidence_hash",
     "superseded",
+)
+# Every column of a new pending request, for bulk_insert.
+_REQUEST_FIELDS = (
+    "institution_id",
+    "claim_id",
+    "source",
+    "state",
+    "trigger",
+    "requested_by_id",
+    "batch_id",
+    *_DEFAULTED_FIELDS,
     "created_at",
 )
-_EMPTY_REQUEST_VALUES = ("", 0, 0, "", "", "", {}, [], {}, [], [], "", False)
+_EMPTY_REQUEST_VALUES = tuple(
+    VerificationRequest._meta.get_field(name).get_default() for name in _DEFAULTED_FIELDS
+)
 
 
 @transaction.atomic

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from admissions.enums import ClaimKind
+from admissions.exports import CSV_CONTENT_TYPE
 from admissions.http import HtmxHttpRequest, client_ip, member_required
 from admissions.imports import (
     COLUMNS,
@@ -64,16 +65,20 @@ def _file_refused(report: ImportReport) -> bool:
 @require_GET
 @member_required
 def import_template(request: HtmxHttpRequest) -> HttpResponse:
-    response = HttpResponse(import_template_csv(), content_type="text/csv; charset=utf-8")
+    response = HttpResponse(import_template_csv(), content_type=CSV_CONTENT_TYPE)
     response["Content-Disposition"] = 'attachment; filename="vigie-modele-import.csv"'
     return response
+
+
+def _max_mb() -> int:
+    return max(1, import_max_bytes() // (1024 * 1024))
 
 
 def _upload_page(request, form, refusal: list[str] | None = None, status: int = 200):
     context = {
         "form": form,
         "refusal": refusal or [],
-        "max_mb": max(1, import_max_bytes() // (1024 * 1024)),
+        "max_mb": _max_mb(),
         "max_rows": import_max_rows(),
         "columns": COLUMNS,
         "required_columns": REQUIRED_COLUMNS,
@@ -97,7 +102,7 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
         message = _(
             "Le fichier dépasse la taille maximale de %(max)s Mo. Découpez-le en plusieurs "
             "fichiers."
-        ) % {"max": max(1, import_max_bytes() // (1024 * 1024))}
+        ) % {"max": _max_mb()}
         return _upload_page(request, form, [message], status=400)
     data = upload.read()
     report = parse_import(data, institution=request.user.institution)

@@ -138,9 +138,12 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
-# Sessions end after a working day of inactivity, and with the browser.
+# Sessions end after a working day of inactivity, and with the browser. The idle expiry is
+# pushed back by SessionLifetimeMiddleware at most once a VIGIE_SESSION_REFRESH_SECONDS, not on
+# every request (SESSION_SAVE_EVERY_REQUEST would write the session row on every page view).
 SESSION_COOKIE_AGE = env.int("DJANGO_SESSION_COOKIE_AGE", default=8 * 3600)
-SESSION_SAVE_EVERY_REQUEST = True
+SESSION_SAVE_EVERY_REQUEST = False
+VIGIE_SESSION_REFRESH_SECONDS = 60
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"

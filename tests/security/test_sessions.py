@@ -5,6 +5,8 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import UserFactory
@@ -35,7 +37,8 @@ def test_defaults():
     from admissions import settings as project
 
     assert project.SESSION_COOKIE_AGE == 8 * 3600
-    assert project.SESSION_SAVE_EVERY_REQUEST is True
+    assert project.SESSION_SAVE_EVERY_REQUEST is False  # pushed back once a minute instead
+    assert project.VIGIE_SESSION_REFRESH_SECONDS == 60
     assert project.VIGIE_SESSION_MAX_LIFETIME == 12 * 3600
 
 
@@ -50,6 +53,38 @@ def test_idle_session_ends_after_the_cookie_age(client, settings):
         assert _is_logged_in(client)
         traveller.shift(timedelta(hours=8, minutes=1))
         assert not _is_logged_in(client)
+
+
+def _expiry(client):
+    from django.contrib.sessions.models import Session
+
+    return Session.objects.get(session_key=client.cookies["sessionid"].value).expire_date
+
+
+def test_the_idle_expiry_is_pushed_back_at_most_once_a_minute(client, settings):
+    """Requests within a minute of the last push leave the session row alone (no write, no
+    cookie sent again); the first one after it pushes the expiry back 8 h from then."""
+    settings.SESSION_COOKIE_AGE = 8 * 3600
+    with time_machine.travel(START, tick=False) as traveller:
+        _log_in(client)
+        at_login = _expiry(client)
+        for _ in range(3):
+            traveller.shift(timedelta(seconds=19))
+            with CaptureQueriesContext(connection) as queries:
+                response = client.get(reverse("home"))
+            assert response.status_code == 200
+            assert "sessionid" not in response.cookies
+            assert not [
+                q
+                for q in queries
+                if "django_session" in q["sql"]
+                and not q["sql"].lstrip().upper().startswith("SELECT")
+            ]
+        assert _expiry(client) == at_login
+        traveller.shift(timedelta(seconds=3))  # 60 s after the login
+        response = client.get(reverse("home"))
+        assert "sessionid" in response.cookies
+        assert _expiry(client) == at_login + timedelta(seconds=60)
 
 
 def test_active_session_ends_at_its_absolute_lifetime(client, settings):

@@ -151,6 +151,10 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # However active, a session ends this long after its login (admissions/session_security.py).
 VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", default=12 * 3600)
 
+# The dashboard's counts are computed at most once per this many seconds per institution
+# (admissions.selectors.dashboard_counts); 0 counts on every view.
+VIGIE_DASHBOARD_COUNTS_SECONDS = 10
+
 # Login throttling (admissions/login_throttle.py): this many failures for one username from one
 # address, or from one address whatever the usernames, lock it out for LOCKOUT_SECONDS after
 # the last failure. 0 disables a limit.

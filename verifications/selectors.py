@@ -251,12 +251,6 @@ def last_error_by_source(user: User) -> dict[str, datetime]:
     return {row["source"]: row["last"] for row in rows}
 
 
-def claims_needing_attention(user: User) -> QuerySet[Claim]:
-    from admissions.enums import VERDICTS_NEEDING_ATTENTION
-
-    return claims_for_user(user).filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
-
-
 # --- Scheduled re-verification, notifications, credentials (retention area) -----------------
 
 # Verdicts the scheduler leaves alone: "rejected" waits for an admin (a re-check would only

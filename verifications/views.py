@@ -1,6 +1,7 @@
 """Pages of the verification side: the dashboard, an applicant's claims with their verdicts
 and evidence (live while a check runs), and the actions on a claim."""
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
@@ -27,7 +28,8 @@ VIEW_PURPOSE = "instruction du dossier d'admission"
 @member_required
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    by_kind = admissions_selectors.claim_counts_by_kind_and_verdict(user)
+    counts = admissions_selectors.dashboard_counts(user)
+    by_kind = counts.by_kind_and_verdict
     verdicts = [("", None), *((v.value, v.label) for v in Verdict)]
     rows = [
         {
@@ -61,8 +63,10 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "verdicts": verdicts,
         "rows": rows,
         "totals": totals,
-        "applicant_count": admissions_selectors.applicants_for_user(user).count(),
-        "attention": selectors.claims_needing_attention(user).count(),
+        "applicant_count": counts.applicants,
+        "attention": counts.needing_attention,
+        "counted_at": counts.computed_at,
+        "recount_seconds": settings.VIGIE_DASHBOARD_COUNTS_SECONDS,
         "health": health,
         "alerts": selectors.open_alerts(user),
         "batches": batches,

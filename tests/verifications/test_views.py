@@ -3,6 +3,7 @@
 import re
 
 import pytest
+import time_machine
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -292,8 +293,13 @@ def test_dashboard_shows_counts_health_and_alerts(clerk, clerk_client):
         http_status=401,
         last_seen="2026-11-23T10:00:00Z",
     )
-    page = clerk_client.get(reverse("home")).text
+    with time_machine.travel("2026-11-23 14:05:09 +00:00", tick=False):
+        page = clerk_client.get(reverse("home")).text
     assert "<strong>1</strong> déclaration à traiter" in page
+    # When the (shared, cached) counts were counted, in Paris time.
+    assert (
+        "Chiffres comptés à 15:05:09 ; ils sont recomptés au plus toutes les 10 secondes." in page
+    )
     assert "État des sources" in page
     assert "code 00101" in page
 

@@ -12,7 +12,8 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.core.paginator import Paginator
+from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -75,6 +76,34 @@ def applicant_search(
     return applicants.order_by(*order_by).prefetch_related(
         Prefetch("claims", queryset=Claim.objects.order_by("kind", "id"))
     )
+
+
+# A search matching at most this many applicants is sorted after its matches are found.
+SORT_MATCHES_BELOW = 10_000
+
+
+class ApplicantPaginator(Paginator):
+    """Pages of ``applicant_search``.
+
+    A search's matches are found by the trigram indexes (a bitmap); PostgreSQL then either sorts
+    them, or walks the sort column's index until the page is full, whichever it expects to be
+    cheaper. It expects matches to turn up evenly along that index, but a name's matches sit
+    together in the name order: "YILMA" (1,796 matches of 100,000) walked 40,000 rows, 42 ms,
+    where sorting the matches took 10 ms. So, once the count (which the paginator needs anyway)
+    shows few matches, the page is sorted from them: the sort key ``institution_id + 0`` (one
+    value within an institution, so the order is unchanged) matches no index. A search that
+    matches most applicants (one letter) keeps the walk: 0.2 ms, where the sort took 67 ms."""
+
+    def __init__(self, *args: Any, searching: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.searching = searching
+
+    def page(self, number: Any) -> Any:
+        number = self.validate_number(number)
+        if self.searching and self.count <= SORT_MATCHES_BELOW:
+            ordering = self.object_list.query.order_by
+            self.object_list = self.object_list.order_by(F("institution_id") + 0, *ordering)
+        return super().page(number)
 
 
 def claims_for_user(user: User) -> QuerySet[Claim]:

@@ -4,7 +4,6 @@ their claims. The applicant's own page (claims, verdicts, timeline) is verificat
 from django.contrib import messages
 from django.contrib.auth import views as auth_views
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -40,7 +39,10 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
         needs_me=filters.get("needs_me", False),
         order_by=order_by,
     )
-    page = Paginator(applicants, PAGE_SIZE).get_page(request.GET.get("page"))
+    paginator = selectors.ApplicantPaginator(
+        applicants, PAGE_SIZE, searching=bool(filters.get("q", "").strip())
+    )
+    page = paginator.get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     batch = None

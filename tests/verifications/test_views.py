@@ -117,6 +117,40 @@ def test_pagination(clerk, clerk_client):
     assert page2.count("<tr>") == 5 + 1  # 5 rows and the header
 
 
+@pytest.mark.parametrize("sort", ["nom", "-nom", "recent"])
+def test_a_search_with_few_matches_is_sorted_from_them_in_the_same_order(
+    clerk, clerk_client, monkeypatch, sort
+):
+    """Few matches: the page query sorts the matches (its first sort key, institution_id + 0,
+    fits no index); many: it keeps the plain ordering. Same pages either way."""
+    from admissions import selectors
+
+    names = ["MARTIN", "MARTINEZ", "AMARANTE", "DUMAS", "MARCEAU", "LAMARQUE"]
+    for i in range(90):
+        name = names[i % len(names)]
+        ApplicantFactory(institution=clerk.institution, birth_name=name, name_key=f"{name} X{i}")
+
+    def pages(threshold: int) -> tuple[list[str], bool]:
+        monkeypatch.setattr(selectors, "SORT_MATCHES_BELOW", threshold)
+        seen, sorted_after = [], False
+        for number in (1, 2):
+            with CaptureQueriesContext(connection) as queries:
+                html = clerk_client.get(
+                    reverse("applicant_list"), {"q": "mar", "sort": sort, "page": number}
+                ).text
+            seen += re.findall(r'href="/candidats/(\d+)/"', html)
+            page_sql = [q["sql"] for q in queries if "LIMIT" in q["sql"] and "ORDER BY" in q["sql"]]
+            sorted_after |= any("+ 0" in sql.split("ORDER BY")[1] for sql in page_sql)
+        return seen, sorted_after
+
+    few, few_sorted_after = pages(10_000)
+    many, many_sorted_after = pages(10)
+    assert (few_sorted_after, many_sorted_after) == (True, False)
+    # MARTIN, MARTINEZ, AMARANTE, MARCEAU, LAMARQUE: 75 of 90, on two pages.
+    assert len(few) == len(set(few)) == 75
+    assert few == many
+
+
 # --- Creating and editing ---------------------------------------------------------------------
 
 

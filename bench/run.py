@@ -1,6 +1,7 @@
 """``make bench``: every scenario, end to end, then docs/PERFORMANCE.md rewritten.
 
     .venv/bin/python bench/run.py [--only bulk,pages,import] [--no-write]
+    .venv/bin/python bench/run.py --only pages --reuse-data   # again on the last run's data
     BENCH_QUICK=1 .venv/bin/python bench/run.py      # smaller N, docs left alone
 
 Starts what it needs on loopback (see bench/stack.py): a fresh PostgreSQL database
@@ -83,7 +84,15 @@ def main() -> None:
     parser.add_argument("--only", default="bulk,pages,import", help="scenarios to run")
     parser.add_argument("--no-write", action="store_true", help="leave docs/PERFORMANCE.md")
     parser.add_argument("--write", action="store_true", help="rewrite it even with BENCH_QUICK")
+    parser.add_argument(
+        "--reuse-data",
+        action="store_true",
+        help="keep the database of the last run (pages only: its 100,000 applicants and "
+        "1,000,000 events are not written again); for profiling, the docs are left alone",
+    )
     args = parser.parse_args()
+    if args.reuse_data and args.only != "pages":
+        parser.error("--reuse-data goes with --only pages")
     chosen = set(args.only.split(","))
     started = time.monotonic()
     out_dir = ROOT / "var" / "bench"
@@ -106,14 +115,17 @@ def main() -> None:
                 stack.database_url.rsplit("/", 1)[0] + "/postgres", stack.redis_url
             )
             say(f"{results['machine']} {results['versions']}; load {results['load_start']}")
-            stack_module.fresh_database(stack.database_url)
+            if not args.reuse_data:
+                stack_module.fresh_database(stack.database_url)
             setup_django(stack)
             if "bulk" in chosen:
                 results["bulk"] = [dataclasses.asdict(r) for r in run_bulk(stack)]
             if "pages" in chosen:
                 from bench import pages
 
-                results["pages"] = pages.run(stack, quick=QUICK, say=say)
+                results["pages"] = pages.run(
+                    stack, quick=QUICK, say=say, reuse_data=args.reuse_data
+                )
             if "import" in chosen:
                 from bench import imports
 
@@ -126,7 +138,7 @@ def main() -> None:
         results["load_end"] = load()
         (out_dir / "results.json").write_text(json.dumps(results, indent=2, default=str))
         say(f"done in {results['seconds']:.0f} s; figures in var/bench/results.json")
-        if args.write or not (args.no_write or QUICK):
+        if args.write or not (args.no_write or QUICK or args.reuse_data):
             from bench import report
 
             report.write(results)

@@ -1,13 +1,13 @@
 """Where a page's time goes, on the data the last pages benchmark left in the bench database.
 
     .venv/bin/python bench/profile_pages.py                 # every route: queries and time
-    .venv/bin/python bench/profile_pages.py search --profile # one route under pyinstrument
+    .venv/bin/python bench/profile_pages.py search --profile # one route under cProfile
     .venv/bin/python bench/profile_pages.py search --explain # EXPLAIN ANALYZE of its queries
 
 Runs in this process (Django's test client, production settings as the bench sets them: DEBUG
 off, PostgreSQL, Redis), so it measures the server's own work with nothing else competing:
 median of ``--repeat`` requests after a warm-up. Needs ``make bench`` (or ``--only pages``)
-to have run once; ``--profile`` uses pyinstrument (a dev dependency).
+to have run once.
 """
 
 import argparse
@@ -30,7 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("route", nargs="?", help="one route (default: all)")
     parser.add_argument("--repeat", type=int, default=20)
-    parser.add_argument("--profile", action="store_true", help="pyinstrument, one route")
+    parser.add_argument("--profile", action="store_true", help="cProfile: own and total time")
     parser.add_argument("--explain", action="store_true", help="EXPLAIN ANALYZE its queries")
     args = parser.parse_args()
 
@@ -78,13 +78,16 @@ def main() -> None:
             if args.explain:
                 _explain(connection, client, paths[0])
             if args.profile:
-                from pyinstrument import Profiler
+                import cProfile
+                import pstats
 
-                profiler = Profiler(interval=0.0005)
-                with profiler:
-                    for path, headers in paths:
-                        client.get(path, headers=headers)
-                print(profiler.output_text(unicode=True, color=False, flat=True, show_all=True)[:6000])
+                profiler = cProfile.Profile()
+                profiler.enable()
+                for path, headers in paths:
+                    client.get(path, headers=headers)
+                profiler.disable()
+                for order in ("tottime", "cumulative"):
+                    pstats.Stats(profiler).sort_stats(order).print_stats(30)
 
 
 def _explain(connection, client, path_and_headers) -> None:

@@ -73,8 +73,10 @@ def applicant_search(
         applicants = applicants.filter(Exists(claims))
     if batch_id is not None:
         applicants = applicants.filter(batch_id=batch_id)
+    # The list shows each claim's kind and verdict only: no declared data (JSON) read for it.
+    claims_shown = Claim.objects.only("id", "applicant_id", "kind", "verdict")
     return applicants.order_by(*order_by).prefetch_related(
-        Prefetch("claims", queryset=Claim.objects.order_by("kind", "id"))
+        Prefetch("claims", queryset=claims_shown.order_by("kind", "id"))
     )
 
 

@@ -362,3 +362,23 @@ def test_every_route_answers_404_for_another_institutions_objects(clerk_client):
         assert clerk_client.post(url, {"justification": "x" * 20}).status_code == 404, url
     assert not VerificationRequest.objects.exists()
     assert Claim.objects.get(pk=claim.pk).verdict == ""
+
+
+def test_list_rows_show_usage_name_and_no_claims_and_escape_what_they_show(clerk, clerk_client):
+    ApplicantFactory(
+        institution=clerk.institution,
+        file_reference="R<1>",
+        birth_name="O'NEIL <B>",
+        usage_name="DUPONT & FILS",
+        first_names=["Zoé", "Anne"],
+        ine="",
+    )
+    page = clerk_client.get(reverse("applicant_list")).text
+    reference = ">R&lt;1&gt;</a></td>"
+    assert (
+        reference + '<td>O&#x27;NEIL &lt;B&gt; <span class="muted">(DUPONT &amp; FILS)</span>'
+        in page
+    )
+    assert "<td>Zoé, Anne</td>" in page
+    assert "<td>—</td>" in page  # no INE
+    assert '<td class="claims"><span class="muted">aucune</span></td>' in page

@@ -171,7 +171,7 @@ class DashboardCounts:
 
 def dashboard_counts(user: User) -> DashboardCounts:
     """The dashboard's counts of applicants and claims, shared by the institution's users for
-    ``VIGIE_DASHBOARD_COUNTS_SECONDS`` (10 s) in the cache.
+    ``VIGIE_DASHBOARD_COUNTS_SECONDS`` (30 s) in the cache.
 
     Counting means reading every claim of the institution (an index-only scan, still about
     40 ms at 400,000 claims: docs/PERFORMANCE.md); twenty clerks opening the dashboard do not

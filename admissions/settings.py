@@ -153,7 +153,7 @@ VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", defau
 
 # The dashboard's counts are computed at most once per this many seconds per institution
 # (admissions.selectors.dashboard_counts); 0 counts on every view.
-VIGIE_DASHBOARD_COUNTS_SECONDS = 10
+VIGIE_DASHBOARD_COUNTS_SECONDS = 30
 
 # Login throttling (admissions/login_throttle.py): this many failures for one username from one
 # address, or from one address whatever the usernames, lock it out for LOCKOUT_SECONDS after

@@ -332,7 +332,7 @@ def test_dashboard_shows_counts_health_and_alerts(clerk, clerk_client):
     assert "<strong>1</strong> déclaration à traiter" in page
     # When the (shared, cached) counts were counted, in Paris time.
     assert (
-        "Chiffres comptés à 15:05:09 ; ils sont recomptés au plus toutes les 10 secondes." in page
+        "Chiffres comptés à 15:05:09 ; ils sont recomptés au plus toutes les 30 secondes." in page
     )
     assert "État des sources" in page
     assert "code 00101" in page

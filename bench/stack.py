@@ -281,12 +281,15 @@ class Stack:
 
     # --- Celery -----------------------------------------------------------------------------
 
-    def start_workers(self, count: int) -> list[str]:
+    def start_workers(self, count: int, nice: int = 0) -> list[str]:
+        """``count`` worker processes; ``nice`` > 0 starts them at a lower CPU priority (as
+        docs/DEPLOYMENT.md runs workers that share a machine with the web server)."""
         names = [f"worker{i}" for i in range(1, count + 1)]
         for name in names:
             self.spawn(
                 name,
                 [
+                    *(["nice", "-n", str(nice)] if nice else []),
                     PYTHON,
                     "-m",
                     "celery",

@@ -10,10 +10,8 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.paginator import Paginator
-from django.db.models import Count, Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -145,53 +143,6 @@ def audit_events_for_applicant(*, user: User, applicant: Applicant) -> QuerySet[
     return (
         audit_events_for_user(user).filter(applicant_id=applicant.pk).order_by("-created_at", "-id")
     )
-
-
-def claim_counts_by_kind_and_verdict(user: User) -> dict[tuple[str, str], int]:
-    # COUNT(*), not COUNT(id): PostgreSQL can then answer from the claim_by_kind index alone
-    # (index-only scan), without reading the rows (bench: 400,000 claims, about 40 % faster).
-    rows = claims_for_user(user).order_by().values("kind", "verdict").annotate(n=Count("*"))
-    return {(row["kind"], row["verdict"]): row["n"] for row in rows}
-
-
-@dataclass(frozen=True)
-class DashboardCounts:
-    by_kind_and_verdict: dict[tuple[str, str], int]
-    applicants: int
-    computed_at: datetime
-
-    @property
-    def needing_attention(self) -> int:
-        return sum(
-            n
-            for (_kind, verdict), n in self.by_kind_and_verdict.items()
-            if verdict in VERDICTS_NEEDING_ATTENTION
-        )
-
-
-def dashboard_counts(user: User) -> DashboardCounts:
-    """The dashboard's counts of applicants and claims, shared by the institution's users for
-    ``VIGIE_DASHBOARD_COUNTS_SECONDS`` (30 s) in the cache.
-
-    Counting means reading every claim of the institution (an index-only scan, still about
-    40 ms at 400,000 claims: docs/PERFORMANCE.md); twenty clerks opening the dashboard do not
-    each need their own count of the same numbers. The page says when they were counted.
-    Counts only: nothing personal goes to the cache."""
-    institution_id = _institution_id(user)
-    if institution_id is None:
-        return DashboardCounts({}, 0, timezone.now())
-
-    def count() -> DashboardCounts:
-        return DashboardCounts(
-            by_kind_and_verdict=claim_counts_by_kind_and_verdict(user),
-            applicants=applicants_for_user(user).count(),
-            computed_at=timezone.now(),
-        )
-
-    seconds = settings.VIGIE_DASHBOARD_COUNTS_SECONDS
-    if seconds <= 0:
-        return count()
-    return cache.get_or_set(f"vigie:dashboard-counts:{institution_id}", count, timeout=seconds)
 
 
 # The institution-wide audit view ------------------------------------------------------------

@@ -151,8 +151,8 @@ CSRF_COOKIE_SAMESITE = "Lax"
 # However active, a session ends this long after its login (admissions/session_security.py).
 VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", default=12 * 3600)
 
-# The dashboard's counts are computed at most once per this many seconds per institution
-# (admissions.selectors.dashboard_counts); 0 counts on every view.
+# The dashboard's counts are served from the cache for this many seconds, then recounted by a
+# worker (admissions/dashboard_counts.py); 0 counts on every view.
 VIGIE_DASHBOARD_COUNTS_SECONDS = 30
 
 # Login throttling (admissions/login_throttle.py): this many failures for one username from one

@@ -23,3 +23,11 @@ def audit_chain_check_task() -> None:
         logger.info(
             "audit chain %s: %s events, head %s", report.chain, report.length, report.head_hash
         )
+
+
+@shared_task(name="admissions.dashboard_counts_refresh", ignore_result=True)
+def dashboard_counts_refresh_task(institution_id: int) -> None:
+    """Recount an institution's dashboard counts that a view found stale."""
+    from admissions.dashboard_counts import dashboard_counts_recount
+
+    dashboard_counts_recount(institution_id)

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from admissions import selectors as admissions_selectors
 from admissions.audit import audit_record
+from admissions.dashboard_counts import dashboard_counts
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.http import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from verifications import selectors, services
@@ -28,7 +29,7 @@ VIEW_PURPOSE = "instruction du dossier d'admission"
 @member_required
 def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     user = request.user
-    counts = admissions_selectors.dashboard_counts(user)
+    counts = dashboard_counts(user)
     by_kind = counts.by_kind_and_verdict
     verdicts = [("", None), *((v.value, v.label) for v in Verdict)]
     rows = [

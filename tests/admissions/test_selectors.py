@@ -1,7 +1,5 @@
 """Tenant scoping: a user of institution A never gets institution B's objects."""
 
-import time
-
 import pytest
 from django.http import Http404
 
@@ -79,43 +77,3 @@ def test_applicant_timeline_is_scoped(two_institutions):
     assert not selectors.audit_events_for_applicant(
         user=user_b, applicant=data[a.pk]["applicant"]
     ).exists()
-
-
-def test_dashboard_counts_are_the_institutions_own(two_institutions, settings):
-    settings.VIGIE_DASHBOARD_COUNTS_SECONDS = 0
-    a, b, data = two_institutions
-    user, user_b = UserFactory(institution=a), UserFactory(institution=b)
-    kind = data[a.pk]["claim"].kind
-    ClaimFactory(applicant=ApplicantFactory(institution=a), kind=kind, verdict="confirmed")
-    ClaimFactory(applicant=ApplicantFactory(institution=a), kind=kind, verdict="mismatch")
-    counts = selectors.dashboard_counts(user)
-    assert counts.by_kind_and_verdict == {
-        (kind, ""): 1,
-        (kind, "confirmed"): 1,
-        (kind, "mismatch"): 1,
-    }
-    assert (counts.applicants, counts.needing_attention) == (3, 1)
-    other = selectors.dashboard_counts(user_b)
-    assert (other.by_kind_and_verdict, other.applicants) == ({(kind, ""): 1}, 1)
-
-
-def test_dashboard_counts_are_shared_for_a_few_seconds(
-    two_institutions, settings, django_assert_num_queries
-):
-    """Counted once per institution and period, whichever of its users asks; counted again
-    when the period is over (a real wait: the cache is Redis in CI, time-machine cannot move
-    its clock)."""
-    settings.VIGIE_DASHBOARD_COUNTS_SECONDS = 1
-    a, b, _data = two_institutions
-    user, colleague = UserFactory(institution=a), UserFactory(institution=a)
-    first = selectors.dashboard_counts(user)
-    ApplicantFactory(institution=a)
-    with django_assert_num_queries(0):
-        again = selectors.dashboard_counts(colleague)
-    assert again == first
-    assert again.applicants == 1
-    assert selectors.dashboard_counts(UserFactory(institution=b)).applicants == 1
-    time.sleep(1.1)
-    later = selectors.dashboard_counts(user)
-    assert later.applicants == 2
-    assert later.computed_at > first.computed_at

@@ -52,7 +52,7 @@ test: install
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 1
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# Benchmarks, not part of `make test` (8 to 12 minutes): a fresh PostgreSQL database
+# Benchmarks, not part of `make test` (about 14 minutes): a fresh PostgreSQL database
 # (BENCH_DATABASE_URL, default vigie_bench), Redis db 5 (BENCH_REDIS_URL), the sandbox, workers,
 # beat and gunicorn on loopback; rewrites docs/PERFORMANCE.md. BENCH_QUICK=1: smaller N, no rewrite.
 bench: install

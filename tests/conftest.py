@@ -50,3 +50,33 @@ def _isolated_limiter(settings, tmp_path):
         client.close()
     yield
     reset_limiter_cache()
+
+
+# --- People of an institution, and a client logged in as them -------------------------------
+# (A test module that needs them in a given institution defines its own.)
+
+
+@pytest.fixture
+def clerk():
+    from tests.factories import UserFactory
+
+    return UserFactory()
+
+
+@pytest.fixture
+def clerk_client(client, clerk):
+    client.force_login(clerk)
+    return client
+
+
+@pytest.fixture
+def supervisor():
+    from tests.factories import UserFactory
+
+    return UserFactory(supervisor=True)
+
+
+@pytest.fixture
+def supervisor_client(client, supervisor):
+    client.force_login(supervisor)
+    return client

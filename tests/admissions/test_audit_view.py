@@ -27,17 +27,6 @@ HTMX = {"HX-Request": "true"}
 PASSWORD = "un mot de passe solide"
 
 
-@pytest.fixture
-def supervisor():
-    return UserFactory(supervisor=True)
-
-
-@pytest.fixture
-def supervisor_client(client, supervisor):
-    client.force_login(supervisor)
-    return client
-
-
 def _events(user, n: int, *, action=AuditAction.VIEWED, applicant_id=None) -> None:
     audit_record_many(
         actor=user,

@@ -18,17 +18,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def clerk():
-    return UserFactory()
-
-
-@pytest.fixture
-def clerk_client(client, clerk):
-    client.force_login(clerk)
-    return client
-
-
 def _staged_files() -> list[str]:
     directory = django_settings.VAR_DIR / "imports"
     return sorted(p.name for p in directory.iterdir()) if directory.is_dir() else []

@@ -88,11 +88,6 @@ def _table_counts() -> dict[str, int]:
 
 
 @pytest.fixture
-def clerk():
-    return UserFactory()
-
-
-@pytest.fixture
 def institution(clerk):
     return clerk.institution
 

@@ -26,17 +26,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def supervisor():
-    return UserFactory(supervisor=True)
-
-
-@pytest.fixture
-def sup_client(client, supervisor):
-    client.force_login(supervisor)
-    return client
-
-
 def _batch(user, n: int, kind=ClaimKind.SCOLARITE, **claim_fields) -> Batch:
     claims = [
         ClaimFactory(
@@ -58,19 +47,23 @@ def _finish(batch, verdicts):
 # --- Choosing and launching -------------------------------------------------------------------
 
 
-def test_cohort_form_is_prefilled_from_the_list_filters(sup_client, supervisor):
+def test_cohort_form_is_prefilled_from_the_list_filters(supervisor_client, supervisor):
     imported = Batch.objects.create(
         institution=supervisor.institution, kind=BatchKind.IMPORT, label="Import de mars"
     )
-    page = sup_client.get(reverse("batch_new"), {"batch": imported.pk, "needs_me": "on"}).text
+    page = supervisor_client.get(
+        reverse("batch_new"), {"batch": imported.pk, "needs_me": "on"}
+    ).text
     assert "Import de mars" in page
     assert f'<option value="{imported.pk}" selected>' in page
     assert re.search(r'name="needs_me"[^>]*checked', page)
-    listing = sup_client.get(reverse("applicant_list"), {"verdict": "unavailable"}).text
+    listing = supervisor_client.get(reverse("applicant_list"), {"verdict": "unavailable"}).text
     assert reverse("batch_new") + "?verdict=unavailable" in listing
 
 
-def test_confirmation_shows_checks_per_source_and_eta_then_launch(sup_client, supervisor, settings):
+def test_confirmation_shows_checks_per_source_and_eta_then_launch(
+    supervisor_client, supervisor, settings
+):
     settings.VERIFICATION_RATE_LIMITS = {"covoiturage": {"ip": [(60, 60.0)]}}
     for _ in range(120):
         ClaimFactory(
@@ -78,12 +71,12 @@ def test_confirmation_shows_checks_per_source_and_eta_then_launch(sup_client, su
         )
     ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution), kind="cvec")
     query = {"kinds": ["covoiturage"], "label": "Rentrée"}
-    page = sup_client.get(reverse("batch_launch"), query).text
+    page = supervisor_client.get(reverse("batch_launch"), query).text
     assert "120 vérifications seront lancées ; durée estimée : environ 2 minutes." in page
     assert "Registre de preuve de covoiturage" in page
     assert not Batch.objects.exists()  # the confirmation launches nothing
 
-    response = sup_client.post(reverse("batch_launch"), query)
+    response = supervisor_client.post(reverse("batch_launch"), query)
     batch = Batch.objects.get()
     assert response.status_code == 302
     assert response["Location"] == reverse("batch_detail", args=[batch.pk])
@@ -93,19 +86,19 @@ def test_confirmation_shows_checks_per_source_and_eta_then_launch(sup_client, su
     assert set(VerificationRequest.objects.values_list("source", flat=True)) == {"covoiturage"}
 
 
-def test_an_empty_cohort_launches_nothing(sup_client):
-    page = sup_client.get(reverse("batch_launch"), {"q": "personne"}).text
+def test_an_empty_cohort_launches_nothing(supervisor_client):
+    page = supervisor_client.get(reverse("batch_launch"), {"q": "personne"}).text
     assert "Aucune déclaration à vérifier" in page
     assert 'id="batch-launch"' not in page
-    sup_client.post(reverse("batch_launch"), {"q": "personne"})
+    supervisor_client.post(reverse("batch_launch"), {"q": "personne"})
     assert not Batch.objects.exists()
 
 
-def test_a_foreign_import_batch_is_not_a_valid_cohort(sup_client):
+def test_a_foreign_import_batch_is_not_a_valid_cohort(supervisor_client):
     foreign = Batch.objects.create(institution=InstitutionFactory(), kind="import", label="x")
-    response = sup_client.get(reverse("batch_launch"), {"batch": foreign.pk})
+    response = supervisor_client.get(reverse("batch_launch"), {"batch": foreign.pk})
     assert response.status_code == 400
-    sup_client.post(reverse("batch_launch"), {"batch": foreign.pk})
+    supervisor_client.post(reverse("batch_launch"), {"batch": foreign.pk})
     assert not Batch.objects.filter(kind=BatchKind.VERIFICATION).exists()
 
 
@@ -127,10 +120,10 @@ def test_clerks_see_batches_but_only_supervisors_act(client, supervisor):
 # --- Progress -----------------------------------------------------------------------------------
 
 
-def test_batch_page_shows_progress_counts_and_polls_while_running(sup_client, supervisor):
+def test_batch_page_shows_progress_counts_and_polls_while_running(supervisor_client, supervisor):
     batch = _batch(supervisor, 4)
     _finish(batch, [Verdict.CONFIRMED, Verdict.NOT_FOUND])
-    page = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    page = supervisor_client.get(reverse("batch_detail", args=[batch.pk])).text
     assert '<div class="progress-slot" aria-live="polite">' in page
     assert '<progress id="batch-progress-bar" max="4" value="2"' in page
     assert "2 sur 4 vérifiées (50 %)" in page
@@ -140,20 +133,20 @@ def test_batch_page_shows_progress_counts_and_polls_while_running(sup_client, su
     assert re.search(r'data-verdict="open">.*?<td class="num">2</td>', page, re.S)
 
 
-def test_the_fragment_is_the_same_region_as_the_full_page(sup_client, supervisor):
+def test_the_fragment_is_the_same_region_as_the_full_page(supervisor_client, supervisor):
     batch = _batch(supervisor, 3)
     _finish(batch, [Verdict.CONFIRMED])
-    full = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
-    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
+    full = supervisor_client.get(reverse("batch_detail", args=[batch.pk])).text
+    fragment = supervisor_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
     assert fragment["Cache-Control"] == "no-store"
     assert "<html" not in fragment.text
     assert fold(fragment.text) == region(full, "batch-progress")
 
 
-def test_the_fragment_stops_polling_when_the_batch_is_done(sup_client, supervisor):
+def test_the_fragment_stops_polling_when_the_batch_is_done(supervisor_client, supervisor):
     batch = _batch(supervisor, 2)
     _finish(batch, [Verdict.CONFIRMED, Verdict.UNAVAILABLE])
-    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
+    fragment = supervisor_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
     assert "hx-get" not in fragment
     assert "hx-trigger" not in fragment
     assert 'value="2"' in fragment
@@ -162,73 +155,77 @@ def test_the_fragment_stops_polling_when_the_batch_is_done(sup_client, superviso
 
 
 def test_fragment_query_count_does_not_depend_on_batch_size(
-    sup_client, supervisor, django_assert_num_queries
+    supervisor_client, supervisor, django_assert_num_queries
 ):
     small, large = _batch(supervisor, 10), _batch(supervisor, 100)
     _finish(small, [Verdict.CONFIRMED] * 3)
     _finish(large, [Verdict.CONFIRMED] * 30 + [Verdict.UNAVAILABLE] * 20)
-    sup_client.get(reverse("batch_progress", args=[small.pk]))  # warm the session
+    supervisor_client.get(reverse("batch_progress", args=[small.pk]))  # warm the session
 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     def count(batch):
         with CaptureQueriesContext(connection) as queries:
-            response = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
+            response = supervisor_client.get(
+                reverse("batch_progress", args=[batch.pk]), headers=HTMX
+            )
         assert response.status_code == 200
         return len(queries)
 
     n = count(small)
     with django_assert_num_queries(n):
-        sup_client.get(reverse("batch_progress", args=[large.pk]), headers=HTMX)
+        supervisor_client.get(reverse("batch_progress", args=[large.pk]), headers=HTMX)
 
 
-def test_pause_and_resume_from_the_page(sup_client, supervisor):
+def test_pause_and_resume_from_the_page(supervisor_client, supervisor):
     batch = _batch(supervisor, 3)
-    response = sup_client.post(reverse("batch_pause", args=[batch.pk]))
+    response = supervisor_client.post(reverse("batch_pause", args=[batch.pk]))
     assert response.status_code == 302
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.PAUSED
     assert verification_dispatch().sent == {}
-    page = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    page = supervisor_client.get(reverse("batch_detail", args=[batch.pk])).text
     assert "En pause" in page
     assert 'id="batch-resume"' in page
-    sup_client.post(reverse("batch_resume", args=[batch.pk]))
+    supervisor_client.post(reverse("batch_resume", args=[batch.pk]))
     assert Batch.objects.get(pk=batch.pk).status == BatchStatus.RUNNING
     assert verification_dispatch().sent == {"api_particulier": 3}
 
 
-def test_rerun_failed_from_the_page(sup_client, supervisor):
+def test_rerun_failed_from_the_page(supervisor_client, supervisor):
     batch = _batch(supervisor, 3)
     _finish(batch, [Verdict.CONFIRMED, Verdict.UNAVAILABLE, Verdict.NOT_FOUND])
-    response = sup_client.post(reverse("batch_rerun_failed", args=[batch.pk]))
+    response = supervisor_client.post(reverse("batch_rerun_failed", args=[batch.pk]))
     assert response.status_code == 302
     assert VerificationRequest.objects.filter(batch=batch).count() == 4
-    page = sup_client.get(response["Location"]).text
+    page = supervisor_client.get(response["Location"]).text
     assert "1 vérification relancée." in page
     assert "2 sur 3 vérifiées" in page
 
 
-def test_batches_list_dashboard_and_navigation_link_batches(sup_client, supervisor):
+def test_batches_list_dashboard_and_navigation_link_batches(supervisor_client, supervisor):
     batch = _batch(supervisor, 2)
     batch_pause(batch=batch, acting_user=supervisor)
     Batch.objects.create(institution=supervisor.institution, kind="import", label="Import CSV 1")
-    listing = sup_client.get(reverse("batch_list")).text
+    listing = supervisor_client.get(reverse("batch_list")).text
     assert "Lot test" in listing
     assert "Import CSV 1" in listing
     assert "0 / 2" in listing
-    dashboard = sup_client.get(reverse("home")).text
+    dashboard = supervisor_client.get(reverse("home")).text
     assert reverse("batch_detail", args=[batch.pk]) in dashboard
     assert "(en pause)" in dashboard
     assert f'<a href="{reverse("batch_list")}" id="nav-batches"' in dashboard
 
 
-def test_import_batch_page_links_to_its_applicants_and_to_verification(sup_client, supervisor):
+def test_import_batch_page_links_to_its_applicants_and_to_verification(
+    supervisor_client, supervisor
+):
     imported = Batch.objects.create(institution=supervisor.institution, kind="import", label="i")
     ApplicantFactory(institution=supervisor.institution, batch=imported)
-    page = sup_client.get(reverse("batch_detail", args=[imported.pk])).text
+    page = supervisor_client.get(reverse("batch_detail", args=[imported.pk])).text
     assert "1 candidat importé." in page
     assert reverse("batch_new") + f"?batch={imported.pk}" in page
-    assert sup_client.get(reverse("batch_progress", args=[imported.pk])).status_code == 404
+    assert supervisor_client.get(reverse("batch_progress", args=[imported.pk])).status_code == 404
 
 
 # --- Results ------------------------------------------------------------------------------------
@@ -252,9 +249,9 @@ def _results_batch(supervisor):
     return batch
 
 
-def test_csv_results_neutralise_formulas_and_are_audited(sup_client, supervisor):
+def test_csv_results_neutralise_formulas_and_are_audited(supervisor_client, supervisor):
     batch = _results_batch(supervisor)
-    response = sup_client.get(reverse("batch_export", args=[batch.pk, "csv"]))
+    response = supervisor_client.get(reverse("batch_export", args=[batch.pk, "csv"]))
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/csv")
     assert f"vigie-lot-{batch.pk}-resultats.csv" in response["Content-Disposition"]
@@ -274,9 +271,9 @@ def test_csv_results_neutralise_formulas_and_are_audited(sup_client, supervisor)
     assert event.actor == supervisor
 
 
-def test_xlsx_results_neutralise_formulas_and_are_audited(sup_client, supervisor):
+def test_xlsx_results_neutralise_formulas_and_are_audited(supervisor_client, supervisor):
     batch = _results_batch(supervisor)
-    response = sup_client.get(reverse("batch_export", args=[batch.pk, "xlsx"]))
+    response = supervisor_client.get(reverse("batch_export", args=[batch.pk, "xlsx"]))
     assert response.status_code == 200
     assert f"vigie-lot-{batch.pk}-resultats.xlsx" in response["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
@@ -287,13 +284,13 @@ def test_xlsx_results_neutralise_formulas_and_are_audited(sup_client, supervisor
     assert evil[1].startswith("'=HYPERLINK(")
     assert all(cell.data_type != "f" for row in sheet.iter_rows() for cell in row)
     assert AuditEvent.objects.get(action=AuditAction.EXPORTED).details["format"] == "xlsx"
-    assert sup_client.get(reverse("batch_export", args=[batch.pk, "pdf"])).status_code == 404
+    assert supervisor_client.get(reverse("batch_export", args=[batch.pk, "pdf"])).status_code == 404
 
 
 # --- Tenant isolation ---------------------------------------------------------------------------
 
 
-def test_every_batch_route_answers_404_for_another_institutions_batch(sup_client):
+def test_every_batch_route_answers_404_for_another_institutions_batch(supervisor_client):
     stranger = UserFactory(supervisor=True)
     batch = _batch(stranger, 2)
     _finish(batch, [Verdict.UNAVAILABLE, Verdict.UNAVAILABLE])
@@ -311,26 +308,26 @@ def test_every_batch_route_answers_404_for_another_institutions_batch(sup_client
         reverse("batch_rerun_failed", args=[batch.pk]),
     ]
     for url in gets:
-        assert sup_client.get(url).status_code == 404, url
+        assert supervisor_client.get(url).status_code == 404, url
     for url in posts:
-        assert sup_client.post(url).status_code == 404, url
+        assert supervisor_client.post(url).status_code == 404, url
     assert VerificationRequest.objects.filter(batch=batch).count() == 2
     assert not AuditEvent.objects.filter(action__in=[AuditAction.EXPORTED, AuditAction.EDITED])
-    assert "Lot test" not in sup_client.get(reverse("batch_list")).text
+    assert "Lot test" not in supervisor_client.get(reverse("batch_list")).text
 
 
 # --- End to end through the real pipeline -------------------------------------------------------
 
 
 @pytest.mark.usefixtures("sandbox_settings")
-def test_launch_run_and_download_through_the_sandbox(sup_client, supervisor):
+def test_launch_run_and_download_through_the_sandbox(supervisor_client, supervisor):
     institution = supervisor.institution
     enrolled = person_with(scolarite=ScolariteOutcome.ENROLLED)
     unknown = person_with(cvec=CvecOutcome.UNKNOWN)
     claim_for(enrolled, ClaimKind.SCOLARITE, institution)
     claim_for(enrolled, ClaimKind.SCOLARITE, institution)
     claim_for(unknown, ClaimKind.CVEC, institution)
-    response = sup_client.post(reverse("batch_launch"), {})
+    response = supervisor_client.post(reverse("batch_launch"), {})
     batch = Batch.objects.get(kind=BatchKind.VERIFICATION)
     assert response["Location"] == reverse("batch_detail", args=[batch.pk])
     # The dispatcher sends them; run each as a worker would.
@@ -340,32 +337,32 @@ def test_launch_run_and_download_through_the_sandbox(sup_client, supervisor):
         assert verification_run(request_id=request.pk, task_id="test").status == "done"
     batch.refresh_from_db()
     assert batch.status == BatchStatus.DONE
-    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
+    fragment = supervisor_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
     assert '<progress id="batch-progress-bar" max="3" value="3"' in fragment
     assert "3 sur 3 vérifiées (100 %)" in fragment
     assert "hx-trigger" not in fragment
     assert re.search(r'data-verdict="confirmed">.*?<td class="num">2</td>', fragment, re.S)
     assert re.search(r'data-verdict="not_found">.*?<td class="num">1</td>', fragment, re.S)
     csv_text = b"".join(
-        sup_client.get(reverse("batch_export", args=[batch.pk, "csv"])).streaming_content
+        supervisor_client.get(reverse("batch_export", args=[batch.pk, "csv"])).streaming_content
     ).decode("utf-8-sig")
     assert csv_text.count("Confirmé") == 2
     assert csv_text.count("Inconnu de la source") == 1
 
 
-def test_batch_pages_in_english(sup_client, supervisor, settings):
+def test_batch_pages_in_english(supervisor_client, supervisor, settings):
     batch = _batch(supervisor, 2)
     _finish(batch, [Verdict.CONFIRMED])
-    sup_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
-    page = sup_client.get(reverse("batch_detail", args=[batch.pk])).text
+    supervisor_client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
+    page = supervisor_client.get(reverse("batch_detail", args=[batch.pk])).text
     assert "1 of 2 checked (50 %)" in page
     assert "Estimated time left" in page
     assert "Pause" in page
-    upload = sup_client.get(reverse("import_upload")).text
+    upload = supervisor_client.get(reverse("import_upload")).text
     assert "Download the CSV template" in upload
 
 
-def test_the_confirmation_form_posts_the_same_cohort(sup_client, supervisor):
+def test_the_confirmation_form_posts_the_same_cohort(supervisor_client, supervisor):
     imported = Batch.objects.create(institution=supervisor.institution, kind="import", label="i")
     applicant = ApplicantFactory(institution=supervisor.institution, batch=imported)
     wanted = ClaimFactory(applicant=applicant, kind="cvec", verdict=Verdict.UNAVAILABLE)
@@ -373,7 +370,7 @@ def test_the_confirmation_form_posts_the_same_cohort(sup_client, supervisor):
     ClaimFactory(applicant=applicant, kind="covoiturage", verdict=Verdict.CONFIRMED)
     ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution), kind="cvec")
     query = {"batch": imported.pk, "needs_me": "on", "kinds": ["cvec", "covoiturage"]}
-    page = sup_client.get(reverse("batch_launch"), query).text
+    page = supervisor_client.get(reverse("batch_launch"), query).text
     assert "1 vérification sera lancée" in page
     action = reverse("batch_launch")
     form = re.search(rf'<form method="post" action="{action}">(.*?)</form>', page, re.S).group(1)
@@ -382,13 +379,13 @@ def test_the_confirmation_form_posts_the_same_cohort(sup_client, supervisor):
         data.setdefault(name, []).append(value)
     assert data["kinds"] == ["cvec", "covoiturage"]
     assert data["needs_me"] == ["on"]
-    sup_client.post(reverse("batch_launch"), data)
+    supervisor_client.post(reverse("batch_launch"), data)
     request = VerificationRequest.objects.get()
     assert request.claim_id == wanted.pk
 
 
 def test_batch_list_query_count_does_not_depend_on_the_number_of_batches(
-    sup_client, supervisor, django_assert_num_queries
+    supervisor_client, supervisor, django_assert_num_queries
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -401,32 +398,32 @@ def test_batch_list_query_count_does_not_depend_on_the_number_of_batches(
                 Batch.objects.create(institution=supervisor.institution, kind="import", label="i")
 
     add(10)
-    sup_client.get(reverse("batch_list"))  # warm the session
+    supervisor_client.get(reverse("batch_list"))  # warm the session
     with CaptureQueriesContext(connection) as queries:
-        assert sup_client.get(reverse("batch_list")).status_code == 200
+        assert supervisor_client.get(reverse("batch_list")).status_code == 200
     add(40)  # a full page of 50
     with django_assert_num_queries(len(queries)):
-        page = sup_client.get(reverse("batch_list")).text
+        page = supervisor_client.get(reverse("batch_list")).text
     assert page.count("<tr>") == 50 + 1
 
 
-def test_the_applicant_list_filtered_on_a_batch_names_it(sup_client, supervisor):
+def test_the_applicant_list_filtered_on_a_batch_names_it(supervisor_client, supervisor):
     imported = Batch.objects.create(
         institution=supervisor.institution, kind="import", label="Import de juin"
     )
     ApplicantFactory(institution=supervisor.institution, batch=imported)
     ApplicantFactory(institution=supervisor.institution)
-    page = sup_client.get(reverse("applicant_list"), {"batch": imported.pk}).text
+    page = supervisor_client.get(reverse("applicant_list"), {"batch": imported.pk}).text
     assert "Candidats du lot « Import de juin »." in page
     assert "1 candidat" in page
     foreign = Batch.objects.create(institution=InstitutionFactory(), kind="import", label="Autre")
-    page = sup_client.get(reverse("applicant_list"), {"batch": foreign.pk}).text
+    page = supervisor_client.get(reverse("applicant_list"), {"batch": foreign.pk}).text
     assert "Autre" not in page
     assert "0 candidat" in page
 
 
 @pytest.mark.usefixtures("sandbox_settings")
-def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client, supervisor):
+def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(supervisor_client, supervisor):
     """The clerk's flow with the test client: a CSV of 50 applicants with two bad lines → the
     preview names them → the fixed file is imported → the batch is verified through the real
     pipeline against the sandbox → 100 % → results downloaded."""
@@ -442,19 +439,19 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client,
 
     def upload(data):
         file = SimpleUploadedFile("rentree.csv", data, "text/csv")
-        return sup_client.post(reverse("import_upload"), {"file": file})
+        return supervisor_client.post(reverse("import_upload"), {"file": file})
 
-    preview = sup_client.get(upload(_csv(bad))["Location"]).text
+    preview = supervisor_client.get(upload(_csv(bad))["Location"]).text
     assert re.findall(r'<tr data-line="(\d+)">', preview) == ["6", "42"]
     assert 'id="import-confirm"' not in preview
     response = upload(_csv(rows))
     token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
-    assert 'id="import-confirm"' in sup_client.get(response["Location"]).text
-    response = sup_client.post(reverse("import_confirm", args=[token]))
+    assert 'id="import-confirm"' in supervisor_client.get(response["Location"]).text
+    response = supervisor_client.post(reverse("import_confirm", args=[token]))
     imported = Batch.objects.get(kind=BatchKind.IMPORT)
     assert imported.total == 50
 
-    response = sup_client.post(reverse("batch_launch"), {"batch": imported.pk})
+    response = supervisor_client.post(reverse("batch_launch"), {"batch": imported.pk})
     batch = Batch.objects.get(kind=BatchKind.VERIFICATION)
     assert batch.total == 50
     requests = list(VerificationRequest.objects.filter(batch=batch))
@@ -468,7 +465,7 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client,
         assert request.state == RequestState.DONE
     batch.refresh_from_db()
     assert batch.status == BatchStatus.DONE
-    fragment = sup_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
+    fragment = supervisor_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX).text
     assert '<progress id="batch-progress-bar" max="50" value="50"' in fragment
     assert "50 sur 50 vérifiées (100 %)" in fragment
     assert "hx-trigger" not in fragment
@@ -482,7 +479,7 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client,
         if verdict:
             expected[p.file_reference] = verdict
     text = b"".join(
-        sup_client.get(reverse("batch_export", args=[batch.pk, "csv"])).streaming_content
+        supervisor_client.get(reverse("batch_export", args=[batch.pk, "csv"])).streaming_content
     ).decode("utf-8-sig")
     got = {row[0]: row[8] for row in csv.reader(io.StringIO(text), delimiter=";")}
     assert len(got) == 51
@@ -491,18 +488,18 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(sup_client,
 
 
 def test_dashboard_batches_cost_one_query_whatever_their_number(
-    sup_client, supervisor, django_assert_num_queries, settings
+    supervisor_client, supervisor, django_assert_num_queries, settings
 ):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
     settings.VIGIE_DASHBOARD_COUNTS_SECONDS = 0  # counted on each view: both views count
     _batch(supervisor, 3)
-    sup_client.get(reverse("home"))  # warm the session
+    supervisor_client.get(reverse("home"))  # warm the session
     with CaptureQueriesContext(connection) as queries:
-        sup_client.get(reverse("home"))
+        supervisor_client.get(reverse("home"))
     for _ in range(9):
         _batch(supervisor, 3)
     with django_assert_num_queries(len(queries)):
-        page = sup_client.get(reverse("home")).text
+        page = supervisor_client.get(reverse("home")).text
     assert page.count(' aria-label="Avancement"') == 10

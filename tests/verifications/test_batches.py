@@ -31,11 +31,6 @@ from verifications.services.batches import (
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def supervisor():
-    return UserFactory(supervisor=True)
-
-
 def _claims(user, n: int, kind=ClaimKind.SCOLARITE):
     return [
         ClaimFactory(applicant=ApplicantFactory(institution=user.institution), kind=kind)

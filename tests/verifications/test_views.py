@@ -22,17 +22,6 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 
-@pytest.fixture
-def clerk():
-    return UserFactory()
-
-
-@pytest.fixture
-def clerk_client(client, clerk):
-    client.force_login(clerk)
-    return client
-
-
 # --- Applicant list -------------------------------------------------------------------------
 
 

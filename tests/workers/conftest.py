@@ -1,8 +1,6 @@
-import os
-
 import pytest
 
-from tests.workers.cluster import Cluster, RedisServer, database_url, redis_server_available
+from tests.workers.cluster import Cluster, RedisServer, redis_server_available, worker_env
 
 
 @pytest.fixture
@@ -27,31 +25,12 @@ def broker(request, tmp_path):
 @pytest.fixture
 def cluster(transactional_db, sandbox_settings, broker, tmp_path, settings):
     """Environment for workers and beat; start them with ``cluster.start_worker(...)``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith(("REDIS_URL", "CELERY_", "VIGIE_TEST_BROKER_URL"))
-    }
-    env.update(
-        {
-            "DJANGO_SETTINGS_MODULE": "tests.settings",
-            "DATABASE_URL": database_url(),
-            "VIGIE_VAR_DIR": str(tmp_path / "var"),
-            "VIGIE_TEST_BROKER_URL": broker["VIGIE_TEST_BROKER_URL"],
-            "API_PARTICULIER_BASE_URL": sandbox_settings.particulier_url,
-            "CVEC_BASE_URL": sandbox_settings.cvec_url,
-            "CERTIFINFO_BASE_URL": sandbox_settings.certifinfo_url,
-            "COVOITURAGE_BASE_URL": sandbox_settings.covoiturage_url,
-            # Short leases and stale limits, so that recovery takes seconds in a test.
-            "VERIFICATION_LEASE_SECONDS": "5",
-            "VERIFICATION_STALE_ENQUEUE_SECONDS": "6",
-            "VERIFICATION_RETRY_BASE_SECONDS": "0.5",
-            "VERIFICATION_RETRY_MAX_SECONDS": "3",
-            "PYTHONUNBUFFERED": "1",
-        }
+    env = worker_env(
+        var_dir=tmp_path / "var",
+        broker_url=broker["VIGIE_TEST_BROKER_URL"],
+        sandbox=sandbox_settings,
+        redis_url=broker.get("REDIS_URL"),
     )
-    if "REDIS_URL" in broker:
-        env["REDIS_URL"] = broker["REDIS_URL"]
     (tmp_path / "var").mkdir()
     running = Cluster(directory=tmp_path, env=env)
     yield running

@@ -11,6 +11,8 @@ from celery import Celery
 from celery.schedules import crontab
 from kombu import Queue
 
+from verifications.freshness import RECHECK_TICK_SECONDS
+
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "admissions.settings")
 
@@ -39,10 +41,10 @@ app.conf.beat_schedule = {
         "schedule": crontab(hour=3, minute=17),
     },
     # Re-checks what is due, inside each institution's night window, at a bounded share of each
-    # source's rate (every verifications.freshness.RECHECK_TICK_SECONDS).
+    # source's rate.
     "verifications-scheduled-reverification": {
         "task": "verifications.scheduled_reverification",
-        "schedule": 300.0,
+        "schedule": float(RECHECK_TICK_SECONDS),
         "options": {"expires": 240},
     },
     # Retention: raw evidence and audit events past their period (institution settings).

@@ -52,9 +52,7 @@ def audit_list(request: HtmxHttpRequest) -> HttpResponse:
     template = "admissions/audit_list.html"
     if request.htmx and request.htmx.target == "audit-results":
         template += "#results"
-    response = render(request, template, context)
-    response["Cache-Control"] = "no-store"
-    return response
+    return render(request, template, context)
 
 
 def _headers() -> list[str]:
@@ -136,5 +134,4 @@ def audit_export(request: HtmxHttpRequest, export_format: str) -> HttpResponse:
         response = FileResponse(
             output, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE
         )
-    response["Cache-Control"] = "no-store"
     return response

@@ -109,16 +109,14 @@ def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpRespons
         ip=client_ip(request),
         purpose=VIEW_PURPOSE,
     )
-    response = render(
+    return render(
         request, "verifications/applicant_verifications.html", _detail_context(request, applicant)
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:
     card = selectors.claim_card(user=request.user, claim=claim)
-    response = render(
+    return render(
         request,
         "verifications/applicant_verifications.html#claim-card",
         {
@@ -129,8 +127,6 @@ def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:
             "override_form": OverrideForm(),
         },
     )
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 @require_GET

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from admissions import exports, selectors, services
+from admissions.enums import AuditAction, choice_label
 from admissions.forms import AUDIT_OBJECT_TYPES, AuditFilterForm
 from admissions.http import HtmxHttpRequest, client_ip, supervisor_required
 from admissions.models import AuditEvent, User
@@ -82,7 +83,7 @@ def _rows(user: User, events: Iterable[AuditEvent]) -> Iterator[list[Any]]:
             yield [
                 event.created_at,
                 event.actor_label,
-                event.get_action_display(),
+                choice_label(AuditAction, event.action),
                 AUDIT_OBJECT_TYPES.get(event.object_type, event.object_type),
                 event.object_id,
                 references.get(event.applicant_id, ""),

@@ -93,3 +93,15 @@ class AuditAction(models.TextChoices):
     LOGGED_OUT = "logged_out", _("Déconnexion")
     LOGIN_FAILED = "login_failed", _("Échec de connexion")
     CREDENTIAL_EXPIRY_WARNED = "credential_expiry_warned", _("Avertissement d'expiration de jeton")
+
+
+def choice_label(choices: type[models.TextChoices], value: str) -> str:
+    """``value``'s label in the active language, or ``value`` itself if it is not a choice.
+
+    For rows by the thousand (exports, the applicant list): a model's ``get_FOO_display()``
+    rebuilds the field's whole choices, hashing each lazy label, at every call; this is one
+    enum lookup."""
+    try:
+        return str(choices(value).label)
+    except ValueError:
+        return value

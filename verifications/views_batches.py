@@ -19,7 +19,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admissions import exports
 from admissions import selectors as admissions_selectors
-from admissions.enums import BatchKind
+from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
 from admissions.http import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from verifications import selectors
 from verifications.enums import RequestState
@@ -204,9 +204,9 @@ def _result_rows(requests):
             " ".join(applicant.first_names),
             applicant.birth_date,
             applicant.ine,
-            request.claim.get_kind_display(),
-            request.get_state_display(),
-            request.get_verdict_display() if request.state == RequestState.DONE else "",
+            choice_label(ClaimKind, request.claim.kind),
+            choice_label(RequestState, request.state),
+            choice_label(Verdict, request.verdict) if request.state == RequestState.DONE else "",
             request.reason,
             request.finished_at,
         ]

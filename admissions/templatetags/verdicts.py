@@ -12,7 +12,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
-from admissions.enums import ClaimKind, Verdict
+from admissions.enums import ClaimKind, Verdict, choice_label
 
 
 register = template.Library()
@@ -27,7 +27,6 @@ _LOOK = {
     Verdict.REJECTED.value: "⊘",
     Verdict.MANUAL.value: "✎",
 }
-_KINDS = frozenset(ClaimKind.values)
 _BADGE = '<span class="badge badge-{}"><span aria-hidden="true">{}</span> {}</span>'
 
 
@@ -52,4 +51,4 @@ def _badge(verdict: str, in_progress: bool, language: str | None) -> SafeString:
 @register.filter
 def kind_label(kind: str) -> str:
     """A claim kind's label (``claim.get_kind_display`` without rebuilding the choices)."""
-    return str(ClaimKind(kind).label) if kind in _KINDS else kind
+    return choice_label(ClaimKind, kind)

@@ -404,12 +404,18 @@ VERIFICATION_RATE_LIMIT_MARGIN = env.float("VERIFICATION_RATE_LIMIT_MARGIN_SECON
 # What "per IP" means: this machine's egress identity. Machines that share one public address
 # (NAT) must share one VIGIE_EGRESS_ID.
 VIGIE_EGRESS_ID = env("VIGIE_EGRESS_ID", default=socket.gethostname())
-# A source's breaker opens after this many consecutive failures (5xx, timeouts), stays open
-# OPEN_SECONDS (doubling at each failed probe, up to MAX_OPEN_SECONDS), then lets one probe
+# A source's breaker measures the source, not the requests: over the last WINDOW_SECONDS each
+# request counts once, with its latest outcome, and the breaker opens when at least
+# FAILURE_THRESHOLD distinct requests failed (5xx, timeouts) and they are at least
+# FAILURE_SHARE (a fraction, 0.5 = half) of the requests with an outcome in the window; the same
+# few requests failing again and again never open it while the source answers others. It stays
+# open OPEN_SECONDS (doubling at each failed probe, up to MAX_OPEN_SECONDS), then lets one probe
 # through; another probe is allowed if the first has not reported after PROBE_SECONDS.
 VERIFICATION_BREAKER_FAILURE_THRESHOLD = env.int(
     "VERIFICATION_BREAKER_FAILURE_THRESHOLD", default=5
 )
+VERIFICATION_BREAKER_WINDOW_SECONDS = env.float("VERIFICATION_BREAKER_WINDOW_SECONDS", default=60.0)
+VERIFICATION_BREAKER_FAILURE_SHARE = env.float("VERIFICATION_BREAKER_FAILURE_SHARE", default=0.5)
 VERIFICATION_BREAKER_OPEN_SECONDS = env.float("VERIFICATION_BREAKER_OPEN_SECONDS", default=30.0)
 VERIFICATION_BREAKER_MAX_OPEN_SECONDS = env.float(
     "VERIFICATION_BREAKER_MAX_OPEN_SECONDS", default=600.0

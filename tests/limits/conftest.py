@@ -56,6 +56,8 @@ def make_config(rates: RateTable, **options: Any) -> LimitsConfig:
         "open_seconds": 10.0,
         "max_open_seconds": 40.0,
         "probe_seconds": 5.0,
+        "failure_window": 60.0,
+        "failure_share": 0.5,
     }
     return LimitsConfig(rates=parse_rate_table(rates), **(defaults | options))
 

@@ -57,7 +57,40 @@ def test_defaults_are_the_documented_limits(settings):
     config = LimitsConfig.from_settings(settings)
     assert config.margin == 0.03
     assert (config.failure_threshold, config.open_seconds) == (5, 30.0)
+    assert (config.failure_window, config.failure_share) == (60.0, 0.5)
     assert config.egress_id == settings.VIGIE_EGRESS_ID != ""
+
+
+def test_the_breaker_window_and_share_come_from_the_environment():
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "VERIFICATION_BREAKER_WINDOW_SECONDS": "120",
+        "VERIFICATION_BREAKER_FAILURE_SHARE": "0.8",
+    }
+    code = (
+        "import json; from django.conf import settings; "
+        "print(json.dumps([settings.VERIFICATION_BREAKER_WINDOW_SECONDS, "
+        "settings.VERIFICATION_BREAKER_FAILURE_SHARE]))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
+    )
+    assert json.loads(out.stdout) == [120.0, 0.8]
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("failure_share", 0.0),
+        ("failure_share", 1.5),
+        ("failure_window", 0.0),
+        ("failure_threshold", 0),
+    ],
+)
+def test_an_unusable_breaker_setting_is_refused(option, value):
+    with pytest.raises(ValueError, match="breaker"):
+        make_config({}, **{option: value})
 
 
 def test_environment_variables_override_one_scope():
@@ -121,6 +154,10 @@ def test_with_redis_the_limiter_is_shared_through_redis(settings, redis_url):
     settings.VERIFICATION_BREAKER_FAILURE_THRESHOLD = 1  # a setting change: a new limiter
     assert get_limiter() is not limiter
     assert get_limiter().config.failure_threshold == 1
+    limiter = get_limiter()
+    settings.VERIFICATION_BREAKER_FAILURE_SHARE = 0.9
+    assert get_limiter() is not limiter
+    assert get_limiter().config.failure_share == 0.9
 
 
 def test_when_redis_is_unreachable_nothing_is_granted_and_nothing_raises(caplog):

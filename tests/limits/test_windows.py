@@ -135,7 +135,10 @@ def test_tokens_never_reach_the_shared_state_or_the_logs(make_limiter, backend, 
     limiter.acquire(SRC, token_key=token, now=clock())
     limiter.acquire(SRC, token_key=token, now=clock())
     limiter.observe(SRC, token_key=token, limit=50, remaining=3, reset_at=T0 + 30, now=clock())
-    limiter.record_failure(SRC, error="Jean Dupont 2012-08-15", now=clock())
+    limiter.record_failure(
+        SRC, error="Jean Dupont 2012-08-15", subject="Jean Dupont 2012-08-15", now=clock()
+    )
+    limiter.record_success(SRC, subject="Marie Dupont 2011-01-02", now=clock())
     state = limiter.breaker(SRC, now=clock())
 
     fingerprint = token_fingerprint(token)

@@ -9,11 +9,18 @@ Every worker process on every machine asks the same limiter before each upstream
     response = send(...)  # at once
     limiter.observe("api_particulier", token_key=token, limit=..., remaining=...,
                     reset_at=..., sent_at=decision.at)
-    # then limiter.record_success(source), record_failure(source, error="http_502"),
+    # then limiter.record_success(source, subject=f"request:{request_id}"),
+    # record_failure(source, error="http_502", subject=f"request:{request_id}"),
     # or limiter.pause(source, retry_after) on a 429
 
 ``acquire`` never blocks: it answers at once with how long to wait. Limits, the safety margin
 and the breaker's thresholds are settings (``VERIFICATION_RATE_LIMITS`` and friends).
+
+The breaker measures sources, not people: it opens on the share of *distinct requests* (the
+``subject``) that failed in a recent window (``VERIFICATION_BREAKER_WINDOW_SECONDS``), at least
+``VERIFICATION_BREAKER_FAILURE_THRESHOLD`` of them and at least
+``VERIFICATION_BREAKER_FAILURE_SHARE`` of those with an outcome; the same few requests failing
+again and again never open it while the source answers others (``base.py``, "The breaker").
 
 Why this is written here rather than taken from a library
 ---------------------------------------------------------
@@ -91,6 +98,8 @@ _SETTINGS = {
     "VERIFICATION_BREAKER_OPEN_SECONDS",
     "VERIFICATION_BREAKER_MAX_OPEN_SECONDS",
     "VERIFICATION_BREAKER_PROBE_SECONDS",
+    "VERIFICATION_BREAKER_WINDOW_SECONDS",
+    "VERIFICATION_BREAKER_FAILURE_SHARE",
 }
 
 

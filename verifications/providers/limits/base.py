@@ -8,9 +8,40 @@ Vocabulary used throughout the package:
 * the *server window* is what ``RateLimit-Limit``/``RateLimit-Remaining``/``RateLimit-Reset``
   say: a learned per-minute limit, and a budget of requests left until a reset time;
 * a *cooldown* is a shared pause of a whole source (``Retry-After`` on a 429);
-* the *breaker* is a per-source circuit breaker: ``closed`` → ``open`` after consecutive
-  failures → ``half_open`` once its open period is over, where exactly one probe is let through
-  across every process → ``closed`` on success, ``open`` again (for longer) on failure.
+* the *breaker* is a per-source circuit breaker that measures the *source*, not the requests
+  (see "The breaker" below): ``closed`` → ``open`` when many different requests fail →
+  ``half_open`` once its open period is over, where exactly one probe is let through across
+  every process → ``closed`` on success, ``open`` again (for longer) on failure;
+* a *subject* is what an outcome is about: a stable key of one request (the pipeline passes
+  ``request:<id>``), stored only as a fingerprint, never personal data.
+
+The breaker
+-----------
+Every outcome reported to the breaker names its subject. Over a sliding window of
+``failure_window`` seconds each subject counts once, with its latest outcome: *failed* (5xx,
+timeout) or *answered*. The breaker opens when at least ``failure_threshold`` distinct subjects
+failed in the window **and** they are at least ``failure_share`` of the subjects with an
+outcome in it. So the same few requests failing again and again (a person the provider chokes
+on, every time) never open it while the source answers others: those requests end by their own
+bounded retries (``verifications.retry``). A source that fails for everyone opens it as soon as
+``failure_threshold`` different requests have failed.
+
+Once open, nothing is granted for ``open_duration(opens)`` seconds (doubling at each reopening,
+up to ``max_open_seconds``); then it is half-open and one probe is granted across every process
+(another after ``probe_seconds`` if the first never reports). The probe decides:
+
+* answered (``record_success``, any subject) → ``closed``, and the failures of the window are
+  forgotten (a fresh start, as a closed breaker with no failure);
+* failed, by a subject that was not already failing in the window → ``open`` again, for twice
+  as long: that is new evidence that the source is down;
+* failed, by a subject that *was* already failing in the window: its failure adds nothing to
+  what was known. The breaker opens again only if the window still shows the source failing
+  (the condition above); otherwise, other subjects having been answered, it stays half-open and
+  frees the probe at once, so that another request probes.
+
+An answer to a request sent before the breaker opened is recorded in the window but does not
+close the breaker before its open period is over. Without a subject, each outcome is its own
+subject (as if every call were a different request).
 
 All times are epoch seconds on the *limiter's clock*: the Redis server's ``TIME`` with the Redis
 backend (so that the clocks of the worker machines do not matter), the machine's clock with the
@@ -20,13 +51,17 @@ local backend. Tests pass ``now`` explicitly to drive a fake clock.
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import re
+import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+
+logger = logging.getLogger(__name__)
 
 # Bucket scopes a source may configure, in the order they are checked and reported.
 SCOPES = ("source", "token", "ip")
@@ -101,7 +136,7 @@ class BreakerState:
 
     source: str
     state: str  # "closed", "open" or "half_open"
-    failures: int  # consecutive failures
+    failures: int  # distinct subjects whose latest outcome in the window is a failure
     opened_at: float | None
     retry_at: float | None  # when the breaker lets a probe through
     last_error: str
@@ -110,6 +145,23 @@ class BreakerState:
     server_remaining: int | None = None  # what the server's budget still allows, if known
     server_reset_at: float | None = None
     rates: tuple[RateUse, ...] = ()
+    subjects: int = 0  # distinct subjects with an outcome in the window (failed or answered)
+    last_opened_at: float | None = None  # the last time it opened (kept once closed again)
+
+    @property
+    def answered(self) -> int:
+        """Distinct subjects the source answered in the window (their latest outcome)."""
+        return max(self.subjects - self.failures, 0)
+
+    @property
+    def down(self) -> bool:
+        """Whether the source is taken as down: the breaker is open or half-open."""
+        return self.state != "closed"
+
+    @property
+    def degraded(self) -> bool:
+        """Down, or paused by a shared cooldown (a 429's Retry-After)."""
+        return self.down or self.cooldown_until is not None
 
 
 @dataclass(frozen=True)
@@ -123,6 +175,16 @@ class LimitsConfig:
     open_seconds: float = 30.0
     max_open_seconds: float = 600.0
     probe_seconds: float = 30.0
+    failure_window: float = 60.0
+    failure_share: float = 0.5
+
+    def __post_init__(self) -> None:
+        if self.failure_threshold < 1:
+            raise ValueError(f"breaker threshold must be 1 or more: {self.failure_threshold}")
+        if not self.failure_window > 0:
+            raise ValueError(f"breaker window must be positive: {self.failure_window}")
+        if not 0 < self.failure_share <= 1:
+            raise ValueError(f"breaker failure share must be in (0, 1]: {self.failure_share}")
 
     @classmethod
     def from_settings(cls, settings: Any) -> LimitsConfig:
@@ -134,7 +196,13 @@ class LimitsConfig:
             open_seconds=float(settings.VERIFICATION_BREAKER_OPEN_SECONDS),
             max_open_seconds=float(settings.VERIFICATION_BREAKER_MAX_OPEN_SECONDS),
             probe_seconds=float(settings.VERIFICATION_BREAKER_PROBE_SECONDS),
+            failure_window=float(settings.VERIFICATION_BREAKER_WINDOW_SECONDS),
+            failure_share=float(settings.VERIFICATION_BREAKER_FAILURE_SHARE),
         )
+
+    def tripped(self, failed: int, subjects: int) -> bool:
+        """Whether ``failed`` distinct failing subjects out of ``subjects`` open the breaker."""
+        return failed >= self.failure_threshold and failed >= self.failure_share * subjects
 
     def open_duration(self, opens: int) -> float:
         """Open period after the ``opens``-th consecutive opening: doubles, up to a cap."""
@@ -171,6 +239,16 @@ def token_fingerprint(token_key: str) -> str:
     return hashlib.sha256(token_key.encode()).hexdigest()[:16]
 
 
+def subject_fingerprint(subject: str) -> str:
+    """What identifies a subject in the shared state: a fingerprint, never the key itself.
+
+    Without a subject, a random one: the outcome counts as a request of its own.
+    """
+    if not subject:
+        return "anon:" + uuid.uuid4().hex[:16]
+    return hashlib.sha256(f"subject|{subject}".encode()).hexdigest()[:20]
+
+
 def clean_error_code(error: str) -> str:
     """``error`` if it looks like a code ("timeout", "http_502", "30999"), else "unspecified".
 
@@ -178,6 +256,37 @@ def clean_error_code(error: str) -> str:
     shared state and on the dashboard: a code has no spaces and is short.
     """
     return error if _ERROR_CODE_RE.match(error) else "unspecified"
+
+
+def log_transition(
+    source: str,
+    transition: str,
+    failed: int,
+    subjects: int,
+    error: str,
+    retry_in: float,
+    config: LimitsConfig,
+) -> None:
+    """Log what a failure did to the breaker (both backends say it the same way)."""
+    if transition in ("opened", "reopened"):
+        logger.warning(
+            "Circuit breaker for %s %s: %d of the %d requests with an outcome in the last "
+            "%.0f s failed (last error: %s); next probe in %.1f s",
+            source,
+            transition,
+            failed,
+            subjects,
+            config.failure_window,
+            error,
+            retry_in,
+        )
+    elif transition == "probe_failed_alone":
+        logger.info(
+            "Circuit breaker for %s stays half-open: the probe failed for a request that was "
+            "already failing (%s) while the source answers others; another request probes",
+            source,
+            error,
+        )
 
 
 def normalise_reset(reset_at: float | None, now: float) -> float | None:
@@ -210,8 +319,9 @@ class Limiter(ABC):
     guarantee is about grant times, and the safety margin absorbs only milliseconds of delay);
     otherwise put the work back with ``not_before = now + decision.wait``. After the answer,
     call ``observe`` with its ``RateLimit-*`` headers, then ``record_success`` or
-    ``record_failure`` (5xx, timeouts: the source is unwell) or ``pause`` (429 + Retry-After).
-    A definite business answer, a 404 or a 4xx about our request is a success for the breaker.
+    ``record_failure`` (5xx, timeouts: the source is unwell), each with the request's
+    ``subject``, or ``pause`` (429 + Retry-After). A definite business answer, a 404 or a 4xx
+    about our request is a success for the breaker.
     """
 
     def __init__(self, config: LimitsConfig) -> None:
@@ -253,12 +363,17 @@ class Limiter(ABC):
         """Shared cooldown: nothing is granted for ``source`` for ``seconds`` (never shortened)."""
 
     @abstractmethod
-    def record_success(self, source: str, *, now: float | None = None) -> None:
-        """The source answered: reset the consecutive failures; a half-open breaker closes."""
+    def record_success(self, source: str, *, subject: str = "", now: float | None = None) -> None:
+        """The source answered the request ``subject``: its latest outcome in the window is an
+        answer; a half-open breaker closes (and forgets the window's failures)."""
 
     @abstractmethod
-    def record_failure(self, source: str, *, error: str, now: float | None = None) -> None:
-        """The source failed (5xx, timeout); ``error`` is a short code, never personal data."""
+    def record_failure(
+        self, source: str, *, error: str, subject: str = "", now: float | None = None
+    ) -> None:
+        """The source failed the request ``subject`` (5xx, timeout); the breaker opens if the
+        window says the source fails (see the module docstring). ``error`` is a short code,
+        never personal data; ``subject`` is stored as a fingerprint only."""
 
     @abstractmethod
     def breaker(self, source: str, *, now: float | None = None) -> BreakerState:

@@ -35,7 +35,9 @@ from verifications.providers.limits.base import (
     RateUse,
     check_source,
     clean_error_code,
+    log_transition,
     normalise_reset,
+    subject_fingerprint,
 )
 
 
@@ -66,6 +68,14 @@ CREATE TABLE IF NOT EXISTS breakers (
     probe_until REAL,
     last_error TEXT NOT NULL DEFAULT ''
 );
+CREATE TABLE IF NOT EXISTS outcomes (
+    source TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    failed INTEGER NOT NULL,
+    ts REAL NOT NULL,
+    PRIMARY KEY (source, subject)
+);
+CREATE INDEX IF NOT EXISTS outcomes_source_ts ON outcomes (source, ts);
 CREATE TABLE IF NOT EXISTS server_windows (
     scope TEXT PRIMARY KEY,
     learned_limit INTEGER,
@@ -125,6 +135,14 @@ class LocalLimiter(Limiter):
                 if "locked" not in str(exc) or time.monotonic() > deadline:
                     raise
                 time.sleep(0.05)
+        # Files made before the breaker kept the time it last opened.
+        columns = {row[1] for row in conn.execute("PRAGMA table_info(breakers)")}
+        if "last_opened_at" not in columns:
+            try:
+                conn.execute("ALTER TABLE breakers ADD COLUMN last_opened_at REAL")
+            except sqlite3.OperationalError as exc:  # another process added it meanwhile
+                if "duplicate column" not in str(exc):
+                    raise
         conn.execute("PRAGMA synchronous=NORMAL")
         # Buckets are pruned when used; those of tokens no longer used are dropped here.
         conn.execute("DELETE FROM grants WHERE ts < ?", (time.time() - _STALE_GRANTS,))
@@ -315,70 +333,97 @@ class LocalLimiter(Limiter):
 
     # --- Breaker ----------------------------------------------------------------------------
 
-    def record_success(self, source: str, *, now: float | None = None) -> None:
+    def _record_outcome(
+        self, db: sqlite3.Connection, source: str, subject: str, failed: bool, t: float
+    ) -> tuple[bool, int, int]:
+        """Record ``subject``'s latest outcome in the breaker's window (older ones dropped):
+        whether it was failing already, and the distinct failed and answered subjects."""
+        db.execute(
+            "DELETE FROM outcomes WHERE source = ? AND ts <= ?",
+            (source, t - self.config.failure_window),
+        )
+        known = (
+            db.execute(
+                "SELECT 1 FROM outcomes WHERE source = ? AND subject = ? AND failed = 1",
+                (source, subject),
+            ).fetchone()
+            is not None
+        )
+        db.execute(
+            "INSERT INTO outcomes (source, subject, failed, ts) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (source, subject) DO UPDATE SET failed = excluded.failed, "
+            "ts = excluded.ts",
+            (source, subject, int(failed), t),
+        )
+        (n_failed, subjects) = db.execute(
+            "SELECT COALESCE(SUM(failed), 0), COUNT(*) FROM outcomes WHERE source = ?", (source,)
+        ).fetchone()
+        return known, n_failed, subjects - n_failed
+
+    def record_success(self, source: str, *, subject: str = "", now: float | None = None) -> None:
         check_source(source)
+        subject = subject_fingerprint(subject)
         with self._transaction() as db:
             t = time.time() if now is None else now
+            self._record_outcome(db, source, subject, False, t)
             row = db.execute(
                 "SELECT state, retry_at FROM breakers WHERE source = ?", (source,)
             ).fetchone()
-            if row is None:
-                return
-            if row[0] == "open" and t < row[1]:
-                # An answer to a request sent before the breaker opened: the open period
-                # stands, and the probe decides once it is over.
+            if row is None or row[0] != "open" or t < row[1]:
+                # Closed already; or an answer to a request sent before the breaker opened:
+                # the open period stands, and the probe decides once it is over.
                 return
             db.execute(
                 "UPDATE breakers SET state = 'closed', failures = 0, opens = 0, "
                 "opened_at = NULL, retry_at = NULL, probe_until = NULL WHERE source = ?",
                 (source,),
             )
-        if row[0] == "open":
-            logger.warning("Circuit breaker for %s closed: the source answers again", source)
+            # Closed again: a fresh start, the outage's failures are forgotten.
+            db.execute("DELETE FROM outcomes WHERE source = ? AND failed = 1", (source,))
+        logger.warning("Circuit breaker for %s closed: the source answers again", source)
 
-    def record_failure(self, source: str, *, error: str, now: float | None = None) -> None:
+    def record_failure(
+        self, source: str, *, error: str, subject: str = "", now: float | None = None
+    ) -> None:
         check_source(source)
         error = clean_error_code(error)
+        subject = subject_fingerprint(subject)
+        config = self.config
         transition = ""
         with self._transaction() as db:
             t = time.time() if now is None else now
+            known, failed, answered = self._record_outcome(db, source, subject, True, t)
+            tripped = config.tripped(failed, failed + answered)
             row = db.execute(
-                "SELECT state, failures, opens, retry_at FROM breakers WHERE source = ?",
-                (source,),
+                "SELECT state, opens, retry_at FROM breakers WHERE source = ?", (source,)
             ).fetchone()
-            state, failures, opens, retry_at = row or ("closed", 0, 0, None)
-            failures += 1
-            opened_at = None
+            state, opens, retry_at = row or ("closed", 0, None)
             if state == "open" and retry_at is not None and t >= retry_at:
-                transition, opens = "reopened", opens + 1
-            elif state != "open" and failures >= self.config.failure_threshold:
+                # Half-open: this is the probe (or an answer that came after it).
+                if known and not tripped:
+                    # A request that was failing already, while others are answered: nothing
+                    # new about the source. Stay half-open; another request probes at once.
+                    transition = "probe_failed_alone"
+                else:
+                    transition, opens = "reopened", opens + 1
+            elif state != "open" and tripped:
                 transition, opens = "opened", 1
-            next_probe = t + self.config.open_duration(opens)
-            if transition:
-                state, opened_at, retry_at = "open", t, next_probe
             db.execute(
-                "INSERT INTO breakers (source, state, failures, opens, opened_at, retry_at, "
-                "probe_until, last_error) VALUES (?, ?, ?, ?, ?, ?, NULL, ?) "
-                "ON CONFLICT (source) DO UPDATE SET failures = excluded.failures, "
-                "last_error = excluded.last_error",
-                (source, state, failures, opens, opened_at, retry_at, error),
+                "INSERT INTO breakers (source, last_error) VALUES (?, ?) "
+                "ON CONFLICT (source) DO UPDATE SET last_error = excluded.last_error",
+                (source, error),
             )
-            if transition:
+            if transition == "probe_failed_alone":
+                db.execute("UPDATE breakers SET probe_until = NULL WHERE source = ?", (source,))
+            elif transition:
+                retry_at = t + config.open_duration(opens)
                 db.execute(
                     "UPDATE breakers SET state = 'open', opens = ?, opened_at = ?, "
-                    "retry_at = ?, probe_until = NULL WHERE source = ?",
-                    (opens, opened_at, retry_at, source),
+                    "last_opened_at = ?, retry_at = ?, probe_until = NULL WHERE source = ?",
+                    (opens, t, t, retry_at, source),
                 )
-        if transition:
-            logger.warning(
-                "Circuit breaker for %s %s after %d consecutive failures (last: %s); "
-                "next probe in %.1f s",
-                source,
-                transition,
-                failures,
-                error,
-                next_probe - t,
-            )
+        retry_in = (retry_at - t) if retry_at is not None else 0.0
+        log_transition(source, transition, failed, failed + answered, error, retry_in, config)
 
     # --- Dashboard and admin ----------------------------------------------------------------
 
@@ -396,11 +441,21 @@ class LocalLimiter(Limiter):
     def _read_state(self, db: sqlite3.Connection, source: str, t: float) -> BreakerState:
         margin = self.config.margin
         br = db.execute(
-            "SELECT state, failures, opened_at, retry_at, last_error FROM breakers "
+            "SELECT state, opened_at, retry_at, last_error, last_opened_at FROM breakers "
             "WHERE source = ?",
             (source,),
         ).fetchone()
-        state, failures, opened_at, retry_at, last_error = br or ("closed", 0, None, None, "")
+        state, opened_at, retry_at, last_error, last_opened_at = br or (
+            "closed",
+            None,
+            None,
+            "",
+            None,
+        )
+        failures, subjects = db.execute(
+            "SELECT COALESCE(SUM(failed), 0), COUNT(*) FROM outcomes WHERE source = ? AND ts > ?",
+            (source, t - self.config.failure_window),
+        ).fetchone()
         if state == "open" and retry_at is not None and t >= retry_at:
             state = "half_open"
         cd = db.execute(
@@ -445,6 +500,8 @@ class LocalLimiter(Limiter):
             source=source,
             state=state,
             failures=failures,
+            subjects=subjects,
+            last_opened_at=last_opened_at,
             opened_at=opened_at,
             retry_at=retry_at if state != "closed" else None,
             last_error=last_error,
@@ -480,8 +537,9 @@ class LocalLimiter(Limiter):
             if source is None:
                 db.execute("DELETE FROM breakers")
                 db.execute("DELETE FROM cooldowns")
+                db.execute("DELETE FROM outcomes")
             else:
                 check_source(source)
-                db.execute("DELETE FROM breakers WHERE source = ?", (source,))
-                db.execute("DELETE FROM cooldowns WHERE source = ?", (source,))
+                for table in ("breakers", "cooldowns", "outcomes"):
+                    db.execute(f"DELETE FROM {table} WHERE source = ?", (source,))  # noqa: S608
         logger.warning("Circuit breaker and cooldown reset by an admin for %s", source or "all")

@@ -7,9 +7,11 @@ scripts read the time from Redis (``TIME``), so the clocks of the worker machine
 tests pass ``now`` instead.
 
 Keys live under ``vigie:limits:{<source>}:`` (the hash tag keeps one source's keys in one
-Redis Cluster slot): ``br`` (breaker hash), ``cd`` (cooldown hash), ``log:<bucket>`` (sorted
-sets of grant times) and ``srv:<scope>`` (what the server's headers said). A token appears only
-as its SHA-256 fingerprint.
+Redis Cluster slot): ``br`` (breaker hash), ``cd`` (cooldown hash), ``fl`` and ``ok`` (the
+breaker's window: sorted sets of subject fingerprints by the time of their latest outcome,
+failed or answered; a subject is in one of them at most), ``log:<bucket>`` (sorted sets of
+grant times) and ``srv:<scope>`` (what the server's headers said). A token and a subject appear
+only as fingerprints.
 """
 
 from __future__ import annotations
@@ -38,6 +40,8 @@ from verifications.providers.limits.base import (
     RateUse,
     check_source,
     clean_error_code,
+    log_transition,
+    subject_fingerprint,
 )
 
 
@@ -198,44 +202,77 @@ return 1
 """
 )
 
-# KEYS: 1 breaker. ARGV: 1 now, 2 error, 3 threshold, 4 open seconds, 5 max open seconds.
+# The breaker's window (KEYS[2] failed, KEYS[3] answered): drop what is older than the window,
+# record ``subject``'s latest outcome in ``into`` (and out of the other set); returns whether
+# the subject was failing already, and the distinct failed and answered subjects.
+_WINDOW = """
+local function record(window, subject, into, other)
+  local lower = fmt(now - window)
+  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', lower)
+  redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', lower)
+  local known = redis.call('ZSCORE', KEYS[2], subject) ~= false
+  redis.call('ZREM', other, subject)
+  redis.call('ZADD', into, fmt(now), subject)
+  local ttl = math.ceil(window * 1000) + 1000
+  redis.call('PEXPIRE', KEYS[2], ttl)
+  redis.call('PEXPIRE', KEYS[3], ttl)
+  return known, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])
+end
+"""
+
+# KEYS: 1 breaker, 2 failed subjects, 3 answered subjects.
+# ARGV: 1 now, 2 error, 3 threshold, 4 open seconds, 5 max open seconds, 6 window, 7 share,
+#       8 subject.
 _FAILURE = (
     _PRELUDE
+    + _WINDOW
     + """
-local st = redis.call('HMGET', KEYS[1], 'state', 'failures', 'opens', 'retry_at')
+local known, failed, answered = record(tonumber(ARGV[6]), ARGV[8], KEYS[2], KEYS[3])
+local tripped = failed >= tonumber(ARGV[3]) and failed >= tonumber(ARGV[7]) * (failed + answered)
+local st = redis.call('HMGET', KEYS[1], 'state', 'opens', 'retry_at')
 local state = st[1] or 'closed'
-local failures = (tonumber(st[2]) or 0) + 1
-local opens = tonumber(st[3]) or 0
-local retry_at = tonumber(st[4]) or 0
+local opens = tonumber(st[2]) or 0
+local retry_at = tonumber(st[3]) or 0
 local transition = ''
 if state == 'open' and now >= retry_at then
-  transition, opens = 'reopened', opens + 1
-elseif state ~= 'open' and failures >= tonumber(ARGV[3]) then
+  -- Half-open: this is the probe (or an answer that came after it).
+  if known and not tripped then
+    -- A request that was failing already, while others are answered: nothing new about the
+    -- source. Stay half-open and let another request probe at once.
+    transition = 'probe_failed_alone'
+    redis.call('HDEL', KEYS[1], 'probe_until')
+  else
+    transition, opens = 'reopened', opens + 1
+  end
+elseif state ~= 'open' and tripped then
   transition, opens = 'opened', 1
 end
-if transition ~= '' then
+if transition == 'opened' or transition == 'reopened' then
   retry_at = now + math.min(tonumber(ARGV[4]) * 2 ^ (opens - 1), tonumber(ARGV[5]))
   redis.call('HSET', KEYS[1], 'state', 'open', 'opens', opens, 'opened_at', fmt(now),
-             'retry_at', fmt(retry_at))
+             'last_opened_at', fmt(now), 'retry_at', fmt(retry_at))
   redis.call('HDEL', KEYS[1], 'probe_until')
 end
-redis.call('HSET', KEYS[1], 'failures', failures, 'last_error', ARGV[2])
-return {transition, failures, fmt(retry_at - now)}
+redis.call('HSET', KEYS[1], 'last_error', ARGV[2])
+return {transition, failed, failed + answered, fmt(retry_at - now)}
 """
 )
 
-# KEYS: 1 breaker. ARGV: 1 now.
+# KEYS: 1 breaker, 2 failed subjects, 3 answered subjects. ARGV: 1 now, 2 window, 3 subject.
 _SUCCESS = (
     _PRELUDE
+    + _WINDOW
     + """
-if redis.call('EXISTS', KEYS[1]) == 0 then return '' end
+record(tonumber(ARGV[2]), ARGV[3], KEYS[3], KEYS[2])
 local st = redis.call('HMGET', KEYS[1], 'state', 'retry_at')
-local state = st[1] or 'closed'
+if st[1] ~= 'open' then return '' end
 -- An answer to a request sent before the breaker opened: the open period stands.
-if state == 'open' and now < (tonumber(st[2]) or 0) then return '' end
-redis.call('HSET', KEYS[1], 'state', 'closed', 'failures', 0, 'opens', 0)
+if now < (tonumber(st[2]) or 0) then return '' end
+redis.call('HSET', KEYS[1], 'state', 'closed', 'opens', 0)
 redis.call('HDEL', KEYS[1], 'opened_at', 'retry_at', 'probe_until')
-return state
+-- Closed again: a fresh start, the outage's failures are forgotten.
+redis.call('DEL', KEYS[2])
+return 'open'
 """
 )
 
@@ -389,10 +426,22 @@ class RedisLimiter(Limiter):
 
     # --- Breaker ----------------------------------------------------------------------------
 
-    def record_success(self, source: str, *, now: float | None = None) -> None:
+    def _window_keys(self, source: str) -> list[str]:
+        return [self._key("br", source), self._key("fl", source), self._key("ok", source)]
+
+    def record_success(self, source: str, *, subject: str = "", now: float | None = None) -> None:
         check_source(source)
         try:
-            previous = _text(self._success(keys=[self._key("br", source)], args=[_arg(now)]))
+            previous = _text(
+                self._success(
+                    keys=self._window_keys(source),
+                    args=[
+                        _arg(now),
+                        _arg(self.config.failure_window),
+                        subject_fingerprint(subject),
+                    ],
+                )
+            )
         except redis.RedisError as exc:
             logger.warning(
                 "Rate limiter unavailable (%s): success of %s lost", type(exc).__name__, source
@@ -401,18 +450,24 @@ class RedisLimiter(Limiter):
         if previous == "open":
             logger.warning("Circuit breaker for %s closed: the source answers again", source)
 
-    def record_failure(self, source: str, *, error: str, now: float | None = None) -> None:
+    def record_failure(
+        self, source: str, *, error: str, subject: str = "", now: float | None = None
+    ) -> None:
         check_source(source)
         error = clean_error_code(error)
+        config = self.config
         try:
-            transition, failures, retry_in = self._failure(
-                keys=[self._key("br", source)],
+            transition, failed, subjects, retry_in = self._failure(
+                keys=self._window_keys(source),
                 args=[
                     _arg(now),
                     error,
-                    self.config.failure_threshold,
-                    _arg(self.config.open_seconds),
-                    _arg(self.config.max_open_seconds),
+                    config.failure_threshold,
+                    _arg(config.open_seconds),
+                    _arg(config.max_open_seconds),
+                    _arg(config.failure_window),
+                    _arg(config.failure_share),
+                    subject_fingerprint(subject),
                 ],
             )
         except redis.RedisError as exc:
@@ -420,16 +475,9 @@ class RedisLimiter(Limiter):
                 "Rate limiter unavailable (%s): failure of %s lost", type(exc).__name__, source
             )
             return
-        if transition:
-            logger.warning(
-                "Circuit breaker for %s %s after %d consecutive failures (last: %s); "
-                "next probe in %.1f s",
-                source,
-                _text(transition),
-                int(failures),
-                error,
-                float(retry_in),
-            )
+        log_transition(
+            source, _text(transition), int(failed), int(subjects), error, float(retry_in), config
+        )
 
     # --- Dashboard and admin ----------------------------------------------------------------
 
@@ -479,10 +527,15 @@ class RedisLimiter(Limiter):
                 used = self.client.zcount(key, f"({lower!r}", "+inf")
                 label = kind if kind == "source" else f"{kind}:{ident}"
                 uses.append(RateUse(label, rate.limit, rate.window, int(used)))
+        lower = f"({t - self.config.failure_window!r}"
+        failed = int(self.client.zcount(self._key("fl", source), lower, "+inf"))
+        answered = int(self.client.zcount(self._key("ok", source), lower, "+inf"))
         return BreakerState(
             source=source,
             state=state,
-            failures=int(br.get("failures", 0)),
+            failures=failed,
+            subjects=failed + answered,
+            last_opened_at=float(br["last_opened_at"]) if "last_opened_at" in br else None,
             opened_at=float(br["opened_at"]) if "opened_at" in br else None,
             retry_at=retry_at if state != "closed" else None,
             last_error=br.get("last_error", ""),
@@ -525,12 +578,13 @@ class RedisLimiter(Limiter):
         try:
             if source is None:
                 keys = [
-                    *self.client.scan_iter(match=f"{PREFIX}{{*}}:br", count=200),
-                    *self.client.scan_iter(match=f"{PREFIX}{{*}}:cd", count=200),
+                    key
+                    for kind in ("br", "cd", "fl", "ok")
+                    for key in self.client.scan_iter(match=f"{PREFIX}{{*}}:{kind}", count=200)
                 ]
             else:
                 check_source(source)
-                keys = [self._key("br", source), self._key("cd", source)]
+                keys = [self._key(kind, source) for kind in ("br", "cd", "fl", "ok")]
             if keys:
                 self.client.delete(*keys)
         except redis.RedisError as exc:

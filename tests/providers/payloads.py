@@ -274,6 +274,21 @@ CERTIFINFO_DETAIL_ARCHIVED = {
     "rncp": "RNCP1234",
 }
 
+# An archived certification with its registration history: `rncp_historique` is named by the
+# catalogue [V-3p: §3.4], its items' fields are not documented [?]; the France compétences RNCP
+# names (`date_fin_enregistrement`, `actif`) are assumed (constructed).
+CERTIFINFO_DETAIL_HISTORY = {
+    "certifinfo_code": 90009,
+    "certifinfo_intitule": "BTS Assistant de manager",
+    "niveau_europeen_libelle": "Niveau 5",
+    "etat_libelle": "Archivée",
+    "rncp": [{"code": "RNCP24424", "libelle": "BTS Assistant de manager", "actif": False}],
+    "rncp_historique": [
+        {"code": "RNCP4028", "date_fin_enregistrement": "31/12/2014", "actif": False},
+        {"code": "RNCP24424", "date_fin_enregistrement": "31/12/2019", "actif": False},
+    ],
+}
+
 # FastAPI's 422 body [I: §3.6].
 CERTIFINFO_422 = {
     "detail": [{"loc": ["query", "id"], "msg": "value is not a valid integer", "type": "x"}]

@@ -1,4 +1,5 @@
 import copy
+import datetime as dt
 
 import pytest
 from responses import matchers
@@ -353,3 +354,121 @@ def test_codes_in_every_shape():
     record = certifinfo.parse_record(copy.deepcopy(item), code="RNCP1")
     assert record.codes == ("RNCP1", "RNCP2", "RNCP3", "RNCP4", "RS5", "RS6")
     assert record.code_active is False
+
+
+# --- Codes in any writing ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("listed", "declared"),
+    [
+        ("RNCP012345", "RNCP12345"),
+        ("RNCP12345", "RNCP012345"),
+        ("rncp 12345", "RNCP12345"),
+        ("12345", "RNCP0012345"),
+        ("RS01234", "RS1234"),
+    ],
+)
+def test_search_results_match_the_code_in_any_writing(
+    mocked, session, certifinfo_config, listed, declared
+):
+    mocked.get(SEARCH, json={"data": [{"id": 4, "rncp_code": listed, "rs_code": []}]})
+    mocked.get(DETAIL, json={"id": 4, "rncp": [{"code": listed, "actif": False}]})
+
+    result = certifinfo.verify(session, CertificationQuery(code=declared), certifinfo_config)
+
+    assert result.found is True
+    assert result.data.candidates == 1
+    assert result.data.code_active is False  # the declared code's own flag, whatever its writing
+
+
+def test_other_codes_still_do_not_match_in_any_writing(mocked, session, certifinfo_config):
+    mocked.get(SEARCH, json={"data": [{"id": 1, "rncp_code": "RNCP0123450"}]})
+
+    result = certifinfo.verify(session, CertificationQuery(code="RNCP12345"), certifinfo_config)
+
+    assert result.found is False
+
+
+# --- End of registration (rncp_historique) ----------------------------------------------------
+
+
+def test_the_end_of_registration_comes_from_the_history(mocked, session, certifinfo_config):
+    mocked.get(SEARCH, json={"data": [{"certifinfo_code": 90009, "rncp_code": "RNCP24424"}]})
+    mocked.get(DETAIL, json=payloads.CERTIFINFO_DETAIL_HISTORY, match=params(id=90009))
+
+    record = certifinfo.verify(
+        session, CertificationQuery(code="RNCP24424"), certifinfo_config
+    ).data
+
+    assert record.archived is True
+    # The declared code's item, not the older RNCP4028's.
+    assert record.registration_ended == dt.date(2019, 12, 31)
+
+
+@pytest.mark.parametrize(
+    ("item", "code", "ended"),
+    [
+        # a list of dicts, dates in either writing
+        ({"rncp_historique": [{"date_fin_enregistrement": "2019-12-31"}]}, "RNCP1", "2019-12-31"),
+        ({"rncp_historique": [{"date_fin_enregistrement": "31/12/2019"}]}, "RNCP1", "2019-12-31"),
+        # one dict
+        ({"rncp_historique": {"date_fin_enregistrement": "30/06/2021"}}, "RNCP1", "2021-06-30"),
+        # a dict keyed by code: only the declared code's entry counts
+        (
+            {
+                "rncp_historique": {
+                    "RNCP1": {"date_fin_enregistrement": "2018-01-01"},
+                    "RNCP2": {"date_fin_enregistrement": "2022-01-01"},
+                }
+            },
+            "RNCP01",
+            "2018-01-01",
+        ),
+        # items of other codes are skipped; bare numbers are RNCP numbers
+        (
+            {
+                "rncp_historique": [
+                    {"code": "RNCP2", "date_fin_enregistrement": "2022-01-01", "actif": True},
+                    {"rncp": "1", "date_fin_enregistrement": "2017-03-01", "actif": False},
+                ]
+            },
+            "RNCP1",
+            "2017-03-01",
+        ),
+        # the latest of the declared code's items
+        (
+            {
+                "rncp_historique": [
+                    {"code": "RNCP1", "date_fin_enregistrement": "2015-01-01"},
+                    {"code": "RNCP1", "date_fin_enregistrement": "2020-01-01"},
+                    {"date_fin_enregistrement": "not a date"},
+                ]
+            },
+            "RNCP1",
+            "2020-01-01",
+        ),
+        # asked by Certif Info id: every item counts
+        (
+            {"rncp_historique": [{"code": "RNCP2", "date_fin_enregistrement": "2022-01-01"}]},
+            "108536",
+            "2022-01-01",
+        ),
+        # on the certification itself
+        ({"date_fin_enregistrement": "2016-09-01"}, "RNCP1", "2016-09-01"),
+        # nothing usable
+        (
+            {"rncp_historique": [{"code": "RNCP2", "date_fin_enregistrement": "2022-01-01"}]},
+            "RNCP1",
+            None,
+        ),
+        ({"rncp_historique": [{"actif": False}]}, "RNCP1", None),
+        ({"rncp_historique": "31/12/2019"}, "RNCP1", None),
+        ({"rncp_historique": None}, "RNCP1", None),
+        ({}, "RNCP1", None),
+    ],
+)
+def test_registration_end_in_every_shape(item, code, ended):
+    record = certifinfo.parse_record(item, code=code)
+
+    assert record.registration_ended == (dt.date.fromisoformat(ended) if ended else None)

@@ -166,6 +166,26 @@ def test_state_code_as_string_or_number(mocked, session, query, cvec_config, cod
     assert cvec.verify(session, query, cvec_config).data.state_code == expected
 
 
+@pytest.mark.parametrize(
+    ("extra", "campaign"),
+    [
+        ({}, None),  # no documented answer echoes it
+        ({"campagne": "2025-2026"}, "2025-2026"),
+        ({"year": 2025}, "2025"),
+        ({"annee": "2025"}, "2025"),
+        ({"campagne": {"code": "2025", "libelle": "2025-2026"}}, "2025-2026"),
+        ({"campagne": {"annee": 2024}}, "2024"),
+        ({"campagne": "", "year": 2025}, "2025"),
+        ({"campagne": None}, None),
+        ({"campagne": ["2025"]}, None),
+    ],
+)
+def test_an_echoed_campaign_is_kept_as_text(mocked, session, query, cvec_config, extra, campaign):
+    mocked.get(URL, json={**payloads.CVEC_200, **extra})
+
+    assert cvec.verify(session, query, cvec_config).data.campaign == campaign
+
+
 def test_missing_keys_are_allowed(mocked, session, query, cvec_config):
     mocked.get(URL, json={"etat": {"code": "70"}, "unknown": 1})
 

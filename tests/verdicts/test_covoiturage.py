@@ -63,11 +63,48 @@ def test_expired_contradicts():
     assert decision.valid_until is None
 
 
-def test_another_uuid_is_for_a_clerk():
-    decision = run(dataclasses.replace(RECORD, uuid="1b37ff76-dac6-44b0-ba78-9015a8a198fc"))
+@pytest.mark.parametrize("kind", ["ok", "expired"])
+def test_another_uuid_is_for_a_clerk(kind):
+    other = "1b37ff76-dac6-44b0-ba78-9015a8a198fc"
+    decision = run(dataclasses.replace(RECORD, uuid=other, type=kind))
 
+    # Even "expired": it is said of another attestation than the one declared.
     assert decision.verdict == Verdict.MISMATCH
     assert decision.reason_code == "covoiturage.uuid_differs"
+    assert decision.diff[0] == {"field": "uuid", "declared": UUID, "source": other, "match": False}
+
+
+@pytest.mark.parametrize(
+    "echoed",
+    [
+        UUID.upper(),
+        UUID.replace("-", ""),
+        "{" + UUID + "}",
+        "urn:uuid:" + UUID,
+        " " + UUID.upper().replace("-", "") + " ",
+    ],
+)
+def test_the_same_uuid_written_otherwise_confirms_with_a_note(echoed):
+    decision = run(dataclasses.replace(RECORD, uuid=echoed))
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert decision.diff[0] == {"field": "uuid", "declared": UUID, "source": echoed, "match": True}
+    assert decision.note_codes == ["covoiturage.deprecated", "covoiturage.uuid_format"]
+
+
+@pytest.mark.parametrize("declared", [UUID.upper(), UUID.replace("-", ""), f" {{{UUID}}} "])
+def test_the_declared_uuid_is_compared_in_its_canonical_form(declared):
+    decision = run(uuid=declared)
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert decision.note_codes == ["covoiturage.deprecated"]
+
+
+def test_the_same_uuid_written_otherwise_stays_expired():
+    decision = run(dataclasses.replace(RECORD, uuid=UUID.upper(), type="expired"))
+
+    assert decision.verdict == Verdict.CONTRADICTED
+    assert decision.reason_code == "covoiturage.expired"
 
 
 def test_answer_without_uuid_compares_the_type_only():

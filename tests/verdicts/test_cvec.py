@@ -187,6 +187,82 @@ def test_without_declared_campaign_the_one_in_progress_is_assumed():
     assert decision.valid_until == at(2026, 9, 1)
 
 
+# --- A campaign the answer echoes: never a contradiction (docs/VERDICTS.md) -------------------
+
+
+@pytest.mark.parametrize("echoed", ["2025-2026", "2025", "2025/2026", "2025-26", " 2025 "])
+def test_the_declared_campaign_echoed_confirms(echoed):
+    decision = run(dataclasses.replace(RECORD, campaign=echoed))
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert rows(decision)["campaign"] == {
+        "field": "campaign",
+        "declared": "2025-2026",
+        "source": echoed,
+        "match": True,
+    }
+    assert decision.evidence["campagne"] == echoed
+    format_only = echoed != "2025-2026"
+    assert ("cvec.campaign_label_format" in decision.note_codes) is format_only
+
+
+@pytest.mark.parametrize("echoed", ["2024-2025", "2026-2027", "2024", "2026", "campagne ?"])
+@pytest.mark.parametrize("state", ["75", "10"])
+def test_another_campaign_echoed_is_a_mismatch(echoed, state):
+    decision = run(dataclasses.replace(RECORD, campaign=echoed, state_code=state))
+
+    # An invalid state said of another campaign does not contradict the declared one.
+    assert decision.verdict == Verdict.MISMATCH
+    assert decision.reason_code == "cvec.campaign_echo_differs"
+    assert decision.reason_params == {"source": echoed, "declared": "2025-2026"}
+    assert decision.reason.startswith(f"La source répond pour la campagne {echoed}, et non")
+    assert rows(decision)["campaign"] == {
+        "field": "campaign",
+        "declared": "2025-2026",
+        "source": echoed,
+        "match": False,
+    }
+    assert decision.valid_until == NOW + dt.timedelta(days=30)
+
+
+def test_an_echo_settles_a_campaign_the_api_would_not_call_in_progress():
+    # Declared 2023 and echoed "2023": the source answered for that campaign.
+    decision = run(
+        dataclasses.replace(RECORD, campaign="2023"), declared=CvecDeclared("VER1ABCDEF12AB", 2023)
+    )
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert "cvec.campaign_label_format" in decision.note_codes
+    assert decision.valid_until == NOW + dt.timedelta(days=1)  # its academic year is over
+
+
+@pytest.mark.parametrize(("echoed", "verdict"), [("2026", Verdict.CONFIRMED), ("2022", None)])
+def test_without_a_declared_campaign_the_echo_is_compared_with_those_in_progress(echoed, verdict):
+    decision = run(
+        dataclasses.replace(RECORD, campaign=echoed), declared=CvecDeclared("VER1ABCDEF12AB")
+    )
+
+    if verdict is None:
+        assert decision.verdict == Verdict.MISMATCH
+        assert decision.reason_params == {"source": "2022", "declared": "2025-2026 / 2026-2027"}
+    else:
+        assert decision.verdict == verdict
+        assert decision.valid_until == at(2027, 9, 1)
+
+
+def test_the_declared_campaign_echoed_keeps_an_invalid_state_contradicted():
+    decision = run(dataclasses.replace(RECORD, campaign="2025", state_code="10"))
+
+    assert decision.verdict == Verdict.CONTRADICTED
+    assert decision.reason_code == "cvec.invalid_state"
+
+
+def test_the_holder_comes_before_the_campaign():
+    record = dataclasses.replace(RECORD, campaign="2024-2025", sex="M")
+
+    assert run(record).reason_code == "cvec.holder_mismatch"
+
+
 def test_not_found_is_never_a_false_claim():
     decision = run(record=None)
 

@@ -4,11 +4,13 @@ import json
 
 import pytest
 from django.utils import translation
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from admissions.claims import ScolariteDeclared
 from admissions.enums import Source, Verdict
 from tests.verdicts.conftest import at, found, not_found, rows
-from verifications.providers.base import ScolariteRecord
+from verifications.providers.base import Identity, ScolariteRecord
 from verifications.verdicts import decide, render_reason
 
 
@@ -161,33 +163,207 @@ def test_negative_answers_hold_until_after_the_next_nightly_refresh(identity, no
     assert decision.valid_until.utcoffset() == refresh.utcoffset()
 
 
-def test_other_establishment(identity):
-    decision = run(identity, dataclasses.replace(RECORD, uai="0210015C"))
+# --- Echoes of the question: never a contradiction (docs/VERDICTS.md) -------------------------
 
-    assert decision.verdict == Verdict.CONTRADICTED
+
+@pytest.mark.parametrize(
+    "uai",
+    [
+        "0210015C",  # staging's Martin Justine: asked 0890003V, answered 0210015C
+        "0132733B",
+        "",  # an empty echo
+    ],
+)
+def test_another_uai_echoed_is_a_mismatch(identity, uai):
+    decision = run(identity, dataclasses.replace(RECORD, uai=uai))
+
+    assert decision.verdict == Verdict.MISMATCH
     assert decision.reason_code == "scolarite.other_establishment"
-    assert decision.reason_params == {"source_uai": "0210015C", "declared_uai": "0132733A"}
-    assert rows(decision)["uai"]["match"] is False
+    assert decision.reason_params == {"source_uai": uai, "declared_uai": "0132733A"}
+    assert "Un agent doit vérifier" in decision.reason
+    assert rows(decision)["uai"] == {
+        "field": "uai",
+        "declared": "0132733A",
+        "source": uai,
+        "match": False,
+    }
+    assert decision.valid_until == NOW + dt.timedelta(days=30)
 
 
-def test_other_school_year(identity):
-    decision = run(identity, dataclasses.replace(RECORD, school_year="2024-2025"))
+@pytest.mark.parametrize("uai", ["0132733a", " 0132733A ", "0132 733A"])
+def test_the_same_uai_written_otherwise_confirms(identity, uai):
+    decision = run(identity, dataclasses.replace(RECORD, uai=uai))
 
-    assert decision.verdict == Verdict.CONTRADICTED
+    assert decision.verdict == Verdict.CONFIRMED
+    assert rows(decision)["uai"]["match"] is True
+
+
+def test_another_uai_echoed_for_a_staging_answer():
+    # api-reference §2.4's v3 example, asked for 0890003V in 2022 (docs/VERDICTS.md).
+    justine = Identity(
+        birth_name="Martin",
+        usage_name="",
+        first_names=("Justine",),
+        sex="F",
+        birth_date=dt.date(2000, 1, 20),
+    )
+    record = dataclasses.replace(
+        RECORD,
+        birth_name="Martin",
+        first_name="Justine",
+        birth_date=dt.date(2000, 1, 20),
+        school_year="2022-2023",
+        uai="0210015C",
+    )
+
+    decision = run(justine, record, ScolariteDeclared(uai="0890003V", school_year=2022))
+
+    assert decision.verdict == Verdict.MISMATCH
+    assert decision.reason == (
+        "La source indique que l'élève est scolarisé, mais sa réponse porte le code "
+        "d'établissement 0210015C et non celui déclaré (0890003V) : il peut s'agir d'un site "
+        "annexe ou d'une erreur de la source. Un agent doit vérifier."
+    )
+
+
+@pytest.mark.parametrize(
+    "label",
+    [
+        "2024-2025",  # staging's Garcia Mateo, asked anneeScolaire=2025
+        "2026-2027",
+        "2024",
+        "2026",
+        "2025-2027",
+        "année 2025",
+        "",
+    ],
+)
+def test_another_year_label_echoed_is_a_mismatch(identity, label):
+    decision = run(identity, dataclasses.replace(RECORD, school_year=label))
+
+    assert decision.verdict == Verdict.MISMATCH
     assert decision.reason_code == "scolarite.other_year"
-    assert "2024-2025" in decision.reason
+    assert decision.reason_params == {"source_year": label, "declared_year": "2025-2026"}
     assert rows(decision)["school_year"] == {
         "field": "school_year",
         "declared": "2025-2026",
-        "source": "2024-2025",
+        "source": label,
         "match": False,
     }
+    assert decision.valid_until == NOW + dt.timedelta(days=30)
 
 
-def test_a_one_year_label_counts_as_its_school_year(identity):
-    assert (
-        run(identity, dataclasses.replace(RECORD, school_year="2025")).verdict == Verdict.CONFIRMED
+def test_the_garcia_mateo_label_reads_clearly(identity):
+    decision = run(identity, dataclasses.replace(RECORD, school_year="2024-2025"))
+
+    assert decision.reason == (
+        "La source indique que l'élève est scolarisé, mais sa réponse porte l'année scolaire "
+        "2024-2025 et non l'année déclarée (2025-2026) : il peut s'agir d'une erreur de libellé "
+        "de la source. Un agent doit vérifier."
     )
+
+
+@pytest.mark.parametrize("label", ["2025", " 2025 ", "2025/2026", "2025-26", "2025 - 2026"])
+def test_the_same_year_written_otherwise_confirms_with_a_note(identity, label):
+    decision = run(identity, dataclasses.replace(RECORD, school_year=label))
+
+    assert decision.verdict == Verdict.CONFIRMED
+    assert decision.reason_code == "scolarite.confirmed"
+    # The reason names the year declared, which is the year the source answered for.
+    assert decision.reason_params["school_year"] == "2025-2026"
+    assert rows(decision)["school_year"]["match"] is True
+    assert "scolarite.year_label_format" in decision.note_codes
+
+
+def test_the_canonical_label_has_no_format_note(identity):
+    assert "scolarite.year_label_format" not in run(identity).note_codes
+
+
+def test_the_uai_is_reported_before_the_year(identity):
+    decision = run(identity, dataclasses.replace(RECORD, uai="0210015C", school_year="2024-2025"))
+
+    assert decision.reason_code == "scolarite.other_establishment"
+    assert rows(decision)["uai"]["match"] is False
+    assert rows(decision)["school_year"]["match"] is False
+
+
+@pytest.mark.parametrize(
+    "change", [{"uai": "0210015C"}, {"school_year": "2024-2025"}, {"school_year": "2025"}]
+)
+def test_not_enrolled_stays_contradicted_whatever_the_echo(identity, change):
+    record = dataclasses.replace(RECORD, enrolled=False, **change)
+
+    decision = run(identity, record)
+
+    assert decision.verdict == Verdict.CONTRADICTED
+    assert decision.reason_code == "scolarite.not_enrolled"
+
+
+_LABELS = st.one_of(
+    st.none(),
+    st.text(max_size=12),
+    st.integers(1990, 2040).map(str),
+    st.integers(1990, 2040).map(lambda y: f"{y}-{y + 1}"),
+    st.tuples(st.integers(1990, 2040), st.integers(1990, 2040)).map(lambda t: f"{t[0]}-{t[1]}"),
+)
+_UAIS = st.one_of(st.none(), st.from_regex(r"\A\d{7}[A-Z]\Z"), st.text(max_size=10))
+_NAMES = st.one_of(st.none(), st.sampled_from(["MARTIN", "DURAND", "AUTRE", ""]))
+_DATES = st.one_of(st.none(), st.dates(dt.date(1995, 1, 1), dt.date(2015, 12, 31)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    label=_LABELS,
+    uai=_UAIS,
+    birth_name=_NAMES,
+    first_name=st.one_of(st.none(), st.sampled_from(["EMMA", "JUSTINE", "Emma Louise", ""])),
+    sex=st.one_of(st.none(), st.sampled_from(["F", "M", "X", ""])),
+    birth_date=_DATES,
+    declared_year=st.integers(2015, 2030),
+    declared_uai=st.from_regex(r"\A\d{7}[A-Z]\Z"),
+    with_identity=st.booleans(),
+    status=st.one_of(st.none(), st.sampled_from(["ST", "AP", "NS", "NC"])),
+)
+def test_an_enrolled_pupil_is_never_contradicted(
+    label,
+    uai,
+    birth_name,
+    first_name,
+    sex,
+    birth_date,
+    declared_year,
+    declared_uai,
+    with_identity,
+    status,
+):
+    record = ScolariteRecord(
+        birth_name=birth_name,
+        first_name=first_name,
+        sex=sex,
+        birth_date=birth_date,
+        school_year=label,
+        enrolled=True,
+        status_code=status,
+        uai=uai,
+    )
+    identity = (
+        Identity(
+            birth_name="Martin",
+            usage_name="Durand",
+            first_names=("Emma", "Louise"),
+            sex="F",
+            birth_date=dt.date(2012, 8, 15),
+        )
+        if with_identity
+        else None
+    )
+
+    decision = run(identity, record, ScolariteDeclared(uai=declared_uai, school_year=declared_year))
+
+    assert decision.verdict != Verdict.CONTRADICTED
+    assert decision.verdict in {Verdict.CONFIRMED, Verdict.MISMATCH}
+    if decision.verdict == Verdict.MISMATCH:
+        assert [r for r in decision.diff if not r["match"]]  # the row is in the diff
 
 
 def test_not_found_is_never_a_false_claim(identity):

@@ -47,11 +47,8 @@ OUTCOMES = [
         {"certification": CertificationOutcome.BELOW_LEVEL},
         Verdict.CONTRADICTED,
     ),
-    (
-        ClaimKind.CERTIFICATION,
-        {"certification": CertificationOutcome.ARCHIVED},
-        Verdict.CONTRADICTED,
-    ),
+    # An archived fiche is no contradiction: confirmed with a caveat (docs/VERDICTS.md).
+    (ClaimKind.CERTIFICATION, {"certification": CertificationOutcome.ARCHIVED}, Verdict.CONFIRMED),
     (ClaimKind.CERTIFICATION, {"certification": CertificationOutcome.UNKNOWN}, Verdict.NOT_FOUND),
     (ClaimKind.COVOITURAGE, {"covoiturage": CovoiturageOutcome.OK}, Verdict.CONFIRMED),
     (ClaimKind.COVOITURAGE, {"covoiturage": CovoiturageOutcome.EXPIRED}, Verdict.CONTRADICTED),

@@ -98,6 +98,18 @@ class CertificationQuery:
     code: str
 
 
+def certification_code_key(code: str) -> str:
+    """The form under which two writings of one RNCP/RS code or Certif Info id compare equal:
+    spaces and case ignored, and the zeros leading the number ("RNCP012345" is "RNCP12345",
+    "00108536" is "108536"). Anything else is returned upper-cased without spaces."""
+    text = "".join((code or "").split()).upper()
+    for prefix in ("RNCP", "RS", ""):
+        digits = text[len(prefix) :]
+        if text.startswith(prefix) and digits.isdigit():
+            return prefix + str(int(digits))
+    return text
+
+
 @dataclass(frozen=True)
 class CovoiturageQuery:
     """Registre de preuve de covoiturage: the attestation's UUID."""
@@ -251,6 +263,7 @@ class CvecRecord:
     state_label: str | None = None  # etat.libelle
     exemption_active: bool | None = None  # exoneration.active
     exemption_reason: str | None = None  # exoneration.motif
+    campaign: str | None = None  # the campaign echoed, if any: campagne / annee / year, as text
     keys: tuple[str, ...] = ()
 
 
@@ -266,6 +279,9 @@ class CertificationRecord:
     codes: tuple[str, ...] = ()  # RNCP and RS codes listed on the certification
     code_active: bool | None = None  # the declared RNCP/RS code's own ``actif`` flag
     matched_by: str = ""  # "id", "rncp" or "rs"
+    # The latest end of registration of the declared code (rncp_historique[] /
+    # date_fin_enregistrement), past or future; None when the answer gives none.
+    registration_ended: dt.date | None = None
     candidates: int = 0  # search results that matched the code
     keys: tuple[str, ...] = ()
 

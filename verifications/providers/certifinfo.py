@@ -23,12 +23,21 @@ read), so most of this module is the tolerant version of an unknown [?]:
   ``niveau_europeen_code`` or a label such as "Niveau 6"; status as ``archive`` (bool),
   ``actif``, or a label in ``etat_libelle``/``etat``; codes in ``rncp``/``rs`` (strings, lists of
   strings or of ``{code, libelle, actif}``), ``rncp_code``, ``rs_code``. All are read.
+* Codes compare in their normalised form (``base.certification_code_key``: spaces, case and the
+  zeros leading the number ignored), in the search filtering as in the declared code's ``actif``.
+* End of registration: the catalogue names a ``rncp_historique`` field [V-3p: the name only];
+  its items are read as ``{code, date_fin_enregistrement, actif}`` [?: the France compétences
+  RNCP names], as a list of dicts, one dict, or a dict keyed by code, with dates as
+  ``AAAA-MM-JJ`` or ``JJ/MM/AAAA``; a ``date_fin_enregistrement`` on the certification itself
+  counts too. ``registration_ended`` is the latest date of the items for the declared code
+  (every item when they name no code); ``None`` when there is none (docs/VERDICTS.md).
 * Errors: body shape unknown [?]; the code is read from ``code``, ``error.code`` or
   ``errors[0].code`` when present. 400/401/403/422 (FastAPI validation [I]) rejected, 429
   rate-limited, 5xx unavailable.
 """
 
 import dataclasses
+import datetime as dt
 import re
 from typing import Any
 
@@ -48,6 +57,7 @@ from verifications.providers.base import (
     ProviderRejected,
     ProviderResult,
     ProviderUnavailable,
+    certification_code_key,
 )
 
 
@@ -65,6 +75,9 @@ _TITLE_KEYS = ("intitule", "certifinfo_intitule", "libelle", "intitule_certifica
 # "inactive" contains "active".
 _ARCHIVED_WORDS = ("archiv", "inacti", "perime", "abroge", "caduc", "expire", "supprim", "ferme")
 _ACTIVE_WORDS = ("actif", "active", "en vigueur", "valide", "enregistre", "ouvert")
+_HISTORY_KEYS = ("rncp_historique", "historique_rncp", "historique")
+_HISTORY_CODE_KEYS = ("code", "rncp", "code_rncp", "rncp_code", "numero_fiche")
+_END_KEYS = ("date_fin_enregistrement", "date_fin")
 
 
 def verify(
@@ -212,6 +225,7 @@ def parse_record(item: dict[str, Any], *, code: str = "") -> CertificationRecord
         archived=_archived(item),
         codes=codes,
         code_active=code_active,
+        registration_ended=_registration_ended(item, code),
         keys=tuple(sorted(item)),
     )
 
@@ -319,15 +333,63 @@ def _codes(item: dict[str, Any], declared: str) -> tuple[tuple[str, ...], bool |
             if text.isdigit():
                 text = prefix + text
             codes.add(text)
-            if text == declared and active is not None:
+            if same_code(text, declared) and active is not None:
                 declared_active = active
     return tuple(sorted(codes)), declared_active
 
 
+def same_code(listed: str, declared: str) -> bool:
+    """Two writings of one code ("RNCP012345" and "RNCP12345", spaces, case)."""
+    return bool(declared) and certification_code_key(listed) == certification_code_key(declared)
+
+
 def _lists_code(item: dict[str, Any], code: str) -> bool:
-    """A search result matches unless it lists codes and the declared one is not among them."""
+    """A search result matches unless it lists codes and the declared one is not among them
+    (in any of its writings)."""
     codes, _ = _codes(item, code)
-    return not codes or code in codes
+    return not codes or any(same_code(listed, code) for listed in codes)
+
+
+def _registration_ended(item: dict[str, Any], declared: str) -> dt.date | None:
+    """The latest ``date_fin_enregistrement`` of the declared code (module docstring). Items
+    naming another code are skipped when an RNCP/RS code was declared (not for an id)."""
+    entries: list[dict[str, Any]] = []
+    for key in _HISTORY_KEYS:
+        raw = item.get(key)
+        if isinstance(raw, dict):
+            if any(k in raw for k in (*_END_KEYS, *_HISTORY_CODE_KEYS)):
+                raw = [raw]
+            else:  # keyed by code: {"RNCP123": {...}}
+                raw = [{"code": k, **v} for k, v in raw.items() if isinstance(v, dict)]
+        if isinstance(raw, list):
+            entries += [entry for entry in raw if isinstance(entry, dict)]
+    by_code = declared[:1].isalpha()
+    dates = [_end_date(item)]
+    for entry in entries:
+        listed = _history_code(entry)
+        if by_code and listed and not same_code(listed, declared):
+            continue
+        dates.append(_end_date(entry))
+    return max((d for d in dates if d is not None), default=None)
+
+
+def _end_date(entry: dict[str, Any]) -> dt.date | None:
+    for key in _END_KEYS:
+        ended = coerce.as_date(entry.get(key))
+        if ended is not None:
+            return ended
+    return None
+
+
+def _history_code(entry: dict[str, Any]) -> str:
+    for key in _HISTORY_CODE_KEYS:
+        value = entry.get(key)
+        if isinstance(value, dict):
+            value = value.get("code")
+        text = "".join((coerce.as_str(value) or "").split()).upper()
+        if text:
+            return text if not text.isdigit() else "RNCP" + text
+    return ""
 
 
 def _error_code(payload: Any) -> str:

@@ -17,7 +17,10 @@ campaign in progress.
 Answers [V: CVEC-2024 ``CertificateDto``; CVEC-2022]: ``date_naissance`` (2024) or
 ``dateNaissance`` (2022), ``JJ/MM/AAAA`` per the 2025 catalogue, ISO accepted too; ``sexe``
 "M"/"F" (api.gouv.fr) or "1"/"2" (2025 catalogue), both accepted; ``etat.code`` typed string but
-compared as ``str(code).strip()`` so numbers work too.
+compared as ``str(code).strip()`` so numbers work too. No documented answer echoes the
+campaign; the 2025 catalogue's ``campagne``/``year`` inputs suggest newer answers may, so a
+``campagne``, ``annee`` or ``year`` key (text, number, or an object with ``libelle``/``code``)
+is kept as text in ``CvecRecord.campaign`` [?] and compared by the verdict (docs/VERDICTS.md).
 
 Statuses [V: CVEC-2024]: 200 answer; **400 = attestation not found** (a result); 404 = "the code
 parameter is missing" (rejected: with a code in the path this means a wrong base URL); 429 (none
@@ -46,6 +49,7 @@ from verifications.providers.base import (
 
 
 SOURCE = Source.CVEC
+_CAMPAIGN_KEYS = ("campagne", "annee", "year", "annee_universitaire")
 ROUTE = "/api/attestation/{code}"
 _SEXES = {"M": "M", "F": "F", "1": "M", "2": "F", "MASCULIN": "M", "FEMININ": "F"}
 
@@ -122,5 +126,18 @@ def parse_record(payload: dict[str, Any]) -> CvecRecord:
         state_label=coerce.as_str(etat.get("libelle")),
         exemption_active=coerce.as_bool(exoneration.get("active")),
         exemption_reason=coerce.as_str(exoneration.get("motif")),
+        campaign=_campaign(payload),
         keys=tuple(sorted(payload)),
     )
+
+
+def _campaign(payload: dict[str, Any]) -> str | None:
+    """The campaign the answer echoes, as text ("2025-2026", "2025"), if any [?]."""
+    for key in _CAMPAIGN_KEYS:
+        raw = payload.get(key)
+        if isinstance(raw, dict):
+            raw = raw.get("libelle") or raw.get("code") or raw.get("annee")
+        text = coerce.as_str(raw)
+        if text:
+            return text
+    return None

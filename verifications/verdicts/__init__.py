@@ -12,6 +12,22 @@ No HTTP, no ORM, no settings: everything comes in as arguments, ``now`` included
   once the pipeline has stopped retrying);
 * ``now``: an aware datetime; it sets ``valid_until`` and the date-dependent caveats.
 
+What ``contradicted`` means, for every kind (the contract, with its sources:
+docs/VERDICTS.md):
+
+* ``contradicted`` only when the source *positively states* that the declared fact is false:
+  the pupil is not enrolled (``est_scolarise: false``); the CVEC attestation is not paid or is
+  cancelled (``etat.code`` outside the valid set); the certification is below the required
+  level; the covoiturage attestation has expired.
+* What the source *echoes back* of the question is never a contradiction: the school-year
+  label, the UAI, the CVEC campaign, the certification code's writing, the attestation's UUID.
+  A difference there is a ``mismatch`` (a person looks; the row is in the diff, the reason says
+  what differs), or ``confirmed`` with a note when it is only one of writing ("2025" for
+  2025-2026, "RNCP012345" for "RNCP12345", an upper-case UUID).
+* Nor is an archived certification: people hold diplomas whose registration has since ended
+  (``confirmed`` with a note naming the end of registration).
+* ``not_found`` is never a false claim either, nor is an identity that differs (``mismatch``).
+
 The per-kind rules, their order and their ``valid_until`` policy are in each module's docstring
 (``verdicts.scolarite``, ``.cvec``, ``.certification``, ``.covoiturage``); errors, whatever the
 kind, decide as follows (``common.error_decision``):

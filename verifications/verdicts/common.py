@@ -2,6 +2,7 @@
 errors, and the ``valid_until`` policy's calendar helpers."""
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -210,6 +211,28 @@ def next_morning(now: dt.datetime, hour: int = 6) -> dt.datetime:
 
 def school_year_label(first_year: int) -> str:
     return f"{first_year}-{first_year + 1}"
+
+
+# What a source echoes of the year it was asked for (docs/VERDICTS.md): "2025-2026", "2025",
+# and, tolerated, "2025/2026", "2025 - 2026", "2025-26".
+_YEAR_LABEL = re.compile(r"^\s*(\d{4})\s*(?:[-/\u2013\u2014]\s*(\d{4}|\d{2}))?\s*$")
+SAME, FORMAT_ONLY, OTHER = "same", "format_only", "other"
+
+
+def year_echo(label: object, first_year: int) -> str:
+    """How a year label a source echoes compares with the year ``first_year``-``+1`` asked:
+    ``SAME`` ("2025-2026" for 2025), ``FORMAT_ONLY`` (the same year written otherwise: "2025",
+    "2025/2026", "2025-26") or ``OTHER`` (another year, "2024-2025", or an unreadable label)."""
+    text = str(label).strip() if label is not None else ""
+    if text == school_year_label(first_year):
+        return SAME
+    match = _YEAR_LABEL.match(text)
+    if not match or int(match.group(1)) != first_year:
+        return OTHER
+    end = match.group(2)
+    if end is None or end in (str(first_year + 1), f"{(first_year + 1) % 100:02d}"):
+        return FORMAT_ONLY
+    return OTHER
 
 
 # --- Identity ---------------------------------------------------------------------------------

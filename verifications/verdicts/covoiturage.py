@@ -1,13 +1,20 @@
 """Covoiturage (Registre de preuve de covoiturage): does the attestation exist, and is it
 ``ok`` rather than ``expired``? The API is deprecated upstream: every decision says so.
 
+The source's positive statement is ``type``: ``expired`` says the attestation is no longer
+valid, the only ``contradicted``. The UUID is an echo of the question: compared in its canonical
+form (case, hyphens, braces and a ``urn:uuid:`` prefix ignored), and another UUID is a
+``mismatch``, never a contradiction (docs/VERDICTS.md). No ``revoked`` type is documented: an
+undocumented type is an unexpected answer, not a contradiction.
+
 Rules, in order:
 
 1. a ``type`` other than ``ok``/``expired`` (or none) -> ``unavailable``
    ``source.unexpected_answer``;
 2. another UUID in the answer than the declared one -> ``mismatch`` ``covoiturage.uuid_differs``;
 3. ``expired`` -> ``contradicted`` ``covoiturage.expired``;
-4. ``ok`` -> ``confirmed`` ``covoiturage.confirmed``.
+4. ``ok`` -> ``confirmed`` ``covoiturage.confirmed``; the declared UUID echoed in another
+   writing (upper case, no hyphens...) adds the ``covoiturage.uuid_format`` note.
 
 Not found (404) -> ``not_found`` ``covoiturage.not_found``.
 
@@ -16,6 +23,7 @@ makes a new one for each request), and a UUID that is unknown today will not app
 """
 
 import datetime as dt
+import uuid as uuidlib
 from typing import Any
 
 from admissions.claims import CovoiturageDeclared
@@ -47,15 +55,28 @@ def decide(declared: CovoiturageDeclared, result: ProviderResult, now: dt.dateti
     }
     if record.type not in TYPES:
         return unexpected_answer("type", now, evidence)
-    uuid = declared.uuid.strip().lower()
+    uuid = canonical_uuid(declared.uuid)
+    same_uuid = record.uuid is None or canonical_uuid(record.uuid) == uuid
     diff = []
     if record.uuid is not None:
-        diff.append(row("uuid", uuid, record.uuid, record.uuid == uuid))
+        diff.append(row("uuid", uuid, record.uuid, same_uuid))
+        if same_uuid and record.uuid != uuid:
+            notes.append("covoiturage.uuid_format")
     diff.append(row("type", "ok", record.type, record.type == "ok"))
-    if record.uuid is not None and record.uuid != uuid:
+    if not same_uuid:
         verdict, reason_code = Verdict.MISMATCH, "covoiturage.uuid_differs"
     elif record.type == "expired":
         verdict, reason_code = Verdict.CONTRADICTED, "covoiturage.expired"
     else:
         verdict, reason_code = Verdict.CONFIRMED, "covoiturage.confirmed"
     return decision(verdict, reason_code, diff=diff, notes=notes, evidence=evidence)
+
+
+def canonical_uuid(value: str) -> str:
+    """The lower-case hyphenated form of a UUID however written; other text lower-cased and
+    stripped (compared as is)."""
+    text = value.strip()
+    try:
+        return str(uuidlib.UUID(text))
+    except ValueError:
+        return text.lower()

@@ -1,15 +1,27 @@
 """CVEC (API de contrôle de la CVEC): does the applicant hold a valid attestation?
 
+The source's positive statement is ``etat.code``: outside the valid set the attestation is not
+paid, or cancelled, and the claim is ``contradicted``. The campaign is not a statement of the
+source but a question (or an echo of one): a campaign that differs is never a contradiction
+(docs/VERDICTS.md).
+
 Rules, in order:
 
 1. no ``etat.code`` in the answer -> ``unavailable`` ``source.unexpected_answer``;
 2. the holder's identity (birth name, given name, sex, birth date, where both sides have them)
    differs from the applicant's -> ``mismatch`` ``cvec.holder_mismatch``;
-3. a declared campaign that cannot be the campaign in progress -> ``mismatch``
-   ``cvec.campaign_differs``: the API answers for "la campagne en cours" only [V], which campaign
-   that is around the summer is not documented [?], so the campaign starting this academic
-   year or the next one both count as "in progress", and anything else is for a clerk to look
-   at rather than an automatic contradiction;
+3. the campaign:
+
+   * when the answer echoes one (``campagne``/``annee``/``year``, none documented [?]): another
+     campaign than the declared one (or, none declared, than those in progress) -> ``mismatch``
+     ``cvec.campaign_echo_differs``; the same campaign written otherwise ("2025" for 2025-2026)
+     adds the ``cvec.campaign_label_format`` note;
+   * otherwise, a declared campaign that cannot be the campaign in progress -> ``mismatch``
+     ``cvec.campaign_differs``: the API answers for "la campagne en cours" only [V], which
+     campaign that is around the summer is not documented [?], so the campaign starting this
+     academic year or the next one both count as "in progress", and anything else is for a
+     clerk to look at rather than an automatic contradiction;
+
 4. ``str(etat.code).strip()`` outside {"70", "71", "73", "75", "76", "98"} -> ``contradicted``
    ``cvec.invalid_state`` ("Dans tout autre état, l'attestation est à considérer comme non
    valide" [V]);
@@ -18,8 +30,8 @@ Rules, in order:
 Not found (HTTP 400) -> ``not_found`` ``cvec.not_found``.
 
 ``valid_until``: confirmed until the end of the campaign's academic year (1 September after it;
-the declared campaign, else the one in progress); contradicted and not found one day (a payment
-or an exemption can come through); mismatch 30 days.
+the declared or echoed campaign, else the one in progress); contradicted and not found one day
+(a payment or an exemption can come through); mismatch 30 days.
 """
 
 import datetime as dt
@@ -28,7 +40,9 @@ from admissions.claims import CvecDeclared
 from admissions.enums import Verdict
 from verifications.providers.base import CvecRecord, Identity, ProviderResult
 from verifications.verdicts.common import (
+    FORMAT_ONLY,
     IDENTITY_FIELDS,
+    OTHER,
     Decision,
     academic_year,
     decision,
@@ -38,6 +52,7 @@ from verifications.verdicts.common import (
     row,
     school_year_label,
     unexpected_answer,
+    year_echo,
 )
 
 
@@ -94,13 +109,30 @@ def decide(
     valid = state in VALID_STATES
     diff.append(row("state", "valid", state, valid))
     campaigns = current_campaigns(now)
-    in_progress = declared.campaign is None or declared.campaign in campaigns
-    if declared.campaign is not None:
-        current = " / ".join(school_year_label(c) for c in campaigns)
-        diff.append(row("campaign", school_year_label(declared.campaign), current, in_progress))
+    current = " / ".join(school_year_label(c) for c in campaigns)
+    campaign = declared.campaign
+    echoed = record.campaign is not None
+    if echoed:
+        # The source says which campaign it answers for: compare that echo.
+        expected = [campaign] if campaign is not None else list(campaigns)
+        echoes = {c: year_echo(record.campaign, c) for c in expected}
+        matched = next((c for c in expected if echoes[c] != OTHER), None)
+        in_progress = matched is not None
+        asked = school_year_label(campaign) if campaign is not None else current
+        diff.append(row("campaign", asked, record.campaign, in_progress))
+        if matched is not None:
+            campaign = matched
+            if echoes[matched] == FORMAT_ONLY:
+                notes.append("cvec.campaign_label_format")
+    else:
+        in_progress = campaign is None or campaign in campaigns
+        if campaign is not None:
+            diff.append(row("campaign", school_year_label(campaign), current, in_progress))
     mismatched = differing(diff, IDENTITY_FIELDS)
     evidence["identity_match"] = not mismatched
     evidence["identity_fields_compared"] = [f for f in compared if f in IDENTITY_FIELDS]
+    if echoed:
+        evidence["campagne"] = record.campaign
 
     if mismatched:
         return decision(
@@ -112,14 +144,28 @@ def decide(
             evidence=evidence,
             valid_until=now + MISMATCH_RECHECK,
         )
+    if not in_progress and echoed:
+        return decision(
+            Verdict.MISMATCH,
+            "cvec.campaign_echo_differs",
+            params={
+                "source": record.campaign,
+                "declared": (
+                    school_year_label(declared.campaign)
+                    if declared.campaign is not None
+                    else current
+                ),
+            },
+            diff=diff,
+            notes=notes,
+            evidence=evidence,
+            valid_until=now + MISMATCH_RECHECK,
+        )
     if not in_progress:
         return decision(
             Verdict.MISMATCH,
             "cvec.campaign_differs",
-            params={
-                "current": " / ".join(school_year_label(c) for c in campaigns),
-                "declared": school_year_label(declared.campaign or 0),
-            },
+            params={"current": current, "declared": school_year_label(declared.campaign or 0)},
             diff=diff,
             notes=notes,
             evidence=evidence,
@@ -136,8 +182,7 @@ def decide(
             evidence=evidence,
             valid_until=now + NEGATIVE_RECHECK,
         )
-    campaign = declared.campaign if declared.campaign is not None else academic_year(now)
-    end = end_of_academic_year(campaign)
+    end = end_of_academic_year(campaign if campaign is not None else academic_year(now))
     return decision(
         Verdict.CONFIRMED,
         "cvec.confirmed",

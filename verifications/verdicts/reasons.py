@@ -14,6 +14,9 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
+from admissions.claims import variant_label
+from admissions.enums import Verdict
+
 
 DEFAULT_LANGUAGE = "fr"
 MISSING = "—"
@@ -75,12 +78,14 @@ REASONS: dict[str, Promise] = {
         "(statut : %(status)s)."
     ),
     "scolarite.other_establishment": _(
-        "La source indique une scolarité dans un autre établissement (%(source_uai)s) que celui "
-        "déclaré (%(declared_uai)s)."
+        "La source indique que l'élève est scolarisé, mais sa réponse porte le code "
+        "d'établissement %(source_uai)s et non celui déclaré (%(declared_uai)s) : il peut s'agir "
+        "d'un site annexe ou d'une erreur de la source. Un agent doit vérifier."
     ),
     "scolarite.other_year": _(
-        "La source répond pour l'année scolaire %(source_year)s, et non pour l'année déclarée "
-        "(%(declared_year)s)."
+        "La source indique que l'élève est scolarisé, mais sa réponse porte l'année scolaire "
+        "%(source_year)s et non l'année déclarée (%(declared_year)s) : il peut s'agir d'une "
+        "erreur de libellé de la source. Un agent doit vérifier."
     ),
     "scolarite.identity_mismatch": _(
         "La source a trouvé un élève, mais son identité diffère de celle du candidat "
@@ -107,6 +112,11 @@ REASONS: dict[str, Promise] = {
         "La source ne répond que pour la campagne en cours (%(current)s) ; la campagne déclarée "
         "(%(declared)s) ne peut pas être vérifiée : un agent doit vérifier."
     ),
+    "cvec.campaign_echo_differs": _(
+        "La source répond pour la campagne %(source)s, et non pour la campagne déclarée "
+        "(%(declared)s) : l'état de l'attestation ne vaut que pour cette campagne. Un agent "
+        "doit vérifier."
+    ),
     "cvec.not_found": _(
         "La source ne connaît pas cette attestation CVEC pour ce nom dans la campagne en cours. "
         "Ce n'est pas la preuve d'une fausse déclaration."
@@ -117,7 +127,18 @@ REASONS: dict[str, Promise] = {
         "La certification %(code)s existe, est active et son niveau européen (%(level)s) "
         "atteint le niveau requis (%(min_level)s)."
     ),
-    "certification.archived": _("La certification %(code)s existe mais est archivée ou inactive."),
+    "certification.archived": _(
+        "La certification %(code)s existe ; sa fiche est archivée (fin d'enregistrement : "
+        "%(ended)s)."
+    ),
+    "certification.archived_level": _(
+        "La certification %(code)s existe et son niveau européen (%(level)s) atteint le niveau "
+        "requis (%(min_level)s) ; sa fiche est archivée (fin d'enregistrement : %(ended)s)."
+    ),
+    "certification.code_differs": _(
+        "Certif Info a renvoyé une fiche dont le code (%(source_code)s) diffère du code déclaré "
+        "(%(code)s) : un agent doit vérifier."
+    ),
     "certification.below_level": _(
         "La certification %(code)s est de niveau européen %(level)s, inférieur au niveau requis "
         "(%(min_level)s)."
@@ -139,6 +160,12 @@ REASONS: dict[str, Promise] = {
     "covoiturage.not_found": _(
         "Le registre de preuve de covoiturage ne connaît pas cette attestation. Ce n'est pas la "
         "preuve d'une fausse déclaration."
+    ),
+    # --- Identity variants (verifications.rematch) -------------------------------------------
+    "variant.found": _(
+        "La source connaît une personne répondant à la variante essayée (%(variant)s), pas à "
+        "l'identité du dossier ; pour cette variante, elle répond : %(source_verdict)s. Vérifiez, "
+        "puis corrigez le dossier si la source a raison."
     ),
 }
 
@@ -166,6 +193,10 @@ NOTES: dict[str, Promise] = {
     "scolarite.identity_from_school": _(
         "Le nom et le prénom renvoyés sont ceux de la fiche élève tenue par l'établissement."
     ),
+    "scolarite.year_label_format": _(
+        "La source écrit l'année scolaire autrement (par exemple « 2025 » pour 2025-2026) : il "
+        "s'agit bien de l'année déclarée."
+    ),
     "source.masked_fields": _(
         "Certains champs n'ont pas été communiqués par la source (habilitation du jeton) et "
         "n'ont pas pu être comparés."
@@ -173,6 +204,10 @@ NOTES: dict[str, Promise] = {
     "cvec.current_campaign": _("L'API CVEC ne répond que pour la campagne en cours."),
     "cvec.birth_date_not_compared": _(
         "La date de naissance du titulaire n'a pas pu être comparée à celle du candidat."
+    ),
+    "cvec.campaign_label_format": _(
+        "La source écrit la campagne autrement (par exemple « 2025 » pour 2025-2026) : il "
+        "s'agit de la même campagne."
     ),
     "certification.holding_not_checked": _(
         "Certif Info décrit la certification ; il ne dit pas si la personne la détient : le "
@@ -184,9 +219,34 @@ NOTES: dict[str, Promise] = {
     "certification.several_candidates": _(
         "Plusieurs fiches Certif Info portent ce code ; une fiche active a été retenue."
     ),
+    "certification.archived_caveat": _(
+        "Une fiche archivée n'invalide pas une certification obtenue avant la fin de son "
+        "enregistrement : vérifier sur le diplôme ou le titre qu'il a été délivré avant la date "
+        "indiquée."
+    ),
+    "certification.archived_end_unknown": _(
+        "La fiche est archivée, sans date de fin d'enregistrement connue : vérifier sur le "
+        "diplôme ou le titre qu'il a été délivré pendant l'enregistrement de la certification."
+    ),
+    "certification.code_form": _(
+        "Certif Info écrit le code autrement (zéros en tête, espaces, majuscules) : il s'agit du "
+        "même code."
+    ),
+    "covoiturage.uuid_format": _(
+        "La source écrit l'identifiant de l'attestation autrement (majuscules, tirets) : il "
+        "s'agit de la même attestation."
+    ),
     "covoiturage.deprecated": _(
         "L'API du registre de preuve de covoiturage est dépréciée et ne sera pas remplacée : "
         "elle peut cesser de répondre à tout moment."
+    ),
+    "variant.format_only": _(
+        "Trouvé avec une autre écriture de la même identité (accents, majuscules, traits "
+        "d'union ou espaces) : la réponse vaut pour le dossier."
+    ),
+    "variant.correct_record": _(
+        "Si la source a raison, corrigez le dossier avec la variante : une nouvelle vérification "
+        "est alors lancée."
     ),
 }
 
@@ -195,8 +255,8 @@ def render_reason(
     code: str, params: Mapping[str, Any] | None = None, *, language: str = DEFAULT_LANGUAGE
 ) -> str:
     """The reason ``code`` in ``language`` with its parameters (missing ones shown as "—")."""
-    values = {key: MISSING if value is None else value for key, value in (params or {}).items()}
     with translation.override(language):
+        values = {key: _param(key, value) for key, value in (params or {}).items()}
         template = str(REASONS[code])
         return template % _Defaulting(values) if "%(" in template else template
 
@@ -204,6 +264,18 @@ def render_reason(
 def render_note(code: str, *, language: str = DEFAULT_LANGUAGE) -> str:
     with translation.override(language):
         return str(NOTES[code])
+
+
+def _param(key: str, value: Any) -> Any:
+    """A parameter as the text shows it: a verdict or a variant in words (in the language being
+    rendered), ``None`` as "—"."""
+    if value is None:
+        return MISSING
+    if key.endswith("verdict") and value in Verdict.values:
+        return str(Verdict(value).label)
+    if key == "variant":
+        return variant_label(str(value))
+    return value
 
 
 class _Defaulting(dict[str, Any]):

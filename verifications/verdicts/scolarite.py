@@ -1,6 +1,12 @@
 """Scolarité (API Particulier, statut élève scolarisé): is the pupil enrolled in the declared
 establishment (UAI) for the declared school year?
 
+The source is *asked* about one establishment and one year; ``est_scolarise`` is its only
+positive statement about the claim. The UAI and the year label it sends back are echoes of the
+question, and real answers echo them inconsistently (docs/VERDICTS.md: ``annee_scolaire`` "2025"
+or "2024-2025" for ``anneeScolaire=2025``, ``code_uai`` 0210015C for a request about 0890003V),
+so they never contradict a claim: an enrolled pupil is never ``contradicted``.
+
 Rules, in order (the first that applies decides):
 
 1. no ``est_scolarise`` in the answer (the token lacks ``men_statut_scolarite``) -> ``rejected``
@@ -9,9 +15,13 @@ Rules, in order (the first that applies decides):
    ``scolarite.identity_mismatch`` (a claim about someone else is neither confirmed nor
    contradicted);
 3. ``est_scolarise`` false -> ``contradicted`` ``scolarite.not_enrolled``;
-4. another UAI -> ``contradicted`` ``scolarite.other_establishment``;
-5. another school year -> ``contradicted`` ``scolarite.other_year``;
-6. otherwise ``confirmed`` ``scolarite.confirmed``.
+4. another UAI echoed (compared without spaces and case) -> ``mismatch``
+   ``scolarite.other_establishment`` (an annex, a main site, or the source's error: a clerk
+   looks);
+5. another school year echoed ("2024-2025" for a declared 2025-2026, or an unreadable label)
+   -> ``mismatch`` ``scolarite.other_year``;
+6. otherwise ``confirmed`` ``scolarite.confirmed``; the same year written otherwise ("2025" for
+   2025-2026) adds the ``scolarite.year_label_format`` note.
 
 Not found (404 ``30003``) -> ``not_found`` ``scolarite.not_found``, never a false claim.
 
@@ -28,7 +38,9 @@ from admissions.claims import ScolariteDeclared
 from admissions.enums import Verdict
 from verifications.providers.base import Identity, ProviderResult, ScolariteRecord
 from verifications.verdicts.common import (
+    FORMAT_ONLY,
     IDENTITY_FIELDS,
+    OTHER,
     Decision,
     academic_year,
     decision,
@@ -39,6 +51,7 @@ from verifications.verdicts.common import (
     next_morning,
     row,
     school_year_label,
+    year_echo,
 )
 
 
@@ -87,10 +100,12 @@ def decide(
     if record.enrolled is not None:
         diff.append(row("enrolled", True, record.enrolled, record.enrolled))
     if record.uai is not None:
-        diff.append(row("uai", declared.uai, record.uai, record.uai == declared.uai.upper()))
+        diff.append(row("uai", declared.uai, record.uai, _uai(record.uai) == _uai(declared.uai)))
+    year = year_echo(record.school_year, declared.school_year)
     if record.school_year is not None:
-        same_year = record.school_year_start == declared.school_year
-        diff.append(row("school_year", declared_year, record.school_year, same_year))
+        diff.append(row("school_year", declared_year, record.school_year, year != OTHER))
+        if year == FORMAT_ONLY:
+            notes.append("scolarite.year_label_format")
     if record.enrolled is None or record.uai is None or record.birth_name is None:
         notes.append("source.masked_fields")
     if record.scholarship is False and _scholarship_unreliable(now):
@@ -113,42 +128,46 @@ def decide(
             valid_until=now + MISMATCH_RECHECK,
         )
 
-    def contradicted(reason_code: str, params: dict[str, Any]) -> Decision:
+    if not record.enrolled:
         return decision(
             Verdict.CONTRADICTED,
-            reason_code,
-            params=params,
+            "scolarite.not_enrolled",
+            params={
+                "school_year": record.school_year or declared_year,
+                "status": record.status_label or record.status_code,
+            },
             diff=diff,
             notes=[*notes, *_early_year_notes(declared, now)],
             evidence=evidence,
             valid_until=negative_until,
         )
 
-    if not record.enrolled:
-        return contradicted(
-            "scolarite.not_enrolled",
-            {
-                "school_year": record.school_year or declared_year,
-                "status": record.status_label or record.status_code,
-            },
+    # Enrolled: what differs now is an echo of the question, for a clerk to look at.
+    def echo_mismatch(reason_code: str, params: dict[str, Any]) -> Decision:
+        return decision(
+            Verdict.MISMATCH,
+            reason_code,
+            params=params,
+            diff=diff,
+            notes=notes,
+            evidence=evidence,
+            valid_until=now + MISMATCH_RECHECK,
         )
+
     if "uai" in differing(diff, ("uai",)):
-        return contradicted(
+        return echo_mismatch(
             "scolarite.other_establishment",
             {"source_uai": record.uai, "declared_uai": declared.uai},
         )
     if "school_year" in differing(diff, ("school_year",)):
-        return contradicted(
+        return echo_mismatch(
             "scolarite.other_year",
             {"source_year": record.school_year, "declared_year": declared_year},
         )
     return decision(
         Verdict.CONFIRMED,
         "scolarite.confirmed",
-        params={
-            "uai": record.uai or declared.uai,
-            "school_year": record.school_year or declared_year,
-        },
+        params={"uai": record.uai or declared.uai, "school_year": declared_year},
         diff=diff,
         notes=notes,
         evidence=evidence,
@@ -158,6 +177,10 @@ def decide(
             else min(end_of_academic_year(declared.school_year), now + CONFIRMED_FOR_AT_MOST)
         ),
     )
+
+
+def _uai(uai: str) -> str:
+    return "".join(uai.split()).upper()
 
 
 def _early_year_notes(declared: ScolariteDeclared, now: dt.datetime) -> list[str]:

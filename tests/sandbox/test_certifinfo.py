@@ -109,6 +109,10 @@ def test_detail_of_active_and_archived_certifications(sandbox):
     ]
     assert archived["archive"] is True
     assert archived["rncp"][0]["actif"] is False
+    assert archived["rncp_historique"] == [
+        {"code": "RNCP24424", "date_fin_enregistrement": "31/12/2019", "actif": False}
+    ]
+    assert active["rncp_historique"] == []
 
 
 @pytest.mark.parametrize(("value", "status"), [("424242", 404), ("", 422), ("abc", 422)])

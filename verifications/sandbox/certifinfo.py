@@ -5,6 +5,9 @@ names come from third-party clients [V-3p]; the pagination envelope (``data``,
 ``totalResult``, ``previous``/``next``), the 401/404/422 bodies (FastAPI's ``{"detail": ...}``)
 and the default page size are [guessed]. The catalogue is ``population.CERTIFICATIONS`` (active
 and archived certifications at levels 3 to 7) plus the cases under ``scenarios/certifinfo``.
+An archived RNCP certification's detail carries ``rncp_historique`` items ``{code,
+date_fin_enregistrement, actif}`` [guessed: the catalogue names the field, not its items], so the
+demo shows an archived fiche confirmed with its end of registration.
 """
 
 from typing import Any
@@ -60,6 +63,17 @@ def detail(c: Certification) -> dict[str, Any]:
         "archive": c.archived,
         "rncp": [{"code": c.rncp, "libelle": c.title, "actif": active}] if c.rncp else [],
         "rs": [{"code": c.rs, "libelle": c.title, "actif": active}] if c.rs else [],
+        "rncp_historique": (
+            [
+                {
+                    "code": c.rncp,
+                    "date_fin_enregistrement": c.registration_ended.strftime("%d/%m/%Y"),
+                    "actif": active,
+                }
+            ]
+            if c.rncp and c.registration_ended
+            else []
+        ),
         "rome": [],
         "nsf": [],
         "certificateurs": [{"libelle": _CERTIFIERS.get(c.level, "Organisme certificateur")}],

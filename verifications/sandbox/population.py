@@ -43,7 +43,7 @@ class CvecOutcome(StrEnum):
 class CertificationOutcome(StrEnum):
     ACTIVE = "active"  # exists, active, at or above the declared level
     BELOW_LEVEL = "below_level"  # exists, active, below the declared minimum level
-    ARCHIVED = "archived"  # exists, archived
+    ARCHIVED = "archived"  # exists, archived, at or above the level: confirmed with a caveat
     UNKNOWN = "unknown"  # not in Certif Info
 
 
@@ -61,6 +61,9 @@ class Certification:
     title: str
     level: int  # European level, 1..8
     archived: bool
+    # The end of registration Certif Info gives in ``rncp_historique`` (archived RNCP fiches
+    # only here; the RS one has none, so the demo shows both caveats).
+    registration_ended: date | None = None
 
 
 # A small catalogue, in the spirit of Certif Info's (codes are invented, shapes are not).
@@ -77,9 +80,23 @@ CERTIFICATIONS: tuple[Certification, ...] = (
         90007, "RNCP34825", "", "Titre professionnel Développeur web et web mobile", 5, False
     ),
     Certification(90008, "RNCP31678", "", "Diplôme d'État d'infirmier", 6, False),
-    Certification(90009, "RNCP24424", "", "BTS Assistant de manager (ancien référentiel)", 5, True),
     Certification(
-        90010, "RNCP16234", "", "Licence Administration économique et sociale (2014)", 6, True
+        90009,
+        "RNCP24424",
+        "",
+        "BTS Assistant de manager (ancien référentiel)",
+        5,
+        True,
+        date(2019, 12, 31),
+    ),
+    Certification(
+        90010,
+        "RNCP16234",
+        "",
+        "Licence Administration économique et sociale (2014)",
+        6,
+        True,
+        date(2018, 8, 31),
     ),
     Certification(90011, "", "RS5487", "Certification Voltaire", 3, False),
     Certification(90012, "", "RS6188", "TOEIC Listening and Reading", 4, False),

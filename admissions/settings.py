@@ -416,6 +416,11 @@ VERIFICATION_BREAKER_FAILURE_THRESHOLD = env.int(
 )
 VERIFICATION_BREAKER_WINDOW_SECONDS = env.float("VERIFICATION_BREAKER_WINDOW_SECONDS", default=60.0)
 VERIFICATION_BREAKER_FAILURE_SHARE = env.float("VERIFICATION_BREAKER_FAILURE_SHARE", default=0.5)
+# A request given up because it failed alone (the source answering others) is set aside this
+# long: its later failures (a re-run, a scheduled re-check of the claim) never open the breaker.
+VERIFICATION_BREAKER_SET_ASIDE_SECONDS = env.float(
+    "VERIFICATION_BREAKER_SET_ASIDE_SECONDS", default=86400.0
+)
 VERIFICATION_BREAKER_OPEN_SECONDS = env.float("VERIFICATION_BREAKER_OPEN_SECONDS", default=30.0)
 VERIFICATION_BREAKER_MAX_OPEN_SECONDS = env.float(
     "VERIFICATION_BREAKER_MAX_OPEN_SECONDS", default=600.0

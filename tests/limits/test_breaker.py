@@ -315,3 +315,41 @@ def test_the_breaker_logs_why_it_opens(make_limiter, clock, caplog):
         "60 s failed (last error: 30999)"
     ) in caplog.text
     assert "request:ko" not in caplog.text
+
+
+def test_requests_set_aside_as_failing_alone_never_open_it(make_limiter, clock):
+    limiter = make_limiter(RATES, set_aside_seconds=3600.0)
+    stuck = people("stuck", 5)
+    answer(limiter, people("ok", 20), clock())
+    fail(limiter, stuck, clock())
+    for subject in stuck:  # each given up, its own retries spent, while others were answered
+        limiter.set_aside(SRC, subject=subject, now=clock())
+    state = limiter.breaker(SRC, now=clock())
+    assert (state.failures, state.subjects, state.failing_alone) == (0, 20, 5)
+
+    # Ten minutes later the five are re-run, and nothing else is asked meanwhile.
+    clock.advance(600)
+    for _ in range(5):
+        fail(limiter, stuck, clock.advance(1))
+    state = limiter.breaker(SRC, now=clock())
+    assert (state.state, state.failures, state.failing_alone) == ("closed", 0, 5)
+    assert state.last_opened_at is None
+
+    # Answered once: no longer set aside.
+    answer(limiter, stuck[:1], clock())
+    assert limiter.breaker(SRC, now=clock()).failing_alone == 4
+    # Set aside for a while only.
+    fail(limiter, stuck[1:4], clock.advance(3600))
+    state = limiter.breaker(SRC, now=clock())
+    assert (state.state, state.failures, state.failing_alone) == ("open", 3, 0)
+
+
+def test_a_failed_probe_of_a_request_set_aside_does_not_reopen_it(make_limiter, clock):
+    limiter = make_limiter(RATES)
+    limiter.set_aside(SRC, subject="request:stuck", now=clock())
+    fail(limiter, people("ko", 3), clock.advance(30))  # the source fails for others: open
+    answer(limiter, people("late", 4), clock.advance(1))
+    assert limiter.acquire(SRC, now=clock.advance(10)).granted
+    fail(limiter, ["request:stuck"], clock())
+    assert limiter.breaker(SRC, now=clock()).state == "half_open"
+    assert limiter.acquire(SRC, now=clock()).granted  # the next probe, at once

@@ -58,6 +58,7 @@ def test_defaults_are_the_documented_limits(settings):
     assert config.margin == 0.03
     assert (config.failure_threshold, config.open_seconds) == (5, 30.0)
     assert (config.failure_window, config.failure_share) == (60.0, 0.5)
+    assert config.set_aside_seconds == 86400.0
     assert config.egress_id == settings.VIGIE_EGRESS_ID != ""
 
 
@@ -67,16 +68,18 @@ def test_the_breaker_window_and_share_come_from_the_environment():
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "VERIFICATION_BREAKER_WINDOW_SECONDS": "120",
         "VERIFICATION_BREAKER_FAILURE_SHARE": "0.8",
+        "VERIFICATION_BREAKER_SET_ASIDE_SECONDS": "3600",
     }
     code = (
         "import json; from django.conf import settings; "
         "print(json.dumps([settings.VERIFICATION_BREAKER_WINDOW_SECONDS, "
-        "settings.VERIFICATION_BREAKER_FAILURE_SHARE]))"
+        "settings.VERIFICATION_BREAKER_FAILURE_SHARE, "
+        "settings.VERIFICATION_BREAKER_SET_ASIDE_SECONDS]))"
     )
     out = subprocess.run(
         [sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True
     )
-    assert json.loads(out.stdout) == [120.0, 0.8]
+    assert json.loads(out.stdout) == [120.0, 0.8, 3600.0]
 
 
 @pytest.mark.parametrize(
@@ -86,6 +89,7 @@ def test_the_breaker_window_and_share_come_from_the_environment():
         ("failure_share", 1.5),
         ("failure_window", 0.0),
         ("failure_threshold", 0),
+        ("set_aside_seconds", -1.0),
     ],
 )
 def test_an_unusable_breaker_setting_is_refused(option, value):

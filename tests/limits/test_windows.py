@@ -139,6 +139,7 @@ def test_tokens_never_reach_the_shared_state_or_the_logs(make_limiter, backend, 
         SRC, error="Jean Dupont 2012-08-15", subject="Jean Dupont 2012-08-15", now=clock()
     )
     limiter.record_success(SRC, subject="Marie Dupont 2011-01-02", now=clock())
+    limiter.set_aside(SRC, subject="Paul Dupont 2010-03-04", now=clock())
     state = limiter.breaker(SRC, now=clock())
 
     fingerprint = token_fingerprint(token)

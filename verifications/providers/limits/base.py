@@ -43,6 +43,12 @@ An answer to a request sent before the breaker opened is recorded in the window 
 close the breaker before its open period is over. Without a subject, each outcome is its own
 subject (as if every call were a different request).
 
+A request the pipeline gives up because it failed alone (its own retries spent while the source
+answered others) is *set aside* (``set_aside``) for ``set_aside_seconds``: its subject's later
+failures (a re-run, a scheduled re-check of the same claim) are no evidence about the source
+and never open the breaker, even when nothing else is being asked at the time; an answer ends
+it.
+
 All times are epoch seconds on the *limiter's clock*: the Redis server's ``TIME`` with the Redis
 backend (so that the clocks of the worker machines do not matter), the machine's clock with the
 local backend. Tests pass ``now`` explicitly to drive a fake clock.
@@ -146,6 +152,7 @@ class BreakerState:
     server_reset_at: float | None = None
     rates: tuple[RateUse, ...] = ()
     subjects: int = 0  # distinct subjects with an outcome in the window (failed or answered)
+    failing_alone: int = 0  # subjects set aside as failing alone (not counted as failures)
     last_opened_at: float | None = None  # the last time it opened (kept once closed again)
 
     @property
@@ -177,6 +184,7 @@ class LimitsConfig:
     probe_seconds: float = 30.0
     failure_window: float = 60.0
     failure_share: float = 0.5
+    set_aside_seconds: float = 86400.0
 
     def __post_init__(self) -> None:
         if self.failure_threshold < 1:
@@ -185,6 +193,8 @@ class LimitsConfig:
             raise ValueError(f"breaker window must be positive: {self.failure_window}")
         if not 0 < self.failure_share <= 1:
             raise ValueError(f"breaker failure share must be in (0, 1]: {self.failure_share}")
+        if self.set_aside_seconds < 0:
+            raise ValueError(f"breaker set-aside time must be 0 or more: {self.set_aside_seconds}")
 
     @classmethod
     def from_settings(cls, settings: Any) -> LimitsConfig:
@@ -198,6 +208,7 @@ class LimitsConfig:
             probe_seconds=float(settings.VERIFICATION_BREAKER_PROBE_SECONDS),
             failure_window=float(settings.VERIFICATION_BREAKER_WINDOW_SECONDS),
             failure_share=float(settings.VERIFICATION_BREAKER_FAILURE_SHARE),
+            set_aside_seconds=float(settings.VERIFICATION_BREAKER_SET_ASIDE_SECONDS),
         )
 
     def tripped(self, failed: int, subjects: int) -> bool:
@@ -374,6 +385,12 @@ class Limiter(ABC):
         """The source failed the request ``subject`` (5xx, timeout); the breaker opens if the
         window says the source fails (see the module docstring). ``error`` is a short code,
         never personal data; ``subject`` is stored as a fingerprint only."""
+
+    @abstractmethod
+    def set_aside(self, source: str, *, subject: str, now: float | None = None) -> None:
+        """``subject`` failed alone (given up while the source answered others): for
+        ``set_aside_seconds`` its failures are no evidence about the source (module docstring).
+        """
 
     @abstractmethod
     def breaker(self, source: str, *, now: float | None = None) -> BreakerState:

@@ -76,6 +76,10 @@ CREATE TABLE IF NOT EXISTS outcomes (
     PRIMARY KEY (source, subject)
 );
 CREATE INDEX IF NOT EXISTS outcomes_source_ts ON outcomes (source, ts);
+CREATE TABLE IF NOT EXISTS set_aside (
+    source TEXT NOT NULL, subject TEXT NOT NULL, until REAL NOT NULL,
+    PRIMARY KEY (source, subject)
+);
 CREATE TABLE IF NOT EXISTS server_windows (
     scope TEXT PRIMARY KEY,
     learned_limit INTEGER,
@@ -333,28 +337,44 @@ class LocalLimiter(Limiter):
 
     # --- Breaker ----------------------------------------------------------------------------
 
-    def _record_outcome(
-        self, db: sqlite3.Connection, source: str, subject: str, failed: bool, t: float
-    ) -> tuple[bool, int, int]:
-        """Record ``subject``'s latest outcome in the breaker's window (older ones dropped):
-        whether it was failing already, and the distinct failed and answered subjects."""
+    def _prune(self, db: sqlite3.Connection, source: str, t: float) -> None:
         db.execute(
             "DELETE FROM outcomes WHERE source = ? AND ts <= ?",
             (source, t - self.config.failure_window),
         )
-        known = (
+        db.execute("DELETE FROM set_aside WHERE source = ? AND until <= ?", (source, t))
+
+    def _record_outcome(
+        self, db: sqlite3.Connection, source: str, subject: str, failed: bool, t: float
+    ) -> tuple[bool, int, int]:
+        """Record ``subject``'s latest outcome in the breaker's window (older ones dropped):
+        whether it was failing already (or set aside), and the distinct failed and answered
+        subjects. A failure of a subject set aside is not recorded; an answer ends it."""
+        self._prune(db, source, t)
+        alone = (
+            db.execute(
+                "SELECT 1 FROM set_aside WHERE source = ? AND subject = ?", (source, subject)
+            ).fetchone()
+            is not None
+        )
+        known = alone or (
             db.execute(
                 "SELECT 1 FROM outcomes WHERE source = ? AND subject = ? AND failed = 1",
                 (source, subject),
             ).fetchone()
             is not None
         )
-        db.execute(
-            "INSERT INTO outcomes (source, subject, failed, ts) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (source, subject) DO UPDATE SET failed = excluded.failed, "
-            "ts = excluded.ts",
-            (source, subject, int(failed), t),
-        )
+        if failed and alone:
+            db.execute("DELETE FROM outcomes WHERE source = ? AND subject = ?", (source, subject))
+        else:
+            db.execute(
+                "INSERT INTO outcomes (source, subject, failed, ts) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (source, subject) DO UPDATE SET failed = excluded.failed, "
+                "ts = excluded.ts",
+                (source, subject, int(failed), t),
+            )
+        if not failed:
+            db.execute("DELETE FROM set_aside WHERE source = ? AND subject = ?", (source, subject))
         (n_failed, subjects) = db.execute(
             "SELECT COALESCE(SUM(failed), 0), COUNT(*) FROM outcomes WHERE source = ?", (source,)
         ).fetchone()
@@ -425,6 +445,19 @@ class LocalLimiter(Limiter):
         retry_in = (retry_at - t) if retry_at is not None else 0.0
         log_transition(source, transition, failed, failed + answered, error, retry_in, config)
 
+    def set_aside(self, source: str, *, subject: str, now: float | None = None) -> None:
+        check_source(source)
+        subject = subject_fingerprint(subject)
+        with self._transaction() as db:
+            t = time.time() if now is None else now
+            self._prune(db, source, t)
+            db.execute(
+                "INSERT INTO set_aside (source, subject, until) VALUES (?, ?, ?) "
+                "ON CONFLICT (source, subject) DO UPDATE SET until = excluded.until",
+                (source, subject, t + self.config.set_aside_seconds),
+            )
+            db.execute("DELETE FROM outcomes WHERE source = ? AND subject = ?", (source, subject))
+
     # --- Dashboard and admin ----------------------------------------------------------------
 
     def breaker(self, source: str, *, now: float | None = None) -> BreakerState:
@@ -455,6 +488,9 @@ class LocalLimiter(Limiter):
         failures, subjects = db.execute(
             "SELECT COALESCE(SUM(failed), 0), COUNT(*) FROM outcomes WHERE source = ? AND ts > ?",
             (source, t - self.config.failure_window),
+        ).fetchone()
+        (alone,) = db.execute(
+            "SELECT COUNT(*) FROM set_aside WHERE source = ? AND until > ?", (source, t)
         ).fetchone()
         if state == "open" and retry_at is not None and t >= retry_at:
             state = "half_open"
@@ -501,6 +537,7 @@ class LocalLimiter(Limiter):
             state=state,
             failures=failures,
             subjects=subjects,
+            failing_alone=alone,
             last_opened_at=last_opened_at,
             opened_at=opened_at,
             retry_at=retry_at if state != "closed" else None,
@@ -538,8 +575,9 @@ class LocalLimiter(Limiter):
                 db.execute("DELETE FROM breakers")
                 db.execute("DELETE FROM cooldowns")
                 db.execute("DELETE FROM outcomes")
+                db.execute("DELETE FROM set_aside")
             else:
                 check_source(source)
-                for table in ("breakers", "cooldowns", "outcomes"):
+                for table in ("breakers", "cooldowns", "outcomes", "set_aside"):
                     db.execute(f"DELETE FROM {table} WHERE source = ?", (source,))  # noqa: S608
         logger.warning("Circuit breaker and cooldown reset by an admin for %s", source or "all")

@@ -9,7 +9,8 @@ tests pass ``now`` instead.
 Keys live under ``vigie:limits:{<source>}:`` (the hash tag keeps one source's keys in one
 Redis Cluster slot): ``br`` (breaker hash), ``cd`` (cooldown hash), ``fl`` and ``ok`` (the
 breaker's window: sorted sets of subject fingerprints by the time of their latest outcome,
-failed or answered; a subject is in one of them at most), ``log:<bucket>`` (sorted sets of
+failed or answered; a subject is in one of them at most), ``al`` (subjects set aside as
+failing alone, by the time until which they are), ``log:<bucket>`` (sorted sets of
 grant times) and ``srv:<scope>`` (what the server's headers said). A token and a subject appear
 only as fingerprints.
 """
@@ -202,32 +203,36 @@ return 1
 """
 )
 
-# The breaker's window (KEYS[2] failed, KEYS[3] answered): drop what is older than the window,
-# record ``subject``'s latest outcome in ``into`` (and out of the other set); returns whether
-# the subject was failing already, and the distinct failed and answered subjects.
+# The breaker's window. KEYS: 1 breaker, 2 failed subjects, 3 answered subjects, 4 subjects
+# set aside as failing alone (scores: until when). ``prune`` drops what has left the window.
 _WINDOW = """
-local function record(window, subject, into, other)
+local function prune(window)
   local lower = fmt(now - window)
   redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', lower)
   redis.call('ZREMRANGEBYSCORE', KEYS[3], '-inf', lower)
-  local known = redis.call('ZSCORE', KEYS[2], subject) ~= false
-  redis.call('ZREM', other, subject)
-  redis.call('ZADD', into, fmt(now), subject)
+  redis.call('ZREMRANGEBYSCORE', KEYS[4], '-inf', fmt(now))
   local ttl = math.ceil(window * 1000) + 1000
-  redis.call('PEXPIRE', KEYS[2], ttl)
-  redis.call('PEXPIRE', KEYS[3], ttl)
-  return known, redis.call('ZCARD', KEYS[2]), redis.call('ZCARD', KEYS[3])
+  return ttl
 end
 """
 
-# KEYS: 1 breaker, 2 failed subjects, 3 answered subjects.
 # ARGV: 1 now, 2 error, 3 threshold, 4 open seconds, 5 max open seconds, 6 window, 7 share,
 #       8 subject.
 _FAILURE = (
     _PRELUDE
     + _WINDOW
     + """
-local known, failed, answered = record(tonumber(ARGV[6]), ARGV[8], KEYS[2], KEYS[3])
+local ttl = prune(tonumber(ARGV[6]))
+local subject = ARGV[8]
+-- A subject set aside as failing alone is no evidence about the source.
+local alone = redis.call('ZSCORE', KEYS[4], subject) ~= false
+local known = alone or redis.call('ZSCORE', KEYS[2], subject) ~= false
+redis.call('ZREM', KEYS[3], subject)
+if not alone then redis.call('ZADD', KEYS[2], fmt(now), subject) end
+redis.call('PEXPIRE', KEYS[2], ttl)
+redis.call('PEXPIRE', KEYS[3], ttl)
+local failed = redis.call('ZCARD', KEYS[2])
+local answered = redis.call('ZCARD', KEYS[3])
 local tripped = failed >= tonumber(ARGV[3]) and failed >= tonumber(ARGV[7]) * (failed + answered)
 local st = redis.call('HMGET', KEYS[1], 'state', 'opens', 'retry_at')
 local state = st[1] or 'closed'
@@ -258,12 +263,16 @@ return {transition, failed, failed + answered, fmt(retry_at - now)}
 """
 )
 
-# KEYS: 1 breaker, 2 failed subjects, 3 answered subjects. ARGV: 1 now, 2 window, 3 subject.
+# ARGV: 1 now, 2 window, 3 subject.
 _SUCCESS = (
     _PRELUDE
     + _WINDOW
     + """
-record(tonumber(ARGV[2]), ARGV[3], KEYS[3], KEYS[2])
+local ttl = prune(tonumber(ARGV[2]))
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[4], ARGV[3])
+redis.call('ZADD', KEYS[3], fmt(now), ARGV[3])
+redis.call('PEXPIRE', KEYS[3], ttl)
 local st = redis.call('HMGET', KEYS[1], 'state', 'retry_at')
 if st[1] ~= 'open' then return '' end
 -- An answer to a request sent before the breaker opened: the open period stands.
@@ -273,6 +282,22 @@ redis.call('HDEL', KEYS[1], 'opened_at', 'retry_at', 'probe_until')
 -- Closed again: a fresh start, the outage's failures are forgotten.
 redis.call('DEL', KEYS[2])
 return 'open'
+"""
+)
+
+# ARGV: 1 now, 2 window, 3 subject, 4 seconds.
+_ALONE = (
+    _PRELUDE
+    + _WINDOW
+    + """
+prune(tonumber(ARGV[2]))
+local untilv = now + tonumber(ARGV[4])
+redis.call('ZADD', KEYS[4], fmt(untilv), ARGV[3])
+redis.call('ZREM', KEYS[2], ARGV[3])
+redis.call('ZREM', KEYS[3], ARGV[3])
+local last = redis.call('ZREVRANGE', KEYS[4], 0, 0, 'WITHSCORES')
+redis.call('PEXPIREAT', KEYS[4], math.ceil(tonumber(last[2]) * 1000) + 1000)
+return 1
 """
 )
 
@@ -304,6 +329,7 @@ class RedisLimiter(Limiter):
         self._pause = self.client.register_script(_PAUSE)
         self._failure = self.client.register_script(_FAILURE)
         self._success = self.client.register_script(_SUCCESS)
+        self._alone = self.client.register_script(_ALONE)
 
     def close(self) -> None:
         self.client.close()
@@ -427,7 +453,7 @@ class RedisLimiter(Limiter):
     # --- Breaker ----------------------------------------------------------------------------
 
     def _window_keys(self, source: str) -> list[str]:
-        return [self._key("br", source), self._key("fl", source), self._key("ok", source)]
+        return [self._key(kind, source) for kind in ("br", "fl", "ok", "al")]
 
     def record_success(self, source: str, *, subject: str = "", now: float | None = None) -> None:
         check_source(source)
@@ -478,6 +504,25 @@ class RedisLimiter(Limiter):
         log_transition(
             source, _text(transition), int(failed), int(subjects), error, float(retry_in), config
         )
+
+    def set_aside(self, source: str, *, subject: str, now: float | None = None) -> None:
+        check_source(source)
+        try:
+            self._alone(
+                keys=self._window_keys(source),
+                args=[
+                    _arg(now),
+                    _arg(self.config.failure_window),
+                    subject_fingerprint(subject),
+                    _arg(self.config.set_aside_seconds),
+                ],
+            )
+        except redis.RedisError as exc:
+            logger.warning(
+                "Rate limiter unavailable (%s): a request of %s failing alone not set aside",
+                type(exc).__name__,
+                source,
+            )
 
     # --- Dashboard and admin ----------------------------------------------------------------
 
@@ -530,11 +575,13 @@ class RedisLimiter(Limiter):
         lower = f"({t - self.config.failure_window!r}"
         failed = int(self.client.zcount(self._key("fl", source), lower, "+inf"))
         answered = int(self.client.zcount(self._key("ok", source), lower, "+inf"))
+        alone = int(self.client.zcount(self._key("al", source), f"({t!r}", "+inf"))
         return BreakerState(
             source=source,
             state=state,
             failures=failed,
             subjects=failed + answered,
+            failing_alone=alone,
             last_opened_at=float(br["last_opened_at"]) if "last_opened_at" in br else None,
             opened_at=float(br["opened_at"]) if "opened_at" in br else None,
             retry_at=retry_at if state != "closed" else None,
@@ -579,12 +626,12 @@ class RedisLimiter(Limiter):
             if source is None:
                 keys = [
                     key
-                    for kind in ("br", "cd", "fl", "ok")
+                    for kind in ("br", "cd", "fl", "ok", "al")
                     for key in self.client.scan_iter(match=f"{PREFIX}{{*}}:{kind}", count=200)
                 ]
             else:
                 check_source(source)
-                keys = [self._key(kind, source) for kind in ("br", "cd", "fl", "ok")]
+                keys = [self._key(kind, source) for kind in ("br", "cd", "fl", "ok", "al")]
             if keys:
                 self.client.delete(*keys)
         except redis.RedisError as exc:

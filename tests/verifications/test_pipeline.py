@@ -94,6 +94,38 @@ def test_published_staging_identity_is_confirmed_with_its_diff(institution):
     assert "EMMA" not in str(attempt.payload)
 
 
+@pytest.mark.parametrize(
+    ("pupil", "verdict", "reason_code", "note"),
+    [
+        # Staging answers anneeScolaire=2025 with "2024-2025": an echo, not a contradiction.
+        ("Garcia Mateo", Verdict.MISMATCH, "scolarite.other_year", None),
+        # ...and with "2025": the same year written otherwise.
+        ("Dupont Nouhe", Verdict.CONFIRMED, "scolarite.confirmed", "scolarite.year_label_format"),
+    ],
+)
+def test_staging_year_labels_are_echoes(institution, pupil, verdict, reason_code, note):
+    request = run_until_done(request_for(staging_claim(pupil, institution)))
+
+    assert (request.verdict, request.reason_code) == (verdict, reason_code)
+    assert {row["field"]: row["match"] for row in request.diff}["school_year"] is (
+        verdict == Verdict.CONFIRMED
+    )
+    if note:
+        assert note in request.note_codes
+
+
+def test_an_archived_certification_is_confirmed_with_its_end_of_registration(institution):
+    person = person_with(certification=CertificationOutcome.ARCHIVED)
+    request = run_until_done(request_for(claim_for(person, ClaimKind.CERTIFICATION, institution)))
+
+    assert request.verdict == Verdict.CONFIRMED
+    assert request.reason_code in {"certification.archived", "certification.archived_level"}
+    caveats = {"certification.archived_caveat", "certification.archived_end_unknown"}
+    assert caveats & set(request.note_codes)
+    if request.evidence["date_fin_enregistrement"]:
+        assert "certification.archived_caveat" in request.note_codes
+
+
 def test_a_second_run_finds_nothing_to_do(institution):
     claim = claim_for(
         person_with(scolarite=ScolariteOutcome.ENROLLED), ClaimKind.SCOLARITE, institution

@@ -25,7 +25,8 @@ docs/VERDICTS.md):
   what differs), or ``confirmed`` with a note when it is only one of writing ("2025" for
   2025-2026, "RNCP012345" for "RNCP12345", an upper-case UUID).
 * Nor is an archived certification: people hold diplomas whose registration has since ended
-  (``confirmed`` with a note naming the end of registration).
+  (``confirmed``: the reason names the end of registration, a note says what it means, or that
+  no end date is known).
 * ``not_found`` is never a false claim either, nor is an identity that differs (``mismatch``).
 
 The per-kind rules, their order and their ``valid_until`` policy are in each module's docstring
@@ -41,7 +42,10 @@ ProviderRejected          rejected       source.token_invalid / token_expired /
                                          route_not_found / invalid_request (by error code,
                                          then HTTP status)
 ProviderRateLimited       unavailable    source.rate_limited, or source.conflict (409)
-ProviderUnavailable       unavailable    source.unavailable
+ProviderUnavailable       unavailable    source.unavailable; source.failing_for_this_request
+                                         when the source answered other requests meanwhile,
+                                         source.down behind an open breaker (the pipeline
+                                         says which: ``error_decision``'s keywords)
 ========================  =============  ===============================================
 
 ``rejected`` has no ``valid_until`` (an admin must act); ``unavailable`` is re-checked after

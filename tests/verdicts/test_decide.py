@@ -25,6 +25,7 @@ from verifications.providers.base import (
     ProviderUnavailable,
 )
 from verifications.verdicts import NOTES, REASONS, decide, render_note, render_reason
+from verifications.verdicts.common import error_decision
 
 
 NOW = at(2025, 11, 20, 10, 0)
@@ -120,14 +121,86 @@ def test_unavailable_after_retries(kind, error, reason_code):
     assert decision.valid_until == NOW + dt.timedelta(hours=1)
 
 
-def test_unavailable_reason_shows_status_and_code():
-    decision = decide_error(ClaimKind.SCOLARITE, ProviderUnavailable(call=call(502, "30999")))
-    assert decision.reason == (
-        "La source n'a pas pu répondre après plusieurs tentatives (statut HTTP 502, code 30999)."
+def test_unavailable_reason_shows_the_error_in_words():
+    decision = decide_error(
+        ClaimKind.SCOLARITE,
+        ProviderUnavailable(call=call(502, "30999"), source=Source.API_PARTICULIER),
     )
-    timeout = decide_error(ClaimKind.SCOLARITE, ProviderUnavailable(call=call(None)))
-    assert timeout.reason == (
-        "La source n'a pas pu répondre après plusieurs tentatives (statut HTTP —, code —)."
+    assert decision.reason == (
+        "La source n'a pas pu répondre après plusieurs tentatives (Erreur du fournisseur de "
+        "données (MEN), code 30999)."
+    )
+    assert decision.reason_params == {"status": 502, "code": "30999", "source": "api_particulier"}
+    bare = decide_error(ClaimKind.SCOLARITE, ProviderUnavailable(call=call(503)))
+    assert bare.reason == (
+        "La source n'a pas pu répondre après plusieurs tentatives (Source indisponible ou en "
+        "maintenance (HTTP 503))."
+    )
+    timeout = CallInfo(redacted={"error": "timeout"})
+    decision = decide_error(ClaimKind.CVEC, ProviderUnavailable("timeout", call=timeout))
+    assert decision.reason == (
+        "La source n'a pas pu répondre après plusieurs tentatives (Délai de réponse dépassé)."
+    )
+    nothing = decide_error(ClaimKind.SCOLARITE, ProviderUnavailable(call=call(None)))
+    assert nothing.reason == (
+        "La source n'a pas pu répondre après plusieurs tentatives (erreur non précisée)."
+    )
+
+
+def test_the_error_in_words_is_rendered_again_in_any_language():
+    decision = decide_error(ClaimKind.SCOLARITE, ProviderUnavailable(call=call(504, "30002")))
+    again = render_reason(decision.reason_code, decision.reason_params, language="fr")
+    assert again == decision.reason
+    assert "Le fournisseur de données n'a pas répondu à temps (MEN), code 30002" in again
+    english = render_reason(decision.reason_code, decision.reason_params, language="en")
+    assert "30002" in english
+
+
+def test_a_request_failing_alone_says_so_with_the_error_in_words():
+    error = ProviderUnavailable(call=call(502, "30999"), source=Source.API_PARTICULIER)
+    decision = error_decision(error, NOW, failing_alone=True, failures=5)
+
+    assert (decision.verdict, decision.reason_code) == (
+        Verdict.UNAVAILABLE,
+        "source.failing_for_this_request",
+    )
+    assert decision.reason == (
+        "La source a répondu aux autres demandes, mais a échoué 5 fois de suite pour celle-ci "
+        "(Erreur du fournisseur de données (MEN), code 30999) : la vérification n'a pas pu "
+        "aboutir. Un agent peut la relancer plus tard ou vérifier la déclaration autrement."
+    )
+    assert decision.reason_params == {
+        "status": 502,
+        "code": "30999",
+        "source": "api_particulier",
+        "failures": 5,
+    }
+    assert decision.evidence == {"http_status": 502, "error_code": "30999"}
+    assert decision.valid_until == NOW + dt.timedelta(hours=1)
+    json.dumps(decision.as_json())
+
+
+def test_a_request_given_up_behind_an_open_breaker_says_the_source_is_down():
+    error = ProviderUnavailable("circuit breaker open", source=Source.API_PARTICULIER)
+    decision = error_decision(error, NOW, source_down=True, last_error="30001")
+
+    assert (decision.verdict, decision.reason_code) == (Verdict.UNAVAILABLE, "source.down")
+    assert decision.reason == (
+        "La source est hors service : elle échoue pour la plupart des demandes (dernière "
+        "erreur : Fournisseur de données indisponible ou en maintenance (MEN), code 30001). La "
+        "vérification n'a pas pu aboutir à temps ; elle pourra être relancée quand la source "
+        "répondra de nouveau."
+    )
+    assert decision.evidence == {"http_status": None, "error_code": ""}  # it sent nothing
+
+
+def test_invalid_request_shows_the_code_in_words():
+    decision = decide_error(
+        ClaimKind.SCOLARITE, ProviderRejected(code="00366", call=call(422, "00366"))
+    )
+    assert decision.reason == (
+        "La source a refusé la requête : paramètres invalides (Paramètres d'état civil mal "
+        "formés, code 00366)."
     )
 
 
@@ -207,7 +280,7 @@ def test_as_json():
         "verdict": "unavailable",
         "reason_code": "source.unavailable",
         "reason": decision.reason,
-        "reason_params": {"status": 503, "code": None},
+        "reason_params": {"status": 503, "code": None},  # no source named: no "source"
         "diff": [],
         "notes": [],
         "note_codes": [],

@@ -49,7 +49,12 @@ from verifications.providers.base import (
     ProviderUnavailable,
 )
 from verifications.providers.http import build_session
-from verifications.providers.limits import Decision, get_limiter
+from verifications.providers.limits import (
+    BreakerState,
+    Decision,
+    LimiterUnavailable,
+    get_limiter,
+)
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.batches import batch_finish_if_complete
 from verifications.services.inputs import (
@@ -60,6 +65,7 @@ from verifications.services.inputs import (
     token_key,
 )
 from verifications.services.notifications import verdict_change_record
+from verifications.verdicts.common import error_decision
 
 
 logger = logging.getLogger(__name__)
@@ -415,21 +421,48 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
     calls = result.calls if result is not None else error.calls
     observe(source, key, calls, sent_at=sent_at)
     last = calls[-1] if calls else CallInfo()
+    subject = breaker_subject(request)
     if isinstance(error, FollowUpNotAdmitted):
-        limiter.record_success(source)  # the source answered the first call
+        limiter.record_success(source, subject=subject)  # the source answered the first call
     elif isinstance(error, ProviderUnavailable):
-        limiter.record_failure(source, error=last.provider_error_code or "unavailable")
+        limiter.record_failure(source, error=failure_code(last), subject=subject)
     elif isinstance(error, ProviderRateLimited) and not error.conflict:
         limiter.pause(source, error.retry_after, reason="429")
     elif not isinstance(error, ProviderNotConfigured):
-        limiter.record_success(source)
+        limiter.record_success(source, subject=subject)
     return _conclude(request, worker, task_id, result, error, policy, calls=calls)
+
+
+def breaker_subject(request: VerificationRequest) -> str:
+    """What the source's breaker counts this request as: its claim, the same across the
+    request's retries, its identity variants, a re-run and the scheduled re-checks, so that one
+    claim the source keeps failing on counts once (the limiter stores it as a fingerprint)."""
+    return f"claim:{request.claim_id}"
+
+
+def failure_code(call: CallInfo) -> str:
+    """The short code of a failed call for the breaker's last error: the source's own code,
+    else what Vigie recorded (``timeout``...), else the HTTP status (``http_502``)."""
+    code = call.provider_error_code or str(call.redacted.get("error") or "")
+    if not code and call.http_status:
+        code = f"http_{call.http_status}"
+    return code or "unavailable"
+
+
+def _source_state(source: str) -> BreakerState | None:
+    """The source's breaker as the limiter sees it now, or None when it cannot be read."""
+    try:
+        return get_limiter().breaker(source)
+    except LimiterUnavailable:
+        return None
 
 
 def _defer(
     request: VerificationRequest, worker: str, *, wait: float, reason: str, policy: RetryPolicy
 ) -> RunOutcome:
-    """No slot now: back to pending. An open breaker counts toward giving up."""
+    """No slot now: back to pending. An open breaker counts toward giving up: it opens only
+    when the source fails for many different requests (``providers.limits``), that is when the
+    source really is down; a request given up behind it ends ``source.down``."""
     now = timezone.now()
     breaker_open = reason.startswith("breaker")
     if breaker_open and should_give_up(
@@ -499,6 +532,13 @@ def _conclude(
                 )
                 return RunOutcome("retry" if held else "lost_lease", wait=delay)
         decision = _decide(request, result=result, error=error, now=now)
+        alone = False
+        if (
+            isinstance(error, ProviderUnavailable)
+            and not isinstance(error, FollowUpNotAdmitted)
+            and decision.reason_code == "source.unavailable"
+        ):
+            decision, alone = _given_up(request, error, decision, now, give_up=give_up)
         if isinstance(error, ProviderRejected | ProviderNotConfigured):
             _raise_alert(request, error, now)
         elif result is not None:
@@ -510,10 +550,41 @@ def _conclude(
             ).update(resolved_at=now)
         if not _finish(request, worker, decision, now, calls=n):
             return RunOutcome("lost_lease")
+    if alone:
+        # Its re-runs and re-checks must not open the source's breaker either.
+        get_limiter().set_aside(request.source, subject=breaker_subject(request))
     if decision.verdict == Verdict.UNAVAILABLE:
         logger.info(
-            "request %s ended unavailable after %s failures",
+            "request %s ended unavailable after %s failures (%s)",
             request.pk,
-            request.failure_count + 1,
+            request.failure_count + (0 if give_up else 1),
+            decision.reason_code,
         )
     return RunOutcome("done", verdict=decision.verdict)
+
+
+def _given_up(
+    request: VerificationRequest,
+    error: ProviderUnavailable,
+    decision: verdicts.Decision,
+    now: datetime,
+    *,
+    give_up: bool,
+) -> tuple[verdicts.Decision, bool]:
+    """Why an unavailable request was given up, in its reason: the source is down (it waited
+    behind the open breaker: ``give_up``), or the source answered other requests while this one
+    spent its own retries (failing alone: the second value is True), or neither is known."""
+    state = _source_state(request.source)
+    if give_up:
+        why = error_decision(
+            error, now, source_down=True, last_error=state.last_error if state else ""
+        )
+    elif state is not None and not state.down and state.answered > 0:
+        why = error_decision(error, now, failing_alone=True, failures=request.failure_count + 1)
+    else:
+        return decision, False
+    # The text only: what ``_decide`` added (the variant asked...) stands.
+    decision = dataclasses.replace(
+        decision, reason_code=why.reason_code, reason=why.reason, reason_params=why.reason_params
+    )
+    return decision, not give_up

@@ -132,10 +132,27 @@ _REJECTED_REASONS = {
 _REJECTED_BY_STATUS = {401: "source.token_invalid", 403: "source.forbidden"}
 
 
-def error_decision(error: ProviderError, now: dt.datetime) -> Decision:
-    """The verdict of the last error, once the pipeline has given up retrying."""
+def error_decision(
+    error: ProviderError,
+    now: dt.datetime,
+    *,
+    failing_alone: bool = False,
+    failures: int = 0,
+    source_down: bool = False,
+    last_error: str = "",
+) -> Decision:
+    """The verdict of the last error, once the pipeline has given up retrying.
+
+    For a ``ProviderUnavailable`` (or a bare ``ProviderError``) the pipeline says why it gave up:
+    ``failing_alone`` when the request's own retries (``failures`` calls) are spent while the
+    source answered other requests (``source.failing_for_this_request``); ``source_down`` when
+    it waited too long behind the source's open breaker, whose ``last_error`` code it shows
+    (``source.down``); otherwise ``source.unavailable``. The parameters hold the error's code
+    and HTTP status, which the reason shows in words (``providers.error_codes``).
+    """
     call = error.call
     evidence = {"http_status": call.http_status, "error_code": call.provider_error_code}
+    source = {"source": str(error.source)} if error.source else {}
     if isinstance(error, ProviderNotConfigured):
         return decision(
             Verdict.REJECTED,
@@ -150,7 +167,7 @@ def error_decision(error: ProviderError, now: dt.datetime) -> Decision:
         return decision(
             Verdict.REJECTED,
             reason,
-            params={"code": error.code},
+            params={"code": error.code, "status": call.http_status, **source},
             evidence={**evidence, "error_code": error.code},
         )
     recheck = now + UNAVAILABLE_RECHECK
@@ -159,12 +176,18 @@ def error_decision(error: ProviderError, now: dt.datetime) -> Decision:
         return decision(Verdict.UNAVAILABLE, reason, evidence=evidence, valid_until=recheck)
     if not isinstance(error, ProviderUnavailable):  # the base class: treat as unavailable
         evidence["error"] = type(error).__name__
+    # Without a code of the source's: what Vigie recorded of the failure (a timeout...).
+    code = call.provider_error_code or str(call.redacted.get("error") or "") or None
+    params: dict[str, Any] = {"status": call.http_status, "code": code, **source}
+    reason = "source.unavailable"
+    if source_down:
+        reason = "source.down"
+        params["code"] = last_error or code
+    elif failing_alone:
+        reason = "source.failing_for_this_request"
+        params["failures"] = failures
     return decision(
-        Verdict.UNAVAILABLE,
-        "source.unavailable",
-        params={"status": call.http_status, "code": call.provider_error_code or None},
-        evidence=evidence,
-        valid_until=recheck,
+        Verdict.UNAVAILABLE, reason, params=params, evidence=evidence, valid_until=recheck
     )
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import variant_label
 from admissions.enums import Verdict
+from verifications.providers.error_codes import describe as describe_error
 
 
 DEFAULT_LANGUAGE = "fr"
@@ -52,11 +53,20 @@ REASONS: dict[str, Promise] = {
         "%(code)s). Un administrateur doit vérifier la configuration."
     ),
     "source.invalid_request": _(
-        "La source a refusé la requête : paramètres invalides (code %(code)s)."
+        "La source a refusé la requête : paramètres invalides (%(error)s)."
     ),
     "source.unavailable": _(
-        "La source n'a pas pu répondre après plusieurs tentatives (statut HTTP %(status)s, "
-        "code %(code)s)."
+        "La source n'a pas pu répondre après plusieurs tentatives (%(error)s)."
+    ),
+    "source.failing_for_this_request": _(
+        "La source a répondu aux autres demandes, mais a échoué %(failures)s fois de suite pour "
+        "celle-ci (%(error)s) : la vérification n'a pas pu aboutir. Un agent peut la relancer "
+        "plus tard ou vérifier la déclaration autrement."
+    ),
+    "source.down": _(
+        "La source est hors service : elle échoue pour la plupart des demandes (dernière "
+        "erreur : %(error)s). La vérification n'a pas pu aboutir à temps ; elle pourra être "
+        "relancée quand la source répondra de nouveau."
     ),
     "source.rate_limited": _(
         "La source limitait le nombre de requêtes : la vérification n'a pas pu aboutir à temps."
@@ -258,7 +268,18 @@ def render_reason(
     with translation.override(language):
         values = {key: _param(key, value) for key, value in (params or {}).items()}
         template = str(REASONS[code])
+        if "%(error)s" in template and "error" not in values:
+            values["error"] = _error_words(params or {})
         return template % _Defaulting(values) if "%(" in template else template
+
+
+def _error_words(params: Mapping[str, Any]) -> str:
+    """A reason's ``error``: its ``code`` (with ``status`` and ``source``) in words, in the
+    language being rendered (``providers.error_codes``)."""
+    words = describe_error(
+        params.get("code"), status=params.get("status"), source=params.get("source") or ""
+    )
+    return words or str(_("erreur non précisée"))
 
 
 def render_note(code: str, *, language: str = DEFAULT_LANGUAGE) -> str:

@@ -1,0 +1,140 @@
+"""A source that fails for a few people, and a source that is down: the pipeline against the
+sandbox over real HTTP (the reasons it gives, the breaker it leaves), and what the pages say
+(dashboard, claim card, back-office, batch confirmation and progress)."""
+
+import time
+
+import pytest
+from django.urls import reverse
+from django.utils import timezone
+
+from admissions.enums import ClaimKind, Source, Verdict
+from tests.factories import InstitutionFactory
+from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from verifications.models import VerificationRequest
+from verifications.providers.limits import get_limiter
+from verifications.sandbox.population import ScolariteOutcome, person
+from verifications.services import verification_run
+
+
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]
+
+FAILING_ALONE = (
+    "La source a répondu aux autres demandes, mais a échoué 3 fois de suite pour celle-ci "
+    "(Erreur du fournisseur de données (MEN), code 30999) : la vérification n'a pas pu aboutir."
+)
+
+
+@pytest.fixture
+def institution():
+    return InstitutionFactory()
+
+
+def enrolled_people(n):
+    found = []
+    for i in range(500):
+        p = person(i)
+        if p.scolarite == ScolariteOutcome.ENROLLED:
+            found.append(p)
+            if len(found) == n:
+                return found
+    raise LookupError(n)
+
+
+def scolarite_request(p, institution):
+    return request_for(claim_for(p, ClaimKind.SCOLARITE, institution))
+
+
+@pytest.fixture
+def strict_breaker(settings):
+    """A breaker that would open on a single failing request, were it not for the share of
+    requests the source answers: the share rule is what keeps it closed below."""
+    settings.VERIFICATION_BREAKER_FAILURE_THRESHOLD = 1
+    settings.VERIFICATION_MAX_FAILURES = 3
+
+
+@pytest.mark.usefixtures("strict_breaker")
+def test_a_person_the_source_always_fails_on_is_given_up_alone(institution):
+    for p in enrolled_people(3):
+        assert run_until_done(scolarite_request(p, institution)).verdict == Verdict.CONFIRMED
+    stuck = scolarite_request(person_with(scolarite=ScolariteOutcome.PROVIDER_ERROR), institution)
+
+    stuck = run_until_done(stuck)
+
+    assert (stuck.verdict, stuck.reason_code) == (
+        Verdict.UNAVAILABLE,
+        "source.failing_for_this_request",
+    )
+    assert stuck.reason.startswith(FAILING_ALONE)
+    assert stuck.reason_params["failures"] == 3
+    assert stuck.attempts.count() == 3  # its own bounded retries, no more
+    stuck.claim.refresh_from_db()
+    assert stuck.claim.verdict_reason == stuck.reason
+    state = get_limiter().breaker(Source.API_PARTICULIER)
+    assert (state.state, state.last_opened_at, state.failing_alone) == ("closed", None, 1)
+    assert state.last_error == "30999"
+    # The source still answers everyone else at once.
+    other = scolarite_request(enrolled_people(4)[-1], institution)
+    assert verification_run(request_id=other.pk).verdict == Verdict.CONFIRMED
+
+
+@pytest.mark.usefixtures("strict_breaker")
+def test_a_rerun_of_a_claim_failing_alone_does_not_open_the_breaker(institution, settings):
+    settings.VERIFICATION_BREAKER_WINDOW_SECONDS = 1.0
+    for p in enrolled_people(2):
+        run_until_done(scolarite_request(p, institution))
+    failing = [p for p in map(person, range(2000)) if p.scolarite == "provider_error"][:2]
+    stuck = run_until_done(scolarite_request(failing[0], institution))
+    assert stuck.reason_code == "source.failing_for_this_request"
+    time.sleep(1.1)  # the answers leave the window: nothing else has been asked lately
+
+    again = request_for(stuck.claim)  # a clerk asks again; nothing else is asked
+    assert verification_run(request_id=again.pk).status == "retry"
+    state = get_limiter().breaker(Source.API_PARTICULIER)
+    assert (state.state, state.failures, state.failing_alone) == ("closed", 0, 1)
+
+    # Whereas another claim failing, with nothing else asked, is all the breaker knows of.
+    other = scolarite_request(failing[1], institution)
+    assert verification_run(request_id=other.pk).status == "retry"
+    assert get_limiter().breaker(Source.API_PARTICULIER).state == "open"
+
+
+def test_with_nothing_else_asked_the_reason_does_not_claim_the_source_answers_others(
+    institution, settings
+):
+    settings.VERIFICATION_MAX_FAILURES = 2
+    stuck = scolarite_request(person_with(scolarite=ScolariteOutcome.PROVIDER_ERROR), institution)
+    stuck = run_until_done(stuck)
+    assert (stuck.verdict, stuck.reason_code) == (Verdict.UNAVAILABLE, "source.unavailable")
+    assert stuck.reason == (
+        "La source n'a pas pu répondre après plusieurs tentatives (Erreur du fournisseur de "
+        "données (MEN), code 30999)."
+    )
+    assert get_limiter().breaker(Source.API_PARTICULIER).failing_alone == 0
+
+
+def test_a_source_down_for_everyone_opens_the_breaker_and_says_so(
+    institution, settings, sandbox_settings
+):
+    settings.VERIFICATION_BREAKER_FAILURE_THRESHOLD = 3
+    settings.VERIFICATION_MAX_FAILURES = 10
+    sandbox_settings.configure(error_rates={"504/30001": 1.0})
+    people = enrolled_people(4)
+    for p in people[:3]:
+        assert verification_run(request_id=scolarite_request(p, institution).pk).status == "retry"
+    state = get_limiter().breaker(Source.API_PARTICULIER)
+    assert (state.state, state.failures, state.last_error) == ("open", 3, "30001")
+
+    waiting = scolarite_request(people[3], institution)
+    assert verification_run(request_id=waiting.pk).status == "deferred"
+    VerificationRequest.objects.filter(pk=waiting.pk).update(
+        failing_since=timezone.now() - settings.VERIFICATION_GIVE_UP_AFTER, not_before=None
+    )
+    waiting.refresh_from_db()
+    assert verification_run(request_id=waiting.pk).verdict == Verdict.UNAVAILABLE
+    waiting.refresh_from_db()
+    assert waiting.reason_code == "source.down"
+    assert "Fournisseur de données indisponible ou en maintenance (MEN), code 30001" in (
+        waiting.reason
+    )
+    assert not waiting.attempts.exists()  # nothing was sent while the source was down

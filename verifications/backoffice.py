@@ -48,13 +48,16 @@ class SourceHealth:
     alerts: list[SourceAlert]
     retry_at: datetime | None = None  # an open breaker's next probe
     cooldown_until: datetime | None = None  # a shared pause (429, Retry-After)
+    last_opened_at: datetime | None = None  # the last time its breaker opened
+    window_seconds: float = 0.0  # the breaker's window (failures counted over it)
 
 
 def provider_health(now: datetime | None = None) -> tuple[list[SourceHealth], bool]:
     """One row per source, and whether the shared limiter could be read."""
     now = now or timezone.now()
+    limiter = get_limiter()
     try:
-        breakers = get_limiter().breakers()
+        breakers = limiter.breakers()
         limiter_ok = True
     except LimiterUnavailable:
         breakers, limiter_ok = {}, False
@@ -91,6 +94,8 @@ def provider_health(now: datetime | None = None) -> tuple[list[SourceHealth], bo
                 breaker=breaker,
                 retry_at=_when(breaker.retry_at if breaker else None),
                 cooldown_until=_when(breaker.cooldown_until if breaker else None),
+                last_opened_at=_when(breaker.last_opened_at if breaker else None),
+                window_seconds=limiter.config.failure_window,
                 open_requests=open_counts.get(source.value, 0),
                 stuck_requests=stuck_counts.get(source.value, 0),
                 last_failure=last_failure,

@@ -3,7 +3,8 @@
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -237,7 +238,31 @@ def pending_by_source(user: User) -> dict[str, int]:
     return {row["source"]: row["n"] for row in rows}
 
 
-def last_error_by_source(user: User) -> dict[str, datetime]:
+@dataclass(frozen=True)
+class LastFailure:
+    """A source's last failed call for an institution: when, and what went wrong."""
+
+    source: str
+    at: datetime
+    code: str  # the source's code, else what Vigie recorded ("timeout"), else ""
+    status: int | None
+
+    @property
+    def words(self) -> str:
+        """The error in words (``providers.error_codes``)."""
+        from verifications.providers.error_codes import describe
+
+        return describe(self.code, status=self.status, source=self.source)
+
+
+def last_error_by_source(user: User) -> dict[str, LastFailure]:
+    """The last failed call of each source for the user's institution in the last 24 hours,
+    with its error (one query)."""
+    latest = Window(
+        RowNumber(),
+        partition_by=F("source"),
+        order_by=(F("created_at").desc(), F("id").desc()),
+    )
     rows = (
         VerificationAttempt.objects.filter(
             request__institution_id=user.institution_id,
@@ -245,10 +270,24 @@ def last_error_by_source(user: User) -> dict[str, datetime]:
             created_at__gte=timezone.now() - timezone.timedelta(days=1),
         )
         .order_by()
-        .values("source")
-        .annotate(last=Max("created_at"))
+        .annotate(rank=latest)
+        .filter(rank=1)
+        .values("source", "created_at", "provider_error_code", "http_status", "payload")
     )
-    return {row["source"]: row["last"] for row in rows}
+    return {
+        row["source"]: LastFailure(
+            source=row["source"],
+            at=row["created_at"],
+            code=row["provider_error_code"] or _recorded_error(row["payload"]),
+            status=row["http_status"],
+        )
+        for row in rows
+    }
+
+
+def _recorded_error(payload: object) -> str:
+    """What Vigie recorded of a failure without a code of the source's (its redacted trace)."""
+    return str(payload.get("error") or "") if isinstance(payload, dict) else ""
 
 
 # --- Scheduled re-verification, notifications, credentials (retention area) -----------------

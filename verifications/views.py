@@ -1,6 +1,8 @@
 """Pages of the verification side: the dashboard, an applicant's claims with their verdicts
 and evidence (live while a check runs), and the actions on a claim."""
 
+from datetime import UTC, datetime
+
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -18,11 +20,16 @@ from admissions.http import HtmxHttpRequest, client_ip, member_required, supervi
 from verifications import selectors, services
 from verifications.enums import Trigger
 from verifications.forms import ManualCheckForm, OverrideForm
-from verifications.providers.limits import get_limiter
+from verifications.providers.limits import LimiterUnavailable, get_limiter
 from verifications.services.decisions import MANUAL_ALLOWED_AFTER
 
 
 VIEW_PURPOSE = "instruction du dossier d'admission"
+
+
+def _when(epoch: float | None) -> datetime | None:
+    """An epoch time of the limiter's, as an aware datetime for the templates."""
+    return datetime.fromtimestamp(epoch, tz=UTC) if epoch else None
 
 
 @require_GET
@@ -41,13 +48,18 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         for kind in ClaimKind
     ]
     totals = [sum(row["counts"][i] for row in rows) for i in range(len(verdicts))]
-    breakers = get_limiter().breakers()
+    try:
+        breakers, limiter_ok = get_limiter().breakers(), True
+    except LimiterUnavailable:  # the shared state (Redis) is unreachable: say so, do not fail
+        breakers, limiter_ok = {}, False
     pending = selectors.pending_by_source(user)
     last_errors = selectors.last_error_by_source(user)
     health = [
         {
             "source": source,
             "breaker": breakers.get(source),
+            "retry_at": _when(getattr(breakers.get(source), "retry_at", None)),
+            "cooldown_until": _when(getattr(breakers.get(source), "cooldown_until", None)),
             "pending": pending.get(source, 0),
             "last_error": last_errors.get(source),
             "enabled": user.institution.source_enabled(source),
@@ -69,6 +81,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "counted_at": counts.computed_at,
         "recount_seconds": settings.VIGIE_DASHBOARD_COUNTS_SECONDS,
         "health": health,
+        "limiter_ok": limiter_ok,
         "alerts": selectors.open_alerts(user),
         "batches": batches,
         "verdict_changes": selectors.verdict_changes_for_user(user)[:20],

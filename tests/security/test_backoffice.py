@@ -102,12 +102,13 @@ def test_health_page_shows_breakers_rates_last_errors_and_alerts(staff_client):
     assert text.count("<tr data-source=") == 4
     cvec_row = text[text.index('data-source="cvec"') :].split("</tr>")[0]
     assert "Ouvert : les appels attendent" in cvec_row
-    assert "http_503" in cvec_row
+    assert "Source indisponible ou en maintenance (HTTP 503)" in cvec_row  # in words
+    assert "http_503" not in cvec_row
     assert "Prochain essai :" in cvec_row
     particulier_row = text[text.index('data-source="api_particulier"') :].split("</tr>")[0]
     assert "Fermé (normal)" in particulier_row
-    assert "1/20" in particulier_row  # one grant of the 20/s token budget
-    assert "HTTP 401, 00101" in particulier_row
+    assert "1 / 20 par s" in particulier_row  # one grant of the 20/s token budget
+    assert "accès invalide ou absent, code 00101" in particulier_row
     assert claim.institution.name in particulier_row
     assert "Réinitialiser le disjoncteur" in particulier_row
     # Reached from the alerts' list.

@@ -9,9 +9,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from admissions.enums import ClaimKind, Source, Verdict
-from tests.factories import InstitutionFactory
+from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
-from verifications.models import VerificationRequest
+from verifications.enums import AttemptOutcome, Trigger
+from verifications.models import VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
 from verifications.sandbox.population import ScolariteOutcome, person
 from verifications.services import verification_run
@@ -138,3 +139,119 @@ def test_a_source_down_for_everyone_opens_the_breaker_and_says_so(
         waiting.reason
     )
     assert not waiting.attempts.exists()  # nothing was sent while the source was down
+
+
+# --- Pages ------------------------------------------------------------------------------------
+
+
+def _row(page: str, source: str) -> str:
+    return page[page.index(f'<tr data-source="{source}">') :].split("</tr>")[0]
+
+
+def _attempt(institution, source, **fields):
+    claim = ClaimFactory(applicant=ApplicantFactory(institution=institution))
+    request = VerificationRequest.objects.create(
+        institution=institution, claim=claim, source=source, trigger=Trigger.MANUAL
+    )
+    return VerificationAttempt.objects.create(request=request, source=source, **fields)
+
+
+def test_the_dashboard_shows_a_source_down_with_its_error_in_words(clerk, clerk_client):
+    limiter = get_limiter()
+    for n in range(limiter.config.failure_threshold):
+        limiter.record_failure(Source.API_PARTICULIER, error="30999", subject=f"claim:{n}")
+
+    page = clerk_client.get(reverse("home")).text
+
+    row = _row(page, "api_particulier")
+    assert "Hors service : les vérifications attendent" in row
+    assert "nouvel essai à" in row
+    assert "Dernière erreur : Erreur du fournisseur de données (MEN), code 30999" in row
+    assert "(30999)" not in page
+    assert "Disponible" in _row(page, "cvec")
+
+
+def test_the_dashboard_shows_the_rates_in_use(clerk, clerk_client):
+    limiter = get_limiter()
+    for _ in range(3):
+        assert limiter.acquire(Source.CVEC).granted
+    assert limiter.acquire(Source.API_PARTICULIER, token_key="t").granted
+
+    page = clerk_client.get(reverse("home")).text
+
+    cvec = _row(page, "cvec")
+    assert "3 / 5 par s" in cvec
+    assert "3 / 200 par min" in cvec
+    assert "1 / 20 par s" in _row(page, "api_particulier")
+    assert "1 / 1000 par min" in _row(page, "api_particulier")
+    assert "—" in _row(page, "covoiturage").split("</td>")[1]  # nothing sent: no use shown
+
+
+def test_a_source_that_answers_others_is_shown_available(clerk, clerk_client):
+    # Five people the provider chokes on, among many it answers: the source is available, and
+    # an old error is not shown next to "Disponible".
+    limiter = get_limiter()
+    for n in range(20):
+        limiter.record_success(Source.API_PARTICULIER, subject=f"claim:ok{n}")
+    for _ in range(5):
+        for n in range(5):
+            limiter.record_failure(Source.API_PARTICULIER, error="30999", subject=f"claim:{n}")
+
+    page = clerk_client.get(reverse("home")).text
+
+    row = _row(page, "api_particulier")
+    assert "Disponible" in row
+    assert "Hors service" not in row
+    assert "Dernière erreur :" not in row
+
+
+def test_the_last_error_of_the_day_is_in_words(clerk, clerk_client):
+    institution = clerk.institution
+    _attempt(
+        institution,
+        Source.API_PARTICULIER,
+        outcome=AttemptOutcome.UNAVAILABLE,
+        http_status=502,
+        provider_error_code="30999",
+    )
+    _attempt(
+        institution,
+        Source.CVEC,
+        outcome=AttemptOutcome.UNAVAILABLE,
+        payload={"error": "timeout", "status": None},
+    )
+    _attempt(institution, Source.CERTIFINFO, outcome=AttemptOutcome.UNAVAILABLE, http_status=503)
+    _attempt(InstitutionFactory(), Source.COVOITURAGE, outcome=AttemptOutcome.UNAVAILABLE)
+
+    page = clerk_client.get(reverse("home")).text
+
+    cells = {s: _row(page, s).split("<td")[-1] for s in Source.values}
+    assert "Erreur du fournisseur de données (MEN), code 30999" in cells["api_particulier"]
+    assert "Délai de réponse dépassé" in cells["cvec"]
+    assert "Source indisponible ou en maintenance (HTTP 503)" in cells["certifinfo"]
+    assert "—" in cells["covoiturage"]  # another institution's error is not ours
+
+
+def test_the_dashboard_survives_an_unreachable_limiter(clerk, clerk_client, settings):
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
+    page = clerk_client.get(reverse("home"))
+    assert page.status_code == 200
+    assert "injoignable" in page.text
+    assert "État inconnu" in _row(page.text, "cvec")
+
+
+@pytest.mark.usefixtures("strict_breaker")
+def test_the_claim_card_shows_the_calls_errors_in_words(institution, client):
+    for p in enrolled_people(2):
+        run_until_done(scolarite_request(p, institution))
+    stuck = run_until_done(
+        scolarite_request(person_with(scolarite=ScolariteOutcome.PROVIDER_ERROR), institution)
+    )
+    client.force_login(UserFactory(institution=institution))
+
+    page = client.get(reverse("applicant_detail", args=[stuck.claim.applicant_id])).text
+
+    calls = page[page.index('class="attempts"') :].split("</details>")[0]
+    assert calls.count("Erreur du fournisseur de données (MEN), code 30999") == 3
+    assert "<td>30999</td>" not in calls
+    assert "a répondu aux autres demandes" in page

@@ -1,4 +1,5 @@
-"""Provider error codes in words, for templates (the table: ``providers/error_codes.py``).
+"""Provider error codes in words, and rate use, for templates (the error codes' table:
+``providers/error_codes.py``).
 
     {% load provider_errors %}
     {{ breaker.last_error|error_words:source }}
@@ -10,6 +11,7 @@
 from typing import Any
 
 from django import template
+from django.utils.translation import gettext
 
 from verifications.providers.error_codes import describe
 
@@ -33,3 +35,20 @@ def attempt_error(attempt: Any) -> str:
         code = str(attempt.payload.get("error") or "")
     status = attempt.http_status if (attempt.http_status or 0) >= 400 else None
     return describe(code, status=status, source=attempt.source)
+
+
+@register.filter
+def rate_use(rate: Any) -> str:
+    """One rate's use now (a ``limits.RateUse``): "12 / 20 par s", "340 / 1000 par min"."""
+    window = float(rate.window)
+    if window == 1:
+        per = gettext("par s")
+    elif window == 60:
+        per = gettext("par min")
+    elif window == 3600:
+        per = gettext("par h")
+    elif window % 60 == 0:
+        per = gettext("par %(n)s min") % {"n": int(window // 60)}
+    else:
+        per = gettext("par %(n)s s") % {"n": f"{window:g}"}
+    return f"{rate.used} / {rate.limit} {per}"

@@ -4,8 +4,11 @@ A claim stores its declared data as JSON; ``clean_declared`` is the only way in,
 stored always has the canonical shape below. Field names are the JSON keys and the form fields.
 """
 
+import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from datetime import date
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -153,3 +156,65 @@ def declared_as(kind: str, data: Mapping[str, Any]) -> Declared:
 
 def declared_to_json(declared: Declared) -> dict[str, Any]:
     return asdict(declared)
+
+
+# The kinds whose source is asked about a person (the identity is sent, or compared with the
+# holder's): a change of the applicant's identity changes the question their checks ask.
+IDENTITY_KINDS = frozenset({ClaimKind.SCOLARITE, ClaimKind.CVEC})
+# The applicant's fields those sources match on or compare with.
+QUESTION_IDENTITY_FIELDS = ("birth_name", "usage_name", "first_names", "sex", "birth_date")
+
+
+def question_identity(applicant: Any) -> dict[str, Any]:
+    """The part of an applicant's identity a check asks about (an ``Applicant`` or any object
+    with the same attributes)."""
+    return {name: getattr(applicant, name) for name in QUESTION_IDENTITY_FIELDS}
+
+
+def question_digest(kind: str, declared: Mapping[str, Any], identity: Mapping[str, Any]) -> str:
+    """A digest of what a check of this claim asks its source: the declaration and, for the
+    ``IDENTITY_KINDS``, the identity. Two checks with the same digest asked the same question;
+    a verdict whose digest differs from the claim's current one is about a previous
+    declaration (or a previous identity)."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, date):
+            return value.isoformat()
+        if isinstance(value, list | tuple):
+            return [plain(v) for v in value]
+        return value
+
+    question: dict[str, Any] = {"kind": str(kind), "declared": {**declared}}
+    if kind in IDENTITY_KINDS:
+        question["identity"] = {
+            name: plain(identity.get(name)) for name in QUESTION_IDENTITY_FIELDS
+        }
+    canonical = json.dumps(question, sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def claim_question_digest(claim: Any, applicant: Any = None) -> str:
+    """``question_digest`` of a claim as it stands (its applicant as recorded)."""
+    applicant = applicant if applicant is not None else claim.applicant
+    return question_digest(claim.kind, claim.declared, question_identity(applicant))
+
+
+# The variants of a claim's question a person may try after a "not found"
+# (``verifications.rematch``), as the card, the results file and the audit trail say them.
+VARIANT_LABELS = {
+    "ascii": _("les noms en majuscules, sans accents"),
+    "usage_name": _("le nom d'usage à la place du nom de naissance"),
+    "birth_name_part": _("une partie du nom composé"),
+    "birth_name_joined": _("le nom composé écrit avec un trait d'union ou une espace"),
+    "first_names_swapped": _("le deuxième prénom en premier"),
+    "first_name_joined": _("le prénom composé écrit avec un trait d'union ou une espace"),
+    "day_month_swapped": _("le jour et le mois de naissance inversés"),
+    "code_rncp": _("le code lu comme un code RNCP"),
+    "code_rs": _("le code lu comme un code RS"),
+}
+
+
+def variant_label(key: str) -> str:
+    """``VARIANT_LABELS`` of a key (``birth_name_part_2`` is a ``birth_name_part``)."""
+    base = key.rsplit("_", 1)[0] if key.startswith("birth_name_part_") else key
+    return str(VARIANT_LABELS.get(base, key))

@@ -12,6 +12,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
 from admissions.append_only import AppendOnlyModel
+from admissions.claims import claim_question_digest
 from admissions.enums import (
     AuditAction,
     BatchKind,
@@ -221,6 +222,12 @@ class Claim(models.Model):
     verdict_reason = models.TextField(_("motif"), blank=True)
     verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
     valid_until = models.DateTimeField(_("valable jusqu'au"), null=True, blank=True)
+    # What a check of this claim asks its source now (``claims.question_digest``): kept in step
+    # with the declaration and the applicant's identity by every write. A verdict reached for
+    # another question is never recorded on the claim.
+    question_digest = models.CharField(
+        _("empreinte de la question"), max_length=64, blank=True, editable=False
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
 
@@ -236,6 +243,15 @@ class Claim(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} — {self.applicant_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        # A derived column, like a slug: filled from the declaration and the applicant when a
+        # claim is first written; the services keep it in step afterwards.
+        if not self.question_digest:
+            self.question_digest = claim_question_digest(self)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "question_digest"}
+        super().save(*args, **kwargs)
 
 
 class AuditEvent(AppendOnlyModel):

@@ -14,7 +14,12 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions import crypto
 from admissions.audit import audit_record
-from admissions.claims import clean_declared
+from admissions.claims import (
+    IDENTITY_KINDS,
+    QUESTION_IDENTITY_FIELDS,
+    claim_question_digest,
+    clean_declared,
+)
 from admissions.enums import AuditAction, Role, Source
 from admissions.identity import applicant_search_key, clean_identity
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
@@ -130,7 +135,12 @@ def applicant_create(
 
 @transaction.atomic
 def applicant_update(
-    *, acting_user: User, applicant: Applicant, changes: Mapping[str, Any], ip: str | None = None
+    *,
+    acting_user: User,
+    applicant: Applicant,
+    changes: Mapping[str, Any],
+    ip: str | None = None,
+    purpose: str = "",
 ) -> Applicant:
     """Change identity fields; the audit event names the fields changed, not their values."""
     institution = _require_institution(acting_user)
@@ -151,6 +161,9 @@ def applicant_update(
         )
         update_fields.append("name_key")
     applicant.save(update_fields=update_fields)
+    details: dict[str, Any] = {"fields": sorted(changed)}
+    if set(QUESTION_IDENTITY_FIELDS) & set(changed) and (reset := _claims_ask_again(applicant)):
+        details["verdicts_reset"] = reset
     audit_record(
         action=AuditAction.EDITED,
         actor=acting_user,
@@ -158,9 +171,35 @@ def applicant_update(
         obj=applicant,
         applicant_id=applicant.pk,
         ip=ip,
-        details={"fields": sorted(changed)},
+        purpose=purpose,
+        details=details,
     )
     return applicant
+
+
+def _claims_ask_again(applicant: Applicant) -> int:
+    """The identity the sources match on changed: the applicant's claims now ask another
+    question. Their digests follow, and the verdicts of the kinds asked about the person
+    (``IDENTITY_KINDS``) no longer apply: they go back to "not checked" (the requests and their
+    evidence stay, labelled as concerning the previous identity). Returns how many verdicts
+    were reset."""
+    reset = 0
+    for claim in Claim.objects.select_for_update(of=("self",)).filter(applicant=applicant):
+        claim.question_digest = claim_question_digest(claim, applicant)
+        fields = ["question_digest"]
+        if claim.kind in IDENTITY_KINDS and claim.verdict:
+            _forget_verdict(claim)
+            fields += ["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"]
+            reset += 1
+        claim.save(update_fields=fields)
+    return reset
+
+
+def _forget_verdict(claim: Claim) -> None:
+    claim.verdict = ""
+    claim.verdict_reason = ""
+    claim.verified_at = None
+    claim.valid_until = None
 
 
 def _claim_insert(
@@ -204,7 +243,12 @@ def claim_create(
 
 @transaction.atomic
 def claim_update_declared(
-    *, acting_user: User, claim: Claim, declared: Mapping[str, Any], ip: str | None = None
+    *,
+    acting_user: User,
+    claim: Claim,
+    declared: Mapping[str, Any],
+    ip: str | None = None,
+    purpose: str = "",
 ) -> Claim:
     """Change what was declared. The previous verdict no longer applies to it."""
     institution = _require_institution(acting_user)
@@ -213,14 +257,15 @@ def claim_update_declared(
     cleaned = clean_declared(claim.kind, declared)
     if cleaned == claim.declared:
         return claim
+    previous_declared = dict(claim.declared)
+    previous_verdict = claim.verdict
     claim.declared = cleaned
-    claim.verdict = ""
-    claim.verdict_reason = ""
-    claim.verified_at = None
-    claim.valid_until = None
+    claim.question_digest = claim_question_digest(claim)
+    _forget_verdict(claim)
     claim.save(
         update_fields=[
             "declared",
+            "question_digest",
             "verdict",
             "verdict_reason",
             "verified_at",
@@ -228,6 +273,12 @@ def claim_update_declared(
             "updated_at",
         ]
     )
+    details: dict[str, Any] = {
+        "kind": claim.kind,
+        "fields": sorted(k for k in cleaned if cleaned[k] != previous_declared.get(k)),
+    }
+    if previous_verdict:
+        details["verdict_reset_from"] = previous_verdict
     audit_record(
         action=AuditAction.EDITED,
         actor=acting_user,
@@ -235,7 +286,8 @@ def claim_update_declared(
         obj=claim,
         applicant_id=claim.applicant_id,
         ip=ip,
-        details={"kind": claim.kind, "fields": sorted(cleaned)},
+        purpose=purpose,
+        details=details,
     )
     return claim
 

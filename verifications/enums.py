@@ -24,6 +24,10 @@ class Trigger(models.TextChoices):
     OVERRIDE = "override", _("Décision d'un superviseur")
 
 
+# Triggers of a person's decision (no call to the source).
+PERSON_TRIGGERS = (Trigger.MANUAL_CHECK, Trigger.OVERRIDE)
+
+
 class AttemptOutcome(models.TextChoices):
     """What one upstream call gave (a verification may take several)."""
 

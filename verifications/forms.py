@@ -6,12 +6,17 @@ from verifications.services.decisions import OVERRIDABLE
 
 
 class ManualCheckForm(forms.Form):
+    document = forms.CharField(
+        label=_("Pièce consultée"),
+        max_length=200,
+        help_text=_("Ex. « certificat de scolarité 2025-2026 signé du proviseur »."),
+    )
     justification = forms.CharField(
         label=_("Justification"),
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_(
-            "Le document consulté et ce qu'il établit, ex. « certificat de scolarité "
-            "2025-2026 signé du proviseur, reçu le 12/10 »."
+            "Ce que la pièce établit et comment vous l'avez reçue, ex. « original présenté au "
+            "guichet le 12/10, cachet de l'établissement »."
         ),
         max_length=2000,
     )
@@ -22,12 +27,47 @@ class OverrideForm(forms.Form):
     justification = forms.CharField(
         label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
     )
+    confirm = forms.BooleanField(
+        label=_(
+            "Je confirme remplacer le verdict : ma décision sera affichée à mon nom au-dessus de "
+            "la réponse de la source, et tracée dans le journal."
+        ),
+        error_messages={"required": _("Cochez la case pour confirmer votre décision.")},
+    )
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         from admissions.enums import Verdict
 
-        self.fields["verdict"].choices = [(v.value, v.label) for v in Verdict if v in OVERRIDABLE]
+        # No verdict chosen in advance: a decision is a choice.
+        self.fields["verdict"].choices = [
+            ("", _("— Choisissez un verdict —")),
+            *((v.value, v.label) for v in Verdict if v in OVERRIDABLE),
+        ]
+
+
+class VariantTryForm(forms.Form):
+    """The variants of an identity a clerk chooses to try after a "not found", and why."""
+
+    variants = forms.MultipleChoiceField(
+        label=_("Variantes à essayer"),
+        widget=forms.CheckboxSelectMultiple,
+        choices=(),
+        error_messages={"required": _("Cochez au moins une variante à essayer.")},
+    )
+    purpose = forms.CharField(
+        label=_("Pourquoi essayer ces variantes"),
+        max_length=255,
+        min_length=10,
+        help_text=_(
+            "Chaque essai envoie les données du candidat à la source : dites pourquoi, ex. "
+            "« prénom d'usage indiqué sur le dossier papier »."
+        ),
+    )
+
+    def __init__(self, *args, proposals=(), **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["variants"].choices = [(v.key, v.key) for v in proposals]
 
 
 # --- Institution settings and GDPR (retention area) -------------------------------------------

@@ -72,16 +72,25 @@ class VerificationRequest(models.Model):
     # Re-running a batch's failures replaces their requests by new ones in the same batch: the
     # replaced ones stay (history) but no longer count in the batch's progress and results.
     superseded = models.BooleanField(_("remplacée"), default=False)
+    # What was asked of the source: a digest of the claim's declaration and, for the kinds
+    # the sources match on a person, the identity sent (``admissions.claims.question_digest``).
+    # A verdict whose digest is not the claim's current one concerns a previous declaration.
+    question_digest = models.CharField(_("empreinte de la question"), max_length=64, blank=True)
+    # An identity variant a person chose to try after a "not found" (``verifications.rematch``):
+    # {"key": ..., "changes": {field: value}}. Empty for the claim's own question.
+    variant = models.JSONField(_("variante essayée"), default=dict, blank=True)
+    variant_key = models.CharField(_("variante"), max_length=64, blank=True)
 
     class Meta:
         verbose_name = _("demande de vérification")
         verbose_name_plural = _("demandes de vérification")
         ordering = ["-created_at", "-id"]
         constraints = [
+            # One open check of the claim's own question, and one per variant being tried.
             models.UniqueConstraint(
-                fields=["claim"],
+                fields=["claim", "variant_key"],
                 condition=Q(state__in=OPEN_STATES),
-                name="one_open_request_per_claim",
+                name="one_open_request_per_question",
             ),
         ]
         indexes = [

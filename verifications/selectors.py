@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cached_property
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
@@ -11,7 +12,8 @@ from django.utils import timezone
 from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict
 from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
-from verifications.enums import OPEN_STATES, RequestState, Trigger
+from verifications import rematch
+from verifications.enums import OPEN_STATES, PERSON_TRIGGERS, RequestState, Trigger
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
     SourceAlert,
@@ -19,6 +21,8 @@ from verifications.models import (
     VerificationAttempt,
     VerificationRequest,
 )
+from verifications.rematch import Variant
+from verifications.services.inputs import question_for
 from verifications.verdicts.common import academic_year
 
 
@@ -30,47 +34,170 @@ def requests_for_user(user: User) -> QuerySet[VerificationRequest]:
 
 @dataclass
 class ClaimCard:
-    """Everything one claim's card shows: the claim, its latest request, that request's calls."""
+    """Everything one claim's card shows, each part for what it is (docs/REMATCHING.md):
+
+    * ``answer``: the source's last answer to the claim's own question (verdict, reason,
+      evidence, diff, the calls it took), always reachable; ``answer_current`` says whether it
+      is about the declaration and identity as they stand now (after an edit it is about the
+      previous ones, until a new check runs);
+    * ``decision``: a person's decision (a manual verification or a supervisor's override)
+      that stands on top of the source's answer, when it is the claim's current verdict;
+    * ``variants``: the identity variants tried after a "not found", each with its outcome;
+      ``proposals``: those a clerk may still try;
+    * ``running``: the check under way, if any (``in_progress``, ``waiting_until``).
+    """
 
     claim: Claim
-    request: VerificationRequest | None
-    attempts: list[VerificationAttempt] = field(default_factory=list)
+    requests: list[VerificationRequest] = field(default_factory=list)  # newest first
+    attempts_by_request: dict[int, list[VerificationAttempt]] = field(default_factory=dict)
+
+    @cached_property
+    def running(self) -> VerificationRequest | None:
+        return next((r for r in self.requests if r.state in OPEN_STATES), None)
 
     @property
     def in_progress(self) -> bool:
-        return self.request is not None and self.request.state in OPEN_STATES
+        return self.running is not None
 
     @property
     def waiting_until(self) -> datetime | None:
-        if self.request is None or self.request.state != RequestState.PENDING:
+        running = self.running
+        if running is None or running.state != RequestState.PENDING:
             return None
-        nb = self.request.not_before
+        nb = running.not_before
         return nb if nb is not None and nb > timezone.now() else None
+
+    @cached_property
+    def answer(self) -> VerificationRequest | None:
+        return next(
+            (
+                r
+                for r in self.requests
+                if r.state == RequestState.DONE
+                and not r.variant_key
+                and r.trigger not in PERSON_TRIGGERS
+            ),
+            None,
+        )
+
+    @cached_property
+    def answer_current(self) -> bool:
+        return self.answer is not None and self._current(self.answer)
+
+    @cached_property
+    def decision(self) -> VerificationRequest | None:
+        """The person's decision that gives the claim its verdict now, if one does."""
+        for request in self.requests:
+            if request.state != RequestState.DONE or request.variant_key:
+                continue
+            if request.trigger not in PERSON_TRIGGERS:
+                return None  # a source answered after any decision: the decision is history
+            if self._current(request) and request.verdict == self.claim.verdict:
+                return request
+            return None
+        return None
+
+    @property
+    def request(self) -> VerificationRequest | None:
+        """What gave the claim its current verdict: a person's decision, else the source's
+        answer."""
+        return self.decision or self.answer
+
+    @property
+    def attempts(self) -> list[VerificationAttempt]:
+        """The calls of the check under way, else those of the source's last answer."""
+        shown = self.running or self.answer
+        return self.attempts_by_request.get(shown.pk, []) if shown else []
+
+    @cached_property
+    def variants(self) -> list[VerificationRequest]:
+        """The latest check of each variant tried for the record as it stands, newest first."""
+        seen: set[str] = set()
+        found = []
+        for request in self.requests:
+            if not request.variant_key or request.variant_key in seen:
+                continue
+            if request.variant.get("record") != self.claim.question_digest:
+                continue
+            seen.add(request.variant_key)
+            found.append(request)
+        return found
+
+    @cached_property
+    def proposals(self) -> list[Variant]:
+        """The variants a clerk may try: the source's current answer is a "not found" a
+        variant may turn into an answer, and these variants were not tried yet."""
+        answer = self.answer
+        if (
+            answer is None
+            or not self.answer_current
+            or self.claim.verdict != Verdict.NOT_FOUND
+            or not rematch.rematchable(answer.reason_code)
+        ):
+            return []
+        tried = {request.variant_key for request in self.variants}
+        identity, declared = question_for(self.claim)
+        return [
+            v
+            for v in rematch.variants_for(self.claim.kind, identity, declared)
+            if v.key not in tried
+        ]
+
+    @cached_property
+    def corrections(self) -> list[VerificationRequest]:
+        """Variants the source found that differ from the record in substance: each may
+        correct it."""
+        return [
+            request
+            for request in self.variants
+            if request.state == RequestState.DONE and request.reason_code == "variant.found"
+        ]
+
+    def _current(self, request: VerificationRequest) -> bool:
+        if request.question_digest:
+            return request.question_digest == self.claim.question_digest
+        # Checks recorded before questions had digests: about the current declaration unless
+        # an edit has since reset the claim's verdict.
+        return bool(self.claim.verdict)
+
+
+_CLAIM_STATE = ("pk", "verdict", "verdict_reason", "verified_at", "valid_until", "question_digest")
 
 
 def claim_cards(*, user: User, claims: list[Claim]) -> list[ClaimCard]:
     """Cards for these claims in three queries, whatever their number."""
     if not claims:
         return []
-    latest: dict[int, VerificationRequest] = {}
+    by_claim: dict[int, list[VerificationRequest]] = {claim.pk: [] for claim in claims}
     requests = (
-        requests_for_user(user).filter(claim__in=claims).order_by("claim_id", "-created_at", "-id")
+        requests_for_user(user)
+        .filter(claim__in=claims)
+        .select_related("requested_by")
+        .order_by("claim_id", "-created_at", "-id")
     )
-    for request in requests.select_related("requested_by"):
-        latest.setdefault(request.claim_id, request)
+    for request in requests:
+        by_claim[request.claim_id].append(request)
+    # The claims' verdicts read again, after their requests: a check that ended in between
+    # wrote its request and its claim in one transaction, so a request seen done has its
+    # verdict on the claim read now (read before, the card would show the new answer under
+    # the old verdict, and stop polling).
+    by_pk = {claim.pk: claim for claim in claims}
+    for row in Claim.objects.filter(pk__in=list(by_pk)).values(*_CLAIM_STATE):
+        claim = by_pk[row["pk"]]
+        for name in _CLAIM_STATE[1:]:
+            setattr(claim, name, row[name])
+    cards = [ClaimCard(claim=claim, requests=by_claim[claim.pk]) for claim in claims]
+    shown = [card.running or card.answer for card in cards]
     attempts: dict[int, list[VerificationAttempt]] = {}
-    for attempt in VerificationAttempt.objects.filter(request__in=list(latest.values())).order_by(
-        "created_at", "id"
-    ):
-        attempts.setdefault(attempt.request_id, []).append(attempt)
-    return [
-        ClaimCard(
-            claim=claim,
-            request=latest.get(claim.pk),
-            attempts=attempts.get(latest[claim.pk].pk, []) if claim.pk in latest else [],
-        )
-        for claim in claims
-    ]
+    ids = [request.pk for request in shown if request is not None]
+    if ids:
+        for attempt in VerificationAttempt.objects.filter(request__in=ids).order_by(
+            "created_at", "id"
+        ):
+            attempts.setdefault(attempt.request_id, []).append(attempt)
+    for card in cards:
+        card.attempts_by_request = attempts
+    return cards
 
 
 def claim_cards_for_applicant(*, user: User, applicant: Applicant) -> list[ClaimCard]:
@@ -117,6 +244,10 @@ class BatchProgress:
     @property
     def paused(self) -> bool:
         return self.batch.status == BatchStatus.PAUSED and not self.finished
+
+    @property
+    def not_found(self) -> int:
+        return self.by_verdict.get(Verdict.NOT_FOUND, 0)
 
     @property
     def failed(self) -> int:
@@ -295,7 +426,6 @@ def _recorded_error(payload: object) -> str:
 # Verdicts the scheduler leaves alone: "rejected" waits for an admin (a re-check would only
 # raise the same alert again), "manual" is a person's decision.
 NOT_RESCHEDULED = (Verdict.REJECTED, Verdict.MANUAL)
-PERSON_TRIGGERS = (Trigger.MANUAL_CHECK, Trigger.OVERRIDE)
 
 
 def claims_due_for_recheck(
@@ -498,3 +628,35 @@ def batch_result_requests(*, user: User, batch: Batch) -> QuerySet[VerificationR
         .select_related("claim__applicant")
         .order_by("claim__applicant__birth_name", "claim__applicant_id", "claim__kind", "id")
     )
+
+
+# --- Assisted re-matching ----------------------------------------------------------------------
+
+
+def variant_proposals(*, user: User, claims: list[Claim]) -> dict[int, list[Variant]]:
+    """The variants still to try for each of these claims (``ClaimCard.proposals``), for those
+    that have some; the claims' applicants are loaded with them."""
+    proposals: dict[int, list[Variant]] = {}
+    for start in range(0, len(claims), 500):
+        for card in claim_cards(user=user, claims=claims[start : start + 500]):
+            if card.proposals:
+                proposals[card.claim.pk] = card.proposals
+    return proposals
+
+
+def batch_variant_proposals(*, user: User, batch: Batch) -> list[tuple[Claim, list[Variant]]]:
+    """The claims a batch's sources did not find, with the variants still to try for each."""
+    not_found = batch_current_requests(batch).filter(
+        institution_id=user.institution_id,
+        state=RequestState.DONE,
+        verdict=Verdict.NOT_FOUND,
+        reason_code__in=rematch.REMATCHABLE_REASONS,
+    )
+    claims = list(
+        claims_for_user(user)
+        .filter(pk__in=not_found.values("claim_id"), verdict=Verdict.NOT_FOUND)
+        .select_related("applicant", "institution")
+        .order_by("applicant__birth_name", "applicant_id", "kind", "id")
+    )
+    found = variant_proposals(user=user, claims=claims)
+    return [(claim, found[claim.pk]) for claim in claims if claim.pk in found]

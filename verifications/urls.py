@@ -10,6 +10,12 @@ urlpatterns = [
     path("declarations/<int:claim_id>/verifier/", views.claim_verify, name="claim_verify"),
     path("declarations/<int:claim_id>/manuelle/", views.claim_manual, name="claim_manual"),
     path("declarations/<int:claim_id>/verdict/", views.claim_override, name="claim_override"),
+    path("declarations/<int:claim_id>/variantes/", views.claim_variants, name="claim_variants"),
+    path(
+        "declarations/<int:claim_id>/variantes/<int:request_id>/corriger/",
+        views.claim_variant_correct,
+        name="claim_variant_correct",
+    ),
     # Retention area: settings, verdict-change notices, GDPR export and erasure.
     path(
         "etablissement/parametres/",
@@ -43,6 +49,11 @@ urlpatterns = [
         "lots/<int:batch_id>/relancer-echecs/",
         views_batches.batch_rerun_failed,
         name="batch_rerun_failed",
+    ),
+    path(
+        "lots/<int:batch_id>/variantes/",
+        views_batches.batch_variants,
+        name="batch_variants",
     ),
     path(
         "lots/<int:batch_id>/resultats.<str:file_format>",

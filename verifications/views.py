@@ -7,9 +7,10 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from admissions import selectors as admissions_selectors
@@ -19,8 +20,9 @@ from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.http import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from verifications import selectors, services
 from verifications.enums import Trigger
-from verifications.forms import ManualCheckForm, OverrideForm
+from verifications.forms import ManualCheckForm, OverrideForm, VariantTryForm
 from verifications.providers.limits import LimiterUnavailable, get_limiter
+from verifications.services import rematch as rematch_services
 from verifications.services.decisions import MANUAL_ALLOWED_AFTER
 
 
@@ -90,19 +92,49 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "verifications/dashboard.html", context)
 
 
-def _detail_context(request: HtmxHttpRequest, applicant) -> dict:
+def _auto_id(claim, form: str) -> str:
+    """Ids unique on the page: one card's labels point at its own form's fields."""
+    return f"id_claim{claim.pk}_{form}_%s"
+
+
+def _with_forms(cards: list, bound: dict | None = None) -> list:
+    """Each card gets its own forms (ids prefixed by the claim's, so that labels point at their
+    own card's fields); ``bound`` replaces one card's form by the one that came back with
+    errors, so that what the person typed is kept."""
+    bound = bound or {}
+    for card in cards:
+        claim, pk = card.claim, card.claim.pk
+        card.manual_form = bound.get(("manual", pk)) or ManualCheckForm(
+            auto_id=_auto_id(claim, "manual")
+        )
+        card.override_form = bound.get(("override", pk)) or OverrideForm(
+            auto_id=_auto_id(claim, "override")
+        )
+        card.variant_form = bound.get(("variants", pk)) or VariantTryForm(
+            auto_id=_auto_id(claim, "variants"), proposals=card.proposals
+        )
+    return cards
+
+
+def _detail_context(request: HtmxHttpRequest, applicant, bound: dict | None = None) -> dict:
     user = request.user
+    cards = selectors.claim_cards_for_applicant(user=user, applicant=applicant)
     return {
         "applicant": applicant,
-        "cards": selectors.claim_cards_for_applicant(user=user, applicant=applicant),
+        "cards": _with_forms(cards, bound),
         "events": admissions_selectors.audit_events_for_applicant(
             user=user, applicant=applicant
         ).select_related("actor")[:100],
         "manual_allowed_after": MANUAL_ALLOWED_AFTER,
-        "manual_form": ManualCheckForm(),
-        "override_form": OverrideForm(),
         "kinds": ClaimKind,
     }
+
+
+def _detail_with_errors(request: HtmxHttpRequest, claim, key: str, form) -> HttpResponse:
+    """The applicant's page again, the form that failed open on its card with its errors and
+    what was typed."""
+    context = _detail_context(request, claim.applicant, bound={(key, claim.pk): form})
+    return render(request, "verifications/applicant_verifications.html", context, status=400)
 
 
 @require_GET
@@ -128,7 +160,7 @@ def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpRespons
 
 
 def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:
-    card = selectors.claim_card(user=request.user, claim=claim)
+    card = _with_forms([selectors.claim_card(user=request.user, claim=claim)])[0]
     return render(
         request,
         "verifications/applicant_verifications.html#claim-card",
@@ -136,8 +168,6 @@ def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:
             "card": card,
             "applicant": claim.applicant,
             "manual_allowed_after": MANUAL_ALLOWED_AFTER,
-            "manual_form": ManualCheckForm(),
-            "override_form": OverrideForm(),
         },
     )
 
@@ -167,29 +197,29 @@ def claim_verify(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
 @member_required
 def claim_manual(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
-    form = ManualCheckForm(request.POST)
+    form = ManualCheckForm(request.POST, auto_id=_auto_id(claim, "manual"))
     if form.is_valid():
         try:
             services.claim_verify_manually(
                 claim=claim,
                 acting_user=request.user,
+                document=form.cleaned_data["document"],
                 justification=form.cleaned_data["justification"],
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            _add_errors(form, exc)
         else:
             messages.success(request, _("Vérification manuelle enregistrée."))
-    else:
-        messages.error(request, _("La justification est obligatoire."))
-    return redirect("applicant_detail", applicant_id=claim.applicant_id)
+            return redirect("applicant_detail", applicant_id=claim.applicant_id)
+    return _detail_with_errors(request, claim, "manual", form)
 
 
 @require_POST
 @supervisor_required
 def claim_override(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
-    form = OverrideForm(request.POST)
+    form = OverrideForm(request.POST, auto_id=_auto_id(claim, "override"))
     if form.is_valid():
         try:
             services.claim_override_verdict(
@@ -200,9 +230,75 @@ def claim_override(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
                 ip=client_ip(request),
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(exc.messages))
+            _add_errors(form, exc)
         else:
             messages.success(request, _("Verdict modifié."))
+            return redirect("applicant_detail", applicant_id=claim.applicant_id)
+    return _detail_with_errors(request, claim, "override", form)
+
+
+@require_POST
+@member_required
+def claim_variants(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
+    """Try the identity variants a clerk chose after a "not found"."""
+    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    card = selectors.claim_card(user=request.user, claim=claim)
+    form = VariantTryForm(
+        request.POST, auto_id=_auto_id(claim, "variants"), proposals=card.proposals
+    )
+    if form.is_valid():
+        try:
+            requests = rematch_services.claim_variants_try(
+                claim=claim,
+                acting_user=request.user,
+                keys=form.cleaned_data["variants"],
+                purpose=form.cleaned_data["purpose"],
+                proposals=card.proposals,
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            _add_errors(form, exc)
+        else:
+            messages.info(
+                request,
+                ngettext(
+                    "%(n)s variante envoyée à la source.",
+                    "%(n)s variantes envoyées à la source.",
+                    len(requests),
+                )
+                % {"n": len(requests)},
+            )
+            return redirect("applicant_detail", applicant_id=claim.applicant_id)
+    return _detail_with_errors(request, claim, "variants", form)
+
+
+@require_POST
+@member_required
+def claim_variant_correct(request: HtmxHttpRequest, claim_id: int, request_id: int) -> HttpResponse:
+    """Correct the record from a variant the source found, then check it again."""
+    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    found = get_object_or_404(
+        selectors.requests_for_user(request.user).select_related("claim__applicant"),
+        pk=request_id,
+        claim=claim,
+    )
+    try:
+        rematch_services.applicant_correct_from_variant(
+            request=found, acting_user=request.user, ip=client_ip(request)
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     else:
-        messages.error(request, _("Choisissez un verdict et écrivez le motif."))
+        messages.success(
+            request, _("Dossier corrigé d'après la variante ; nouvelle vérification lancée.")
+        )
     return redirect("applicant_detail", applicant_id=claim.applicant_id)
+
+
+def _add_errors(form, exc: ValidationError) -> None:
+    """A service's refusal, on the form's fields (or above them)."""
+    if hasattr(exc, "error_dict"):
+        for field_name, errors in exc.error_dict.items():
+            form.add_error(field_name if field_name in form.fields else None, errors)
+    else:
+        form.add_error(None, exc)

@@ -25,6 +25,8 @@ from verifications import selectors
 from verifications.enums import RequestState
 from verifications.forms import BatchCohortForm
 from verifications.services import batches as batch_services
+from verifications.services import rematch as rematch_services
+from verifications.templatetags.verifications import variant_text
 
 
 PAGE_SIZE = 50
@@ -178,6 +180,37 @@ def batch_rerun_failed(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     return redirect("batch_detail", batch_id=batch.pk)
 
 
+@require_POST
+@supervisor_required
+def batch_variants(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    """Try, in a new batch, the proposed identity variants of the claims this batch's sources
+    did not find."""
+    batch = _verification_batch_or_404(request, batch_id)
+    try:
+        new_batch = rematch_services.batch_variants_launch(
+            batch=batch,
+            acting_user=request.user,
+            purpose=request.POST.get("purpose", ""),
+            ip=client_ip(request),
+        )
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("batch_detail", batch_id=batch.pk)
+    if new_batch is None:
+        messages.info(request, _("Aucune variante à essayer : elles l'ont toutes été."))
+        return redirect("batch_detail", batch_id=batch.pk)
+    messages.success(
+        request,
+        ngettext(
+            "%(n)s variante envoyée dans un nouveau lot.",
+            "%(n)s variantes envoyées dans un nouveau lot.",
+            new_batch.total,
+        )
+        % {"n": new_batch.total},
+    )
+    return redirect("batch_detail", batch_id=new_batch.pk)
+
+
 def _result_headers() -> list[str]:
     return [
         _("Référence du dossier"),
@@ -191,25 +224,51 @@ def _result_headers() -> list[str]:
         _("Verdict"),
         _("Motif"),
         _("Vérifiée le"),
+        _("Variante essayée"),
+        _("Variantes à essayer"),
     ]
 
 
-def _result_rows(requests):
-    for request in requests:
-        applicant = request.claim.applicant
-        yield [
-            applicant.file_reference,
-            applicant.birth_name,
-            applicant.usage_name,
-            " ".join(applicant.first_names),
-            applicant.birth_date,
-            applicant.ine,
-            choice_label(ClaimKind, request.claim.kind),
-            choice_label(RequestState, request.state),
-            choice_label(Verdict, request.verdict) if request.state == RequestState.DONE else "",
-            request.reason,
-            request.finished_at,
-        ]
+def _result_rows(user, requests):
+    """The results file's rows; a "not found" row lists the variants still worth trying (the
+    batch page tries them all in one step), a variant's row says which it was."""
+    for chunk in _chunks(requests, 500):
+        not_found = [r.claim for r in chunk if r.verdict == Verdict.NOT_FOUND and not r.variant_key]
+        proposals = selectors.variant_proposals(user=user, claims=not_found)
+        for request in chunk:
+            yield [
+                *_result_row(request),
+                variant_text(request.variant) if request.variant else "",
+                "\n".join(variant_text(v.as_json()) for v in proposals.get(request.claim_id, [])),
+            ]
+
+
+def _chunks(iterable, size: int):
+    chunk = []
+    for item in iterable:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _result_row(request) -> list:
+    applicant = request.claim.applicant
+    return [
+        applicant.file_reference,
+        applicant.birth_name,
+        applicant.usage_name,
+        " ".join(applicant.first_names),
+        applicant.birth_date,
+        applicant.ine,
+        choice_label(ClaimKind, request.claim.kind),
+        choice_label(RequestState, request.state),
+        choice_label(Verdict, request.verdict) if request.state == RequestState.DONE else "",
+        request.reason,
+        request.finished_at,
+    ]
 
 
 @require_GET
@@ -231,7 +290,9 @@ def batch_export(request: HtmxHttpRequest, batch_id: int, file_format: str) -> H
     filename = f"vigie-lot-{batch.pk}-resultats.{file_format}"
     if file_format == "csv":
         response = StreamingHttpResponse(
-            exports.csv_stream(_result_headers(), _result_rows(requests.iterator(2000))),
+            exports.csv_stream(
+                _result_headers(), _result_rows(request.user, requests.iterator(2000))
+            ),
             content_type=exports.CSV_CONTENT_TYPE,
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -240,7 +301,7 @@ def batch_export(request: HtmxHttpRequest, batch_id: int, file_format: str) -> H
         exports.xlsx_write(
             out,
             _result_headers(),
-            _result_rows(requests.iterator(2000)),
+            _result_rows(request.user, requests.iterator(2000)),
             sheet_name=_("Résultats"),
         )
         out.seek(0)

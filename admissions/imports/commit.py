@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 
 from admissions.audit import AuditEntry, audit_record_many
 from admissions.bulk import bulk_insert
+from admissions.claims import claim_question_digest
 from admissions.enums import AuditAction, BatchKind, BatchStatus
 from admissions.imports.parsing import existing_references, parse_import
 from admissions.imports.report import ImportRefused, ImportReport
@@ -32,6 +33,7 @@ _CLAIM_FIELDS = (
     "declared",
     "verdict",
     "verdict_reason",
+    "question_digest",
     "created_at",
     "updated_at",
 )
@@ -128,7 +130,17 @@ def _store(
         Claim,
         _CLAIM_FIELDS,
         (
-            (institution.pk, applicant.pk, kind, declared, "", "", now, now)
+            (
+                institution.pk,
+                applicant.pk,
+                kind,
+                declared,
+                "",
+                "",
+                claim_question_digest(Claim(kind=kind, declared=declared), applicant),
+                now,
+                now,
+            )
             for applicant, row in zip(applicants, report.rows, strict=True)
             for kind, declared in row.claims
         ),

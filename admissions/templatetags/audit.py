@@ -4,8 +4,9 @@ from typing import Any
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist
-from django.utils.translation import ngettext
+from django.utils.translation import gettext, ngettext
 
+from admissions.claims import variant_label
 from admissions.enums import ClaimKind, Verdict
 from admissions.forms import AUDIT_OBJECT_TYPES, claim_fields
 from admissions.models import Applicant
@@ -30,18 +31,38 @@ def audit_summary(details: dict[str, Any] | None) -> str:
     for key in ("verdict", "to"):
         if details.get(key) in Verdict.values:
             label = str(Verdict(details[key]).label)
-            if key == "to" and details.get("from") in Verdict.values:
-                label = f"{Verdict(details['from']).label} → {label}"
-            parts.append(f"→ {label}" if key == "verdict" else label)
+            if "from" in details:  # events before 2026-12 did not record it: no bare arrow
+                label = f"{_verdict_words(details['from'])} → {label}"
+            parts.append(label)
+    if details.get("verdict_reset_from") in Verdict.values:
+        parts.append(f"{_verdict_words(details['verdict_reset_from'])} → {_verdict_words('')}")
+    if details.get("applied") is False:
+        parts.append(gettext("non reporté sur la déclaration, modifiée depuis"))
+    if details.get("variant"):
+        parts.append(gettext("variante : %(what)s") % {"what": variant_label(details["variant"])})
     if details.get("fields"):
         kind = details.get("kind")
         parts.append(", ".join(_field_label(str(f), kind) for f in details["fields"]))
+    if isinstance(details.get("verdicts_reset"), int) and details["verdicts_reset"]:
+        n = details["verdicts_reset"]
+        parts.append(
+            ngettext(
+                "%(n)s verdict remis à « Non vérifié »",
+                "%(n)s verdicts remis à « Non vérifié »",
+                n,
+            )
+            % {"n": n}
+        )
     if details.get("format"):
         parts.append(str(details["format"]).upper())
     if isinstance(details.get("count"), int):
         n = details["count"]
         parts.append(ngettext("%(n)s déclaration", "%(n)s déclarations", n) % {"n": n})
     return " · ".join(parts)
+
+
+def _verdict_words(verdict: str) -> str:
+    return str(Verdict(verdict).label) if verdict in Verdict.values else gettext("Non vérifié")
 
 
 @register.filter

@@ -52,3 +52,9 @@ def _badge(verdict: str, in_progress: bool, language: str | None) -> SafeString:
 def kind_label(kind: str) -> str:
     """A claim kind's label (``claim.get_kind_display`` without rebuilding the choices)."""
     return choice_label(ClaimKind, kind)
+
+
+@register.filter
+def verdict_label(verdict: str) -> str:
+    """A verdict's words, without the badge ("Non vérifié" for none)."""
+    return choice_label(Verdict, verdict) if verdict else gettext("Non vérifié")

@@ -324,6 +324,7 @@ def test_the_timeline_shows_who_what_when_where_and_why(client, supervisor):
     claim_verify_manually(
         claim=claim,
         acting_user=supervisor,
+        document="Certificat de scolarité",
         justification="Certificat de scolarité vu au guichet",
         ip="203.0.113.6",
     )
@@ -349,6 +350,7 @@ def test_the_timeline_shows_who_what_when_where_and_why(client, supervisor):
         "203.0.113.8",
         "motif : Certificat de scolarité vu au guichet",
         "Le certificat présenté était celui de l",
+        "Non vérifié → Vérifié manuellement",
         "Vérifié manuellement → Contredit",
         "finalité : instruction du dossier d",  # the purpose of a view
     ):

@@ -573,13 +573,15 @@ def test_bulk_insert_stores_values_as_the_orm_does(institution):
             {"code": f"C{n}", "n": n, "ok": True},
             "",
             "",
+            "digest",
             now,
             now,
         )
         for n, kind in enumerate([ClaimKind.CVEC] * 2500)
     ]
     fields = ("institution_id", "applicant_id", "kind", "declared", "verdict", "verdict_reason")
-    assert bulk_insert(Claim, (*fields, "created_at", "updated_at"), rows, batch_size=1000) == 2500
+    fields += ("question_digest", "created_at", "updated_at")
+    assert bulk_insert(Claim, fields, rows, batch_size=1000) == 2500
     stored = Claim.objects.filter(applicant=applicant).order_by("id")
     assert stored.count() == 2500
     last = stored.last()

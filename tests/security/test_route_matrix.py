@@ -133,14 +133,39 @@ def claim(t: Tenant) -> dict[str, Any]:
     return {"claim_id": t.claim.pk}
 
 
+def variant_request(t: Tenant):
+    """A variant of the claim's question that the source did not find either."""
+    from verifications.models import VerificationRequest
+
+    return VerificationRequest.objects.create(
+        institution=t.institution,
+        claim=t.claim,
+        source="api_particulier",
+        trigger="manual",
+        state="done",
+        verdict="not_found",
+        reason_code="scolarite.not_found",
+        variant={"key": "ascii", "changes": {"birth_name": "X"}},
+        variant_key="ascii",
+    )
+
+
 ROUTES: dict[str, Route] = {
     # verifications
     "home": route(get=members(200), post=NOT_ALLOWED),
     "applicant_detail": route(applicant, get=members(200), post=NOT_ALLOWED),
     "claim_card": route(claim, get=members(200), post=NOT_ALLOWED),
     "claim_verify": route(claim, get=NOT_ALLOWED, post=members(302)),
-    "claim_manual": route(claim, get=NOT_ALLOWED, post=members(302)),
-    "claim_override": route(claim, get=NOT_ALLOWED, post=members(302, clerk=403)),
+    # An empty form comes back with its errors (400) on the applicant's page.
+    "claim_manual": route(claim, get=NOT_ALLOWED, post=members(400)),
+    "claim_override": route(claim, get=NOT_ALLOWED, post=members(400, clerk=403)),
+    "claim_variants": route(claim, get=NOT_ALLOWED, post=members(400)),
+    # A variant the source did not find cannot correct the record: refused with a message.
+    "claim_variant_correct": route(
+        lambda t: {"claim_id": t.claim.pk, "request_id": variant_request(t).pk},
+        get=NOT_ALLOWED,
+        post=members(302),
+    ),
     # admissions
     "applicant_list": route(get=members(200), post=NOT_ALLOWED),
     "applicant_create": route(get=members(200), post=members(200)),
@@ -307,6 +332,9 @@ ROUTES.update(
             verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
         ),
         "batch_rerun_failed": route(
+            verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
+        ),
+        "batch_variants": route(
             verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
         ),
         "batch_export": route(

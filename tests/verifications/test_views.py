@@ -268,28 +268,62 @@ def test_clerk_records_a_manual_verification_when_the_source_could_not_say(clerk
     )
     response = clerk_client.post(
         reverse("claim_manual", args=[claim.pk]),
-        {"justification": "certificat de scolarité signé du proviseur, reçu le 12/10"},
+        {
+            "document": "certificat de scolarité 2025-2026",
+            "justification": "signé du proviseur, reçu le 12/10",
+        },
     )
     assert response.status_code == 302
     claim.refresh_from_db()
     assert claim.verdict == Verdict.MANUAL
-    assert AuditEvent.objects.filter(action=AuditAction.MANUALLY_VERIFIED, actor=clerk).exists()
+    event = AuditEvent.objects.get(action=AuditAction.MANUALLY_VERIFIED, actor=clerk)
+    assert event.details["from"] == Verdict.NOT_FOUND
+    request = VerificationRequest.objects.get(claim=claim)
+    assert request.reason_params == {"document": "certificat de scolarité 2025-2026"}
 
 
-def test_manual_verification_needs_a_justification(clerk, clerk_client):
+@pytest.mark.parametrize(
+    ("data", "field", "message"),
+    [
+        ({"document": "certificat", "justification": "ok"}, "justification", "10 caractères"),
+        ({"document": "", "justification": "reçu au guichet le 12/10"}, "document", "obligatoire"),
+    ],
+)
+def test_a_refused_manual_verification_keeps_what_was_typed_on_its_card(
+    clerk, clerk_client, data, field, message
+):
     claim = ClaimFactory(
         applicant=ApplicantFactory(institution=clerk.institution), verdict=Verdict.UNAVAILABLE
     )
-    clerk_client.post(reverse("claim_manual", args=[claim.pk]), {"justification": "ok"})
+    other = ClaimFactory(applicant=claim.applicant, kind="cvec", declared={"code": "A1B2C3D4"})
+    response = clerk_client.post(reverse("claim_manual", args=[claim.pk]), data)
+    assert response.status_code == 400
+    page = response.text
     claim.refresh_from_db()
     assert claim.verdict == Verdict.UNAVAILABLE
+    assert not VerificationRequest.objects.exists()
+    # The error sits on the field of this claim's card, which comes back open with the text.
+    assert f'id="id_claim{claim.pk}_manual_{field}-errors"' in page
+    assert message in page
+    for value in data.values():
+        if value:
+            assert value in page
+    # Each card's fields have their own ids: the other card's labels point at its own fields.
+    assert f'for="id_claim{other.pk}_manual_justification"' in page
+    assert f'for="id_claim{other.pk}_override_justification"' not in page  # clerk: no override
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "duplicate ids on the applicant page"
 
 
 def test_only_a_supervisor_overrides_a_verdict(client, clerk):
     claim = ClaimFactory(
         applicant=ApplicantFactory(institution=clerk.institution), verdict=Verdict.CONTRADICTED
     )
-    data = {"verdict": "confirmed", "justification": "erreur de saisie de l'établissement corrigée"}
+    data = {
+        "verdict": "confirmed",
+        "justification": "erreur de saisie de l'établissement corrigée",
+        "confirm": "on",
+    }
     client.force_login(clerk)
     assert client.post(reverse("claim_override", args=[claim.pk]), data).status_code == 403
     supervisor = UserFactory(institution=clerk.institution, supervisor=True)
@@ -300,6 +334,31 @@ def test_only_a_supervisor_overrides_a_verdict(client, clerk):
     event = AuditEvent.objects.get(action=AuditAction.OVERRIDDEN)
     assert event.details["from"] == "contradicted"
     assert event.details["to"] == "confirmed"
+    assert VerificationRequest.objects.get(claim=claim).reason_params == {"from": "contradicted"}
+
+
+def test_an_override_starts_on_no_verdict_and_asks_for_confirmation(
+    supervisor, supervisor_client
+):
+    claim = ClaimFactory(
+        applicant=ApplicantFactory(institution=supervisor.institution),
+        verdict=Verdict.CONTRADICTED,
+    )
+    page = supervisor_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
+    select = page[page.index(f'id="id_claim{claim.pk}_override_verdict"') :]
+    select = select[: select.index("</select>")]
+    assert '<option value="" selected>— Choisissez un verdict —</option>' in select
+    assert f'id="id_claim{claim.pk}_override_confirm"' in page
+    ids = re.findall(r'\bid="([^"]+)"', page)
+    assert len(ids) == len(set(ids)), "duplicate ids on the applicant page"
+    typed = {"verdict": "confirmed", "justification": "pièce originale vue au guichet"}
+    response = supervisor_client.post(reverse("claim_override", args=[claim.pk]), typed)
+    assert response.status_code == 400
+    assert "Cochez la case pour confirmer votre décision." in response.text
+    assert "pièce originale vue au guichet" in response.text  # kept
+    claim.refresh_from_db()
+    assert claim.verdict == Verdict.CONTRADICTED
+    assert not AuditEvent.objects.filter(action=AuditAction.OVERRIDDEN).exists()
 
 
 # --- Dashboard ---------------------------------------------------------------------------------

@@ -42,7 +42,13 @@ def _check_justification(text: str) -> str:
 
 
 def _record(
-    *, claim: Claim, acting_user: User, verdict: str, reason: str, trigger: Trigger
+    *,
+    claim: Claim,
+    acting_user: User,
+    verdict: str,
+    reason: str,
+    trigger: Trigger,
+    params: dict | None = None,
 ) -> VerificationRequest:
     if VerificationRequest.objects.filter(claim=claim, state__in=OPEN_STATES).exists():
         raise ValidationError(
@@ -59,6 +65,9 @@ def _record(
         verdict=verdict,
         reason_code=f"person.{trigger}",
         reason=reason,
+        reason_params=params or {},
+        # A decision is about the claim as it stands: an edit makes it history too.
+        question_digest=claim.question_digest,
         finished_at=now,
     )
     claim.verdict = verdict
@@ -73,20 +82,30 @@ def _record(
 
 @transaction.atomic
 def claim_verify_manually(
-    *, claim: Claim, acting_user: User, justification: str, ip: str | None = None
+    *,
+    claim: Claim,
+    acting_user: User,
+    document: str,
+    justification: str,
+    ip: str | None = None,
 ) -> VerificationRequest:
-    """Degraded mode: a person checked the claim from a document."""
+    """Degraded mode: a person checked the claim from a document (named in ``document``)."""
     if claim.institution_id != acting_user.institution_id:
         raise PermissionDenied
     if claim.verdict not in MANUAL_ALLOWED_AFTER and not acting_user.is_supervisor:
         raise PermissionDenied("only a supervisor may replace a source's definite answer")
+    document = (document or "").strip()[:200]
+    if not document:
+        raise ValidationError({"document": _("Indiquez la pièce consultée.")})
     reason = _check_justification(justification)
+    previous = claim.verdict
     request = _record(
         claim=claim,
         acting_user=acting_user,
         verdict=Verdict.MANUAL,
         reason=reason,
         trigger=Trigger.MANUAL_CHECK,
+        params={"document": document},
     )
     audit_record(
         action=AuditAction.MANUALLY_VERIFIED,
@@ -97,7 +116,7 @@ def claim_verify_manually(
         ip=ip,
         # Why: the justification, in the trail itself (hashed with the rest).
         purpose=reason,
-        details={"request": request.pk, "kind": claim.kind},
+        details={"request": request.pk, "kind": claim.kind, "from": previous, "to": Verdict.MANUAL},
     )
     return request
 
@@ -119,6 +138,8 @@ def claim_override_verdict(
         verdict=verdict,
         reason=reason,
         trigger=Trigger.OVERRIDE,
+        # What the source's own answer was, kept with the decision (the card shows both).
+        params={"from": previous},
     )
     audit_record(
         action=AuditAction.OVERRIDDEN,

@@ -11,8 +11,12 @@ from admissions.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,
+    Declared,
     ScolariteDeclared,
     declared_as,
+    declared_to_json,
+    question_digest,
+    question_identity,
 )
 from admissions.enums import ClaimKind, Source
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential
@@ -25,6 +29,7 @@ from verifications.providers.base import (
     Query,
     ScolariteQuery,
 )
+from verifications.rematch import Variant, apply_declared, apply_identity
 
 
 def source_for(kind: str) -> Source:
@@ -42,16 +47,32 @@ def identity_for(applicant: Applicant) -> Identity:
     )
 
 
-def query_for(claim: Claim, *, recipient: str) -> Query:
-    declared = declared_as(claim.kind, claim.declared)
-    applicant = claim.applicant
+def variant_of(request_variant: dict | None) -> Variant | None:
+    """A request's identity variant (``VerificationRequest.variant``), if it tries one."""
+    return Variant.from_json(request_variant) if request_variant else None
+
+
+def question_for(claim: Claim, variant: Variant | None = None) -> tuple[Identity, Declared]:
+    """What a check of ``claim`` asks: the applicant's identity and the declaration, with the
+    variant's changes applied when it tries one."""
+    identity = apply_identity(identity_for(claim.applicant), variant)
+    declared = apply_declared(declared_as(claim.kind, claim.declared), variant)
+    return identity, declared
+
+
+def question_digest_for(claim: Claim, variant: Variant | None = None) -> str:
+    """``admissions.claims.question_digest`` of the question a check of ``claim`` asks."""
+    identity, declared = question_for(claim, variant)
+    return question_digest(claim.kind, declared_to_json(declared), question_identity(identity))
+
+
+def query_for(claim: Claim, *, recipient: str, variant: Variant | None = None) -> Query:
+    identity, declared = question_for(claim, variant)
     match declared:
         case ScolariteDeclared(uai=uai, school_year=year):
-            return ScolariteQuery(
-                identity=identity_for(applicant), uai=uai, school_year=year, recipient=recipient
-            )
+            return ScolariteQuery(identity=identity, uai=uai, school_year=year, recipient=recipient)
         case CvecDeclared(code=code, campaign=campaign):
-            return CvecQuery(code=code, birth_name=applicant.birth_name, campaign=campaign)
+            return CvecQuery(code=code, birth_name=identity.birth_name, campaign=campaign)
         case CertificationDeclared(code=code):
             return CertificationQuery(code=code)
         case CovoiturageDeclared(uuid=uuid):

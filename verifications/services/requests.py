@@ -7,7 +7,7 @@ sources allow.
 """
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -18,6 +18,7 @@ from admissions.enums import AuditAction
 from admissions.models import Batch, Claim, User
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
+from verifications.rematch import Variant
 from verifications.services.inputs import source_for
 
 
@@ -46,12 +47,18 @@ def verification_request_create(
     trigger: Trigger = Trigger.MANUAL,
     ip: str | None = None,
     purpose: str = "",
+    variant: Variant | None = None,
 ) -> VerificationRequest:
-    """Ask for one claim to be verified; if a check of it is already under way, that one.
+    """Ask for one claim to be verified (or, with ``variant``, for one variant of its question
+    to be tried: ``verifications.rematch``); if that check is already under way, that one.
 
     Twenty clicks on "Vérifier" make one request and one upstream call.
     """
-    open_request = VerificationRequest.objects.filter(claim=claim, state__in=OPEN_STATES).first()
+    variant_key = variant.key if variant else ""
+    open_requests = VerificationRequest.objects.filter(
+        claim=claim, variant_key=variant_key, state__in=OPEN_STATES
+    )
+    open_request = open_requests.first()
     if open_request is not None:
         return open_request
     try:
@@ -63,10 +70,16 @@ def verification_request_create(
                 trigger=trigger,
                 requested_by=acting_user,
                 enqueued_at=timezone.now(),
+                variant=variant.as_json() if variant else {},
+                variant_key=variant_key,
             )
     except IntegrityError:
-        # Another transaction opened one in between (one_open_request_per_claim).
-        return VerificationRequest.objects.get(claim=claim, state__in=OPEN_STATES)
+        # Another transaction opened one in between (one_open_request_per_question).
+        return open_requests.get()
+    details = {"request": request.pk, "kind": claim.kind, "trigger": trigger}
+    if variant is not None:
+        # The variant's key and the fields it changes; never their values (personal data).
+        details |= {"variant": variant.key, "fields": variant.fields}
     audit_record(
         action=AuditAction.VERIFICATION_REQUESTED,
         actor=acting_user,
@@ -75,7 +88,7 @@ def verification_request_create(
         applicant_id=claim.applicant_id,
         ip=ip,
         purpose=purpose,
-        details={"request": request.pk, "kind": claim.kind, "trigger": trigger},
+        details=details,
         actor_label="" if acting_user else str(trigger),
     )
     _send_on_commit(request.pk)
@@ -84,6 +97,7 @@ def verification_request_create(
 
 # The columns a new pending request leaves at the model's defaults (bulk_insert skips them).
 _DEFAULTED_FIELDS = (
+    "question_digest",
     "claimed_by",
     "attempt_count",
     "failure_count",
@@ -107,6 +121,8 @@ _REQUEST_FIELDS = (
     "trigger",
     "requested_by_id",
     "batch_id",
+    "variant",
+    "variant_key",
     *_DEFAULTED_FIELDS,
     "created_at",
 )
@@ -124,20 +140,28 @@ def verification_requests_create(
     batch: Batch | None = None,
     ip: str | None = None,
     purpose: str = "",
+    variants: Mapping[int, Sequence[Variant]] | None = None,
 ) -> int:
     """Ask for many claims to be verified (a batch, the scheduler); the dispatcher sends them.
+    With ``variants`` (claim id → variants), try those variants of each claim's question
+    instead (``verifications.rematch``).
 
-    Claims already being checked are left alone. Returns the number of requests created.
+    Checks already under way are left alone. Returns the number of requests created.
     """
     claims = list(claims)
     if not claims:
         return 0
     if len({claim.institution_id for claim in claims}) != 1:
         raise ValueError("verification_requests_create takes the claims of one institution")
+    questions = [
+        (claim, variant)
+        for claim in claims
+        for variant in (variants.get(claim.pk, ()) if variants is not None else (None,))
+    ]
     busy = set(
         VerificationRequest.objects.filter(
             claim__in=[c.pk for c in claims], state__in=OPEN_STATES
-        ).values_list("claim_id", flat=True)
+        ).values_list("claim_id", "variant_key")
     )
     now = timezone.now()
     user_id = acting_user.pk if acting_user else None
@@ -153,11 +177,13 @@ def verification_requests_create(
             trigger,
             user_id,
             batch_id,
+            variant.as_json() if variant else {},
+            variant.key if variant else "",
             *_EMPTY_REQUEST_VALUES,
             now,
         )
-        for claim in claims
-        if claim.pk not in busy
+        for claim, variant in questions
+        if (claim.pk, variant.key if variant else "") not in busy
     ]
     bulk_insert(VerificationRequest, _REQUEST_FIELDS, rows)
     institution = claims[0].institution
@@ -169,7 +195,12 @@ def verification_requests_create(
         object_type="batch" if batch else "claims",
         ip=ip,
         purpose=purpose,
-        details={"count": len(rows), "skipped_busy": len(busy), "trigger": trigger},
+        details={
+            "count": len(rows),
+            "skipped_busy": len(questions) - len(rows),
+            "trigger": trigger,
+            **({"variants": True} if variants is not None else {}),
+        },
         actor_label="" if acting_user else str(trigger),
     )
     _kick_dispatcher_on_commit()

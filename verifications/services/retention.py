@@ -190,6 +190,8 @@ REQUEST_FIELDS = (
     "source",
     "state",
     "trigger",
+    # An identity variant tried after "not found": what was sent instead of the record.
+    "variant",
     "verdict",
     "reason",
     "diff",

@@ -31,10 +31,9 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from admissions.audit import audit_record
-from admissions.claims import declared_as
 from admissions.enums import AuditAction, BatchStatus, Verdict
 from admissions.models import Batch, Claim
-from verifications import verdicts
+from verifications import rematch, verdicts
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.freshness import evidence_digest
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
@@ -59,10 +58,12 @@ from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, shou
 from verifications.services.batches import batch_finish_if_complete
 from verifications.services.inputs import (
     config_for,
-    identity_for,
     query_for,
+    question_digest_for,
+    question_for,
     recipient_for,
     token_key,
+    variant_of,
 )
 from verifications.services.notifications import verdict_change_record
 from verifications.verdicts.common import error_decision
@@ -243,9 +244,13 @@ def _finish(
     calls: int,
 ) -> bool:
     """Mark the request done with its verdict, if this worker still holds it."""
+    claim = request.claim
+    variant = variant_of(request.variant)
+    asked = claim.question_digest if variant is None else question_digest_for(claim, variant)
     updated = VerificationRequest.objects.filter(
         pk=request.pk, state=RequestState.RUNNING, claimed_by=worker
     ).update(
+        question_digest=asked,
         state=RequestState.DONE,
         verdict=decision.verdict,
         reason_code=decision.reason_code,
@@ -262,31 +267,44 @@ def _finish(
     )
     if not updated:
         return False
-    Claim.objects.filter(pk=request.claim_id).update(
-        verdict=decision.verdict,
-        verdict_reason=str(decision.reason),
-        verified_at=now,
-        valid_until=decision.valid_until,
-        updated_at=now,
-    )
+    # The claim takes the verdict only if it still asks what this check asked (no edit of
+    # the declaration or of the identity since it started), and, for a variant, only if the
+    # source found someone: a variant it does not know either changes nothing.
+    applied = False
+    if variant is None or rematch.found(decision):
+        applied = bool(
+            Claim.objects.filter(pk=claim.pk, question_digest=claim.question_digest).update(
+                verdict=decision.verdict,
+                verdict_reason=str(decision.reason),
+                verified_at=now,
+                valid_until=decision.valid_until,
+                updated_at=now,
+            )
+        )
     # Before the audit event: every path takes the batch's row lock before the audit chain's.
     batch_finish_if_complete(batch_id=request.batch_id)
-    verdict_change_record(
-        request=request, previous_claim_verdict=request.claim.verdict, verdict=decision.verdict
-    )
+    if applied:
+        verdict_change_record(
+            request=request, previous_claim_verdict=claim.verdict, verdict=decision.verdict
+        )
+    details = {
+        "request": request.pk,
+        "kind": claim.kind,
+        "verdict": decision.verdict,
+        "reason": decision.reason_code,
+        "from": claim.verdict,
+        "applied": applied,
+    }
+    if variant is not None:
+        details["variant"] = variant.key
     audit_record(
         action=AuditAction.VERDICT_RECORDED,
         actor=None,
         actor_label="vigie",
         institution=request.institution,
-        obj=request.claim,
-        applicant_id=request.claim.applicant_id,
-        details={
-            "request": request.pk,
-            "kind": request.claim.kind,
-            "verdict": decision.verdict,
-            "reason": decision.reason_code,
-        },
+        obj=claim,
+        applicant_id=claim.applicant_id,
+        details=details,
     )
     return True
 
@@ -354,13 +372,16 @@ def _decide(
     now: datetime,
 ) -> verdicts.Decision:
     claim = request.claim
-    return verdicts.decide(
-        claim.kind,
-        declared=declared_as(claim.kind, claim.declared),
-        identity=identity_for(claim.applicant),
-        result=result,
-        error=error,
-        now=now,
+    variant = variant_of(request.variant)
+    identity, declared = question_for(claim, variant)
+    decision = verdicts.decide(
+        claim.kind, declared=declared, identity=identity, result=result, error=error, now=now
+    )
+    if variant is None:
+        return decision
+    record_identity, record_declared = question_for(claim)
+    return rematch.claim_decision(
+        decision, variant, identity=record_identity, declared=record_declared, now=now
     )
 
 
@@ -390,7 +411,9 @@ def verification_run(*, request_id: int, task_id: str = "", worker: str = "") ->
         return _conclude(request, worker, task_id, None, error, policy, calls=())
 
     config = config_for(source, institution)
-    query = query_for(request.claim, recipient=recipient_for(institution))
+    query = query_for(
+        request.claim, recipient=recipient_for(institution), variant=variant_of(request.variant)
+    )
     key = token_key(config)
 
     sent_at = 0.0

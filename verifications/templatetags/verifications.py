@@ -1,12 +1,14 @@
 """Template helpers for claims and verdicts."""
 
+import datetime as dt
 from typing import Any
 
 from django import template
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
-from admissions.enums import ClaimKind
+from admissions.claims import variant_label
+from admissions.enums import ClaimKind, Role, choice_label
 
 
 register = template.Library()
@@ -87,3 +89,56 @@ def notes_text(request: Any) -> list[str]:
         return list(request.notes or ())
     language = get_language() or "fr"
     return [render_note(code, language=language) for code in codes]
+
+
+# --- People and identity variants -------------------------------------------------------------
+
+VARIANT_FIELD_LABELS = {
+    "birth_name": _("Nom de naissance"),
+    "usage_name": _("Nom d'usage"),
+    "first_names": _("Prénoms"),
+    "birth_date": _("Date de naissance"),
+    "code": _("Code"),
+}
+
+
+def _variant_value(name: str, value: Any) -> str:
+    if name == "birth_date" and isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value).strftime("%d/%m/%Y")
+        except ValueError:
+            return value
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+@register.filter
+def variant_changes(variant: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """A stored variant's changes as (label, value sent) pairs."""
+    changes = (variant or {}).get("changes") or {}
+    return [
+        (str(VARIANT_FIELD_LABELS.get(name, name)), _variant_value(name, value))
+        for name, value in changes.items()
+    ]
+
+
+@register.filter
+def variant_title(variant: dict[str, Any] | None) -> str:
+    return variant_label(str((variant or {}).get("key", "")))
+
+
+def variant_text(variant: dict[str, Any]) -> str:
+    """One line for a results file: what the variant does and what it sends."""
+    changes = " ; ".join(f"{label} : {value}" for label, value in variant_changes(variant))
+    return f"{variant_title(variant)} ({changes})"
+
+
+@register.filter
+def person_label(user: Any) -> str:
+    """Who a person is, as a card names them: "Marie Dupont (Superviseur)"."""
+    if user is None:
+        return str(_("Vigie"))
+    name = user.get_full_name() or user.get_username()
+    role = choice_label(Role, user.role) if getattr(user, "institution_id", None) else ""
+    return f"{name} ({role})" if role else name

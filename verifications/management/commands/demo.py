@@ -31,6 +31,24 @@ USERS = (
 )
 
 
+# One applicant in TYPO_EVERY is recorded with the kind of slip a clerk makes (day and month of
+# birth swapped, given names in the wrong order): the sandbox does not know them as typed, and
+# the claim card offers the variant that finds them (verifications.rematch).
+TYPO_EVERY = 20
+
+
+def _as_typed(i: int, identity: dict) -> dict:
+    """A person's identity as the demo records it: as it is, or with a clerk's slip."""
+    if i % TYPO_EVERY == 3:
+        born = identity["birth_date"]
+        if born.day <= 12 and born.day != born.month:
+            return {**identity, "birth_date": born.replace(month=born.day, day=born.month)}
+    if i % TYPO_EVERY == 13 and len(identity["first_names"]) >= 2:
+        names = identity["first_names"]
+        return {**identity, "first_names": [names[1], names[0], *names[2:]]}
+    return identity
+
+
 class Command(BaseCommand):
     help = (
         "Create demo institutions, users (passwords printed) and applicants known to the sandbox."
@@ -138,15 +156,18 @@ class Command(BaseCommand):
                 claims.append((ClaimKind.COVOITURAGE, {"uuid": p.covoiturage_uuid}))
             services.applicant_create(
                 acting_user=clerk,
-                identity={
-                    "file_reference": p.file_reference,
-                    "birth_name": p.birth_name,
-                    "usage_name": p.usage_name,
-                    "first_names": list(p.first_names),
-                    "sex": p.sex,
-                    "birth_date": p.birth_date,
-                    "ine": p.ine,
-                },
+                identity=_as_typed(
+                    i,
+                    {
+                        "file_reference": p.file_reference,
+                        "birth_name": p.birth_name,
+                        "usage_name": p.usage_name,
+                        "first_names": list(p.first_names),
+                        "sex": p.sex,
+                        "birth_date": p.birth_date,
+                        "ine": p.ine,
+                    },
+                ),
                 claims=claims,
             )
 

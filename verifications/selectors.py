@@ -1,7 +1,7 @@
 """Reads of the verification pipeline, scoped to the user's institution."""
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cached_property
 
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
@@ -231,6 +231,8 @@ class BatchProgress:
     remaining_by_source: dict[str, int] = field(default_factory=dict)
     ahead_by_source: dict[str, int] = field(default_factory=dict)
     eta: float = 0.0
+    # Sources of the remaining requests that are down (breaker open): the ETA is unknown.
+    down_sources: tuple[str, ...] = ()
 
     @property
     def percent(self) -> int:
@@ -262,9 +264,9 @@ class BatchProgress:
 
     @property
     def eta_text(self) -> str:
-        from verifications.eta import duration_text
+        from verifications.eta import eta_text
 
-        return duration_text(self.eta)
+        return eta_text(self.eta, [Source(s).label for s in self.down_sources])
 
 
 def _progress_from_rows(batch: Batch, rows) -> BatchProgress:
@@ -308,6 +310,71 @@ def source_rates() -> dict[str, float]:
     return {source.value: source_rate(source) for source in Source}
 
 
+@dataclass(frozen=True)
+class SourceCondition:
+    """A source that cannot be called normally right now: its breaker is open (``open``: the
+    source fails for many requests; ``half_open``: a test call is under way), or a 429 paused
+    it (``paused``)."""
+
+    source: str
+    state: str  # "open", "half_open" or "paused"
+    until: datetime | None  # the next test call, or the end of the pause
+    last_error: str  # the breaker's last error code ("" for a pause)
+
+    @property
+    def label(self) -> str:
+        return str(Source(self.source).label)
+
+    @property
+    def down(self) -> bool:
+        """Down for an unknown time (a pause ends at a known time)."""
+        return self.state != "paused"
+
+    @property
+    def error_words(self) -> str:
+        from verifications.providers.error_codes import describe
+
+        return describe(self.last_error, source=self.source) if self.last_error else ""
+
+
+def degraded_sources(sources: set[str] | None = None) -> dict[str, SourceCondition]:
+    """The sources (all, or those of ``sources``) whose breaker is not closed or that are
+    paused, as the shared limiter sees them now; none when it cannot be read."""
+    import time
+
+    from verifications.providers.limits import LimiterUnavailable, get_limiter
+
+    try:
+        states = get_limiter().breakers()
+    except LimiterUnavailable:
+        return {}
+    now = time.time()
+    found = {}
+    for source, state in states.items():
+        if source not in Source.values or (sources is not None and source not in sources):
+            continue
+        if state.down:
+            until = state.retry_at if state.state == "open" else None
+            condition, error = state.state, state.last_error
+        elif state.cooldown_until is not None:
+            until, condition, error = state.cooldown_until, "paused", ""
+        else:
+            continue
+        found[source] = SourceCondition(
+            source=source,
+            state=condition,
+            until=datetime.fromtimestamp(until, tz=UTC) if until and until > now else None,
+            last_error=error,
+        )
+    return found
+
+
+def _delays(conditions: dict[str, SourceCondition]) -> dict[str, float]:
+    """Seconds before each degraded source can be called again, as far as anyone knows."""
+    now = timezone.now()
+    return {source: (c.until - now).total_seconds() for source, c in conditions.items() if c.until}
+
+
 def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> BatchProgress:
     """Counts per state and verdict (one query), and with ``with_eta`` the remaining time (one
     more query): the same number of queries whatever the batch's size."""
@@ -323,8 +390,16 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
         from verifications.eta import eta_seconds
 
         progress.ahead_by_source = open_requests_ahead(before=batch.created_at, exclude_batch=batch)
+        remaining = {s for s, n in progress.remaining_by_source.items() if n}
+        conditions = degraded_sources(remaining)
         progress.eta = eta_seconds(
-            progress.remaining_by_source, progress.ahead_by_source, source_rates()
+            progress.remaining_by_source,
+            progress.ahead_by_source,
+            source_rates(),
+            delays=_delays(conditions),
+        )
+        progress.down_sources = tuple(
+            s for s in Source.values if s in conditions and conditions[s].down
         )
     return progress
 
@@ -567,6 +642,8 @@ class CohortSummary:
     busy: int
     ahead_by_source: dict[str, int]
     eta: float
+    # Sources of these checks that cannot be called normally now (breaker open, paused).
+    degraded: list[SourceCondition] = field(default_factory=list)
 
     @property
     def to_send(self) -> int:
@@ -583,9 +660,14 @@ class CohortSummary:
 
     @property
     def eta_text(self) -> str:
-        from verifications.eta import duration_text
+        from verifications.eta import eta_text
 
-        return duration_text(self.eta)
+        return eta_text(self.eta, [c.label for c in self.degraded if c.down])
+
+    @property
+    def degraded_rows(self) -> list[tuple[SourceCondition, int]]:
+        """(condition, checks to send to that source) for each degraded source."""
+        return [(c, self.by_source.get(c.source, 0)) for c in self.degraded]
 
 
 def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
@@ -612,11 +694,13 @@ def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
         busy += row["n"]
     by_source = {source: n for source, n in by_source.items() if n > 0}
     ahead = open_requests_ahead()
+    conditions = degraded_sources(set(by_source))
     return CohortSummary(
         by_source=by_source,
         busy=busy,
         ahead_by_source=ahead,
-        eta=eta_seconds(by_source, ahead, source_rates()),
+        eta=eta_seconds(by_source, ahead, source_rates(), delays=_delays(conditions)),
+        degraded=[conditions[s] for s in Source.values if s in conditions],
     )
 
 

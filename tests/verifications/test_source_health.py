@@ -12,10 +12,12 @@ from admissions.enums import ClaimKind, Source, Verdict
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
 from verifications.enums import AttemptOutcome, Trigger
+from verifications.eta import eta_seconds, eta_text
 from verifications.models import VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
 from verifications.sandbox.population import ScolariteOutcome, person
 from verifications.services import verification_run
+from verifications.services.batches import batch_verification_launch
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]
@@ -255,3 +257,104 @@ def test_the_claim_card_shows_the_calls_errors_in_words(institution, client):
     assert calls.count("Erreur du fournisseur de données (MEN), code 30999") == 3
     assert "<td>30999</td>" not in calls
     assert "a répondu aux autres demandes" in page
+
+
+# --- The batch confirmation and the ETA -------------------------------------------------------
+
+PARTICULIER = "API Particulier (statut élève scolarisé)"
+
+
+def _open_breaker(source, error="30001"):
+    limiter = get_limiter()
+    for n in range(limiter.config.failure_threshold):
+        limiter.record_failure(source, error=error, subject=f"claim:{n}")
+    assert limiter.breaker(source).state == "open"
+
+
+def _claims(user, n, kind):
+    return [
+        ClaimFactory(applicant=ApplicantFactory(institution=user.institution), kind=kind)
+        for _ in range(n)
+    ]
+
+
+def test_eta_text_says_when_a_source_is_down():
+    assert eta_text(30) == "moins d'une minute"
+    assert eta_text(30, ["CVEC"]) == "la source CVEC est indisponible : durée inconnue"
+    assert eta_text(420, ["CVEC"]) == "au moins 7 minutes, la source CVEC est indisponible"
+    assert eta_text(30, ["CVEC", "Certif Info"]) == (
+        "les sources CVEC et Certif Info sont indisponibles : durée inconnue"
+    )
+    assert eta_text(7500, ["A", "B", "C"]) == (
+        "au moins 2 h 05, les sources A, B et C sont indisponibles"
+    )
+
+
+def test_eta_seconds_adds_the_wait_of_a_source_that_cannot_be_called_yet():
+    rates = {"cvec": 5.0, "certifinfo": 5.0}
+    assert eta_seconds({"cvec": 50, "certifinfo": 50}, {}, rates) == 10.0
+    assert eta_seconds({"cvec": 50, "certifinfo": 50}, {}, rates, delays={"cvec": 120.0}) == 130.0
+    assert eta_seconds({"cvec": 50}, {}, rates, delays={"certifinfo": 120.0}) == 10.0
+
+
+def test_the_confirmation_warns_that_a_source_is_down(supervisor_client, supervisor):
+    _open_breaker(Source.API_PARTICULIER)
+    _claims(supervisor, 6, ClaimKind.SCOLARITE)
+    _claims(supervisor, 4, ClaimKind.CVEC)
+
+    page = supervisor_client.get(reverse("batch_launch"), {"label": "Rentrée"}).text
+
+    warning = page[page.index('id="batch-confirm-degraded"') :].split("</section>")[0]
+    assert f"{PARTICULIER} est hors service" in warning
+    assert "Ses 6 vérifications attendront qu'elle réponde de nouveau" in warning
+    assert "Prochain essai à" in warning
+    assert (
+        "Dernière erreur : Fournisseur de données indisponible ou en maintenance (MEN), code "
+        "30001." in warning
+    )
+    assert 'data-source="cvec"' not in warning  # the CVEC answers
+    assert (
+        f"10 vérifications seront lancées ; durée estimée : la source {PARTICULIER} est "
+        "indisponible : durée inconnue." in page
+    )
+
+
+def test_the_confirmation_warns_of_a_pause_and_counts_it_in_the_duration(
+    supervisor_client, supervisor
+):
+    get_limiter().pause(Source.CVEC, 150, reason="429")
+    _claims(supervisor, 4, ClaimKind.CVEC)
+
+    page = supervisor_client.get(reverse("batch_launch"), {"label": "Rentrée"}).text
+
+    warning = page[page.index('id="batch-confirm-degraded"') :].split("</section>")[0]
+    assert "a demandé une pause (trop de requêtes)" in warning
+    assert "Reprise à" in warning
+    assert "4 vérifications seront lancées ; durée estimée : environ 3 minutes." in page
+
+
+def test_the_confirmation_says_nothing_of_healthy_sources(supervisor_client, supervisor):
+    _open_breaker(Source.COVOITURAGE)  # down, but not asked by this cohort
+    _claims(supervisor, 3, ClaimKind.CVEC)
+
+    page = supervisor_client.get(reverse("batch_launch"), {"label": "Rentrée"}).text
+
+    assert "batch-confirm-degraded" not in page
+    assert "durée estimée : moins d&#x27;une minute." in page
+
+
+def test_the_batch_progress_says_a_source_is_down_rather_than_less_than_a_minute(
+    supervisor_client, supervisor
+):
+    batch = batch_verification_launch(
+        acting_user=supervisor, claims=_claims(supervisor, 5, ClaimKind.SCOLARITE), label="Lot"
+    )
+    fragment = reverse("batch_progress", args=[batch.pk])
+    assert "Temps restant estimé : moins d&#x27;une minute." in supervisor_client.get(fragment).text
+
+    _open_breaker(Source.API_PARTICULIER)
+    page = supervisor_client.get(fragment).text
+
+    assert (
+        f"Temps restant estimé : la source {PARTICULIER} est indisponible : durée inconnue." in page
+    )

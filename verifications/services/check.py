@@ -7,6 +7,7 @@ reason, rather than keeping a terminal busy for minutes.
 
 import random
 import time
+import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -31,7 +32,14 @@ from verifications.providers.base import (
 from verifications.providers.limits import get_limiter
 from verifications.retry import RetryPolicy, backoff_delay, conflict_delay, should_give_up
 from verifications.services.inputs import token_key
-from verifications.services.run import _answered, _session, admit, hold_identical, observe
+from verifications.services.run import (
+    _answered,
+    _session,
+    admit,
+    failure_code,
+    hold_identical,
+    observe,
+)
 
 
 _rng = random.SystemRandom()
@@ -63,6 +71,8 @@ def check_now(
     calls: list[CallInfo] = []
     failures = 0
     started = timezone.now()
+    # The breaker counts this check as one request, however many times it is retried.
+    subject = f"check:{uuid.uuid4().hex}"
     result: ProviderResult | None = None
     error: ProviderError | None = None
     while True:
@@ -98,7 +108,7 @@ def check_now(
                 limiter.pause(source, error.retry_after, reason="429")
             delay = conflict_delay(policy, rng=_rng) if error.conflict else error.retry_after
         elif isinstance(error, ProviderUnavailable):
-            limiter.record_failure(source, error=last.provider_error_code or "unavailable")
+            limiter.record_failure(source, error=failure_code(last), subject=subject)
             failures += 1
             if should_give_up(
                 failure_count=failures, failing_since=started, now=timezone.now(), policy=policy
@@ -107,7 +117,7 @@ def check_now(
             delay = backoff_delay(failures, policy, retry_in=error.retry_in, rng=_rng)
         else:
             if not isinstance(error, ProviderNotConfigured):
-                limiter.record_success(source)
+                limiter.record_success(source, subject=subject)
             break
         if delay > max_wait:
             break

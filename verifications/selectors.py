@@ -344,15 +344,18 @@ def degraded_sources(sources: set[str] | None = None) -> dict[str, SourceConditi
 
     from verifications.providers.limits import LimiterUnavailable, get_limiter
 
+    limiter = get_limiter()
     try:
-        states = get_limiter().breakers()
+        states = {
+            source: limiter.breaker(source, with_rates=False)
+            for source in Source.values
+            if sources is None or source in sources
+        }
     except LimiterUnavailable:
         return {}
     now = time.time()
     found = {}
     for source, state in states.items():
-        if source not in Source.values or (sources is not None and source not in sources):
-            continue
         if state.down:
             until = state.retry_at if state.state == "open" else None
             condition, error = state.state, state.last_error

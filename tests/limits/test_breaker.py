@@ -6,6 +6,8 @@ open 10 s (doubling at each failed probe, up to 40 s), and gives a half-open pro
 report.
 """
 
+import dataclasses
+
 import pytest
 
 from tests.limits.conftest import T0
@@ -353,3 +355,15 @@ def test_a_failed_probe_of_a_request_set_aside_does_not_reopen_it(make_limiter, 
     fail(limiter, ["request:stuck"], clock())
     assert limiter.breaker(SRC, now=clock()).state == "half_open"
     assert limiter.acquire(SRC, now=clock()).granted  # the next probe, at once
+
+
+def test_the_breaker_alone_can_be_read_without_the_rates(make_limiter, clock):
+    limiter = make_limiter(RATES)
+    assert limiter.acquire(SRC, now=clock()).granted
+    fail(limiter, people("ko", 3), clock())
+    limiter.pause(SRC, 30, now=clock())
+    light = limiter.breaker(SRC, now=clock(), with_rates=False)
+    full = limiter.breaker(SRC, now=clock())
+    assert light.rates == ()
+    assert len(full.rates) == 1
+    assert light == dataclasses.replace(full, rates=())

@@ -475,7 +475,7 @@ def failure_code(call: CallInfo) -> str:
 def _source_state(source: str) -> BreakerState | None:
     """The source's breaker as the limiter sees it now, or None when it cannot be read."""
     try:
-        return get_limiter().breaker(source)
+        return get_limiter().breaker(source, with_rates=False)
     except LimiterUnavailable:
         return None
 

@@ -393,8 +393,11 @@ class Limiter(ABC):
         """
 
     @abstractmethod
-    def breaker(self, source: str, *, now: float | None = None) -> BreakerState:
-        """The breaker, cooldown and rate use of ``source``, for the dashboard."""
+    def breaker(
+        self, source: str, *, now: float | None = None, with_rates: bool = True
+    ) -> BreakerState:
+        """The breaker, cooldown and rate use of ``source``, for the dashboard. Without
+        ``with_rates``, no rate use nor server budget: a cheaper read (no scan of the logs)."""
 
     @abstractmethod
     def breakers(self, *, now: float | None = None) -> dict[str, BreakerState]:

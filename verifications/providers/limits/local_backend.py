@@ -460,18 +460,22 @@ class LocalLimiter(Limiter):
 
     # --- Dashboard and admin ----------------------------------------------------------------
 
-    def breaker(self, source: str, *, now: float | None = None) -> BreakerState:
+    def breaker(
+        self, source: str, *, now: float | None = None, with_rates: bool = True
+    ) -> BreakerState:
         check_source(source)
         db = self._connection()
         t = time.time() if now is None else now
         # One read transaction for a consistent picture.
         db.execute("BEGIN")
         try:
-            return self._read_state(db, source, t)
+            return self._read_state(db, source, t, with_rates)
         finally:
             db.execute("COMMIT")
 
-    def _read_state(self, db: sqlite3.Connection, source: str, t: float) -> BreakerState:
+    def _read_state(
+        self, db: sqlite3.Connection, source: str, t: float, with_rates: bool = True
+    ) -> BreakerState:
         margin = self.config.margin
         br = db.execute(
             "SELECT state, opened_at, retry_at, last_error, last_opened_at FROM breakers "
@@ -501,18 +505,20 @@ class LocalLimiter(Limiter):
         uses: list[RateUse] = []
         server_remaining: int | None = None
         server_reset: float | None = None
-        keys = db.execute(
-            "SELECT DISTINCT bucket FROM grants WHERE bucket LIKE ? ORDER BY bucket",
-            (f"{source}:%",),
-        ).fetchall()
-        windows = {
-            row[0]: row[1:]
-            for row in db.execute(
-                "SELECT scope, learned_limit, learned_at, budget, reset_at FROM server_windows "
-                "WHERE scope LIKE ?",
+        keys, windows = [], {}
+        if with_rates:
+            keys = db.execute(
+                "SELECT DISTINCT bucket FROM grants WHERE bucket LIKE ? ORDER BY bucket",
                 (f"{source}:%",),
-            )
-        }
+            ).fetchall()
+            windows = {
+                row[0]: row[1:]
+                for row in db.execute(
+                    "SELECT scope, learned_limit, learned_at, budget, reset_at "
+                    "FROM server_windows WHERE scope LIKE ?",
+                    (f"{source}:%",),
+                )
+            }
         for key in sorted({k for (k,) in keys} | set(windows)):
             kind, _, ident = key[len(source) + 1 :].partition(":")
             if kind == "server":

@@ -526,14 +526,16 @@ class RedisLimiter(Limiter):
 
     # --- Dashboard and admin ----------------------------------------------------------------
 
-    def breaker(self, source: str, *, now: float | None = None) -> BreakerState:
+    def breaker(
+        self, source: str, *, now: float | None = None, with_rates: bool = True
+    ) -> BreakerState:
         check_source(source)
         try:
-            return self._read_state(source, now)
+            return self._read_state(source, now, with_rates)
         except redis.RedisError as exc:
             raise LimiterUnavailable(str(exc)) from exc
 
-    def _read_state(self, source: str, now: float | None) -> BreakerState:
+    def _read_state(self, source: str, now: float | None, with_rates: bool) -> BreakerState:
         t = self._now(now)
         margin = self.config.margin
         br = {_text(k): _text(v) for k, v in self.client.hgetall(self._key("br", source)).items()}
@@ -550,7 +552,11 @@ class RedisLimiter(Limiter):
         uses: list[RateUse] = []
         server_remaining: int | None = None
         server_reset: float | None = None
-        log_keys = sorted(_text(k) for k in self.client.scan_iter(match=f"{base}log:*", count=200))
+        log_keys = (
+            sorted(_text(k) for k in self.client.scan_iter(match=f"{base}log:*", count=200))
+            if with_rates
+            else []
+        )
         for key in log_keys:
             bucket = key[len(base) + len("log:") :]
             kind, _, ident = bucket.partition(":")

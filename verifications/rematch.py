@@ -216,7 +216,11 @@ def claim_decision(
 def found(result: Decision) -> bool:
     """Whether the source found someone (a verdict about a person or a certification), rather
     than not knowing them or not answering."""
-    return result.verdict not in (Verdict.NOT_FOUND, Verdict.UNAVAILABLE, Verdict.REJECTED)
+    return found_verdict(result.verdict)
+
+
+def found_verdict(verdict: str) -> bool:
+    return verdict not in (Verdict.NOT_FOUND, Verdict.UNAVAILABLE, Verdict.REJECTED, "")
 
 
 def _record_value(name: str, identity: Identity, declared: Declared) -> Any:

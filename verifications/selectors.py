@@ -97,11 +97,28 @@ class ClaimCard:
             return None
         return None
 
+    @cached_property
+    def variant_verdict(self) -> VerificationRequest | None:
+        """The variant whose answer gives the claim its verdict now: the source found it after
+        the claim's own question went unanswered, and no answer or decision came since."""
+        if self.decision is not None:
+            return None
+        answer = self.answer
+        for request in self.variants:
+            if (
+                request.state == RequestState.DONE
+                and rematch.found_verdict(request.verdict)
+                and request.verdict == self.claim.verdict
+                and (answer is None or request.finished_at >= answer.finished_at)
+            ):
+                return request
+        return None
+
     @property
     def request(self) -> VerificationRequest | None:
-        """What gave the claim its current verdict: a person's decision, else the source's
-        answer."""
-        return self.decision or self.answer
+        """What gave the claim its current verdict: a person's decision, a variant the source
+        found, else the source's answer."""
+        return self.decision or self.variant_verdict or self.answer
 
     @property
     def attempts(self) -> list[VerificationAttempt]:
@@ -686,7 +703,8 @@ def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
         by_source[source] = by_source.get(source, 0) + row["n"]
     busy_rows = (
         requests_for_user(user)
-        .filter(state__in=OPEN_STATES, claim_id__in=claims.order_by().values("pk"))
+        # The claims' own questions: a variant being tried does not stop a batch's check.
+        .filter(state__in=OPEN_STATES, variant_key="", claim_id__in=claims.order_by().values("pk"))
         .order_by()
         .values("source")
         .annotate(n=Count("id"))

@@ -283,14 +283,21 @@ def claim_variant_correct(request: HtmxHttpRequest, claim_id: int, request_id: i
         claim=claim,
     )
     try:
-        rematch_services.applicant_correct_from_variant(
+        checks = rematch_services.applicant_correct_from_variant(
             request=found, acting_user=request.user, ip=client_ip(request)
         )
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(
-            request, _("Dossier corrigé d'après la variante ; nouvelle vérification lancée.")
+            request,
+            ngettext(
+                "Dossier corrigé d'après la variante ; la déclaration est vérifiée à nouveau.",
+                "Dossier corrigé d'après la variante ; %(n)s déclarations sont vérifiées à "
+                "nouveau.",
+                len(checks),
+            )
+            % {"n": len(checks)},
         )
     return redirect("applicant_detail", applicant_id=claim.applicant_id)
 

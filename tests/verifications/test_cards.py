@@ -263,6 +263,7 @@ def typo_claim(institution) -> tuple[Claim, object]:
         q
         for q in map(person, range(5000))
         if q.scolarite == ScolariteOutcome.ENROLLED
+        and q.cvec == "valid"
         and q.birth_date.day <= 12
         and q.birth_date.day != q.birth_date.month
         and len(q.first_names) == 1
@@ -320,12 +321,25 @@ def test_a_not_found_card_offers_variants_and_a_chosen_variant_runs_and_is_audit
     assert "Variantes de l'identité essayées" in variants
     assert "Corriger le dossier avec cette variante et revérifier" in card
     assert "pour cette variante, elle répond : Confirmé" in card
+    assert "— donne le verdict actuel" in variants
+    # The record's own "not found" is still there, folded under the variant that decides.
+    answer = region(card, f"claim-{claim.pk}-answer")
+    assert "badge-not_found" in answer
+    assert " open" not in answer.split(">", 1)[0]
     timeline = client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
     assert "variante : le jour et le mois de naissance inversés" in region(
         timeline, "timeline-list"
     )
 
-    # Correcting the record from the variant, then checking again, confirms the claim.
+    # Correcting the record from the variant, then checking again, confirms the claim; the
+    # applicant's CVEC claim, checked for the old identity, is checked again too.
+    cvec = Claim.objects.create(
+        institution=institution,
+        applicant=claim.applicant,
+        kind=ClaimKind.CVEC,
+        declared={"code": p.cvec_code, "campaign": p.cvec_campaign},
+    )
+    run_until_done(request_for(cvec, clerk))
     response = client.post(reverse("claim_variant_correct", args=[claim.pk, variant_request.pk]))
     assert response.status_code == 302
     applicant = Applicant.objects.get(pk=claim.applicant_id)
@@ -339,6 +353,11 @@ def test_a_not_found_card_offers_variants_and_a_chosen_variant_runs_and_is_audit
     run_until_done(recheck)
     claim.refresh_from_db()
     assert claim.verdict == Verdict.CONFIRMED
+    cvec_recheck = VerificationRequest.objects.filter(claim=cvec).latest("id")
+    assert cvec_recheck.state == RequestState.PENDING
+    run_until_done(cvec_recheck)
+    cvec.refresh_from_db()
+    assert cvec.verdict == Verdict.CONFIRMED  # the holder's birth date matches the record now
     card = card_of(client, claim)
     assert "Corriger le dossier" not in card  # the variant is about a record since changed
     assert "essayer une variante" not in card

@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
+from admissions.claims import IDENTITY_KINDS
 from admissions.enums import BatchKind, BatchStatus
 from admissions.models import Batch, Claim, User
 from admissions.services import applicant_update, claim_update_declared
@@ -84,11 +85,12 @@ def stamp(variant: Variant, claim: Claim) -> Variant:
 @transaction.atomic
 def applicant_correct_from_variant(
     *, request: VerificationRequest, acting_user: User, ip: str | None = None
-) -> VerificationRequest:
+) -> list[VerificationRequest]:
     """Write a variant the source found into the record (the applicant's identity, or the
-    claim's code), then check the claim again as it now stands: the source's answer to the
-    corrected record is what the claim's verdict will say. Audited as an edit with its
-    reason, and as the new check's request."""
+    claim's code), then check the claim again as it now stands, with the applicant's other
+    claims whose verdict the identity change reset: the sources' answers to the corrected
+    record are what the verdicts will say. Audited as an edit with its reason, and as the new
+    checks' requests. Returns those requests, the claim's first."""
     claim = request.claim
     if claim.institution_id != acting_user.institution_id:
         raise PermissionDenied("claim of another institution")
@@ -106,6 +108,17 @@ def applicant_correct_from_variant(
             )
         )
     identity_changes = {k: v for k, v in variant.changes.items() if k in rematch.IDENTITY_CHANGES}
+    # The applicant's other claims asked about the person lose their verdict with the identity
+    # they were checked for: they are checked again too.
+    others = (
+        list(
+            Claim.objects.filter(applicant_id=claim.applicant_id, kind__in=IDENTITY_KINDS)
+            .exclude(pk=claim.pk)
+            .exclude(verdict="")
+        )
+        if identity_changes
+        else []
+    )
     if identity_changes:
         applicant_update(
             acting_user=acting_user,
@@ -123,14 +136,19 @@ def applicant_correct_from_variant(
             ip=ip,
             purpose=CORRECTION_PURPOSE,
         )
-    claim.refresh_from_db()
-    return verification_request_create(
-        claim=claim,
-        acting_user=acting_user,
-        trigger=Trigger.MANUAL,
-        ip=ip,
-        purpose=CORRECTION_PURPOSE,
-    )
+    requests = []
+    for checked in (claim, *others):
+        checked.refresh_from_db()
+        requests.append(
+            verification_request_create(
+                claim=checked,
+                acting_user=acting_user,
+                trigger=Trigger.MANUAL,
+                ip=ip,
+                purpose=CORRECTION_PURPOSE,
+            )
+        )
+    return requests
 
 
 @transaction.atomic

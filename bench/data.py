@@ -14,8 +14,9 @@ SIRET = "13002526500013"
 
 def people(start: int, count: int):
     """``count`` people of the population from number ``start`` on, skipping those whose
-    scolarité always fails upstream (502 ``30999``): their retries would open the source's
-    circuit breaker and stall the batch for minutes, which measures the breaker, not the pace.
+    scolarité always fails upstream (502 ``30999``): their bounded retries back off for tens
+    of seconds before they end ``unavailable``, which would measure the retry policy, not the
+    pace. (They no longer open the source's breaker: it counts distinct failing requests.)
     Yields (line number, person)."""
     from verifications.sandbox.population import POPULATION_SIZE, ScolariteOutcome, person
 

@@ -6,13 +6,18 @@ import re
 
 import pytest
 
-from admissions.claims import claim_question_digest
 from admissions.enums import AuditAction, ClaimKind
 from admissions.models import Applicant, AuditEvent, Claim
 from tests.browser.conftest import TIMEOUT_MS
-from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from tests.verifications.helpers import (
+    claim_for,
+    person_with,
+    request_for,
+    run_until_done,
+    typo_claim,
+)
 from verifications.models import VerificationRequest
-from verifications.sandbox.population import ScolariteOutcome, person
+from verifications.sandbox.population import ScolariteOutcome
 
 
 expect = pytest.importorskip(
@@ -95,23 +100,7 @@ def test_a_not_found_card_offers_variants_and_a_chosen_variant_runs_and_is_audit
     clerk_page, browser_worker
 ):
     page = clerk_page
-    p = next(
-        q
-        for q in map(person, range(5000))
-        if q.scolarite == ScolariteOutcome.ENROLLED
-        and q.birth_date.day <= 12
-        and q.birth_date.day != q.birth_date.month
-        and len(q.first_names) == 1
-        and not q.usage_name
-        and q.birth_name.isalpha()
-    )
-    claim = claim_for(p, ClaimKind.SCOLARITE, page.user.institution)
-    born = p.birth_date
-    Applicant.objects.filter(pk=claim.applicant_id).update(
-        birth_date=born.replace(day=born.month, month=born.day)  # typed day and month swapped
-    )
-    claim.applicant.refresh_from_db()
-    Claim.objects.filter(pk=claim.pk).update(question_digest=claim_question_digest(claim))
+    claim, p = typo_claim(page.user.institution)
     run_until_done(request_for(claim))
 
     page.goto(f"/candidats/{claim.applicant_id}/")

@@ -153,3 +153,31 @@ def verdict_change_for(institution: Institution, recipient=None) -> VerdictChang
         verdict="mismatch",
         recipient=recipient,
     )
+
+
+def typo_claim(institution: Institution) -> tuple[Claim, Person]:
+    """A pupil the sandbox knows (enrolled, valid CVEC), recorded with day and month of birth
+    swapped, as a clerk's slip: not found as typed, found by the ``day_month_swapped``
+    variant. Returns the scolarité claim and the person as the sandbox knows them."""
+    from admissions.claims import claim_question_digest
+
+    p = next(
+        q
+        for q in map(person, range(5000))
+        if q.scolarite == ScolariteOutcome.ENROLLED
+        and q.cvec == CvecOutcome.VALID
+        and q.birth_date.day <= 12
+        and q.birth_date.day != q.birth_date.month
+        and len(q.first_names) == 1
+        and not q.usage_name
+        and q.birth_name.isalpha()
+    )
+    claim = claim_for(p, ClaimKind.SCOLARITE, institution)
+    born = p.birth_date
+    Applicant.objects.filter(pk=claim.applicant_id).update(
+        birth_date=born.replace(day=born.month, month=born.day)
+    )
+    claim.applicant.refresh_from_db()
+    Claim.objects.filter(pk=claim.pk).update(question_digest=claim_question_digest(claim))
+    claim.refresh_from_db()
+    return claim, p

@@ -17,7 +17,13 @@ from admissions.enums import AuditAction, ClaimKind, Role, Verdict
 from admissions.models import Applicant, AuditEvent, Batch, Claim
 from tests.factories import InstitutionFactory, UserFactory
 from tests.html import region
-from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from tests.verifications.helpers import (
+    claim_for,
+    person_with,
+    request_for,
+    run_until_done,
+    typo_claim,
+)
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.rematch import FOUND_WITH_VARIANT
@@ -58,6 +64,14 @@ def card_of(client, claim) -> str:
     response = client.get(reverse("claim_card", args=[claim.pk]))
     assert response.status_code == 200
     return region(response.text, f"claim-{claim.pk}")
+
+
+def override(client, claim, verdict: str = Verdict.CONTRADICTED) -> None:
+    response = client.post(
+        reverse("claim_override", args=[claim.pk]),
+        {"verdict": verdict, "justification": "pièce fausse repérée", "confirm": "on"},
+    )
+    assert response.status_code == 302
 
 
 def enrolled_claim(institution) -> Claim:
@@ -133,10 +147,7 @@ def test_a_source_answer_after_a_decision_makes_the_decision_history(
 ):
     claim = enrolled_claim(institution)
     logged_in(client, supervisor)
-    client.post(
-        reverse("claim_override", args=[claim.pk]),
-        {"verdict": "contradicted", "justification": "pièce fausse repérée", "confirm": "on"},
-    )
+    override(client, claim)
     run_until_done(request_for(claim, supervisor))
     card = card_of(client, claim)
     assert f'id="claim-{claim.pk}-decision"' not in card
@@ -235,10 +246,7 @@ def test_the_history_gives_each_verdict_change_its_previous_and_new_verdict(
 ):
     claim = enrolled_claim(institution)
     logged_in(client, supervisor)
-    client.post(
-        reverse("claim_override", args=[claim.pk]),
-        {"verdict": "contradicted", "justification": "pièce fausse repérée", "confirm": "on"},
-    )
+    override(client, claim)
     timeline = region(
         client.get(reverse("applicant_detail", args=[claim.applicant_id])).text, "timeline-list"
     )
@@ -255,30 +263,6 @@ def test_the_question_digest_is_the_same_from_the_record_and_from_the_pipeline(i
 
 
 # --- Assisted re-matching -------------------------------------------------------------------------
-
-
-def typo_claim(institution) -> tuple[Claim, object]:
-    """A pupil the sandbox knows, recorded with day and month of birth swapped."""
-    p = next(
-        q
-        for q in map(person, range(5000))
-        if q.scolarite == ScolariteOutcome.ENROLLED
-        and q.cvec == "valid"
-        and q.birth_date.day <= 12
-        and q.birth_date.day != q.birth_date.month
-        and len(q.first_names) == 1
-        and not q.usage_name
-        and q.birth_name.isalpha()
-    )
-    claim = claim_for(p, ClaimKind.SCOLARITE, institution)
-    born = p.birth_date
-    Applicant.objects.filter(pk=claim.applicant_id).update(
-        birth_date=born.replace(day=born.month, month=born.day)
-    )
-    claim.applicant.refresh_from_db()
-    Claim.objects.filter(pk=claim.pk).update(question_digest=claim_question_digest(claim))
-    claim.refresh_from_db()
-    return claim, p
 
 
 def test_a_not_found_card_offers_variants_and_a_chosen_variant_runs_and_is_audited(

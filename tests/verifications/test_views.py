@@ -337,9 +337,7 @@ def test_only_a_supervisor_overrides_a_verdict(client, clerk):
     assert VerificationRequest.objects.get(claim=claim).reason_params == {"from": "contradicted"}
 
 
-def test_an_override_starts_on_no_verdict_and_asks_for_confirmation(
-    supervisor, supervisor_client
-):
+def test_an_override_starts_on_no_verdict_and_asks_for_confirmation(supervisor, supervisor_client):
     claim = ClaimFactory(
         applicant=ApplicantFactory(institution=supervisor.institution),
         verdict=Verdict.CONTRADICTED,

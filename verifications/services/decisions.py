@@ -26,19 +26,24 @@ OVERRIDABLE = frozenset(v for v in Verdict if v != Verdict.MANUAL)
 MIN_JUSTIFICATION = 10
 
 
-def _check_justification(text: str) -> str:
+def written_reason(text: str, *, field: str, message: str, limit: int) -> str:
+    """A person's written reason for an action, stripped: at least ``MIN_JUSTIFICATION``
+    characters (``message`` says so, with ``%(n)s``, keyed by ``field``), cut at ``limit``."""
     text = (text or "").strip()
     if len(text) < MIN_JUSTIFICATION:
-        raise ValidationError(
-            {
-                "justification": _(
-                    "Expliquez en quelques mots ce qui fonde cette décision "
-                    "(%(n)s caractères au moins)."
-                )
-                % {"n": MIN_JUSTIFICATION}
-            }
-        )
-    return text[:2000]
+        raise ValidationError({field: message % {"n": MIN_JUSTIFICATION}})
+    return text[:limit]
+
+
+def _check_justification(text: str) -> str:
+    return written_reason(
+        text,
+        field="justification",
+        message=_(
+            "Expliquez en quelques mots ce qui fonde cette décision (%(n)s caractères au moins)."
+        ),
+        limit=2000,
+    )
 
 
 def _record(

@@ -19,30 +19,27 @@ from verifications import rematch
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.rematch import Variant
+from verifications.services.decisions import written_reason
 from verifications.services.requests import (
     verification_request_create,
     verification_requests_create,
 )
 
 
-MIN_PURPOSE = 10
 # Stored as written (the audit trail is not translated).
 CORRECTION_PURPOSE = "correction du dossier d'après une variante trouvée par la source"
 
 
 def _check_purpose(purpose: str) -> str:
-    purpose = (purpose or "").strip()
-    if len(purpose) < MIN_PURPOSE:
-        raise ValidationError(
-            {
-                "purpose": _(
-                    "Dites en quelques mots pourquoi essayer ces variantes (%(n)s caractères au "
-                    "moins) : chaque essai envoie les données du candidat à la source."
-                )
-                % {"n": MIN_PURPOSE}
-            }
-        )
-    return purpose[:255]
+    return written_reason(
+        purpose,
+        field="purpose",
+        message=_(
+            "Dites en quelques mots pourquoi essayer ces variantes (%(n)s caractères au moins) : "
+            "chaque essai envoie les données du candidat à la source."
+        ),
+        limit=255,
+    )
 
 
 @transaction.atomic

@@ -48,6 +48,7 @@ def kind_label(kind: str) -> str:
 DIFF_LABELS = {
     "birth_name": _("Nom"),
     "first_name": _("Prénom"),
+    "first_names": _("Prénoms"),
     "sex": _("Sexe"),
     "birth_date": _("Date de naissance"),
     "enrolled": _("Scolarisé"),

@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from admissions import crypto
@@ -96,12 +96,27 @@ def _check_file_reference_free(
     if exclude_id is not None:
         taken = taken.exclude(pk=exclude_id)
     if taken.exists():
-        raise ValidationError(
-            {
-                "file_reference": _("Un dossier porte déjà la référence « %(ref)s ».")
-                % {"ref": file_reference}
-            }
-        )
+        raise _file_reference_taken(file_reference)
+
+
+def _file_reference_taken(file_reference: str) -> ValidationError:
+    return ValidationError(
+        {
+            "file_reference": _("Un dossier porte déjà la référence « %(ref)s ».")
+            % {"ref": file_reference}
+        }
+    )
+
+
+def _save_applicant(applicant: Applicant, **kwargs: Any) -> None:
+    """Save in a savepoint: a reference another transaction took after the check above (the
+    unique constraint ``unique_file_reference`` is the last word) is the same form error, not a
+    crash of the whole request."""
+    try:
+        with transaction.atomic():
+            applicant.save(**kwargs)
+    except IntegrityError as exc:
+        raise _file_reference_taken(applicant.file_reference) from exc
 
 
 @transaction.atomic
@@ -117,7 +132,8 @@ def applicant_create(
     cleaned = clean_identity(identity)
     cleaned_claims = [(kind, clean_declared(kind, declared)) for kind, declared in claims]
     _check_file_reference_free(institution, cleaned["file_reference"])
-    applicant = Applicant.objects.create(institution=institution, created_by=acting_user, **cleaned)
+    applicant = Applicant(institution=institution, created_by=acting_user, **cleaned)
+    _save_applicant(applicant, force_insert=True)
     audit_record(
         action=AuditAction.CREATED,
         actor=acting_user,
@@ -160,7 +176,7 @@ def applicant_update(
             {f: getattr(applicant, f) for f in ("birth_name", "usage_name", "first_names")}
         )
         update_fields.append("name_key")
-    applicant.save(update_fields=update_fields)
+    _save_applicant(applicant, update_fields=update_fields)
     details: dict[str, Any] = {"fields": sorted(changed)}
     if set(QUESTION_IDENTITY_FIELDS) & set(changed) and (reset := _claims_ask_again(applicant)):
         details["verdicts_reset"] = reset

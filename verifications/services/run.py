@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 
 import requests as http
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -339,23 +339,34 @@ def _release(
 
 
 def _raise_alert(request: VerificationRequest, error: ProviderError, now: datetime) -> None:
+    """Open the institution's alert for this source and code, or count one more occurrence of
+    the open one. Safe when several workers raise the same alert at once: the UPDATE of an
+    open alert takes its row lock (the others wait, then count in turn); when there is none,
+    one INSERT wins the unique index ``one_open_alert_per_code`` and the others, refused in
+    their savepoint, count on the row it opened instead of failing their whole request."""
     code = getattr(error, "code", "") or getattr(error, "setting", "") or "unknown"
-    alert = SourceAlert.objects.filter(
+    open_alert = SourceAlert.objects.filter(
         institution_id=request.institution_id,
         source=request.source,
         code=code,
         resolved_at__isnull=True,
-    ).first()
-    if alert is None:
-        SourceAlert.objects.create(
-            institution_id=request.institution_id,
-            source=request.source,
-            code=code,
-            http_status=error.call.http_status,
-            last_seen=now,
-        )
-    else:
-        SourceAlert.objects.filter(pk=alert.pk).update(count=F("count") + 1, last_seen=now)
+    )
+    # A few rounds at most: the alert another worker opened may be resolved before we count.
+    for _round in range(3):
+        if open_alert.update(count=F("count") + 1, last_seen=now):
+            break
+        try:
+            with transaction.atomic():
+                SourceAlert.objects.create(
+                    institution_id=request.institution_id,
+                    source=request.source,
+                    code=code,
+                    http_status=error.call.http_status,
+                    last_seen=now,
+                )
+            break
+        except IntegrityError:
+            continue  # opened meanwhile by another worker: count on it
     logger.warning(
         "source %s refused institution %s's request: %s (alert raised)",
         request.source,

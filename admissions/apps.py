@@ -10,9 +10,11 @@ class AdmissionsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
         from admissions import login_throttle, session_security
+        from admissions.ops import celery_signals
 
         user_login_failed.connect(login_throttle.on_login_failed, dispatch_uid="vigie-throttle")
         user_logged_in.connect(login_throttle.on_logged_in, dispatch_uid="vigie-throttle")
         user_logged_in.connect(
             session_security.mark_session_start, dispatch_uid="vigie-session-start"
         )
+        celery_signals.connect()  # request ids into tasks, the dispatcher's heartbeat

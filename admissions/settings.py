@@ -8,6 +8,8 @@ government APIs, DEBUG on. Production is this same file with the environment set
 providers' base URLs and tokens.
 """
 
+import ipaddress
+import os
 import re
 import socket
 from datetime import timedelta
@@ -481,3 +483,60 @@ LOGGING = {
         "django.server": {"filters": ["redact_query"]},
     },
 }
+
+# --- Operations: health, metrics, structured logs (admissions/ops, docs/DEPLOYMENT.md) ------
+
+# The request id first (every answer carries X-Request-ID, every log record its id); the probes
+# and the HTTP metrics right after no-store, before the session (a probe never reads or writes
+# one); the user's ids into the log context last, once the session has loaded the user.
+MIDDLEWARE.insert(0, "admissions.ops.middleware.RequestIdMiddleware")
+_after_no_store = MIDDLEWARE.index("admissions.session_security.NoStoreMiddleware") + 1
+MIDDLEWARE[_after_no_store:_after_no_store] = [
+    "admissions.ops.middleware.HttpMetricsMiddleware",
+    "admissions.ops.middleware.ProbeMiddleware",
+]
+MIDDLEWARE.append("admissions.ops.middleware.LogUserMiddleware")
+
+# Load balancers and Prometheus often probe gunicorn over plain HTTP, inside the network: no
+# redirect to HTTPS for these three (nothing personal in their answers).
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+
+# /readyz answers 503 when one of these checks fails; the others (the dispatcher's last tick,
+# "sources": the breakers) only make it "degraded", with 200 (docs/DEPLOYMENT.md).
+VIGIE_READYZ_REQUIRED = env.list(
+    "VIGIE_READYZ_REQUIRED", default=["database", "migrations", "cache", "broker"]
+)
+# The dispatcher (beat's verifications.dispatch, every 2 s) must have run this recently.
+VIGIE_READYZ_DISPATCH_MAX_AGE = env.float("VIGIE_READYZ_DISPATCH_MAX_AGE_SECONDS", default=60.0)
+# /metrics: off (404) unless a bearer token or a network allow-list (CIDRs) is set; with both,
+# both are required.
+VIGIE_METRICS_TOKEN = env("VIGIE_METRICS_TOKEN", default="")
+VIGIE_METRICS_ALLOWED_NETWORKS = env.list("VIGIE_METRICS_ALLOWED_NETWORKS", default=[])
+for _cidr in VIGIE_METRICS_ALLOWED_NETWORKS:
+    try:
+        ipaddress.ip_network(_cidr, strict=False)
+    except ValueError as _error:
+        raise ImproperlyConfigured(f"VIGIE_METRICS_ALLOWED_NETWORKS: {_cidr!r}") from _error
+# Every gunicorn and Celery process of the machine writes its counters here, and /metrics adds
+# them up (prometheus_client's multiprocess mode); files of ended processes are removed at each
+# process start. One directory per machine (or container), never shared between machines.
+# Set before prometheus_client is imported (it reads the variable at import).
+os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
+VIGIE_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+if VIGIE_METRICS_DIR:
+    from admissions.ops.metrics_dir import prepare as _prepare_metrics_dir
+
+    _prepare_metrics_dir(VIGIE_METRICS_DIR)
+
+# VIGIE_LOG_FORMAT=json: one JSON object per line (time, level, logger, message, request id,
+# user and institution ids, task id, verification request id, source and upstream request id
+# of provider calls). "plain" (the default) is the human-readable line above. Both carry the
+# ids (LogContext) and the same redaction.
+VIGIE_LOG_FORMAT = env("VIGIE_LOG_FORMAT", default="plain")
+if VIGIE_LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured("VIGIE_LOG_FORMAT: expected plain or json")
+LOGGING["formatters"]["json"] = {"()": "admissions.ops.jsonlog.JsonFormatter"}
+LOGGING["filters"]["log_context"] = {"()": "admissions.ops.context.LogContext"}
+LOGGING["handlers"]["console"]["formatter"] = VIGIE_LOG_FORMAT
+LOGGING["handlers"]["console"]["filters"] = ["log_context"]
+# --- end of operations ------------------------------------------------------------------------

@@ -3,6 +3,7 @@ import logging
 from celery import shared_task
 
 from admissions.audit import audit_chains_verify
+from admissions.ops import heartbeat
 
 
 logger = logging.getLogger(__name__)
@@ -10,8 +11,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="admissions.audit_chain_check", ignore_result=True)
 def audit_chain_check_task() -> None:
-    """Nightly: recompute every audit chain; a broken chain is logged as critical."""
-    for report in audit_chains_verify():
+    """Nightly: recompute every audit chain; a broken chain is logged as critical. The time
+    and the outcome are recorded for /metrics (``vigie_audit_chain_*``)."""
+    reports = audit_chains_verify()
+    for report in reports:
         for brk in report.breaks:
             logger.critical(
                 "audit chain %s broken at row id=%s seq=%s: %s",
@@ -23,6 +26,11 @@ def audit_chain_check_task() -> None:
         logger.info(
             "audit chain %s: %s events, head %s", report.chain, report.length, report.head_hash
         )
+    heartbeat.record(
+        heartbeat.AUDIT_CHAIN_CHECK,
+        intact=not any(report.breaks for report in reports),
+        chains=len(reports),
+    )
 
 
 @shared_task(name="admissions.dashboard_counts_refresh", ignore_result=True)

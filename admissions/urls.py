@@ -10,6 +10,8 @@ from admissions.forms import LoginForm
 
 urlpatterns = [
     path("", include("verifications.urls")),
+    # /healthz, /readyz, /metrics (answered early by admissions.ops.middleware.ProbeMiddleware)
+    path("", include("admissions.ops.urls")),
     path("candidats/", views.applicant_list, name="applicant_list"),
     path("candidats/nouveau/", views.applicant_create, name="applicant_create"),
     path("candidats/<int:applicant_id>/modifier/", views.applicant_edit, name="applicant_edit"),

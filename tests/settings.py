@@ -19,6 +19,16 @@ if os.environ.get("REDIS_URL"):
     os.environ["REDIS_URL"] = urlunsplit(_url._replace(path=f"/{_db}"))
     os.environ.pop("CELERY_BROKER_URL", None)
 
+# Each test run adds up the metrics of its own processes (the worker processes it starts inherit
+# this), not those of another run in the same tree.
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    import atexit
+    import shutil
+    import tempfile
+
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="vigie-test-metrics-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
+
 from admissions.settings import *  # noqa: F403
 
 

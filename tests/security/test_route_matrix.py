@@ -182,6 +182,11 @@ ROUTES: dict[str, Route] = {
         post={**everyone(302), ANON: 200},
     ),
     "logout": route(get=NOT_ALLOWED, post=everyone(302)),
+    # operations (admissions/ops): no login, no session; /metrics is off (404) without a token
+    # or an allowed network, which the tests' settings do not set (tests/ops/test_metrics.py)
+    "healthz": route(get=everyone(200), post=NOT_ALLOWED),
+    "readyz": route(get=everyone(200), post=NOT_ALLOWED),
+    "metrics": route(get=everyone(404), post=NOT_ALLOWED),
 }
 
 

@@ -177,7 +177,14 @@ def get(
             duration_ms=duration_ms,
             redacted={**redacted, "status": status, "error": failure},
         )
-        logger.warning("%s GET %s failed after %d ms: %s", source, route, duration_ms, failure)
+        logger.warning(
+            "%s GET %s failed after %d ms: %s",
+            source,
+            route,
+            duration_ms,
+            failure,
+            extra={"source": source, "route": route, "duration_ms": duration_ms, "error": failure},
+        )
         if failure == "invalid_base_url":
             raise ProviderNotConfigured(
                 "unusable base URL", setting="base_url", source=source, call=call
@@ -210,6 +217,14 @@ def get(
         response.status_code,
         duration_ms,
         request_id or "-",
+        # Structured fields for VIGIE_LOG_FORMAT=json (admissions.ops.jsonlog).
+        extra={
+            "source": source,
+            "route": route,
+            "http_status": response.status_code,
+            "duration_ms": duration_ms,
+            "upstream_request_id": request_id,
+        },
     )
     return Answer(
         status=response.status_code,

@@ -33,6 +33,7 @@ from django.utils import timezone
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, BatchStatus, Verdict
 from admissions.models import Batch, Claim
+from admissions.ops.metrics import observe_upstream_calls
 from verifications import rematch, verdicts
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.freshness import evidence_digest
@@ -217,6 +218,7 @@ def _record_attempts(
     outcome: AttemptOutcome,
     task_id: str,
 ) -> None:
+    observe_upstream_calls(request.source, calls, outcome)  # Prometheus (admissions.ops)
     VerificationAttempt.objects.bulk_create(
         [
             VerificationAttempt(

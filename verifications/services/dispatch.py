@@ -8,12 +8,23 @@ never holds the workers of a fast one, and a lost message costs a minute, not a 
 It also reclaims requests whose worker died mid-call (lease expired) and re-sends pending
 requests whose message was lost (broker restarted, filesystem transport killed). The limiter,
 not the dispatcher, is what guarantees the upstream limits.
+
+A broker outage costs about its own length, not a minute more (docs/DEPLOYMENT.md, "Broker
+outage"): a send that fails gives its request back at once (``enqueued_at`` cleared, so the
+next tick sends it again), and a Redis broker that comes back empty (restarted without
+persistence, flushed) is noticed at the first tick, by a key of ours that vanished with the
+messages (``BROKER_EPOCH_KEY``): every request marked as sent before is sent again then, rather
+than once its mark goes stale (``VERIFICATION_STALE_ENQUEUE``). A message sent twice is
+harmless: a run claims its row conditionally, the second finds nothing to do.
 """
 
 import logging
 import math
+import secrets
 from dataclasses import dataclass, field
+from functools import cache
 
+import redis
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F, Q
@@ -32,12 +43,53 @@ MIN_IN_FLIGHT = 4
 # Upstream calls one check makes at most (Certif Info: a search, then the detail); each takes
 # a slot of the source's limits.
 CALLS_PER_CHECK = {Source.CERTIFINFO: 2}
+# Written in the broker's own Redis database by the first tick that finds it missing: it
+# disappears exactly when the queued messages do.
+BROKER_EPOCH_KEY = "vigie:broker-epoch"
+
+
+@cache
+def _broker_redis(url: str) -> redis.Redis | None:
+    """A client of the broker's Redis (short timeouts: a tick must not hang on it), or None
+    when the broker is not Redis (the SQLite and filesystem transports keep their messages)."""
+    if not url.startswith(("redis://", "rediss://")):
+        return None
+    return redis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0)
+
+
+def broker_restarted_empty() -> bool:
+    """Whether the broker lost every message since the last tick: our epoch key is gone with
+    them. True once per loss (SET NX: the first tick to see it missing writes it again); False
+    when the broker is not Redis or cannot be reached (the sends will fail and say so)."""
+    from verifications.tasks import verification_run_task
+
+    client = _broker_redis(verification_run_task.app.conf.broker_url or "")
+    if client is None:
+        return False
+    try:
+        return bool(client.set(BROKER_EPOCH_KEY, secrets.token_hex(8), nx=True))
+    except redis.RedisError:
+        return False
+
+
+def _resend_lost(now) -> int:
+    """The broker came back empty: the messages of the requests marked as sent are gone."""
+    lost = VerificationRequest.objects.filter(
+        state=RequestState.PENDING, enqueued_at__isnull=False, enqueued_at__lt=now
+    ).update(enqueued_at=None)
+    if lost:
+        logger.warning("the broker restarted empty: %s requests sent before are sent again", lost)
+    return lost
 
 
 @dataclass
 class DispatchReport:
     reclaimed: int = 0
     sent: dict[str, int] = field(default_factory=dict)
+    # Marked as sent, then the broker refused them: given back for the next tick.
+    unsent: int = 0
+    # Marked as sent before the broker restarted empty: sent again.
+    resent: int = 0
 
 
 def _reclaim_expired_leases(now) -> int:
@@ -107,15 +159,37 @@ def verification_dispatch() -> DispatchReport:
 
     now = timezone.now()
     report = DispatchReport(reclaimed=_reclaim_expired_leases(now))
+    if broker_restarted_empty():
+        report.resent = _resend_lost(now)
     batches = {}
     for source in Source:
         ids = _dispatch_source(source, now)
         if ids:
             batches[source] = ids
             report.sent[source] = len(ids)
-    for request_id in interleave(batches, {source: check_rate(source) for source in batches}):
-        verification_run_task.apply_async(args=[request_id])
+    order = interleave(batches, {source: check_rate(source) for source in batches})
+    for position, request_id in enumerate(order):
+        try:
+            verification_run_task.apply_async(args=[request_id])
+        except Exception as exc:
+            # The broker is down (kombu's OperationalError once its publish retries are
+            # spent): this and the rest of the tick's requests were never sent.
+            report.unsent = _give_back(order[position:], now)
+            logger.warning(
+                "broker unavailable (%s): %s requests given back for the next tick",
+                exc,
+                report.unsent,
+            )
+            break
     return report
+
+
+def _give_back(ids: list[int], now) -> int:
+    """Clear the sent mark of requests whose message did not leave: the next tick sends them
+    (only if it is still this tick's mark: a request taken or sent since is left alone)."""
+    return VerificationRequest.objects.filter(
+        pk__in=ids, state=RequestState.PENDING, enqueued_at=now
+    ).update(enqueued_at=None)
 
 
 def interleave(batches: dict[str, list[int]], rates: dict[str, float]) -> list[int]:

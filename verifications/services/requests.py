@@ -32,9 +32,12 @@ def _send_on_commit(request_id: int) -> None:
         try:
             verification_run_task.apply_async(args=[request_id], retry=False)
         except Exception:
-            # The broker is down: the row stays pending and the dispatcher sends it once the
-            # broker is back (its enqueued_at goes stale). Nothing is lost.
+            # The broker is down: the row stays pending, its sent mark cleared, and the
+            # dispatcher sends it at its first tick once the broker is back. Nothing is lost.
             logger.warning("broker unavailable, request %s left to the dispatcher", request_id)
+            VerificationRequest.objects.filter(
+                pk=request_id, state=RequestState.PENDING, enqueued_at__isnull=False
+            ).update(enqueued_at=None)
 
     transaction.on_commit(send)
 

@@ -46,7 +46,7 @@ CLAIM_KIND_SOURCE = {
 
 
 class Verdict(models.TextChoices):
-    """The outcome of a verification (design.md, "Request states and verdicts")."""
+    """The outcome of a verification (docs/DESIGN.md §Request states and verdicts)."""
 
     CONFIRMED = "confirmed", _("Confirmé")
     CONTRADICTED = "contradicted", _("Contredit")

@@ -21,7 +21,7 @@ _RNCP_RE = re.compile(r"^RNCP\d{1,6}$")
 _RS_RE = re.compile(r"^RS\d{1,6}$")
 _CERTIFINFO_ID_RE = re.compile(r"^\d{1,7}$")
 _SCHOOL_YEAR_RE = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
-# The CVEC attestation number's official format is not documented (api-reference.md §1.3): a
+# The CVEC attestation number's official format is not documented (docs/api/cvec.md §Endpoint): a
 # public client reads "VER1 ABCDEF 12 / AB" on the PDF and removes spaces and "/". Accept any
 # run of letters and digits of a plausible length rather than guess a stricter rule.
 _CVEC_CODE_RE = re.compile(r"^[A-Z0-9]{6,40}$")

@@ -16,9 +16,10 @@ Defaults (created on first use, editable by the institution admin):
 * scolarité: weekly while applications are open (15 January to 31 October: Parcoursup and
   the admissions calendar, plus October's "constat de rentrée" for private schools), and
   everything checked before 8 September again (the school year has started, secondary-school
-  data are refreshed nightly: api-reference §2.8);
+  data are refreshed nightly: docs/api/api-particulier.md §Freshness and coverage);
 * CVEC: when the campaign changes (1 September, the academic year the CVEC answers for:
-  api-reference §1.6) and on enrolment day (15 September by default: set your own);
+  docs/api/cvec.md §Freshness and campaigns) and on enrolment day (15 September by default: set
+  your own);
 * certifications: monthly (the repertoires change slowly, archiving happens on fixed dates);
 * covoiturage: never (an attestation is frozen once created).
 

@@ -1,6 +1,6 @@
 """When to try a failed call again, and when to give up: pure functions of the policy.
 
-The pipeline and the CLI share these rules (design.md, "The verification pipeline", step 5):
+The pipeline and the CLI share these rules (docs/DESIGN.md §The verification pipeline, step 5):
 a 429 waits for the server's Retry-After, a 409 00015 about a minute, a failure that may go
 away (timeout, 5xx) backs off exponentially with jitter, honouring the server's `retry_in`,
 for a bounded number of calls and a bounded time; anything else is final.

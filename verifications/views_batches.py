@@ -3,7 +3,7 @@ a batch's live progress (an htmx-polled fragment), pause/resume, re-running what
 downloading the results.
 
 Members of the institution see batches; launching, pausing, resuming, re-running and
-downloading results are a supervisor's (design.md: batch verification and exports).
+downloading results are a supervisor's (docs/DESIGN.md §Users and roles).
 """
 
 import tempfile

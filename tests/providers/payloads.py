@@ -1,12 +1,12 @@
-"""Answers of the four APIs, verbatim from ``shared/api-reference.md`` where it quotes them
-(section given), constructed from the documented schema where it does not (said so).
+"""Answers of the four APIs, verbatim from ``docs/api/`` where it quotes them (section given),
+constructed from the documented schema where it does not (said so).
 
 Tests take copies (``copy.deepcopy``) before changing anything.
 """
 
-# --- API Particulier, statut élève scolarisé (api-reference.md §2.4, §2.5) --------------------
+# --- API Particulier, statut élève scolarisé (docs/api/api-particulier.md) -------------------
 
-# §2.4 "Verbatim v4 staging 200" (200_eleve_boursier.yaml).
+# docs/api/api-particulier.md §Responses, "Verbatim v4 staging 200" (200_eleve_boursier.yaml).
 SCOLARITE_V4_200 = {
     "data": {
         "identite": {
@@ -34,7 +34,7 @@ SCOLARITE_V4_200 = {
     "meta": {},
 }
 
-# §2.4 "Verbatim v3 staging 200" (200.yaml).
+# docs/api/api-particulier.md §Responses, "Verbatim v3 staging 200" (200.yaml).
 SCOLARITE_V3_200 = {
     "data": {
         "identite": {
@@ -58,8 +58,9 @@ SCOLARITE_V3_200 = {
     "meta": {},
 }
 
-# §2.4 and §2.10: the staging case FERRAND ELISE answers est_scolarise false with statut "NS"
-# (not in the documented list). Constructed around the quoted fields.
+# docs/api/api-particulier.md §Staging identities: the staging case FERRAND ELISE answers
+# est_scolarise false with statut "NS" (not in the documented list:
+# docs/api/api-particulier.md §Responses). Constructed around the quoted fields.
 SCOLARITE_NOT_ENROLLED_NS = {
     "data": {
         "identite": {
@@ -80,7 +81,7 @@ SCOLARITE_NOT_ENROLLED_NS = {
     "meta": {},
 }
 
-# §2.5 error table, verbatim bodies, with their HTTP status.
+# docs/api/api-particulier.md §Errors: the table's verbatim bodies, with their HTTP status.
 SCOLARITE_ERRORS = {
     "00101": (
         401,
@@ -165,14 +166,15 @@ SCOLARITE_ERRORS = {
     ),
 }
 
-# §2.5 "Other generic 422 codes used elsewhere in the same API (same envelope)": only the
-# titles are quoted; the bodies are built on the documented envelope.
+# docs/api/api-particulier.md §Errors, the other 422 codes of the same API: only the titles
+# are quoted; the bodies are built on the documented envelope.
 SCOLARITE_OTHER_422 = {
     "00366": "Un ou plusieurs paramètres de civilité ne sont pas correctement formatés",
     "00427": "Le sexe de l'état civil est manquant",
 }
 
-# §2.5 "The staging fixture for the 404 uses the accented text" -- same code, other detail.
+# docs/api/api-particulier.md §Errors: the staging fixture for the 404 uses the accented text
+# -- same code, other detail.
 SCOLARITE_404_STAGING = {
     "errors": [
         {
@@ -192,9 +194,9 @@ def scolarite_error(code: str, title: str, detail: str) -> dict:
     }
 
 
-# --- CVEC (api-reference.md §1.4, §1.5) ------------------------------------------------------
+# --- CVEC (docs/api/cvec.md) -----------------------------------------------------------------
 
-# §1.4 "Illustrative 200 body (constructed from the schema, not a real response)".
+# docs/api/cvec.md §Responses, "Illustrative 200 (constructed from the schema, not a real answer)".
 CVEC_200 = {
     "nom": "DUPONT",
     "nomUsage": "",
@@ -207,7 +209,8 @@ CVEC_200 = {
     "exoneration": {"active": False, "motif": ""},
 }
 
-# §1.4 CVEC-2022 CertificateDto: camelCase dateNaissance, no nomUsage (constructed).
+# docs/api/cvec.md §Responses, CVEC-2022 CertificateDto: camelCase dateNaissance, no nomUsage
+# (constructed).
 CVEC_2022_200 = {
     "nom": "DUPONT",
     "prenom": "CAMILLE",
@@ -219,14 +222,16 @@ CVEC_2022_200 = {
     "exoneration": {"active": True, "motif": "Boursier"},
 }
 
-# §1.5: CertificateErrorDto {code, message}; no example bodies were found [?] (constructed).
+# docs/api/cvec.md §Errors: CertificateErrorDto {code, message}; no example body was found [?]
+# (constructed).
 CVEC_400 = {"code": "400", "message": "L'attestation n'a pas été trouvée."}
 CVEC_404 = {"code": "404", "message": "Le paramètre code est manquant."}
 
 
-# --- Certif Info (api-reference.md §3; every shape is [V-3p] or [?]) --------------------------
+# --- Certif Info (docs/api/certifinfo.md; every shape is [V-3p] or [?]) ----------------------
 
-# §3.5 search item fields of the third-party client, under the `data` array of §3.3.
+# docs/api/certifinfo.md §Fields: search item fields of the third-party client, under the
+# `data` array of docs/api/certifinfo.md §Endpoints.
 CERTIFINFO_SEARCH = {
     "data": [
         {
@@ -240,7 +245,7 @@ CERTIFINFO_SEARCH = {
     "totalResult": 1,
 }
 
-# §3.5 detail fields of the third-party client.
+# docs/api/certifinfo.md §Fields: detail fields of the third-party client.
 CERTIFINFO_DETAIL_CLIENT = {
     "certifinfo_code": 108536,
     "certifinfo_intitule": "Licence professionnelle métiers de l'informatique",
@@ -255,7 +260,8 @@ CERTIFINFO_DETAIL_CLIENT = {
     "acc_ca": True,
 }
 
-# §3.4/§3.5 catalogue names: `intitule`, `niveau_europeen {code, libelle}`, `archive`.
+# docs/api/certifinfo.md §Fields: catalogue names `intitule`, `niveau_europeen {code, libelle}`,
+# `archive`.
 CERTIFINFO_DETAIL_CATALOGUE = {
     "id": 54321,
     "intitule": "BTS Services informatiques aux organisations",
@@ -275,8 +281,9 @@ CERTIFINFO_DETAIL_ARCHIVED = {
 }
 
 # An archived certification with its registration history: `rncp_historique` is named by the
-# catalogue [V-3p: §3.4], its items' fields are not documented [?]; the France compétences RNCP
-# names (`date_fin_enregistrement`, `actif`) are assumed (constructed).
+# catalogue [V-3p: docs/api/certifinfo.md §Fields], its items' fields are not documented [?];
+# the France compétences RNCP names (`date_fin_enregistrement`, `actif`) are assumed
+# (constructed).
 CERTIFINFO_DETAIL_HISTORY = {
     "certifinfo_code": 90009,
     "certifinfo_intitule": "BTS Assistant de manager",
@@ -289,15 +296,15 @@ CERTIFINFO_DETAIL_HISTORY = {
     ],
 }
 
-# FastAPI's 422 body [I: §3.6].
+# FastAPI's 422 body [I: docs/api/certifinfo.md §Errors].
 CERTIFINFO_422 = {
     "detail": [{"loc": ["query", "id"], "msg": "value is not a valid integer", "type": "x"}]
 }
 
 
-# --- Covoiturage (api-reference.md §4.3, §4.4, §4.5) ------------------------------------------
+# --- Covoiturage (docs/api/covoiturage.md) ---------------------------------------------------
 
-# §4.3 response schema (the spec's bare object; values are the spec's examples).
+# docs/api/covoiturage.md §Responses: the spec's bare object (values are the spec's examples).
 COVOITURAGE_CERTIFICATE = {
     "type": "ok",
     "uuid": "9415300a-7a51-4296-96d1-68636e46485d",
@@ -320,11 +327,11 @@ COVOITURAGE_CERTIFICATE = {
 
 
 def covoiturage_wrapped(certificate: dict) -> dict:
-    """§4.3 "Actual wire format (code)": the JSON-RPC envelope."""
+    """docs/api/covoiturage.md §Responses, "The wire format of the code": the JSON-RPC envelope."""
     return {"jsonrpc": "2.0", "id": 1, "result": {"meta": None, "data": certificate}}
 
 
-# §4.4, verbatim.
+# docs/api/covoiturage.md §Errors, verbatim.
 COVOITURAGE_401 = {
     "id": 1,
     "jsonrpc": "2.0",
@@ -351,5 +358,5 @@ COVOITURAGE_400_RPC = {
     "error": {"data": "uuid", "code": -32602, "message": "Invalid params"},
 }
 COVOITURAGE_503 = {"code": 503, "error": "Service Unavailable"}
-# §4.5, verbatim.
+# docs/api/covoiturage.md §Rate limits, verbatim.
 COVOITURAGE_429 = {"error": {"code": 429, "message": "Too many requests"}}

@@ -45,7 +45,7 @@ def test_request_is_the_documented_v4_call(mocked, session, query, particulier_c
     scolarite.verify(session, query, particulier_config)
 
     request = mocked.calls[0].request
-    # The verbatim staging call of api-reference.md §2.3, parameter for parameter.
+    # The verbatim staging call of docs/api/api-particulier.md §Parameters, parameter for parameter.
     assert sent_params(mocked.calls[0]) == [
         ("recipient", "13002526500013"),
         ("nomNaissance", "MARTIN"),
@@ -229,7 +229,8 @@ def test_unknown_status_code_and_unknown_keys_are_kept_or_ignored(
 
 
 def test_scope_masked_keys_may_be_absent(mocked, session, query, particulier_config):
-    # A token with men_statut_scolarite only: identite, etablissement... are stripped (§2.7).
+    # A token with men_statut_scolarite only: identite, etablissement... are stripped
+    # (docs/api/api-particulier.md §Scopes).
     body = {
         "data": {
             "annee_scolaire": "2025-2026",
@@ -269,7 +270,7 @@ def test_200_that_is_not_the_envelope_is_unavailable(
         scolarite.verify(session, query, particulier_config)
 
 
-# --- Documented errors (api-reference.md §2.5) ------------------------------------------------
+# --- Documented errors (docs/api/api-particulier.md §Errors) ---------------------------------
 
 
 def test_404_30003_is_a_not_found_result(mocked, session, query, particulier_config):

@@ -1,4 +1,4 @@
-"""Bodies copied verbatim from shared/api-reference.md: the reference the sandbox must match."""
+"""Bodies copied verbatim from docs/api/: the reference the sandbox must match."""
 
 import json
 
@@ -7,7 +7,7 @@ def _j(text: str) -> object:
     return json.loads(text)
 
 
-# §2.5, API Particulier v3/v4 errors.
+# docs/api/api-particulier.md §Errors, v3 and v4.
 PARTICULIER_ERRORS = {
     "00101": _j(
         '{"errors":[{"code":"00101","title":"Interdit","detail":"Votre token n\'est pas valide ou '
@@ -78,7 +78,7 @@ PARTICULIER_ERRORS = {
     ),
 }
 
-# §2.4, verbatim v4 staging 200 (MARTIN EMMA).
+# docs/api/api-particulier.md §Responses, verbatim v4 staging 200 (MARTIN EMMA).
 V4_MARTIN_EMMA = _j(
     """{
   "data": {
@@ -103,7 +103,7 @@ V4_MARTIN_EMMA = _j(
 }"""
 )
 
-# §2.4, verbatim v3 staging 200 (Martin Justine).
+# docs/api/api-particulier.md §Responses, verbatim v3 staging 200 (Martin Justine).
 V3_MARTIN_JUSTINE = _j(
     """{
   "data": {
@@ -124,7 +124,7 @@ V3_MARTIN_JUSTINE = _j(
 }"""
 )
 
-# §2.4 and §2.5, v2 legacy shapes.
+# docs/api/api-particulier.md §Responses and §Errors, v2 legacy shapes.
 V2_MARTIN_JUSTINE = _j(
     """{
   "eleve": {"nom": "Martin", "prenom": "Justine", "sexe": "F", "date_naissance": "2000-01-20"},
@@ -146,7 +146,7 @@ V2_BAD_GENDER = {
     "message": "Le sexe n'est pas correctement formaté (m ou f)",
 }
 
-# §1.4 / §1.5, CVEC.
+# docs/api/cvec.md §Responses, docs/api/cvec.md §Validity, docs/api/cvec.md §Errors.
 CVEC_ILLUSTRATIVE = _j(
     """{
   "nom": "DUPONT",
@@ -164,7 +164,7 @@ CVEC_NOT_FOUND_MESSAGE = "L'attestation n'a pas été trouvée."
 CVEC_MISSING_CODE_MESSAGE = "Le paramètre code est manquant."
 CVEC_VALID_STATES = {"70", "71", "73", "75", "76", "98"}
 
-# §4.4 / §4.5, covoiturage.
+# docs/api/covoiturage.md §Errors, docs/api/covoiturage.md §Rate limits.
 COVOITURAGE_TOO_MANY = {"error": {"code": 429, "message": "Too many requests"}}
 COVOITURAGE_MAINTENANCE = {"code": 503, "error": "Service Unavailable"}
 

@@ -1,4 +1,4 @@
-"""Certif Info over HTTP (api-reference.md §3): token header, search, pagination, detail."""
+"""Certif Info over HTTP (docs/api/certifinfo.md): token header, search, pagination, detail."""
 
 import pytest
 import requests

@@ -1,4 +1,4 @@
-"""Covoiturage certificates over HTTP (api-reference.md §4): JSON-RPC shapes, errors, limit."""
+"""Covoiturage certificates over HTTP (docs/api/covoiturage.md): JSON-RPC shapes, errors, limit."""
 
 import uuid
 

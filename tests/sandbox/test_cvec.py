@@ -1,4 +1,4 @@
-"""CVEC over HTTP (api-reference.md §1): CertificateDto, the 400/404 mapping, ``etudiant``."""
+"""CVEC over HTTP (docs/api/cvec.md): CertificateDto, the 400/404 mapping, ``etudiant``."""
 
 import pytest
 import requests

@@ -1,4 +1,5 @@
-"""API Particulier (MEN scolarités) over HTTP: shapes, codes and bodies of api-reference.md §2."""
+"""API Particulier (MEN scolarités) over HTTP: shapes, codes and bodies of
+docs/api/api-particulier.md."""
 
 import copy
 from datetime import date

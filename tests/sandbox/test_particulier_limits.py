@@ -1,5 +1,6 @@
 """API Particulier's limits over HTTP: RateLimit headers, 429 with Retry-After, the ban, and
-409 for an identical request in flight (api-reference.md §2.5, §2.6).
+409 for an identical request in flight (docs/api/api-particulier.md §Errors,
+docs/api/api-particulier.md §Rate limits).
 
 Windows and ban durations are set to fractions of a second; the few waits poll with a deadline
 instead of sleeping a fixed time. Tests that count up to a limit use sliding windows, which

@@ -23,7 +23,7 @@ HOLDER = Identity(
     sex="F",
     birth_date=dt.date(2005, 2, 1),
 )
-# The illustrative 200 of api-reference.md §1.4, normalised.
+# The illustrative 200 of docs/api/cvec.md §Responses, normalised.
 RECORD = CvecRecord(
     birth_name="DUPONT",
     usage_name=None,

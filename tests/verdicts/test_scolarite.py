@@ -17,7 +17,7 @@ from verifications.verdicts import decide, render_reason
 NOW = at(2025, 11, 20, 10, 0)
 DECLARED = ScolariteDeclared(uai="0132733A", school_year=2025)
 
-# The v4 staging answer (api-reference.md §2.4), normalised.
+# The v4 staging answer (docs/api/api-particulier.md §Responses), normalised.
 RECORD = ScolariteRecord(
     birth_name="MARTIN",
     first_name="EMMA",
@@ -199,7 +199,8 @@ def test_the_same_uai_written_otherwise_confirms(identity, uai):
 
 
 def test_another_uai_echoed_for_a_staging_answer():
-    # api-reference §2.4's v3 example, asked for 0890003V in 2022 (docs/VERDICTS.md).
+    # The v3 example of docs/api/api-particulier.md §Responses, asked for 0890003V in 2022
+    # (docs/VERDICTS.md).
     justine = Identity(
         birth_name="Martin",
         usage_name="",

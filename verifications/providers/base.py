@@ -122,7 +122,7 @@ Query = ScolariteQuery | CvecQuery | CertificationQuery | CovoiturageQuery
 
 # --- Configuration ----------------------------------------------------------------------------
 
-# The settings prefix of each source (style.md §J): <PREFIX>_BASE_URL, _TOKEN, _TIMEOUT.
+# The settings prefix of each source (docs/STYLE.md §Settings): <PREFIX>_BASE_URL, _TOKEN, _TIMEOUT.
 SETTINGS_PREFIX: dict[str, str] = {
     Source.API_PARTICULIER: "API_PARTICULIER",
     Source.CVEC: "CVEC",
@@ -217,7 +217,7 @@ class CallInfo:
 
 # --- Normalised records, one per source -------------------------------------------------------
 # Every field is optional: production masks keys the token's scopes do not cover, and the
-# sources' documentation disagrees with itself in places (api-reference.md).
+# sources' documentation disagrees with itself in places (docs/api/).
 
 
 @dataclass(frozen=True)

@@ -3,8 +3,8 @@
 ``verify(session, query: CertificationQuery, config) -> ProviderResult`` with a
 :class:`CertificationRecord`, or ``found=False`` when no certification has the code.
 
-The documentation of this API is weak (api-reference.md §3: the official ``/docs`` could not be
-read), so most of this module is the tolerant version of an unknown [?]:
+The documentation of this API is weak (docs/api/certifinfo.md: the official ``/docs`` could not
+be read), so most of this module is the tolerant version of an unknown [?]:
 
 * Auth: header ``token-connexion: <token>`` [I/V-3p]. One third-party README calls the API public
   [V-3p, conflicting], so an empty token is not an error here: the call is made without the

@@ -3,25 +3,28 @@
 ``verify(session, query: CovoiturageQuery, config) -> ProviderResult`` with a
 :class:`CovoiturageRecord`, or ``found=False`` when the attestation is unknown.
 
-``GET {base}/certificates/{uuid}`` where the base URL carries the API version
-(``https://api.covoiturage.beta.gouv.fr/v3.2``) [V: RPC specs ``servers``]. The spec requires a
-bearer token but the code only checks one when it is sent and the public check page sends none
-[I: api-reference.md §4.2], so the token is optional: sent when configured.
+The contract: docs/api/covoiturage.md. ``GET {base}/certificates/{uuid}`` where the base URL
+carries the API version (``https://api.covoiturage.beta.gouv.fr/v3.2``) [V: RPC specs
+``servers``]. The spec requires a bearer token but the code only checks one when it is sent and
+the public check page sends none [I: docs/api/covoiturage.md §Authentication], so the token is
+optional: sent when configured.
 
 **Deprecated upstream** ("Cette API sera dépréciée en v3.2 et ne sera pas remplacée"; removed
-from the docs on 2025-03-27, still in the code in August 2025 [V: §4.6]): expect it to go away;
-an empty base URL switches it off (``ProviderNotConfigured``).
+from the docs on 2025-03-27, still in the code in August 2025
+[V: docs/api/covoiturage.md §Deprecation]): expect it to go away; an empty base URL switches it
+off (``ProviderNotConfigured``).
 
 Answers: the spec shows the bare certificate; the code wraps it in JSON-RPC,
 ``{"jsonrpc", "id", "result": {"meta", "data": {...}}}`` [I from code]. Both are parsed.
 ``type`` is ``ok`` or ``expired``.
 
-Statuses [V/I: §4.4, §4.5]: 404 with JSON-RPC error ``-32504`` or ``{"code": 404, "error": "Not
-found"}`` -> not found; 404 with an empty body (unsupported version prefix) -> rejected (the base
-URL is wrong); 400 ``-32602`` invalid params, 401 ``-32501``, 403 ``-32503`` -> rejected; 429
-``{"error": {"code": 429}}`` -> rate-limited (``Retry-After`` or ``RateLimit-Reset`` when sent,
-express-rate-limit defaults [I], else a minute); 503 maintenance ``{"code": 503}`` and other 5xx
--> unavailable. A JSON-RPC error inside a 200 is mapped by its code the same way.
+Statuses [V/I: docs/api/covoiturage.md §Errors, docs/api/covoiturage.md §Rate limits]: 404
+with JSON-RPC error ``-32504`` or ``{"code": 404, "error": "Not found"}`` -> not found; 404 with
+an empty body (unsupported version prefix) -> rejected (the base URL is wrong); 400 ``-32602``
+invalid params, 401 ``-32501``, 403 ``-32503`` -> rejected; 429 ``{"error": {"code": 429}}`` ->
+rate-limited (``Retry-After`` or ``RateLimit-Reset`` when sent, express-rate-limit defaults [I],
+else a minute); 503 maintenance ``{"code": 503}`` and other 5xx -> unavailable. A JSON-RPC error
+inside a 200 is mapped by its code the same way.
 """
 
 import re
@@ -47,7 +50,7 @@ from verifications.providers.base import (
 SOURCE = Source.COVOITURAGE
 ROUTE = "/certificates/{uuid}"
 
-# JSON-RPC error codes of the RPC's ilos framework (api-reference.md §4.4).
+# JSON-RPC error codes of the RPC's ilos framework (docs/api/covoiturage.md §Errors).
 RPC_NOT_FOUND = "-32504"
 RPC_INVALID_PARAMS = "-32602"
 RPC_UNAUTHORIZED = "-32501"

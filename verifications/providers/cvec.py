@@ -3,10 +3,11 @@
 ``verify(session, query: CvecQuery, config) -> ProviderResult`` with a :class:`CvecRecord`, or
 ``found=False`` when the attestation is unknown.
 
-``GET {base}/api/attestation/{code}?etudiant=NOM5E`` [V: api-reference.md §1.3, CVEC-2024], where
-``NOM5E`` is the first five letters A-Z of the birth name, upper case, accents removed, anything
-else dropped, or ``-`` when the name has no such letter (:func:`etudiant_key`). Open API: no
-token [V]; a token, if one is ever configured, is sent as a bearer (CVEC-2022 declared one).
+The contract: docs/api/cvec.md. ``GET {base}/api/attestation/{code}?etudiant=NOM5E``
+[V: docs/api/cvec.md §Endpoint, CVEC-2024], where ``NOM5E`` is the first five letters A-Z of
+the birth name, upper case, accents removed, anything else dropped, or ``-`` when the name has
+no such letter (:func:`etudiant_key`). Open API: no token [V]; a token, if one is ever
+configured, is sent as a bearer (CVEC-2022 declared one).
 
 The campaign: the API answers for "la campagne en cours" [V]. The 2025 catalogue lists ``year``
 and ``campagne`` inputs but not the route that takes them [?], and since this API answers an
@@ -75,9 +76,9 @@ def verify(session: requests.Session, query: CvecQuery, config: ProviderConfig) 
 
 def etudiant_key(birth_name: str) -> str:
     """The ``etudiant`` parameter: "Les 5 premiers caractères du nom. Pour rechercher un étudiant
-    n'ayant pas de nom de famille, utilisez le caractère tiret '-'" [V: 2025 catalogue]; letters
-    outside A-Z dropped as public clients do [V-3p]. Whether the server ignores accents and case
-    is not documented [?], so they are removed before sending.
+    n'ayant pas de nom de famille, utilisez le caractère tiret '-'" [V: DGF-CVEC, the 2025
+    catalogue]; letters outside A-Z dropped as public clients do [V-3p]. Whether the server
+    ignores accents and case is not documented [?], so they are removed before sending.
     """
     letters = "".join(c for c in fold_to_ascii(birth_name or "").upper() if "A" <= c <= "Z")
     return letters[:5] or "-"

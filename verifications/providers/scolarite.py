@@ -3,26 +3,30 @@
 ``verify(session, query: ScolariteQuery, config) -> ProviderResult`` with a
 :class:`ScolariteRecord`, or ``found=False`` on 404 ``30003``.
 
-``GET {base}/v4/men/scolarites/identite`` (``config.version == "v3"``: ``/v3/...``; both have the
-same parameters and answers [V: api-reference.md §2.3]), ``Authorization: Bearer <token>``.
+The contract: docs/api/api-particulier.md. ``GET {base}/v4/men/scolarites/identite``
+(``config.version == "v3"``: ``/v3/...``; both have the same parameters and answers
+[V: docs/api/api-particulier.md §Endpoints]), ``Authorization: Bearer <token>``.
 Parameters: ``recipient`` (the institution's SIRET), ``nomNaissance``, one ``prenoms[]`` item per
 given name in civil-status order (API Particulier forwards only the first to the ministry, and a
-comma inside one item makes the ministry refuse the call [V: §2.9]), ``sexeEtatCivil``,
+comma inside one item makes the ministry refuse the call
+[V: docs/api/api-particulier.md §Matching]), ``sexeEtatCivil``,
 ``anneeDateNaissance``/``moisDateNaissance``/``jourDateNaissance``, ``codeEtablissement`` (always
 sent: v3 requires it) and ``anneeScolaire`` (``AAAA``).
 
 Answers: the ``{data, links, meta}`` envelope, parsed leniently -- unknown keys ignored
 (``etablissement.nom``), unknown ``statut_eleve`` codes kept as they are (``NS``), every key
-optional because production strips the keys the token's scopes do not cover [V: §2.7]. Errors use
-``{"errors": [{"code", "title", "detail", "source", "meta"}]}``; we branch on ``code`` and the HTTP
-status, never on ``detail`` (the staging and OpenAPI texts differ [V: §2.5]).
+optional because production strips the keys the token's scopes do not cover
+[V: docs/api/api-particulier.md §Scopes]. Errors use ``{"errors": [{"code", "title", "detail",
+"source", "meta"}]}``; we branch on ``code`` and the HTTP status, never on ``detail`` (the staging
+and OpenAPI texts differ [V: docs/api/api-particulier.md §Errors]).
 
-Error codes (https://particulier.api.gouv.fr/developpeurs, "Gérer les erreurs"; api-reference.md
-§2.5): 401 00101/00103/00105 and 403 00100 -> rejected; 404 30003 -> not found; 409 00015 ->
-rate-limited (conflict, ~60 s); 422 00419/00203/00366/00427 -> rejected; 429 00429 -> rate-limited
-(``Retry-After``); 502 30999, 504 30002/30001/00501/30004, 500, 503 -> unavailable (``retry_in``
-from ``errors[0].meta.retry_in``, e.g. 00501). design.md lists 30999 ("unknown provider error")
-under ``unavailable``; we follow design.md rather than style.md's "final" reading of it.
+Error codes (https://particulier.api.gouv.fr/developpeurs, "Gérer les erreurs";
+docs/api/api-particulier.md §Errors): 401 00101/00103/00105 and 403 00100 -> rejected; 404 30003
+-> not found; 409 00015 -> rate-limited (conflict, ~60 s); 422 00419/00203/00366/00427 ->
+rejected; 429 00429 -> rate-limited (``Retry-After``); 502 30999, 504 30002/30001/00501/30004,
+500, 503 -> unavailable (``retry_in`` from ``errors[0].meta.retry_in``, e.g. 00501). 30999
+("unknown provider error") is ``unavailable`` after bounded retries, not final (docs/DESIGN.md
+§Request states and verdicts).
 """
 
 import re
@@ -51,10 +55,11 @@ DEFAULT_VERSION = "v4"
 VERSIONS = ("v4", "v3")
 ROUTE = "/{version}/men/scolarites/identite"
 
-# https://particulier.api.gouv.fr/developpeurs#gerer-les-erreurs (api-reference.md §2.5)
+# https://particulier.api.gouv.fr/developpeurs#gerer-les-erreurs
+# (docs/api/api-particulier.md §Errors)
 NOT_FOUND = "30003"  # 404 "Entité non trouvée"
 CONFLICT = "00015"  # 409 "Une requête associée à votre jeton est déjà en cours"
-# 409 00015 has no Retry-After: les-emplois and design.md wait about a minute.
+# 409 00015 has no Retry-After: wait about a minute (docs/DESIGN.md §The verification pipeline).
 CONFLICT_RETRY_AFTER = 60.0
 MAX_FIRST_NAMES = 3  # prenoms[]: 1 to 3 items [V: SSD-OAS3]
 

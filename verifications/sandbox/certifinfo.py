@@ -1,6 +1,6 @@
 """Certif Info (Réseau des Carif-Oref): ``GET /recherche`` and ``GET /certification?id=``.
 
-Its documentation is thin (api-reference.md §3): the header ``token-connexion`` and the field
+Its documentation is thin (docs/api/certifinfo.md): the header ``token-connexion`` and the field
 names come from third-party clients [V-3p]; the pagination envelope (``data``,
 ``totalResult``, ``previous``/``next``), the 401/404/422 bodies (FastAPI's ``{"detail": ...}``)
 and the default page size are [guessed]. The catalogue is ``population.CERTIFICATIONS`` (active

@@ -1,6 +1,6 @@
 """Registre de preuve de covoiturage: ``GET /{version}/certificates/{uuid}``.
 
-As the real code answers (api-reference.md §4): the JSON-RPC-wrapped result
+As the real code answers (docs/api/covoiturage.md): the JSON-RPC-wrapped result
 ``{"jsonrpc": "2.0", "id": 1, "result": {"meta": null, "data": {...}}}``; 404 and 400 as
 JSON-RPC errors (``-32504`` "Not found", ``-32602`` "Invalid params"); a version prefix that is
 not 3.2 or 3.3 (``/v3``, ``/v3.2``, ``/v3.3``) → 404 with an empty body; 100 requests per 5

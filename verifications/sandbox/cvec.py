@@ -1,6 +1,6 @@
 """API de contrôle de la CVEC (CNOUS): ``GET /api/attestation/{code}?etudiant=NOM5E``.
 
-Open API (no token). Note the service's own status mapping (api-reference.md §1.5): an unknown
+Open API (no token). Note the service's own status mapping (docs/api/cvec.md §Errors): an unknown
 attestation is HTTP **400** ``{code, message}``, a missing code HTTP **404**. The ``etudiant``
 parameter must be the first five letters A–Z of the holder's birth name, upper case ("-" when
 there is none); with ``cvec_etudiant_strict`` (default) anything else, or no ``etudiant`` at
@@ -20,7 +20,7 @@ from verifications.sandbox.state import Context
 
 
 _PREFIX = "/api/attestation"
-# Labels of the valid states are the catalogue's (api-reference.md §1.4); the others are
+# Labels of the valid states are the catalogue's (docs/api/cvec.md §Validity); the others are
 # [guessed].
 LIBELLES = {
     "70": "Attestation valide",

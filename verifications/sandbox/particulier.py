@@ -1,6 +1,6 @@
 """API Particulier: MEN scolarités (v4 and v3, legacy v2), introspection and pings.
 
-Order of checks for ``/v{3,4}/men/scolarites/identite`` (api-reference.md §2): rate limits
+Order of checks for ``/v{3,4}/men/scolarites/identite`` (docs/api/api-particulier.md): rate limits
 (per client IP, per token, per endpoint and token; a refused request gets 429 ``00429`` with
 ``Retry-After``), then the token (401 ``00101``/``00103``/``00105``, 403 ``00100``), then the
 parameters (422), then "identical request in flight" (409 ``00015``), then the provider's part

@@ -1,7 +1,7 @@
 """API Particulier's error bodies (v3/v4 ``errors[]`` envelope).
 
-The bodies marked [V] are verbatim from api-reference.md §2.5 (the OpenAPI examples of the
-MEN scolarités endpoint). The others are guesses in the same envelope, marked [guessed].
+The bodies marked [V] are verbatim from docs/api/api-particulier.md §Errors (the OpenAPI examples
+of the MEN scolarités endpoint). The others are guesses in the same envelope, marked [guessed].
 """
 
 import copy
@@ -124,7 +124,7 @@ ERRORS: dict[str, dict[str, Any]] = {
         "meta": _MEN,
     },
     # Seen in siade's own test of the recipient check (code, title and detail, typo included);
-    # not in api-reference.md.
+    # not in the OpenAPI file (docs/PROVIDER_ERRORS.md).
     "00210": {
         "code": "00210",
         "title": "Entité non traitable",
@@ -132,7 +132,8 @@ ERRORS: dict[str, dict[str, Any]] = {
         "source": {"parameter": "recipient"},
         "meta": {},
     },
-    # Codes listed in api-reference.md §2.5 with their title only; source and meta [guessed].
+    # Codes listed in docs/api/api-particulier.md §Errors with their title only; source and meta
+    # [guessed].
     "00366": {
         "code": "00366",
         "title": "Entité non traitable",

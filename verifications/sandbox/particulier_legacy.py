@@ -1,9 +1,9 @@
 """API Particulier v2 (deprecated): ``GET /api/v2/scolarites`` with ``X-Api-Key``.
 
-It answers the legacy shapes of api-reference.md §2.4/§2.5 (``eleve``, ``status_eleve``;
-errors ``{error, reason, message}``), or 410 for every call when the ``particulier_v2`` knob
-is ``gone``. Limits and the ban are the gateway's and apply as for v3/v4. Bodies marked [V]
-are verbatim; the rest are [guessed] in the same shape.
+It answers the legacy shapes of docs/api/api-particulier.md §Responses and §Errors (``eleve``,
+``status_eleve``; errors ``{error, reason, message}``), or 410 for every call when the
+``particulier_v2`` knob is ``gone``. Limits and the ban are the gateway's and apply as for
+v3/v4. Bodies marked [V] are verbatim; the rest are [guessed] in the same shape.
 """
 
 import re
@@ -97,7 +97,8 @@ def _query(ctx: "Context") -> scolarite.Query | Response:
 
 
 def legacy_document(document: dict[str, Any]) -> dict[str, Any]:
-    """The v3 answer in v2's shape (the mapping of api-reference.md §2.4, reversed)."""
+    """The v3 answer in v2's shape (docs/api/api-particulier.md §Responses, "From v2 to v3",
+    reversed)."""
     data = document["data"]
     return {
         "eleve": data["identite"],

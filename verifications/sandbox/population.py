@@ -511,7 +511,8 @@ def cvec_name_key(birth_name: str) -> str:
 
 @dataclass(frozen=True)
 class StagingPupil:
-    """An identity published in API Particulier's staging data (api-reference.md §2.10)."""
+    """An identity published in API Particulier's staging data (docs/api/api-particulier.md
+    §Staging identities)."""
 
     birth_name: str
     first_names: tuple[str, ...]

@@ -1,9 +1,10 @@
 """Who the MEN scolarités endpoint finds, and what it answers about them.
 
 A pupil is found on nom + first ``prenoms[]`` item + sexe + birth date + establishment +
-school year, as API Particulier forwards them to the ministry (api-reference.md §2.9). Names
-are compared folded (``population.fold``: case, accents, hyphens, apostrophes and spaces); the
-real service's tolerance is not documented [guessed], see the scenario README.
+school year, as API Particulier forwards them to the ministry
+(docs/api/api-particulier.md §Matching). Names are compared folded (``population.fold``: case,
+accents, hyphens, apostrophes and spaces); the real service's tolerance is not documented
+[guessed], see the scenario README.
 """
 
 from dataclasses import dataclass
@@ -150,8 +151,9 @@ def person_document(p: Person) -> tuple[int, dict[str, Any]]:
 def answer(ctx: Context, query: Query) -> tuple[int, str | dict[str, Any]]:
     """(status, body): a case's body is the exact text of its file."""
     if "," in query.prenoms[0]:
-        # The ministry rejects a given name holding a comma (api-reference.md §2.9); API
-        # Particulier then reports an unknown provider answer [guessed].
+        # The ministry rejects a given name holding a comma
+        # (docs/api/api-particulier.md §Matching); API Particulier then reports an unknown
+        # provider answer [guessed].
         return 502, {"errors": [error("30999")]}
     case = find_case(query)
     if case is not None:

@@ -17,7 +17,8 @@ import json
 from typing import Any
 
 
-# The six MEN scolarité scopes (api-reference.md §2.7), and the payload keys each one governs.
+# The six MEN scolarité scopes (docs/api/api-particulier.md §Scopes), and the payload keys each
+# one governs.
 MEN_SCOPES: dict[str, tuple[str, ...]] = {
     "men_statut_identite": ("identite",),
     "men_statut_scolarite": ("annee_scolaire", "est_scolarise", "statut_eleve"),

@@ -116,8 +116,9 @@ def _json(value: Any) -> Any:
 
 # --- Provider errors --------------------------------------------------------------------------
 
-# Reason codes of ``ProviderRejected`` codes, by the sources' own error codes (api-reference.md
-# §2.5 for API Particulier, §4.4 for covoiturage); other codes fall back on the HTTP status.
+# Reason codes of ``ProviderRejected`` codes, by the sources' own error codes
+# (docs/api/api-particulier.md §Errors, docs/api/covoiturage.md §Errors); other codes fall back
+# on the HTTP status.
 _REJECTED_REASONS = {
     "00101": "source.token_invalid",
     "-32501": "source.token_invalid",

@@ -56,7 +56,7 @@ from verifications.verdicts.common import (
 )
 
 
-# "Etat de validation" codes of a valid attestation [V: api-reference.md §1.4].
+# "Etat de validation" codes of a valid attestation [V: docs/api/cvec.md §Validity].
 VALID_STATES = frozenset({"70", "71", "73", "75", "76", "98"})
 NEGATIVE_RECHECK = dt.timedelta(days=1)
 MISMATCH_RECHECK = dt.timedelta(days=30)

@@ -22,36 +22,8 @@ The breaker measures sources, not people: it opens on the share of *distinct req
 ``VERIFICATION_BREAKER_FAILURE_SHARE`` of those with an outcome; the same few requests failing
 again and again never open it while the source answers others (``base.py``, "The breaker").
 
-Why this is written here rather than taken from a library
----------------------------------------------------------
-pyrate-limiter (4.5) and pybreaker (1.4) were read and rejected, for reasons that matter to
-correctness here, not taste:
-
-* pyrate-limiter checks and records one bucket per Lua call, so a request that fits the token
-  bucket but not the IP bucket still spends its token slot (no all-or-nothing across buckets);
-  its ``RedisBucket`` timestamps items with each *client's* clock (``time_ns()``, by design), so
-  clock skew between worker machines breaks the window guarantee; and it has nothing to fold in
-  the server's ``RateLimit-Remaining``/``RateLimit-Reset`` or a shared cooldown.
-* pybreaker wraps a call (``breaker.call(func)``), whereas our admission and our outcome are
-  separate steps of a task that may die in between; its ``CircuitRedisStorage`` moves from open
-  to half-open with a non-atomic read-then-write on each client's clock, so several processes
-  can each send a "single" probe, and a probe whose worker dies is never re-granted.
-
-What we need is small: a sliding-window log per bucket (the simplest algorithm that bounds
-*every* window, see ``base.py``) checked and written for all buckets in one atomic step, in one
-Lua script for Redis and one SQLite transaction for the local backend.
-
-Why a sliding-window log
-------------------------
-The sources and the sandbox count requests per fixed or sliding window, and the statistics
-check the busiest 1-second and 1-minute windows. A log grants a request only if fewer than
-``limit`` grants lie in the last ``window`` seconds, so *no* window of that length, however
-aligned, ever holds more than ``limit``; and it is greedy, so it wastes nothing: 1,000 requests
-at 20/s under a 1,000/min cap take 50.5 s (margin included), where GCRA with spacing would take
-60 s, and a token bucket with a burst can exceed a sliding window. The cost, one log entry per
-request per bucket (at most a few thousand), is negligible. A small time margin is added to
-every window (30 ms by default) to absorb the jitter between a grant and the request's arrival
-upstream.
+Why this is written here rather than taken from a library (pyrate-limiter and pybreaker were
+read and rejected), and why a sliding-window log: docs/LIMITS.md.
 """
 
 from __future__ import annotations

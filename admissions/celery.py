@@ -1,7 +1,9 @@
 """The Celery application: queues, routing, reliability options and the beat ticks.
 
 Beat runs a few fixed *ticks* defined here, in code; *what is due* at each tick is data in the
-database. Run exactly one beat process.
+database. Exactly one beat sends them: each beat runs ``SingleBeatScheduler``, which sends only
+while it holds the beat lock (``admissions/beat.py``), so a second beat started by mistake
+stands by instead of doubling the work.
 """
 
 import os
@@ -29,6 +31,7 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(CeleryQueue.GOV_API.value), Queue(CeleryQueue.DEFAULT.value)]
 app.conf.task_default_queue = CeleryQueue.DEFAULT.value
 app.conf.task_routes = {"verifications.verification_run": {"queue": CeleryQueue.GOV_API.value}}
+app.conf.beat_scheduler = "admissions.beat:SingleBeatScheduler"
 app.conf.beat_schedule = {
     # Sends due verification requests at the sources' pace; reclaims abandoned ones.
     "verifications-dispatch": {

@@ -355,6 +355,16 @@ VERIFICATION_STUCK_PENDING = timedelta(
     seconds=env.int("VERIFICATION_STUCK_PENDING_SECONDS", default=1800)
 )
 
+# --- One beat (admissions/beat.py) ---------------------------------------------------------
+# Only the beat holding the beat lock sends the schedule; another stands by and takes over
+# within TTL + RENEW seconds once the holder stops renewing. The lock lives in Redis (REDIS_URL),
+# else in PostgreSQL (an advisory lock), else in VAR_DIR/beat-lock.sqlite3: VIGIE_BEAT_LOCK=auto,
+# or redis, postgres, file, off.
+VIGIE_BEAT_LOCK = env("VIGIE_BEAT_LOCK", default="auto")
+VIGIE_BEAT_LOCK_TTL_SECONDS = env.float("VIGIE_BEAT_LOCK_TTL_SECONDS", default=30.0)
+VIGIE_BEAT_LOCK_RENEW_SECONDS = env.float("VIGIE_BEAT_LOCK_RENEW_SECONDS", default=5.0)
+# --- end of one beat ------------------------------------------------------------------------
+
 # --- Verification pipeline: shared rate limits and circuit breakers -------------------------
 # (verifications/providers/limits) One budget per source, per token and per egress identity,
 # shared by every worker on every machine through Redis (REDIS_URL), or by the processes of one

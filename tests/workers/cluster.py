@@ -119,13 +119,14 @@ class Cluster:
         if not wait_for(lambda: "ready." in self.log(name), timeout=60):
             raise RuntimeError(f"worker {name} did not start:\n{self.log(name)[-3000:]}")
 
-    def start_beat(self) -> None:
+    def start_beat(self, name: str = "beat") -> None:
+        """A beat (several may run: only the one holding the beat lock sends)."""
         self._spawn(
-            "beat",
-            ["beat", "--schedule", str(self.directory / "beat-schedule"), "--loglevel", "INFO"],
+            name,
+            ["beat", "--schedule", str(self.directory / f"{name}-schedule"), "--loglevel", "INFO"],
         )
-        if not wait_for(lambda: "beat: Starting" in self.log("beat"), timeout=60):
-            raise RuntimeError(f"beat did not start:\n{self.log('beat')[-3000:]}")
+        if not wait_for(lambda: "beat: Starting" in self.log(name), timeout=60):
+            raise RuntimeError(f"beat {name} did not start:\n{self.log(name)[-3000:]}")
 
     def pids_of(self, name: str) -> set[int]:
         """The worker's main process and its pool's children."""

@@ -1,11 +1,15 @@
-"""Inserting many rows fast: one multi-row INSERT per chunk, without the ORM's per-object work.
+"""Inserting many rows fast, without the ORM's per-object work: on PostgreSQL one
+``COPY ... FROM STDIN`` streaming every row; on other databases (SQLite) one multi-row
+``INSERT`` per chunk of ``batch_size`` rows (fewer when the database caps a statement's
+parameters).
 
 ``bulk_create`` spends about 10 µs of Python per value (model instances, ``pre_save``, SQL
-compilation): 40,000 claims take seconds. ``bulk_insert`` builds the ``INSERT`` once per chunk
-size and hands the driver the values, each adapted by its field's ``get_db_prep_save`` (so JSON,
-dates and IP addresses are stored exactly as the ORM stores them; plain text, integers and
-foreign keys, whose adaptation is the identity, are passed through). What it skips, callers
-must not need: no model instances, no signals, no ``auto_now`` (give those values), no ids back.
+compilation): 40,000 claims take seconds. ``bulk_insert`` builds its statement once (the
+``INSERT`` once per chunk size) and hands the driver the values, each adapted by its field's
+``get_db_prep_save`` (so JSON, dates and IP addresses are stored exactly as the ORM stores them;
+plain text, integers and foreign keys, whose adaptation is the identity, are passed through).
+What it skips, callers must not need: no model instances, no signals, no ``auto_now`` (give those
+values), no ids back.
 """
 
 import itertools

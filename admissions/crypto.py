@@ -2,8 +2,11 @@
 
 Fernet (AES-128-CBC with HMAC-SHA256) from ``cryptography``. ``FIELD_ENCRYPTION_KEY`` holds one
 or more keys, newest first: values are encrypted with the first and decrypted with any, so keys
-can be rotated (``python manage.py rotate_encryption_key`` re-encrypts). In DEBUG without a key,
-one is derived from SECRET_KEY so that development needs no setup.
+can be rotated: put a new key (``python manage.py generate_encryption_key``) first and keep the
+old ones. A stored value is re-encrypted with the newest key whenever it is written again (a
+token re-entered); no command re-encrypts stored values in bulk (``rotate`` re-encrypts one
+value), so an old key stays listed as long as values encrypted with it remain. In DEBUG without
+a key, one is derived from SECRET_KEY so that development needs no setup.
 """
 
 import base64

@@ -1,9 +1,23 @@
 """Login throttling: repeated failed logins lock the username out from that address for a while.
 
-Why our own and not django-axes: axes 8.3.1 (its latest release) declares Django up to 6.0 while
-Vigie runs 6.1, and it brings its own models, middleware and backend for what is a counter in the
-cache. This module is that counter, on the default cache (Redis in production, so every web
-process shares it; without REDIS_URL each process counts for itself).
+Why our own and not django-axes: axes 8.3.1 installs on Django 6.1 (it requires ``django>=4.2``
+with no upper bound; its classifiers stop at 6.0, which is no cap), but it does not do what this
+module does:
+
+* two limits of different sizes, one per username from one address and one per address: axes
+  compares the largest of its lockout counters with a single ``AXES_FAILURE_LIMIT``;
+* a successful login clears its own username-and-address counter only, never the address's, so
+  one valid account cannot reset a credential-stuffing count (axes clears every counter of the
+  attempt when ``AXES_RESET_ON_SUCCESS`` is set, none by default);
+* the lockout is recorded in Vigie's hash-chained audit trail, with the other login events;
+  apart from it nothing is stored but counters under hashed keys; axes keeps its own tables
+  (``AccessAttempt``, ``AccessLog``, ``AccessFailureLog``: usernames, addresses, POST data) with
+  their migrations, a middleware and its backend;
+* the client address is ``admissions.http.client_ip``'s, the same ``VIGIE_TRUST_X_FORWARDED_FOR``
+  rule as the audit trail's.
+
+This module is a counter on the default cache (Redis in production, so every web process shares
+it; without REDIS_URL each process counts for itself).
 
 * ``VIGIE_LOGIN_FAILURE_LIMIT`` failures (default 5) for one username from one IP address lock
   that pair out for ``VIGIE_LOGIN_LOCKOUT_SECONDS`` (default 900) after the last failure;

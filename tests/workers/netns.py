@@ -178,21 +178,6 @@ class Host:
         wait_for(lambda: not self.pids(), timeout=10, interval=0.05)
         return pids
 
-    def stop(self) -> None:
-        """SIGTERM the processes started here (a clean shutdown), then SIGKILL what is left."""
-        for proc in self.processes.values():
-            if proc.poll() is None:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGTERM)
-        for proc in self.processes.values():
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(proc.pid, signal.SIGKILL)
-                proc.wait(timeout=10)
-        self.kill()
-
     def unplug(self) -> None:
         """Delete the namespace (and so its end of the cable) and the bridge's end."""
         _kill_pids(self.pids())
@@ -260,7 +245,7 @@ class TestNetwork:
     def destroy(self) -> None:
         for host in self.hosts.values():
             with contextlib.suppress(Exception):
-                host.stop()
+                host.kill()
             host.unplug()
         _ip("link", "del", self.bridge, check=False)
 

@@ -9,6 +9,7 @@ are not counted), before the session; ``LogUserMiddleware`` last, once the user 
 import time
 from collections.abc import Callable
 
+from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
 from django.middleware.clickjacking import XFrameOptionsMiddleware
 from django.middleware.csp import ContentSecurityPolicyMiddleware
@@ -33,20 +34,21 @@ class RequestIdMiddleware:
             or context.new_request_id()
         )
         request.request_id = request_id
-        tokens = context.bind(
-            request_id=request_id,
-            user_id=None,
-            institution_id=None,
-            task_id=None,
-            task=None,
-            verification_request_id=None,
-        )
-        try:
-            response = self.get_response(request)
-        finally:
-            context.unbind(tokens)
+        # Not unbound on the way out: Django logs 4xx and 5xx answers ("Not Found: ...") after
+        # the last middleware has returned. Cleared when the answer is closed instead
+        # (request_finished, below), and set afresh by the next request anyway.
+        context.clear()
+        context.bind(request_id=request_id)
+        response = self.get_response(request)
         response[REQUEST_ID_HEADER] = request_id
         return response
+
+
+def _clear_log_context(**kwargs: object) -> None:
+    context.clear()
+
+
+request_finished.connect(_clear_log_context, dispatch_uid="vigie-log-context")
 
 
 class LogUserMiddleware:

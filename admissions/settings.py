@@ -1,7 +1,7 @@
 """Every Vigie setting, read from the environment (django-environ).
 
 The embedded defaults run the whole system on one machine with nothing installed beyond Python
-packages: SQLite and Celery's filesystem transport under ``var/``, the sandbox standing in for the
+packages: SQLite files under ``var/`` (data, Celery broker), the sandbox standing in for the
 government APIs, DEBUG on. Production is this same file with the environment set (see
 ``docs/DEPLOYMENT.md``): ``DJANGO_DEBUG=false``, ``DJANGO_SECRET_KEY``, ``DATABASE_URL``,
 ``REDIS_URL``/``CELERY_BROKER_URL``, ``FIELD_ENCRYPTION_KEY``, ``DJANGO_ALLOWED_HOSTS`` and the
@@ -240,21 +240,18 @@ else:
 
 # --- Celery ---------------------------------------------------------------------------------
 
-CELERY_BROKER_URL = env("CELERY_BROKER_URL", default=REDIS_URL or "filesystem://")
-if CELERY_BROKER_URL.startswith("filesystem://"):
-    _celery_dir = VAR_DIR / "celery"
-    for _folder in ("queue", "control", "processed"):
-        (_celery_dir / _folder).mkdir(parents=True, exist_ok=True)
-    CELERY_BROKER_TRANSPORT_OPTIONS = {
-        "data_folder_in": str(_celery_dir / "queue"),
-        "data_folder_out": str(_celery_dir / "queue"),
-        "control_folder": str(_celery_dir / "control"),
-        "processed_folder": str(_celery_dir / "processed"),
-        "store_processed": False,
-        # kombu polls the folder once a second by default: a worker would take one message a
-        # second. A task takes ~20 ms, so poll often (listing a small folder is cheap).
-        "polling_interval": 0.05,
-    }
+# The embedded broker (no CELERY_BROKER_URL, no REDIS_URL): an SQLite file under var/, through
+# admissions/broker.py (kombu's SQLAlchemy transport, made safe for many producers and workers:
+# kombu's filesystem transport, the previous default, lost and corrupted messages, issue #1551).
+CELERY_BROKER_URL = env(
+    "CELERY_BROKER_URL", default=REDIS_URL or f"sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
+)
+if CELERY_BROKER_URL.startswith("sqlite:"):
+    from admissions import broker as _broker
+
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT = _broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(_broker.TRANSPORT_OPTIONS)
 else:
     # With acks_late, a message not acknowledged within the visibility timeout is delivered
     # again. Long waits live in the database (`not_before`), so no countdown gets near this.

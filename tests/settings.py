@@ -34,9 +34,15 @@ from admissions.settings import *  # noqa: F403
 
 # No task message leaves a test by accident: the test process uses the in-memory transport.
 # The worker tests start workers and beat with VIGIE_TEST_BROKER_URL set (their Redis, or the
-# filesystem transport under their VIGIE_VAR_DIR).
+# embedded SQLite broker under their VIGIE_VAR_DIR).
 CELERY_BROKER_URL = os.environ.get("VIGIE_TEST_BROKER_URL", "memory://")
-if not CELERY_BROKER_URL.startswith("filesystem://"):
+if CELERY_BROKER_URL.startswith("sqlite:"):
+    from admissions import broker as _broker
+
+    CELERY_BROKER_TRANSPORT = _broker.TRANSPORT
+    CELERY_BROKER_TRANSPORT_OPTIONS = dict(_broker.TRANSPORT_OPTIONS)
+else:
+    CELERY_BROKER_TRANSPORT = None
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 
 # SQLite: a test database in a file rather than in memory, so that the worker processes the

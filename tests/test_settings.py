@@ -88,18 +88,33 @@ def test_embedded_defaults_need_nothing_installed(tmp_path):
         {"VIGIE_VAR_DIR": str(tmp_path)},
         "from django.conf import settings as s; "
         "print(s.DEBUG, s.DATABASES['default']['ENGINE'], s.CELERY_BROKER_URL, "
-        "s.API_PARTICULIER_BASE_URL, s.LANGUAGE_CODE, s.TIME_ZONE)",
+        "s.API_PARTICULIER_BASE_URL, s.LANGUAGE_CODE, s.TIME_ZONE, s.CELERY_BROKER_TRANSPORT)",
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
         "True",
         "django.db.backends.sqlite3",
-        "filesystem://",
+        f"sqlite:///{tmp_path / 'celery-broker.sqlite3'}",  # admissions/broker.py, not the files
         "http://127.0.0.1:8001/particulier",
         "fr",
         "Europe/Paris",
+        "admissions.broker:Transport",
     ]
-    assert (tmp_path / "celery" / "queue").is_dir()
+
+
+def test_an_explicit_broker_url_wins_over_the_embedded_broker(tmp_path):
+    for env, expected in (
+        ({"CELERY_BROKER_URL": "redis://10.0.0.9:6379/3"}, "redis://10.0.0.9:6379/3"),
+        ({"REDIS_URL": "redis://10.0.0.8:6379/0"}, "redis://10.0.0.8:6379/0"),
+    ):
+        result = _django(
+            {"VIGIE_VAR_DIR": str(tmp_path), **env},
+            "from django.conf import settings as s; "
+            "print(s.CELERY_BROKER_URL, getattr(s, 'CELERY_BROKER_TRANSPORT', None), "
+            "s.CELERY_BROKER_TRANSPORT_OPTIONS)",
+        )
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.strip() == f"{expected} None {{'visibility_timeout': 3600}}"
 
 
 @pytest.mark.slow

@@ -51,11 +51,13 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
+from admissions import broker
 from tests.factories import InstitutionFactory, UserFactory
 from tests.workers.cluster import (
     ROOT,
     Cluster,
     RedisServer,
+    embedded_broker_url,
     redis_server_available,
     worker_env,
 )
@@ -131,7 +133,7 @@ def browser_worker(
     django_db_setup: None, sandbox: Any, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Cluster]:
     """One Celery worker for the browser tests, on the test database and the session's sandbox,
-    with a broker of its own (a private redis-server, or the filesystem transport)."""
+    with a broker of its own (a private redis-server, or the embedded SQLite broker)."""
     from admissions.celery import app
 
     directory = tmp_path_factory.mktemp("browser-worker")
@@ -142,20 +144,12 @@ def browser_worker(
         server = RedisServer(directory)
         server.start()
         broker_url = server.url
+        transport: str | None = None
         transport_options: dict[str, Any] = {"visibility_timeout": 3600}
     else:
-        broker_url = "filesystem://"
-        folders = {name: var_dir / "celery" / name for name in ("queue", "control", "processed")}
-        for folder in folders.values():
-            folder.mkdir(parents=True)
-        transport_options = {
-            "data_folder_in": str(folders["queue"]),
-            "data_folder_out": str(folders["queue"]),
-            "control_folder": str(folders["control"]),
-            "processed_folder": str(folders["processed"]),
-            "store_processed": False,
-            "polling_interval": 0.05,
-        }
+        broker_url = embedded_broker_url(var_dir)
+        transport = broker.TRANSPORT
+        transport_options = dict(broker.TRANSPORT_OPTIONS)
     cluster = Cluster(
         directory=directory,
         env=worker_env(
@@ -166,9 +160,10 @@ def browser_worker(
         ),
     )
     # The web side (this process) publishes where the worker consumes, for the session.
-    saved = (app.conf.broker_url, app.conf.broker_transport_options)
+    saved = (app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options)
     _reset_producer_pools(app)
     app.conf.broker_url = broker_url
+    app.conf.broker_transport = transport
     app.conf.broker_transport_options = transport_options
     try:
         cluster.start_worker("worker")
@@ -176,7 +171,7 @@ def browser_worker(
     finally:
         cluster.stop()
         _reset_producer_pools(app)
-        app.conf.broker_url, app.conf.broker_transport_options = saved
+        app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options = saved
         if server:
             server.stop()
 

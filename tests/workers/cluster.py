@@ -1,6 +1,6 @@
 """Real Celery worker and beat processes for the worker tests, sharing the test database, a
-broker (a Redis server of their own when `redis-server` is installed, the filesystem transport
-otherwise) and the sandbox."""
+broker (a Redis server of their own when `redis-server` is installed, the embedded SQLite broker
+of ``admissions/broker.py`` otherwise) and the sandbox."""
 
 import os
 import shutil
@@ -151,6 +151,11 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
+
+
+def embedded_broker_url(var_dir: Path) -> str:
+    """The embedded broker's URL for processes whose VIGIE_VAR_DIR is ``var_dir``."""
+    return f"sqlite:///{var_dir / 'celery-broker.sqlite3'}"
 
 
 def redis_server_available() -> bool:

@@ -1,12 +1,18 @@
 import pytest
 
-from tests.workers.cluster import Cluster, RedisServer, redis_server_available, worker_env
+from tests.workers.cluster import (
+    Cluster,
+    RedisServer,
+    embedded_broker_url,
+    redis_server_available,
+    worker_env,
+)
 
 
 @pytest.fixture
 def redis_server(tmp_path):
     if not redis_server_available():
-        pytest.skip("redis-server is not installed: the worker tests use the filesystem transport")
+        pytest.skip("redis-server is not installed: the worker tests use the embedded broker")
     server = RedisServer(tmp_path)
     server.start()
     yield server
@@ -19,7 +25,7 @@ def broker(request, tmp_path):
     if redis_server_available():
         server = request.getfixturevalue("redis_server")
         return {"REDIS_URL": server.url, "VIGIE_TEST_BROKER_URL": server.url, "server": server}
-    return {"VIGIE_TEST_BROKER_URL": "filesystem://", "server": None}
+    return {"VIGIE_TEST_BROKER_URL": embedded_broker_url(tmp_path / "var"), "server": None}
 
 
 @pytest.fixture

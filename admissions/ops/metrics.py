@@ -237,7 +237,7 @@ def _sources() -> Iterator[GaugeMetricFamily]:
 
 def broker_queue_lengths() -> dict[str, int]:
     """Messages waiting in each Celery queue: LLEN of the queue's lists with the Redis broker
-    (one per priority level), the queue's files with the filesystem transport."""
+    (one per priority level), the queue's rows with the embedded SQLite broker."""
     from admissions.celery import CeleryQueue
     from admissions.ops.health import broker_connection
 

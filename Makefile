@@ -6,6 +6,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8000
+SANDBOX_PORT ?= 8001
 
 .PHONY: run test install migrate demo lint format messages clean bench
 
@@ -29,14 +30,19 @@ migrate: install
 demo: migrate
 	$(BIN)/python manage.py demo --if-empty
 
-# Everything on one machine with embedded defaults: web, worker, beat and the sandbox.
+# Everything on one machine with embedded defaults (SQLite database and Celery broker under var/):
+# web, worker, beat and the sandbox, each under bin/respawn, which starts it again if it stops.
 run: demo
 	@echo
 	@echo "  Vigie:        http://$(HOST):$(PORT)/"
 	@echo "  Back-office:  http://$(HOST):$(PORT)/back-office/"
 	@cat var/demo-logins.txt 2>/dev/null || true
 	@echo
-	PORT=$(PORT) HOST=$(HOST) $(BIN)/honcho start
+	@echo "  A process that stops (worker, beat, sandbox, web) is started again after a few seconds,"
+	@echo "  with a [respawn] line in this log saying why (bin/respawn). Ctrl-C stops everything."
+	@echo
+	PORT=$(PORT) HOST=$(HOST) SANDBOX_PORT=$(SANDBOX_PORT) \
+	VIGIE_SANDBOX_URL=$${VIGIE_SANDBOX_URL:-http://127.0.0.1:$(SANDBOX_PORT)} $(BIN)/honcho start
 
 lint: install
 	$(BIN)/ruff check .

@@ -32,6 +32,10 @@ app.conf.task_queues = [Queue(CeleryQueue.GOV_API.value), Queue(CeleryQueue.DEFA
 app.conf.task_default_queue = CeleryQueue.DEFAULT.value
 app.conf.task_routes = {"verifications.verification_run": {"queue": CeleryQueue.GOV_API.value}}
 app.conf.beat_scheduler = "admissions.beat:SingleBeatScheduler"
+# Workers reconnect to a lost broker every second or so, not after Celery's growing back-off,
+# and never give up (Celery's default, 100 attempts, would be 100 seconds at that pace).
+app.conf.worker_consumer = "admissions.worker:Consumer"
+app.conf.broker_connection_max_retries = None
 app.conf.beat_schedule = {
     # Sends due verification requests at the sources' pace; reclaims abandoned ones.
     "verifications-dispatch": {

@@ -352,7 +352,7 @@ VERIFICATION_STUCK_PENDING = timedelta(
     seconds=env.int("VERIFICATION_STUCK_PENDING_SECONDS", default=1800)
 )
 
-# --- One beat (admissions/beat.py) ---------------------------------------------------------
+# --- One beat (admissions/beat.py), broker reconnection -------------------------------------
 # Only the beat holding the beat lock sends the schedule; another stands by and takes over
 # within TTL + RENEW seconds once the holder stops renewing. The lock lives in Redis (REDIS_URL),
 # else in PostgreSQL (an advisory lock), else in VAR_DIR/beat-lock.sqlite3: VIGIE_BEAT_LOCK=auto,
@@ -360,7 +360,10 @@ VERIFICATION_STUCK_PENDING = timedelta(
 VIGIE_BEAT_LOCK = env("VIGIE_BEAT_LOCK", default="auto")
 VIGIE_BEAT_LOCK_TTL_SECONDS = env.float("VIGIE_BEAT_LOCK_TTL_SECONDS", default=30.0)
 VIGIE_BEAT_LOCK_RENEW_SECONDS = env.float("VIGIE_BEAT_LOCK_RENEW_SECONDS", default=5.0)
-# --- end of one beat ------------------------------------------------------------------------
+# Workers retry a lost broker connection this often (admissions/worker.py; Celery's own
+# back-off grows to 30 s, which a broker outage would cost on top of its own length).
+VIGIE_BROKER_RECONNECT_SECONDS = env.float("VIGIE_BROKER_RECONNECT_SECONDS", default=1.0)
+# --- end of one beat and broker reconnection -------------------------------------------------
 
 # --- Verification pipeline: shared rate limits and circuit breakers -------------------------
 # (verifications/providers/limits) One budget per source, per token and per egress identity,

@@ -32,6 +32,7 @@ pipeline's leases and stale-enqueue reclaim send such a request again from the d
 """
 
 import os
+import warnings
 from json import loads
 from queue import Empty
 from time import monotonic, sleep
@@ -40,7 +41,8 @@ from kombu.transport import sqlalchemy
 from kombu.utils import cached_property
 from kombu.utils.encoding import bytes_to_str
 from sqlalchemy import event, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, SADeprecationWarning
+from sqlalchemy.orm import configure_mappers
 
 
 # What admissions/settings.py sets for the embedded broker (and the worker tests, the bench).
@@ -85,6 +87,21 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
+_mappers_configured = False
+
+
+def _configure_mappers_quietly() -> None:
+    """Configure kombu's models once, without SQLAlchemy 2.1's warning about their ``noload``
+    relationship (kombu's, harmless here; the test suite turns warnings into errors)."""
+    global _mappers_configured
+    if _mappers_configured:
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*noload.*", category=SADeprecationWarning)
+        configure_mappers()
+    _mappers_configured = True
+
+
 class Channel(sqlalchemy.Channel):
     def _engine_from_config(self):
         options = {
@@ -99,6 +116,11 @@ class Channel(sqlalchemy.Channel):
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine
+
+    def _open(self):
+        engine_and_session = super()._open()
+        _configure_mappers_quietly()
+        return engine_and_session
 
     @cached_property
     def _sql(self) -> dict:

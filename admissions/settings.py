@@ -226,7 +226,8 @@ if not DEBUG and not FIELD_ENCRYPTION_KEY:
 # --- Caches and Redis -----------------------------------------------------------------------
 
 # Redis carries the shared rate limits and breakers of every worker on every machine. Without
-# it, the embedded default keeps them in the database, which is correct for one machine.
+# it, the embedded default keeps them in a SQLite file of their own, VAR_DIR/limits.sqlite3
+# (verifications/providers/limits), shared by the processes of one machine only.
 REDIS_URL = env("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
@@ -373,14 +374,16 @@ VIGIE_BROKER_RECONNECT_SECONDS = env.float("VIGIE_BROKER_RECONNECT_SECONDS", def
 # with VERIFICATION_RATE_LIMIT_<SOURCE>_<SCOPE>, e.g. VERIFICATION_RATE_LIMIT_API_PARTICULIER_
 # TOKEN=20/1s (several: "20/1s,600/1m"; "off": no limit in that scope).
 _DEFAULT_RATE_LIMITS = {
-    # Published: 20 requests/s per token, 1,000 requests/min per IP (api-reference 2.6). The
+    # Published: 20 requests/s per token, 1,000 requests/min per IP
+    # (docs/api/api-particulier.md §Rate limits). The
     # per-endpoint limit and remaining budget come from the RateLimit-* headers at run time.
     "api_particulier": {"token": [(20, 1.0)], "ip": [(1000, 60.0)]},
-    # No documented limit (api-reference 1.6 and 3.6): conservative choices of ours, for all
+    # No documented limit (docs/api/cvec.md §Rate limits, docs/api/certifinfo.md §Rate limits and
+    # freshness): conservative choices of ours, for all
     # machines together.
     "cvec": {"source": [(5, 1.0), (200, 60.0)]},
     "certifinfo": {"source": [(5, 1.0), (200, 60.0)]},
-    # 100 requests per 5 minutes per client IP (api-reference 4.5).
+    # 100 requests per 5 minutes per client IP (docs/api/covoiturage.md §Rate limits).
     "covoiturage": {"ip": [(100, 300.0)]},
 }
 _RATE_RE = re.compile(r"^(\d+)/(\d*\.?\d*)(ms|s|m|min|h)?$")

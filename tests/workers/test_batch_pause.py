@@ -9,8 +9,8 @@ from admissions.enums import BatchStatus, ClaimKind, Verdict
 from admissions.models import Batch
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
+from tests.workers.batches import assert_each_ended_exactly_once
 from tests.workers.cluster import wait_for
-from tests.workers.test_workers import _assert_each_ended_exactly_once
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
 from verifications.sandbox.population import ScolariteOutcome
@@ -55,7 +55,7 @@ def test_a_paused_batch_sends_nothing_upstream_until_resumed(cluster, sandbox_se
     assert wait_for(
         lambda: Batch.objects.get(pk=batch.pk).status == BatchStatus.DONE, timeout=90
     ), cluster.log("w1")[-3000:]
-    _assert_each_ended_exactly_once(batch, claims)
+    assert_each_ended_exactly_once(batch, claims)
     assert set(
         VerificationRequest.objects.filter(batch=batch).values_list("verdict", flat=True)
     ) == {Verdict.CONFIRMED}

@@ -14,8 +14,8 @@ import time
 import pytest
 
 from admissions.enums import ClaimKind, Verdict
+from tests.workers.batches import assert_each_ended_exactly_once, batch_done, batch_of
 from tests.workers.cluster import wait_for
-from tests.workers.test_workers import _assert_each_ended_exactly_once, _batch, _done
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
 
@@ -35,7 +35,7 @@ def _done_count(batch) -> int:
 
 def _run(batch, *, timeout: float) -> float:
     started = time.monotonic()
-    assert wait_for(lambda: _done(batch), timeout=timeout, interval=0.1)
+    assert wait_for(lambda: batch_done(batch), timeout=timeout, interval=0.1)
     return time.monotonic() - started
 
 
@@ -55,11 +55,11 @@ def test_a_broker_outage_costs_about_its_length(cluster, broker, sandbox_setting
     cluster.start_beat()
 
     # The same batch without an outage: the reference makespan.
-    reference, reference_claims = _batch([ClaimKind.SCOLARITE], per_kind=PER_BATCH)
+    reference, reference_claims = batch_of([ClaimKind.SCOLARITE], per_kind=PER_BATCH)
     reference_makespan = _run(reference, timeout=120)
-    _assert_each_ended_exactly_once(reference, reference_claims)
+    assert_each_ended_exactly_once(reference, reference_claims)
 
-    batch, claims = _batch([ClaimKind.SCOLARITE], per_kind=PER_BATCH)
+    batch, claims = batch_of([ClaimKind.SCOLARITE], per_kind=PER_BATCH)
     started = time.monotonic()
     assert wait_for(lambda: _done_count(batch) >= 10, timeout=60, interval=0.05)
     done_before = _done_count(batch)
@@ -75,10 +75,10 @@ def test_a_broker_outage_costs_about_its_length(cluster, broker, sandbox_setting
     outage = up_at - down_at
     assert wait_for(lambda: _done_count(batch) > done_before + done_while_down, timeout=120)
     first_verdict_after = time.monotonic() - up_at
-    assert wait_for(lambda: _done(batch), timeout=240, interval=0.1), cluster.log("w1")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=240, interval=0.1), cluster.log("w1")[-3000:]
     makespan = time.monotonic() - started
 
-    _assert_each_ended_exactly_once(batch, claims)
+    assert_each_ended_exactly_once(batch, claims)
     assert set(
         VerificationRequest.objects.filter(batch=batch).values_list("verdict", flat=True)
     ) == {Verdict.CONFIRMED}

@@ -50,6 +50,7 @@ from tests.factories import InstitutionFactory, UserFactory
 from tests.fixtures.sandbox import SandboxClient, start_sandbox, stop_sandbox
 from tests.verifications.helpers import claim_for
 from tests.workers import netns
+from tests.workers.batches import batch_done
 from tests.workers.cluster import redis_server_available, wait_for, worker_env
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationAttempt, VerificationRequest
@@ -280,14 +281,6 @@ def _launch(hosts: Hosts, batch, claims, user) -> None:
     hosts.kick()
 
 
-def _done(batch) -> bool:
-    return (
-        not VerificationRequest.objects.filter(batch=batch)
-        .exclude(state=RequestState.DONE)
-        .exists()
-    )
-
-
 def _assert_each_ended_exactly_once(batch, claims) -> None:
     requests = VerificationRequest.objects.filter(batch=batch)
     assert requests.count() == len(claims)
@@ -319,7 +312,7 @@ def test_two_hosts_share_the_limits(hosts, figures):
     hosts.start()
     _launch(hosts, batch, claims, user)
     started = time.monotonic()
-    assert wait_for(lambda: _done(batch), timeout=120, interval=0.2), hosts.log("a")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=120, interval=0.2), hosts.log("a")[-3000:]
     elapsed = time.monotonic() - started
 
     _assert_each_ended_exactly_once(batch, claims)
@@ -392,7 +385,7 @@ def test_a_host_killed_mid_batch_loses_nothing(hosts, figures):
     done_before = done.count()
     a.unplug()
     killed_at = time.monotonic() - started
-    assert wait_for(lambda: _done(batch), timeout=150, interval=0.2), hosts.log("b")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=150, interval=0.2), hosts.log("b")[-3000:]
     elapsed = time.monotonic() - started
 
     _assert_each_ended_exactly_once(batch, claims)

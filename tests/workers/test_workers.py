@@ -9,68 +9,19 @@ from collections import Counter
 import pytest
 from django.db.models import Count
 
-from admissions.enums import AuditAction, ClaimKind, Verdict
-from admissions.models import AuditEvent, Batch
-from tests.factories import InstitutionFactory, UserFactory
-from tests.verifications.helpers import claim_for, person_with
-from tests.workers.cluster import wait_for
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
-from verifications.sandbox.population import (
-    CertificationOutcome,
-    CovoiturageOutcome,
-    CvecOutcome,
-    ScolariteOutcome,
+from admissions.enums import ClaimKind, Verdict
+from tests.workers.batches import (
+    EXPECTED,
+    assert_each_ended_exactly_once,
+    batch_done,
+    batch_of,
 )
-from verifications.services import verification_requests_create
+from tests.workers.cluster import wait_for
+from verifications.enums import RequestState
+from verifications.models import VerificationRequest
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-EXPECTED = {
-    ClaimKind.SCOLARITE: ({"scolarite": ScolariteOutcome.ENROLLED}, Verdict.CONFIRMED),
-    ClaimKind.CVEC: ({"cvec": CvecOutcome.VALID}, Verdict.CONFIRMED),
-    ClaimKind.CERTIFICATION: ({"certification": CertificationOutcome.ACTIVE}, Verdict.CONFIRMED),
-    ClaimKind.COVOITURAGE: ({"covoiturage": CovoiturageOutcome.OK}, Verdict.CONFIRMED),
-}
-
-
-def _batch(kinds: list[str], *, per_kind: int, distinct: bool = True):
-    institution = InstitutionFactory()
-    user = UserFactory(institution=institution, supervisor=True)
-    claims = []
-    for kind in kinds:
-        outcome, _verdict = EXPECTED[kind]
-        base = person_with(**outcome)
-        claims += [claim_for(base, kind, institution) for _ in range(per_kind)]
-    batch = Batch.objects.create(
-        institution=institution, kind="verification", label="test", total=len(claims)
-    )
-    created = verification_requests_create(
-        claims=claims, acting_user=user, trigger=Trigger.BATCH, batch=batch
-    )
-    assert created == len(claims)
-    return batch, claims
-
-
-def _done(batch) -> bool:
-    return (
-        not VerificationRequest.objects.filter(batch=batch)
-        .exclude(state=RequestState.DONE)
-        .exists()
-    )
-
-
-def _assert_each_ended_exactly_once(batch, claims) -> None:
-    requests = VerificationRequest.objects.filter(batch=batch)
-    assert requests.count() == len(claims)
-    assert not requests.exclude(state=RequestState.DONE).exists()
-    per_claim = Counter(
-        AuditEvent.objects.filter(
-            action=AuditAction.VERDICT_RECORDED, object_type="claim"
-        ).values_list("object_id", flat=True)
-    )
-    assert {str(c.pk): per_claim[str(c.pk)] for c in claims} == {str(c.pk): 1 for c in claims}
 
 
 def test_a_worker_killed_mid_call_leaves_nothing_unfinished(cluster, sandbox_settings, figures):
@@ -78,7 +29,7 @@ def test_a_worker_killed_mid_call_leaves_nothing_unfinished(cluster, sandbox_set
     cluster.start_worker("w1")
     cluster.start_worker("w2")
     cluster.start_beat()
-    batch, claims = _batch([ClaimKind.SCOLARITE, ClaimKind.CVEC], per_kind=12)
+    batch, claims = batch_of([ClaimKind.SCOLARITE, ClaimKind.CVEC], per_kind=12)
     started = time.monotonic()
 
     def w1_mid_call() -> bool:
@@ -92,10 +43,10 @@ def test_a_worker_killed_mid_call_leaves_nothing_unfinished(cluster, sandbox_set
     victim = VerificationRequest.objects.filter(batch=batch, state=RequestState.RUNNING).first()
     cluster.kill("w1")
     killed_at = time.monotonic()
-    assert wait_for(lambda: _done(batch), timeout=120), cluster.log("w2")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=120), cluster.log("w2")[-3000:]
     elapsed = time.monotonic() - started
 
-    _assert_each_ended_exactly_once(batch, claims)
+    assert_each_ended_exactly_once(batch, claims)
     verdicts = Counter(
         VerificationRequest.objects.filter(batch=batch).values_list("verdict", flat=True)
     )
@@ -117,7 +68,7 @@ def test_broker_down_for_a_while_loses_nothing(cluster, broker, sandbox_settings
     cluster.env["VERIFICATION_RATE_LIMIT_API_PARTICULIER_TOKEN"] = "5/1s"
     cluster.start_worker("w1", concurrency=2)
     cluster.start_beat()
-    batch, claims = _batch([ClaimKind.SCOLARITE], per_kind=40)
+    batch, claims = batch_of([ClaimKind.SCOLARITE], per_kind=40)
     started = time.monotonic()
     assert wait_for(
         lambda: (
@@ -134,10 +85,10 @@ def test_broker_down_for_a_while_loses_nothing(cluster, broker, sandbox_settings
     ).count()
     broker["server"].start()
     up_at = time.monotonic()
-    assert wait_for(lambda: _done(batch), timeout=150), cluster.log("w1")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=150), cluster.log("w1")[-3000:]
     elapsed = time.monotonic() - started
 
-    _assert_each_ended_exactly_once(batch, claims)
+    assert_each_ended_exactly_once(batch, claims)
     verdicts = Counter(
         VerificationRequest.objects.filter(batch=batch).values_list("verdict", flat=True)
     )
@@ -179,12 +130,12 @@ def test_a_failing_source_never_sees_more_than_its_limits(cluster, sandbox_setti
     cluster.start_worker("w1", concurrency=2)
     cluster.start_worker("w2", concurrency=2)
     cluster.start_beat()
-    batch, claims = _batch(list(EXPECTED), per_kind=12)
+    batch, claims = batch_of(list(EXPECTED), per_kind=12)
     started = time.monotonic()
-    assert wait_for(lambda: _done(batch), timeout=240), cluster.log("w1")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=240), cluster.log("w1")[-3000:]
     elapsed = time.monotonic() - started
 
-    _assert_each_ended_exactly_once(batch, claims)
+    assert_each_ended_exactly_once(batch, claims)
     by_kind = (
         VerificationRequest.objects.filter(batch=batch)
         .values("source", "verdict")
@@ -213,12 +164,12 @@ def test_identical_requests_are_never_in_flight_together(cluster, sandbox_settin
     cluster.start_worker("w2", concurrency=2)
     cluster.start_beat()
     # Twenty applicants with the very same identity and school: twenty identical calls.
-    batch, claims = _batch([ClaimKind.SCOLARITE], per_kind=20)
+    batch, claims = batch_of([ClaimKind.SCOLARITE], per_kind=20)
     started = time.monotonic()
-    assert wait_for(lambda: _done(batch), timeout=120), cluster.log("w1")[-3000:]
+    assert wait_for(lambda: batch_done(batch), timeout=120), cluster.log("w1")[-3000:]
     elapsed = time.monotonic() - started
 
-    _assert_each_ended_exactly_once(batch, claims)
+    assert_each_ended_exactly_once(batch, claims)
     stats = sandbox_settings.stats()
     assert stats["total"]["max_in_flight"] == 1
     assert "409" not in stats["total"]["statuses"]

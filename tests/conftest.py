@@ -10,9 +10,17 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
     from django.conf import settings
 
     db = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+    if os.environ.get("REDIS_URL"):
+        redis, limiter = "yes", "REDIS_URL"
+    else:
+        import shutil
+
+        redis = "no"
+        installed = shutil.which("redis-server")
+        limiter = "own redis-server" if installed else "skipped (no redis-server)"
     return [
-        f"vigie: database={db} redis={'yes' if os.environ.get('REDIS_URL') else 'no'} "
-        f"broker={settings.CELERY_BROKER_URL.split('://', 1)[0]}"
+        f"vigie: database={db} redis={redis} "
+        f"broker={settings.CELERY_BROKER_URL.split('://', 1)[0]} redis limiter tests={limiter}"
     ]
 
 

@@ -1,8 +1,10 @@
 """Fixtures for the shared limiter: both backends, a fake clock, a private Redis database.
 
 Redis tests use their own database (``VIGIE_TEST_LIMITS_REDIS_DB``, 9 by default) on the server
-named by ``REDIS_URL``, and flush only that one. Without ``REDIS_URL`` they are skipped, and
-pytest prints the reason (``-ra``).
+named by ``REDIS_URL``, and flush only that one. Without ``REDIS_URL`` they run against a
+``redis-server`` the session starts for them (a free loopback port, no persistence, a temporary
+directory), stopped at the end of the session; without the ``redis-server`` binary either, they
+are skipped, and pytest prints the reason (``-ra``).
 """
 
 import os
@@ -15,11 +17,15 @@ import pytest
 import redis
 
 from tests.limits.workers import build_limiter
+from tests.workers.cluster import RedisServer, redis_server_available
 from verifications.providers.limits.base import Limiter, LimitsConfig, parse_rate_table
 
 
 REDIS_TEST_DB = int(os.environ.get("VIGIE_TEST_LIMITS_REDIS_DB", "9"))
-NO_REDIS = "REDIS_URL is not set: the Redis backend of the limiter is not tested here (CI sets it)"
+NO_REDIS = (
+    "REDIS_URL is not set and no redis-server binary is installed: the Redis backend of the "
+    "limiter is not tested here (install redis-server, or set REDIS_URL as CI does)"
+)
 
 # Fake-clock tests start here: a realistic epoch value (2027), so that reset timestamps are
 # read as timestamps and not as deltas.
@@ -28,19 +34,33 @@ T0 = 1_800_000_000.0
 RateTable = Mapping[str, Mapping[str, Sequence[tuple[int, float]]]]
 
 
-def limits_redis_url() -> str | None:
-    """``REDIS_URL`` pointed at the limiter tests' own database, or None."""
-    url = os.environ.get("REDIS_URL")
-    if not url:
-        return None
+def limits_redis_url(url: str) -> str:
+    """``url`` (a Redis server's) pointed at the limiter tests' own database."""
     return urlunsplit(urlsplit(url)._replace(path=f"/{REDIS_TEST_DB}"))
 
 
-@pytest.fixture
-def redis_url() -> Iterator[str]:
-    url = limits_redis_url()
-    if url is None:
+@pytest.fixture(scope="session")
+def limits_redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The Redis server the limiter tests use: ``REDIS_URL``'s when set, otherwise one of the
+    session's own (``redis-server`` on a free port, no persistence), stopped at session end."""
+    url = os.environ.get("REDIS_URL")
+    if url:
+        yield url
+        return
+    if not redis_server_available():
         pytest.skip(NO_REDIS)
+    server = RedisServer(tmp_path_factory.mktemp("limits-redis"))
+    server.start()
+    try:
+        yield server.url
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_url(limits_redis_server: str) -> Iterator[str]:
+    """A Redis URL on the limiter tests' own database, flushed before and after the test."""
+    url = limits_redis_url(limits_redis_server)
     client = redis.Redis.from_url(url)
     client.flushdb()  # only our own database
     yield url

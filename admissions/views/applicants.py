@@ -2,8 +2,7 @@
 their claims. The applicant's own page (claims, verdicts, timeline) is verifications'."""
 
 from django.contrib import messages
-from django.contrib.auth import views as auth_views
-from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
@@ -11,13 +10,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from admissions import selectors, services
 from admissions.enums import ClaimKind
-from admissions.forms import (
-    ApplicantFilterForm,
-    ApplicantForm,
-    ClaimForm,
-    LoginForm,
-    claim_fields,
-)
+from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
 from admissions.http import HtmxHttpRequest, client_ip, member_required
 
 
@@ -170,21 +163,3 @@ def claim_edit(request: HttpRequest, claim_id: int) -> HttpResponse:
         "admissions/claim_form.html",
         {"form": form, "applicant": claim.applicant, "kind": ClaimKind(claim.kind), "claim": claim},
     )
-
-
-def permission_denied(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    return render(request, "403.html", status=403)
-
-
-class LoginView(auth_views.LoginView):
-    """The login page; a lockout (admissions/login_throttle.py) answers 429 with its message."""
-
-    template_name = "admissions/login.html"
-    authentication_form = LoginForm
-    redirect_authenticated_user = True
-
-    def form_invalid(self, form: LoginForm) -> HttpResponse:
-        response = super().form_invalid(form)
-        if form.has_error(NON_FIELD_ERRORS, "locked_out"):
-            response.status_code = 429
-        return response

@@ -8,7 +8,7 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import variant_label
-from admissions.enums import ClaimKind, Role, choice_label
+from admissions.enums import Role, choice_label
 
 
 register = template.Library()
@@ -38,11 +38,6 @@ def declared_items(claim: Any) -> list[tuple[str, str]]:
             value = _year_span(value)
         items.append((DECLARED_LABELS.get(key, key), str(value)))
     return items
-
-
-@register.filter
-def kind_label(kind: str) -> str:
-    return ClaimKind(kind).label if kind in ClaimKind.values else kind
 
 
 DIFF_LABELS = {

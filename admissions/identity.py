@@ -37,8 +37,10 @@ _PHONE_RE = re.compile(r"^\+?[\d .-]{6,20}$")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
-def normalize_name(value: str) -> str:
-    """Collapse spaces and use the straight apostrophe; case is kept as typed."""
+def tidy_name(value: str) -> str:
+    """A name as stored and shown: spaces collapsed, the straight apostrophe; case, accents and
+    hyphens kept as typed. (Names are compared in their folded form,
+    ``verifications.names.fold_name``.)"""
     return re.sub(r"\s+", " ", str(value or "")).strip().replace("’", "'")
 
 
@@ -64,7 +66,7 @@ def split_first_names(value: str | list[str] | tuple[str, ...]) -> list[str]:
     """Given names in order. A string separates them with commas: "Marie Davida" is one name,
     "Pierre, Richard" two (API Particulier forwards only the first item to the ministry)."""
     items = value if isinstance(value, list | tuple) else str(value or "").split(",")
-    return [normalize_name(item) for item in items if normalize_name(item)]
+    return [tidy_name(item) for item in items if tidy_name(item)]
 
 
 def parse_birth_date(value: Any) -> dt.date:
@@ -115,7 +117,7 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
     for field, required in (("birth_name", True), ("usage_name", False)):
         if not wanted(field):
             continue
-        name = normalize_name(data.get(field, ""))
+        name = tidy_name(data.get(field, ""))
         if not name and required:
             fail(field, _("Ce champ est obligatoire."), "required")
         elif name and (len(name) > 100 or not _NAME_RE.match(name)):

@@ -1,11 +1,11 @@
 """Comparing people's names across sources.
 
 Sources spell the same civil-status name differently: "Dupré" / "DUPRE", "Marc-Antoine" /
-"MARC ANTOINE", "N’Diaye" / "N'DIAYE" / "NDIAYE"... :func:`normalize_name` gives the form two
+"MARC ANTOINE", "N’Diaye" / "N'DIAYE" / "NDIAYE"... :func:`fold_name` gives the form two
 spellings of one name share (case, accents, ligatures, hyphens, apostrophes, spaces and other
 punctuation ignored); the ``*_matches`` functions say whether a source's name is the declared one.
 
-This is for *comparison* only; ``admissions.identity.normalize_name`` keeps names as typed for
+This is for *comparison* only; ``admissions.identity.tidy_name`` keeps names as typed for
 display and storage. Pure functions, no Django.
 """
 
@@ -50,11 +50,11 @@ def fold_to_ascii(value: str) -> str:
     return "".join(c for c in decomposed if not unicodedata.combining(c)).translate(_LIGATURES)
 
 
-def normalize_name(value: str) -> str:
+def fold_name(value: str) -> str:
     """The comparison form of a name: lower case, no accents, apostrophes removed, words
     separated by single spaces.
 
-    >>> normalize_name("  Lily-Rose  D’Arc ")
+    >>> fold_name("  Lily-Rose  D’Arc ")
     'lily rose darc'
     """
     text = str(value or "")
@@ -89,8 +89,8 @@ def first_name_matches(declared: Sequence[str], source: str | None) -> bool:
     """
     if not source:
         return False
-    got = normalize_name(source).split()
-    names = [normalize_name(name).split() for name in declared]
+    got = fold_name(source).split()
+    names = [fold_name(name).split() for name in declared]
     names = [words for words in names if words]
     if not got or not names:
         return False
@@ -100,4 +100,4 @@ def first_name_matches(declared: Sequence[str], source: str | None) -> bool:
 
 
 def _compact(value: str) -> str:
-    return normalize_name(value).replace(" ", "")
+    return fold_name(value).replace(" ", "")

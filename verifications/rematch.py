@@ -42,7 +42,7 @@ from typing import Any
 
 from admissions.claims import CertificationDeclared, CvecDeclared, Declared
 from admissions.enums import ClaimKind, Verdict
-from verifications.names import fold_to_ascii, normalize_name
+from verifications.names import fold_name, fold_to_ascii
 from verifications.providers.base import Identity
 from verifications.providers.cvec import etudiant_key
 from verifications.verdicts.common import Decision, decision, row
@@ -159,9 +159,9 @@ def format_only(identity: Identity, variant: Variant) -> bool:
             return False
         before = getattr(identity, name)
         if name == "first_names":
-            if [normalize_name(v) for v in before] != [normalize_name(v) for v in value]:
+            if [fold_name(v) for v in before] != [fold_name(v) for v in value]:
                 return False
-        elif normalize_name(before) != normalize_name(value):
+        elif fold_name(before) != fold_name(value):
             return False
     return True
 
@@ -274,7 +274,7 @@ def _scolarite_variants(identity: Identity) -> list[Variant]:
 def _surname_variants(identity: Identity) -> list[Variant]:
     variants = []
     usage = identity.usage_name.strip()
-    if usage and normalize_name(usage) != normalize_name(identity.birth_name):
+    if usage and fold_name(usage) != fold_name(identity.birth_name):
         variants.append(Variant("usage_name", {"birth_name": usage}))
     parts = [p for p in _WORDS.split(identity.birth_name.strip()) if p]
     if len(parts) >= 2:

@@ -15,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from admissions.claims import clean_declared
-from admissions.identity import clean_identity, normalize_name
+from admissions.identity import clean_identity, tidy_name
 from admissions.imports.columns import (
     CLAIM_COLUMNS,
     COLUMN_BY_KEY,
@@ -196,7 +196,7 @@ def _first_name_column(error: ValidationError, first_names: list[str]) -> str:
     value = (error.params or {}).get("value")
     if value is not None:
         for column, name in zip(FIRST_NAME_COLUMNS, first_names, strict=True):
-            if name and normalize_name(name) == value:
+            if name and tidy_name(name) == value:
                 return column
     return FIRST_NAME_COLUMNS[0]
 

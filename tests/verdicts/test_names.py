@@ -5,7 +5,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from verifications.names import first_name_matches, fold_to_ascii, names_match, normalize_name
+from verifications.names import first_name_matches, fold_name, fold_to_ascii, names_match
 
 
 @pytest.mark.parametrize(
@@ -31,22 +31,22 @@ from verifications.names import first_name_matches, fold_to_ascii, names_match, 
         ("  -' ", ""),
     ],
 )
-def test_normalize_name(value, expected):
-    assert normalize_name(value) == expected
+def test_fold_name(value, expected):
+    assert fold_name(value) == expected
 
 
 @given(st.text())
 @example("İ")
 @example("ﬀ")
 @example("ǅ")
-def test_normalize_name_is_idempotent(value):
-    once = normalize_name(value)
-    assert normalize_name(once) == once
+def test_fold_name_is_idempotent(value):
+    once = fold_name(value)
+    assert fold_name(once) == once
 
 
 @given(st.text())
-def test_normalized_names_have_single_inner_spaces(value):
-    result = normalize_name(value)
+def test_folded_names_have_single_inner_spaces(value):
+    result = fold_name(value)
     assert result == result.strip()
     assert "  " not in result
     assert result == result.casefold()
@@ -59,12 +59,12 @@ french_names = st.text(alphabet=FRENCH, max_size=40)
 
 @given(french_names)
 def test_case_accents_and_separators_do_not_matter(value):
-    expected = normalize_name(value)
-    assert normalize_name(value.upper()) == expected
-    assert normalize_name(value.lower()) == expected
-    assert normalize_name(fold_to_ascii(value)) == expected
-    assert normalize_name(value.replace("-", " ")) == expected
-    assert normalize_name(value.replace("’", "'")) == expected
+    expected = fold_name(value)
+    assert fold_name(value.upper()) == expected
+    assert fold_name(value.lower()) == expected
+    assert fold_name(fold_to_ascii(value)) == expected
+    assert fold_name(value.replace("-", " ")) == expected
+    assert fold_name(value.replace("’", "'")) == expected
     assert set(expected) <= set(string.ascii_lowercase + " ")
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import requests
 
 from admissions.enums import Source
-from verifications.names import normalize_name
+from verifications.names import fold_name
 from verifications.providers import coerce, http
 from verifications.providers.base import (
     INVALID_QUERY,
@@ -71,7 +71,7 @@ _LEVEL = re.compile(r"\b([1-8])\b")
 _LIST_KEYS = ("data", "results", "items", "certifications", "resultats")
 _ID_KEYS = ("certifinfo_code", "id", "code_certifinfo", "certifinfo_id")
 _TITLE_KEYS = ("intitule", "certifinfo_intitule", "libelle", "intitule_certification")
-# Status labels, compared after normalize_name; "archived" words are checked first because
+# Status labels, compared after fold_name; "archived" words are checked first because
 # "inactive" contains "active".
 _ARCHIVED_WORDS = ("archiv", "inacti", "perime", "abroge", "caduc", "expire", "supprim", "ferme")
 _ACTIVE_WORDS = ("actif", "active", "en vigueur", "valide", "enregistre", "ouvert")
@@ -300,7 +300,7 @@ def _archived(item: dict[str, Any]) -> bool | None:
 
 
 def _state_from_text(text: str | None) -> bool | None:
-    words = normalize_name(text or "")
+    words = fold_name(text or "")
     if not words:
         return None
     if any(word in words for word in _ARCHIVED_WORDS):

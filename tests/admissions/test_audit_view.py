@@ -18,7 +18,7 @@ from admissions.audit import AuditEntry, audit_record, audit_record_many
 from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
-from tests.html import fold, region
+from tests.html import assert_same_region, region
 from verifications.services import claim_override_verdict, claim_verify_manually
 
 
@@ -227,7 +227,7 @@ def test_the_htmx_fragment_is_the_same_region_as_the_full_page(supervisor, super
         reverse("audit_list"), params, headers={"HX-Request": "true", "HX-Target": "audit-results"}
     ).text
     assert "<html" not in fragment
-    assert fold(fragment) == region(full, "audit-results")
+    assert_same_region(fragment, full, "audit-results")
 
 
 # --- Exports --------------------------------------------------------------------------------

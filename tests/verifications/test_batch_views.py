@@ -13,7 +13,7 @@ from django.utils import timezone
 from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
 from admissions.models import AuditEvent, Batch
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
-from tests.html import fold, region
+from tests.html import assert_same_region
 from tests.verifications.helpers import answering_people, claim_for, import_row, person_with
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
@@ -140,7 +140,7 @@ def test_the_fragment_is_the_same_region_as_the_full_page(supervisor_client, sup
     fragment = supervisor_client.get(reverse("batch_progress", args=[batch.pk]), headers=HTMX)
     assert fragment["Cache-Control"] == "no-store"
     assert "<html" not in fragment.text
-    assert fold(fragment.text) == region(full, "batch-progress")
+    assert_same_region(fragment.text, full, "batch-progress")
 
 
 def test_the_fragment_stops_polling_when_the_batch_is_done(supervisor_client, supervisor):

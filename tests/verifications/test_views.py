@@ -11,7 +11,7 @@ from django.urls import reverse
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.models import Applicant, AuditEvent, Claim
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
-from tests.html import fold, region
+from tests.html import assert_same_region
 from tests.verifications.helpers import claim_for, person_with
 from verifications.models import SourceAlert, VerificationRequest
 from verifications.sandbox.population import ScolariteOutcome
@@ -94,7 +94,7 @@ def test_htmx_results_are_the_same_region_as_the_full_page(clerk, clerk_client):
     full = clerk_client.get(url, {"q": ""}).text
     fragment = clerk_client.get(url, {"q": ""}, headers={**HTMX, "HX-Target": "applicant-results"})
     assert "<html" not in fragment.text
-    assert fold(fragment.text) == region(full, "applicant-results")
+    assert_same_region(fragment.text, full, "applicant-results")
 
 
 def test_pagination(clerk, clerk_client):
@@ -235,7 +235,7 @@ def test_verify_button_starts_a_live_card_that_stops_polling_when_done(clerk, cl
     assert "Confirmé" in card.text
     assert "L’élève est scolarisé" in card.text or "L&#x27;élève est scolarisé" in card.text
     page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
-    assert fold(card.text) == region(page, f"claim-{claim.pk}")
+    assert_same_region(card.text, page, f"claim-{claim.pk}")
 
 
 def test_card_query_count_does_not_depend_on_attempts(clerk, clerk_client):

@@ -18,7 +18,7 @@ def people(start: int, count: int):
     of seconds before they end ``unavailable``, which would measure the retry policy, not the
     pace. (They no longer open the source's breaker: it counts distinct failing requests.)
     Yields (line number, person)."""
-    from verifications.sandbox.population import POPULATION_SIZE, ScolariteOutcome, person
+    from sandbox.population import POPULATION_SIZE, ScolariteOutcome, person
 
     n = start
     found = 0

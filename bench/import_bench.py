@@ -41,7 +41,7 @@ RUNS_AFTER = (("10,000 rows, institution of 110,000", 10_000),)
 def generate_csv(path: Path, start: int, count: int, tag: str) -> int:
     from admissions.imports import COLUMNS
     from bench.data import csv_row
-    from verifications.sandbox.population import POPULATION_SIZE, person
+    from sandbox.population import POPULATION_SIZE, person
 
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")

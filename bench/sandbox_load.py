@@ -31,8 +31,8 @@ from urllib.parse import urlencode, urlsplit
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from verifications.sandbox import tokens  # noqa: E402
-from verifications.sandbox.population import (  # noqa: E402
+from sandbox import tokens  # noqa: E402
+from sandbox.population import (  # noqa: E402
     CERTIFICATIONS,
     STAGING_RECIPIENT,
     CovoiturageOutcome,

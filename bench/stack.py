@@ -164,7 +164,7 @@ class Stack:
             }
         )
         if self.sandbox_url:
-            from verifications.sandbox import tokens
+            from sandbox import tokens
 
             env.update(
                 {

@@ -5,8 +5,8 @@ from django.core.management.base import CommandError
 from admissions.audit import audit_chains_verify
 from admissions.enums import BatchKind, ClaimKind, Role
 from admissions.models import Applicant, Batch, Claim, Institution, User
+from sandbox.population import STAGING_PUPILS, person
 from verifications.models import VerificationRequest
-from verifications.sandbox.population import STAGING_PUPILS, person
 
 
 pytestmark = pytest.mark.django_db

@@ -20,12 +20,12 @@ from django.db import connection, transaction
 from admissions import services
 from admissions.enums import AuditAction, BatchKind, ClaimKind, Role, Source
 from admissions.models import Applicant, AuditEvent, Batch, InstitutionCredential
+from sandbox.population import ScolariteOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from verifications.enums import RequestState, Trigger
 from verifications.models import InstitutionPolicy, SourceAlert, VerificationRequest
 from verifications.providers.base import ProviderRejected
-from verifications.sandbox.population import ScolariteOutcome
 from verifications.services import verification_requests_create, verification_run
 from verifications.services.policies import institution_policy_get
 from verifications.services.run import _raise_alert

@@ -8,6 +8,7 @@ import pytest
 
 from admissions.enums import AuditAction, ClaimKind
 from admissions.models import Applicant, AuditEvent, Claim
+from sandbox.population import ScolariteOutcome
 from tests.browser.conftest import TIMEOUT_MS
 from tests.verifications.helpers import (
     claim_for,
@@ -17,7 +18,6 @@ from tests.verifications.helpers import (
     typo_claim,
 )
 from verifications.models import VerificationRequest
-from verifications.sandbox.population import ScolariteOutcome
 
 
 expect = pytest.importorskip(

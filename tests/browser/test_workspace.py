@@ -8,11 +8,11 @@ import pytest
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
+from sandbox.population import ScolariteOutcome
 from tests.browser.conftest import PASSWORD, TIMEOUT_MS
 from tests.browser.guards import no_navigation_guard
 from tests.factories import ApplicantFactory, ClaimFactory
 from tests.verifications.helpers import person_with
-from verifications.sandbox.population import ScolariteOutcome
 
 
 # Without the package (dev extra), the module is skipped with this reason, not an error.

@@ -24,17 +24,17 @@ from admissions.celery import app
 from admissions.enums import ClaimKind
 from admissions.ops.context import LogContext
 from admissions.ops.jsonlog import JsonFormatter
-from tests.factories import InstitutionFactory, UserFactory
-from tests.security.test_log_privacy import _forbidden_strings
-from tests.verifications.helpers import claim_for, person_with
-from verifications.enums import RequestState
-from verifications.models import VerificationRequest
-from verifications.sandbox.population import (
+from sandbox.population import (
     CertificationOutcome,
     CovoiturageOutcome,
     CvecOutcome,
     ScolariteOutcome,
 )
+from tests.factories import InstitutionFactory, UserFactory
+from tests.security.test_log_privacy import _forbidden_strings
+from tests.verifications.helpers import claim_for, person_with
+from verifications.enums import RequestState
+from verifications.models import VerificationRequest
 
 
 ROOT = Path(__file__).resolve().parents[2]

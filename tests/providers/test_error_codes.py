@@ -6,9 +6,9 @@ from pathlib import Path
 import pytest
 from django.utils import translation
 
+from sandbox.particulier_errors import ERRORS
 from verifications.providers import error_codes
 from verifications.providers.error_codes import describe
-from verifications.sandbox.particulier_errors import ERRORS
 
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "PROVIDER_ERRORS.md"

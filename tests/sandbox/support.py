@@ -5,8 +5,8 @@ from typing import Any
 
 import requests
 
-from verifications.sandbox import tokens
-from verifications.sandbox.population import STAGING_RECIPIENT, Person
+from sandbox import tokens
+from sandbox.population import STAGING_RECIPIENT, Person
 
 
 TIMEOUT = 10
@@ -64,7 +64,7 @@ def get_scolarite(
 
 def first(population_filter: Any, start: int = 0) -> Person:
     """The first generated person matching a predicate."""
-    from verifications.sandbox.population import POPULATION_SIZE, person
+    from sandbox.population import POPULATION_SIZE, person
 
     for i in range(start, POPULATION_SIZE):
         p = person(i)

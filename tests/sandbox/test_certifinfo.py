@@ -3,9 +3,9 @@
 import pytest
 import requests
 
+from sandbox.population import CERTIFICATIONS
+from sandbox.tokens import CERTIFINFO_TOKEN
 from tests.sandbox.support import TIMEOUT
-from verifications.sandbox.population import CERTIFICATIONS
-from verifications.sandbox.tokens import CERTIFINFO_TOKEN
 
 
 def get(sandbox, route: str, token: str | None = CERTIFINFO_TOKEN, **params) -> requests.Response:

@@ -5,9 +5,9 @@ import uuid
 import pytest
 import requests
 
+from sandbox.population import CovoiturageOutcome
 from tests.sandbox import reference
 from tests.sandbox.support import TIMEOUT, first
-from verifications.sandbox.population import CovoiturageOutcome
 
 
 DATA_KEYS = {

@@ -3,9 +3,9 @@
 import pytest
 import requests
 
+from sandbox.population import CvecOutcome, cvec_name_key
 from tests.sandbox import reference
 from tests.sandbox.support import TIMEOUT, first
-from verifications.sandbox.population import CvecOutcome, cvec_name_key
 
 
 def get(sandbox, code: str, **params) -> requests.Response:

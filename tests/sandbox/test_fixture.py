@@ -4,8 +4,8 @@ from datetime import date
 
 import requests
 
+from sandbox import tokens
 from tests.sandbox.support import TIMEOUT, scolarite_params
-from verifications.sandbox import tokens
 
 
 def test_sandbox_settings_point_vigie_at_a_fresh_sandbox(sandbox_settings, settings):

@@ -7,15 +7,15 @@ from datetime import date
 import pytest
 import requests
 
-from tests.sandbox import reference
-from tests.sandbox.support import TIMEOUT, first, get_scolarite, person_params, scolarite_params
-from verifications.sandbox import tokens
-from verifications.sandbox.population import (
+from sandbox import tokens
+from sandbox.population import (
     ESTABLISHMENTS,
     STAGING_PUPILS,
     STAGING_RECIPIENT,
     ScolariteOutcome,
 )
+from tests.sandbox import reference
+from tests.sandbox.support import TIMEOUT, first, get_scolarite, person_params, scolarite_params
 
 
 EMMA = scolarite_params("MARTIN", ["EMMA"], "F", date(2012, 8, 15), "0132733A", 2025)
@@ -368,7 +368,7 @@ def test_unknown_route_is_404(sandbox):
 
 
 def test_recipient_of_the_staging_examples_is_a_valid_siret():
-    from verifications.sandbox.particulier import is_siret
+    from sandbox.particulier import is_siret
 
     assert is_siret(STAGING_RECIPIENT)
     assert is_siret("35600000000001")  # La Poste: digit sum multiple of 5

@@ -14,9 +14,9 @@ from datetime import date
 import pytest
 import requests
 
+from sandbox import tokens
 from tests.sandbox import reference
 from tests.sandbox.support import TIMEOUT, get_scolarite, scolarite_params
-from verifications.sandbox import tokens
 
 
 EMMA = scolarite_params("MARTIN", ["EMMA"], "F", date(2012, 8, 15), "0132733A", 2025)

@@ -1,67 +1,70 @@
-"""The sandbox's parts without HTTP: windows, stats arithmetic, bans, tokens, indexes."""
+"""The sandbox's parts without HTTP: windows, stats arithmetic, bans, tokens, indexes; and
+that it stays apart from Vigie's code."""
 
+import ast
 import io
 import itertools
 import json
 import sys
+from pathlib import Path
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from verifications.sandbox import scenarios, tokens
-from verifications.sandbox.app import SandboxApp
-from verifications.sandbox.limits import Bans, Limiter, Rule
-from verifications.sandbox.people import PopulationIndex, person_for_cvec_code
-from verifications.sandbox.population import (
+from sandbox import scenarios, tokens
+from sandbox.app import SandboxApp
+from sandbox.limits import Bans, RateWindows, Rule
+from sandbox.people import PopulationIndex, person_for_cvec_code
+from sandbox.population import (
     POPULATION_SIZE,
     CvecOutcome,
     fold,
     person,
     scolarite_key_of,
 )
-from verifications.sandbox.stats import Counter
+from sandbox.stats import Counter
 
 
 def test_fixed_window_counts_until_the_clock_boundary():
-    limiter, rule = Limiter(), Rule("k", 2, 10.0)
+    windows, rule = RateWindows(), Rule("k", 2, 10.0)
 
-    assert limiter.hit([rule], 100.0)[0] is None
-    refused, (state,) = limiter.hit([rule], 101.0)
+    assert windows.hit([rule], 100.0)[0] is None
+    refused, (state,) = windows.hit([rule], 101.0)
     assert refused is None
     assert (state.remaining, state.reset_at) == (0, 110.0)
-    refused, _ = limiter.hit([rule], 102.5)
+    refused, _ = windows.hit([rule], 102.5)
     assert refused is not None
     assert refused.retry_after == 8
-    assert limiter.hit([rule], 110.0)[0] is None
+    assert windows.hit([rule], 110.0)[0] is None
 
 
 def test_sliding_window_frees_one_slot_at_a_time():
-    limiter, rule = Limiter(), Rule("k", 2, 10.0)
-    limiter.hit([rule], 0.0, "sliding")
-    limiter.hit([rule], 5.0, "sliding")
+    windows, rule = RateWindows(), Rule("k", 2, 10.0)
+    windows.hit([rule], 0.0, "sliding")
+    windows.hit([rule], 5.0, "sliding")
 
-    refused, _ = limiter.hit([rule], 9.0, "sliding")
+    refused, _ = windows.hit([rule], 9.0, "sliding")
     assert refused is not None
     assert refused.retry_after == 1
-    assert limiter.hit([rule], 10.0, "sliding")[0] is None  # the request at 0.0 left
-    assert limiter.hit([rule], 11.0, "sliding")[0] is not None  # 5.0 and 10.0 remain
+    assert windows.hit([rule], 10.0, "sliding")[0] is None  # the request at 0.0 left
+    assert windows.hit([rule], 11.0, "sliding")[0] is not None  # 5.0 and 10.0 remain
 
 
 def test_a_refused_request_uses_up_no_window():
-    limiter = Limiter()
+    windows = RateWindows()
     narrow, wide = Rule("narrow", 1, 60.0), Rule("wide", 5, 60.0)
-    limiter.hit([narrow, wide], 0.0, "sliding")
+    windows.hit([narrow, wide], 0.0, "sliding")
 
-    refused, decisions = limiter.hit([narrow, wide], 1.0, "sliding")
+    refused, states = windows.hit([narrow, wide], 1.0, "sliding")
 
     assert refused is not None
-    assert decisions[1].remaining == 4  # the wide window was not charged for the refusal
+    assert states[1].remaining == 4  # the wide window was not charged for the refusal
 
 
 def test_a_zero_limit_is_no_limit():
-    limiter = Limiter()
-    assert all(limiter.hit([Rule("k", 0, 1.0)], float(t))[0] is None for t in range(100))
+    windows = RateWindows()
+    assert all(windows.hit([Rule("k", 0, 1.0)], float(t))[0] is None for t in range(100))
 
 
 def _brute_force_max(times: list[float], window: float) -> int:
@@ -208,3 +211,30 @@ def test_admin_endpoints_are_for_loopback_or_the_shared_secret(remote, headers, 
     app = SandboxApp(admin_secret="s3cret")
 
     assert _call(app, "/_sandbox/knobs", remote, headers)[0] == status
+
+
+SANDBOX = Path(__file__).resolve().parents[2] / "sandbox"
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.partition(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.partition(".")[0])
+    return names
+
+
+def test_the_sandbox_imports_nothing_of_vigie():
+    """A development tool apart from the production code: it fakes the sources, so it must not
+    share their code (nor Django's), or a bug would be faked as faithfully as it is made."""
+    found = {
+        f"{path.relative_to(SANDBOX.parent)}: {name}"
+        for path in sorted(SANDBOX.rglob("*.py"))
+        for name in _imported_packages(path)
+        if name in {"admissions", "verifications", "django", "tests"}
+    }
+    assert sorted(SANDBOX.rglob("*.py")), SANDBOX
+    assert not found, sorted(found)

@@ -16,15 +16,15 @@ from django.urls import reverse
 
 from admissions.enums import ClaimKind, Source, Verdict
 from admissions.models import InstitutionCredential
-from tests.factories import InstitutionFactory, UserFactory
-from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
-from verifications.sandbox import tokens
-from verifications.sandbox.population import (
+from sandbox import tokens
+from sandbox.population import (
     CertificationOutcome,
     CovoiturageOutcome,
     CvecOutcome,
     ScolariteOutcome,
 )
+from tests.factories import InstitutionFactory, UserFactory
+from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]

@@ -7,10 +7,7 @@ from django.utils import timezone
 
 from admissions.enums import ClaimKind
 from admissions.models import Applicant, Claim, Institution
-from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
-from verifications.enums import Trigger
-from verifications.models import VerdictChange, VerificationRequest
-from verifications.sandbox.population import (
+from sandbox.population import (
     STAGING_PUPILS,
     CertificationOutcome,
     CovoiturageOutcome,
@@ -19,6 +16,9 @@ from verifications.sandbox.population import (
     ScolariteOutcome,
     person,
 )
+from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
+from verifications.enums import Trigger
+from verifications.models import VerdictChange, VerificationRequest
 from verifications.services import verification_request_create, verification_run
 
 

@@ -10,13 +10,13 @@ from django.utils import timezone
 
 from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
 from admissions.models import AuditEvent, Batch
+from sandbox.population import ScolariteOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from verifications import selectors
 from verifications.enums import RequestState, Trigger
 from verifications.eta import duration_text, eta_seconds
 from verifications.models import VerificationRequest
-from verifications.sandbox.population import ScolariteOutcome
 from verifications.services import verification_dispatch, verification_run
 from verifications.services.batches import (
     RERUNNABLE_VERDICTS,

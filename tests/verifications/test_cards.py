@@ -15,6 +15,7 @@ from admissions import services as admissions_services
 from admissions.claims import claim_question_digest
 from admissions.enums import AuditAction, ClaimKind, Role, Verdict
 from admissions.models import Applicant, AuditEvent, Batch, Claim
+from sandbox.population import ScolariteOutcome, person
 from tests.factories import InstitutionFactory, UserFactory
 from tests.html import region
 from tests.verifications.helpers import (
@@ -27,7 +28,6 @@ from tests.verifications.helpers import (
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.rematch import FOUND_WITH_VARIANT
-from verifications.sandbox.population import ScolariteOutcome, person
 from verifications.services import verification_run
 from verifications.services.batches import batch_verification_launch
 from verifications.services.inputs import question_digest_for

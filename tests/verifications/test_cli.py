@@ -100,8 +100,8 @@ def test_not_found_is_not_a_false_claim():
 
 
 def test_other_kinds():
+    from sandbox.population import CovoiturageOutcome, CvecOutcome
     from tests.verifications.helpers import person_with
-    from verifications.sandbox.population import CovoiturageOutcome, CvecOutcome
 
     p = person_with(cvec=CvecOutcome.VALID)
     assert verify("cvec", "--code", p.cvec_code, "--nom", p.birth_name)["verdict"] == "confirmed"

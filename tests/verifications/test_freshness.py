@@ -8,8 +8,8 @@ import pytest
 
 from admissions.enums import ClaimKind
 from admissions.tokens import jwt_expiry
+from sandbox.tokens import make_token
 from verifications import freshness
-from verifications.sandbox.tokens import make_token
 
 
 PARIS = ZoneInfo("Europe/Paris")

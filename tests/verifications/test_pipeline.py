@@ -10,6 +10,13 @@ from django.utils import timezone
 from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.models import AuditEvent, Claim, InstitutionCredential
+from sandbox import tokens
+from sandbox.population import (
+    CertificationOutcome,
+    CovoiturageOutcome,
+    CvecOutcome,
+    ScolariteOutcome,
+)
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import (
     claim_for,
@@ -21,13 +28,6 @@ from tests.verifications.helpers import (
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
-from verifications.sandbox import tokens
-from verifications.sandbox.population import (
-    CertificationOutcome,
-    CovoiturageOutcome,
-    CvecOutcome,
-    ScolariteOutcome,
-)
 from verifications.services import verification_dispatch, verification_run
 
 

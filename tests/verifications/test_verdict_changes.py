@@ -11,6 +11,7 @@ from django.urls import reverse
 
 from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import AuditEvent
+from sandbox.population import CvecOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import (
     claim_for,
@@ -21,7 +22,6 @@ from tests.verifications.helpers import (
 )
 from verifications.enums import Trigger
 from verifications.models import VerdictChange, VerificationRequest
-from verifications.sandbox.population import CvecOutcome
 from verifications.services.scheduled import scheduled_reverification_tick
 
 

@@ -10,11 +10,11 @@ from django.urls import reverse
 
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
 from admissions.models import Applicant, AuditEvent, Claim
+from sandbox.population import ScolariteOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.html import assert_same_region
 from tests.verifications.helpers import claim_for, person_with
 from verifications.models import SourceAlert, VerificationRequest
-from verifications.sandbox.population import ScolariteOutcome
 from verifications.services import verification_run
 
 

@@ -5,16 +5,16 @@ from collections import Counter
 
 from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import AuditEvent, Batch
-from tests.factories import InstitutionFactory, UserFactory
-from tests.verifications.helpers import claim_for, person_with
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
-from verifications.sandbox.population import (
+from sandbox.population import (
     CertificationOutcome,
     CovoiturageOutcome,
     CvecOutcome,
     ScolariteOutcome,
 )
+from tests.factories import InstitutionFactory, UserFactory
+from tests.verifications.helpers import claim_for, person_with
+from verifications.enums import RequestState, Trigger
+from verifications.models import VerificationRequest
 from verifications.services import verification_requests_create
 
 

@@ -46,6 +46,7 @@ from django.db.models import Max, Min
 from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction, ClaimKind, Verdict
 from admissions.models import AuditEvent, Batch
+from sandbox.population import ScolariteOutcome, person
 from tests.factories import InstitutionFactory, UserFactory
 from tests.fixtures.sandbox import SandboxClient, start_sandbox, stop_sandbox
 from tests.verifications.helpers import claim_for
@@ -54,7 +55,6 @@ from tests.workers.batches import batch_done
 from tests.workers.cluster import redis_server_available, wait_for, worker_env
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationAttempt, VerificationRequest
-from verifications.sandbox.population import ScolariteOutcome, person
 from verifications.services import verification_requests_create
 
 

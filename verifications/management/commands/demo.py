@@ -1,6 +1,6 @@
 """Seed a demo: two institutions, one user per role, and a few hundred applicants whose claims
 the sandbox knows (the published API Particulier staging identities and the generated
-population of ``verifications.sandbox.population``)."""
+population of ``sandbox.population``)."""
 
 import os
 import secrets
@@ -13,7 +13,7 @@ from django.db import transaction
 from admissions import services
 from admissions.enums import ClaimKind, Role
 from admissions.models import Claim, Institution, User
-from verifications.sandbox.population import (
+from sandbox.population import (
     STAGING_PUPILS,
     STAGING_RECIPIENT,
     CertificationOutcome,

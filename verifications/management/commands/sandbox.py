@@ -5,14 +5,14 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from verifications.sandbox.knobs import KnobError, Knobs, load_file
-from verifications.sandbox.server import DEFAULT_THREADS, serve
+from sandbox.knobs import KnobError, Knobs, load_file
+from sandbox.server import DEFAULT_THREADS, serve
 
 
 class Command(BaseCommand):
     help = (
         "Serve the sandbox standing in for API Particulier, CVEC, Certif Info and the "
-        "covoiturage register (see verifications/sandbox/README.md)."
+        "covoiturage register (see sandbox/README.md)."
     )
     # The sandbox never touches Vigie's database or apps: skip the checks, start fast.
     requires_system_checks: list[str] = []

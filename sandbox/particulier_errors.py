@@ -7,7 +7,7 @@ of the MEN scolarités endpoint). The others are guesses in the same envelope, m
 import copy
 from typing import Any
 
-from verifications.sandbox.httpkit import Response, json_response
+from sandbox.httpkit import Response, json_response
 
 
 _TOKEN = {"parameter": "token"}

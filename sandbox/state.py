@@ -6,19 +6,19 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from verifications.sandbox.httpkit import NoAnswer, Request
-from verifications.sandbox.knobs import Faults, Knobs, KnobStore
-from verifications.sandbox.limits import Bans, Decision, InFlight, Limiter, Rule
-from verifications.sandbox.parking import ParkingLot
-from verifications.sandbox.people import PopulationIndex
-from verifications.sandbox.stats import Stats
+from sandbox.httpkit import NoAnswer, Request
+from sandbox.knobs import Faults, Knobs, KnobStore
+from sandbox.limits import Bans, InFlight, RateWindows, Rule, WindowState
+from sandbox.parking import ParkingLot
+from sandbox.people import PopulationIndex
+from sandbox.stats import Stats
 
 
 @dataclass
 class State:
     knobs: KnobStore = field(default_factory=KnobStore)
     stats: Stats = field(default_factory=Stats)
-    limiter: Limiter = field(default_factory=Limiter)
+    windows: RateWindows = field(default_factory=RateWindows)
     bans: Bans = field(default_factory=Bans)
     in_flight: InFlight = field(default_factory=InFlight)
     people: PopulationIndex = field(default_factory=PopulationIndex)
@@ -37,7 +37,7 @@ class State:
         """Start-up knobs, zero stats, empty windows, no bans."""
         self.knobs.reset()
         self.stats.reset()
-        self.limiter.reset()
+        self.windows.reset()
         self.bans.reset()
         self.reseed()
 
@@ -58,8 +58,8 @@ class Context:
     state: State
     now: float = field(default_factory=time.time)
 
-    def limit(self, rules: list[Rule]) -> tuple[Decision | None, list[Decision]]:
-        return self.state.limiter.hit(rules, time.time(), self.knobs.limit_algorithm)
+    def limit(self, rules: list[Rule]) -> tuple[WindowState | None, list[WindowState]]:
+        return self.state.windows.hit(rules, time.time(), self.knobs.limit_algorithm)
 
     def simulate_upstream(self) -> str | None:
         """Play the provider's part: maybe reset the connection, maybe never answer, wait the

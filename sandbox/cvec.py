@@ -11,12 +11,12 @@ limit is documented; ``cvec_limit`` adds one for tests.
 from typing import Any
 from urllib.parse import unquote
 
-from verifications.sandbox import scenarios
-from verifications.sandbox.httpkit import Request, Response, json_response
-from verifications.sandbox.limits import Rule
-from verifications.sandbox.people import person_for_cvec_code
-from verifications.sandbox.population import CvecOutcome, Person, cvec_name_key
-from verifications.sandbox.state import Context
+from sandbox import scenarios
+from sandbox.httpkit import Request, Response, json_response
+from sandbox.limits import Rule
+from sandbox.people import person_for_cvec_code
+from sandbox.population import CvecOutcome, Person, cvec_name_key
+from sandbox.state import Context
 
 
 _PREFIX = "/api/attestation"

@@ -20,14 +20,14 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from verifications.sandbox import control
-from verifications.sandbox.certifinfo import CertifInfo
-from verifications.sandbox.covoiturage import Covoiturage
-from verifications.sandbox.cvec import Cvec
-from verifications.sandbox.httpkit import NoAnswer, Request, Response, json_response
-from verifications.sandbox.parking import reset_on_close
-from verifications.sandbox.particulier import Particulier
-from verifications.sandbox.state import Context, State
+from sandbox import control
+from sandbox.certifinfo import CertifInfo
+from sandbox.covoiturage import Covoiturage
+from sandbox.cvec import Cvec
+from sandbox.httpkit import NoAnswer, Request, Response, json_response
+from sandbox.parking import reset_on_close
+from sandbox.particulier import Particulier
+from sandbox.state import Context, State
 
 
 logger = logging.getLogger(__name__)

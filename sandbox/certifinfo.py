@@ -13,11 +13,11 @@ demo shows an archived fiche confirmed with its end of registration.
 from typing import Any
 from urllib.parse import urlencode
 
-from verifications.sandbox import scenarios
-from verifications.sandbox.httpkit import Request, Response, json_response
-from verifications.sandbox.limits import Rule
-from verifications.sandbox.population import CERTIFICATIONS, Certification, fold
-from verifications.sandbox.state import Context
+from sandbox import scenarios
+from sandbox.httpkit import Request, Response, json_response
+from sandbox.limits import Rule
+from sandbox.population import CERTIFICATIONS, Certification, fold
+from sandbox.state import Context
 
 
 MAX_PAGE_SIZE = 100

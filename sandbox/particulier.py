@@ -8,22 +8,21 @@ parameters (422), then "identical request in flight" (409 ``00015``), then the p
 else 404 ``30003``. Every answer carries ``RateLimit-Limit/Remaining/Reset`` for the endpoint.
 """
 
-import functools
 import json
 import math
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from verifications.sandbox import particulier_legacy, scolarite
-from verifications.sandbox.httpkit import Request, Response, json_response
-from verifications.sandbox.limits import Decision, Rule
-from verifications.sandbox.particulier_errors import error, error_response, injected
-from verifications.sandbox.state import Context
-from verifications.sandbox.tokens import MEN_SCOPES, decode_payload, label
+from sandbox import particulier_legacy, scolarite
+from sandbox.httpkit import Request, Response, json_response
+from sandbox.limits import Rule, WindowState
+from sandbox.particulier_errors import error, error_response, injected
+from sandbox.particulier_tokens import TokenInfo, resolve_token
+from sandbox.state import Context
+from sandbox.tokens import MEN_SCOPES, decode_payload, label
 
 
 ROUTES = {
@@ -38,44 +37,6 @@ _SCOPED_KEYS = {key: scope for scope, keys in MEN_SCOPES.items() for key in keys
 _UAI = re.compile(r"^\d{7}\w$")
 _SCHOOL_YEAR = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
 _DATE_PARTS = ("anneeDateNaissance", "moisDateNaissance", "jourDateNaissance")
-
-
-@dataclass(frozen=True)
-class TokenInfo:
-    label: str
-    scopes: frozenset[str]
-    error: str | None  # an error code, or None for a usable token
-
-
-@functools.lru_cache(maxsize=256)
-def _read_token(raw: str) -> tuple[str, frozenset[str], float | None] | None:
-    payload = decode_payload(raw)
-    if payload is None:
-        return None
-    exp = payload.get("exp")
-    scopes = payload.get("scopes") or []
-    return (
-        label(raw),
-        frozenset(s for s in scopes if isinstance(s, str)),
-        float(exp) if isinstance(exp, int | float) else None,
-    )
-
-
-def resolve_token(raw: str | None, ctx: Context) -> TokenInfo | None:
-    """None when the token is missing or unknown (then limits are keyed by client IP)."""
-    if not raw:
-        return None
-    knobs = ctx.knobs
-    known = raw in knobs.particulier_tokens or raw in knobs.particulier_blacklist
-    read = _read_token(raw) if known else None
-    if read is None:
-        return None
-    name, scopes, exp = read
-    if raw in knobs.particulier_blacklist:
-        return TokenInfo(name, scopes, "00105")
-    if exp is not None and exp < ctx.now:
-        return TokenInfo(name, scopes, "00103")
-    return TokenInfo(name, scopes, None)
 
 
 def mask(data: dict[str, Any], scopes: frozenset[str]) -> dict[str, Any]:
@@ -159,13 +120,13 @@ def validate(req: Request, version: str) -> tuple[list[dict[str, Any]], scolarit
     )
 
 
-def rate_limit_headers(decision: Decision) -> list[tuple[str, str]]:
-    if not decision.limit:
+def rate_limit_headers(window: WindowState) -> list[tuple[str, str]]:
+    if not window.limit:
         return []  # the endpoint limit is switched off
     return [
-        ("RateLimit-Limit", str(decision.limit)),
-        ("RateLimit-Remaining", str(decision.remaining)),
-        ("RateLimit-Reset", str(math.ceil(decision.reset_at))),
+        ("RateLimit-Limit", str(window.limit)),
+        ("RateLimit-Remaining", str(window.remaining)),
+        ("RateLimit-Reset", str(math.ceil(window.reset_at))),
     ]
 
 
@@ -232,8 +193,8 @@ class Particulier:
         rules.append(
             Rule(("endpoint", who, ctx.endpoint), endpoint_limit, knobs.particulier_endpoint_window)
         )
-        refused, decisions = ctx.limit(rules)
-        headers = rate_limit_headers(decisions[-1])
+        refused, windows = ctx.limit(rules)
+        headers = rate_limit_headers(windows[-1])
         if refused:
             return self._too_many(ctx, refused.retry_after, headers, v2=v2)
         if v2:

@@ -14,7 +14,7 @@ import threading
 import time
 from datetime import date
 
-from verifications.sandbox.population import (
+from sandbox.population import (
     POPULATION_SIZE,
     Person,
     covoiturage_uuid_of,

@@ -6,7 +6,7 @@ token's expiry (`exp`) and its scopes, exactly as `GET /api/introspect` reports 
 is accepted only if it is listed in the `particulier_tokens` knob.
 
 Vigie's settings carry `DEFAULT_TOKEN` as a literal of their own (settings must not import the
-sandbox); `tests/sandbox/test_tokens.py` checks that the two stay equal.
+sandbox); `tests/sandbox/test_units.py` checks that the two stay equal.
 """
 
 import base64

@@ -8,15 +8,12 @@ v3/v4. Bodies marked [V] are verbatim; the rest are [guessed] in the same shape.
 
 import re
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from verifications.sandbox import scolarite
-from verifications.sandbox.httpkit import Response, json_response
-
-
-if TYPE_CHECKING:
-    from verifications.sandbox.particulier import TokenInfo
-    from verifications.sandbox.state import Context
+from sandbox import scolarite
+from sandbox.httpkit import Response, json_response
+from sandbox.particulier_tokens import TokenInfo
+from sandbox.state import Context
 
 
 _DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})$")
@@ -65,7 +62,7 @@ def provider_error(status: int) -> Response:  # [guessed]
     return _legacy(status, "provider_error", "Erreur du fournisseur", "Erreur du fournisseur")
 
 
-def _query(ctx: "Context") -> scolarite.Query | Response:
+def _query(ctx: Context) -> scolarite.Query | Response:
     req = ctx.request
     sexe = req.arg("sexe")
     if sexe is not None and sexe not in ("m", "f"):
@@ -110,7 +107,7 @@ def legacy_document(document: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def handle(ctx: "Context", info: "TokenInfo | None") -> Response:
+def handle(ctx: Context, info: TokenInfo | None) -> Response:
     if ctx.knobs.particulier_v2 == "gone":
         return _legacy(410, "gone", "API retirée", "La version 2 de l'API n'est plus servie.")
     if info is None or info.error:

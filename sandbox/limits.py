@@ -30,7 +30,11 @@ class Rule:
 
 
 @dataclass(frozen=True)
-class Decision:
+class WindowState:
+    """One rule's window as a request finds it (or leaves it): what the ``RateLimit-*`` headers
+    say. Named apart from the production limiter's admissions (verifications/providers/limits/),
+    which this fakes the other side of."""
+
     allowed: bool
     limit: int
     remaining: int
@@ -38,7 +42,7 @@ class Decision:
     retry_after: int  # whole seconds to wait; meaningful when refused
 
     @classmethod
-    def unlimited(cls, now: float) -> "Decision":
+    def unlimited(cls, now: float) -> "WindowState":
         return cls(True, 0, 0, now, 0)
 
 
@@ -46,8 +50,9 @@ def _retry_after(reset_at: float, now: float) -> int:
     return max(1, math.ceil(reset_at - now))
 
 
-class Limiter:
-    """Counters for any number of keys."""
+class RateWindows:
+    """The rate windows of any number of keys: a counter per window (fixed) or a log of the
+    admitted requests (sliding)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -59,13 +64,13 @@ class Limiter:
             self._fixed.clear()
             self._logs.clear()
 
-    def _fixed_state(self, rule: Rule, now: float) -> Decision:
+    def _fixed_state(self, rule: Rule, now: float) -> WindowState:
         index = math.floor(now / rule.window)
         stored_index, count = self._fixed.get((rule.key, rule.window), (index, 0))
         if stored_index != index:
             count = 0
         reset_at = (index + 1) * rule.window
-        return Decision(
+        return WindowState(
             count < rule.limit,
             rule.limit,
             max(0, rule.limit - count),
@@ -73,7 +78,7 @@ class Limiter:
             _retry_after(reset_at, now),
         )
 
-    def _sliding_state(self, rule: Rule, now: float) -> Decision:
+    def _sliding_state(self, rule: Rule, now: float) -> WindowState:
         log = self._logs.get((rule.key, rule.window))
         if log:
             horizon = now - rule.window
@@ -81,7 +86,7 @@ class Limiter:
                 log.popleft()
         count = len(log) if log else 0
         reset_at = (log[0] + rule.window) if log else now + rule.window
-        return Decision(
+        return WindowState(
             count < rule.limit,
             rule.limit,
             max(0, rule.limit - count),
@@ -89,7 +94,7 @@ class Limiter:
             _retry_after(reset_at, now),
         )
 
-    def _consume(self, rule: Rule, now: float, algorithm: str) -> Decision:
+    def _consume(self, rule: Rule, now: float, algorithm: str) -> WindowState:
         if algorithm == "sliding":
             log = self._logs.setdefault((rule.key, rule.window), deque())
             log.append(now)
@@ -104,26 +109,26 @@ class Limiter:
 
     def hit(
         self, rules: Sequence[Rule], now: float, algorithm: str = "fixed"
-    ) -> tuple[Decision | None, list[Decision]]:
+    ) -> tuple[WindowState | None, list[WindowState]]:
         """Admit a request against every rule at once, or against none.
 
-        Returns (the refusing decision or None, the decisions after this request, one per rule
-        in order). Rules with a limit of 0 are ignored (no limit)."""
+        Returns (the refusing rule's window or None, each rule's window after this request, in
+        order). Rules with a limit of 0 are ignored (no limit)."""
         active = [r for r in rules if r.limit > 0]
         if not active:
-            return None, [Decision.unlimited(now) for _ in rules]
+            return None, [WindowState.unlimited(now) for _ in rules]
         state_of = self._sliding_state if algorithm == "sliding" else self._fixed_state
         with self._lock:
             states = [state_of(r, now) for r in active]
             refused = [s for s in states if not s.allowed]
             if refused:
                 worst = max(refused, key=lambda s: s.reset_at)
-                decisions = states
+                after = states
             else:
                 worst = None
-                decisions = [self._consume(r, now, algorithm) for r in active]
-        by_rule = dict(zip((id(r) for r in active), decisions, strict=True))
-        return worst, [by_rule.get(id(r), Decision.unlimited(now)) for r in rules]
+                after = [self._consume(r, now, algorithm) for r in active]
+        by_rule = dict(zip((id(r) for r in active), after, strict=True))
+        return worst, [by_rule.get(id(r), WindowState.unlimited(now)) for r in rules]
 
 
 @dataclass

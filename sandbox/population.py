@@ -403,8 +403,8 @@ def scolarite_key_of(i: int) -> tuple[str, str, str, date, str, int]:
     birth date, UAI, first year of the school year."""
     sex = _sex_of(i)
     return (
-        _fold_name(_birth_name_of(i)),
-        _fold_name(_first_name_of(i, 0, sex)),
+        _fold_cached(_birth_name_of(i)),
+        _fold_cached(_first_name_of(i, 0, sex)),
         sex,
         _birth_date_of(i),
         _uai_of(i),
@@ -498,7 +498,7 @@ def fold(text: str) -> str:
 
 
 @cache
-def _fold_name(name: str) -> str:
+def _fold_cached(name: str) -> str:
     """``fold`` for the few names of the generated population's pools."""
     return fold(name)
 

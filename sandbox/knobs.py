@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from verifications.sandbox import tokens
+from sandbox import tokens
 
 
 APIS = ("particulier", "cvec", "certifinfo", "covoiturage")

@@ -16,11 +16,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from verifications.sandbox import scenarios
-from verifications.sandbox.httpkit import Request, Response, empty_response, json_response
-from verifications.sandbox.limits import Decision, Rule
-from verifications.sandbox.population import CovoiturageOutcome, Person
-from verifications.sandbox.state import Context
+from sandbox import scenarios
+from sandbox.httpkit import Request, Response, empty_response, json_response
+from sandbox.limits import Rule, WindowState
+from sandbox.population import CovoiturageOutcome, Person
+from sandbox.state import Context
 
 
 _PATH = re.compile(r"^/(v[^/]+)/certificates/([^/]*)/?$")
@@ -115,13 +115,13 @@ def person_document(p: Person) -> dict[str, Any]:
     }
 
 
-def rate_limit_headers(decision: Decision, now: float) -> list[tuple[str, str]]:
-    if not decision.limit:
+def rate_limit_headers(window: WindowState, now: float) -> list[tuple[str, str]]:
+    if not window.limit:
         return []
     return [
-        ("RateLimit-Limit", str(decision.limit)),
-        ("RateLimit-Remaining", str(decision.remaining)),
-        ("RateLimit-Reset", str(max(0, round(decision.reset_at - now)))),
+        ("RateLimit-Limit", str(window.limit)),
+        ("RateLimit-Remaining", str(window.remaining)),
+        ("RateLimit-Reset", str(max(0, round(window.reset_at - now)))),
     ]
 
 
@@ -149,8 +149,8 @@ class Covoiturage:
         rule = Rule(
             ("covoiturage", ctx.request.client), knobs.covoiturage_limit, knobs.covoiturage_window
         )
-        refused, decisions = ctx.limit([rule])
-        headers = rate_limit_headers(decisions[0], ctx.now)
+        refused, windows = ctx.limit([rule])
+        headers = rate_limit_headers(windows[0], ctx.now)
         if refused:
             headers.append(("Retry-After", str(refused.retry_after)))
             body = {"error": {"code": 429, "message": "Too many requests"}}

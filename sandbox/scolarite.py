@@ -12,16 +12,16 @@ from datetime import date
 from functools import cache, cached_property
 from typing import Any
 
-from verifications.sandbox import scenarios
-from verifications.sandbox.particulier_errors import error
-from verifications.sandbox.people import ScolariteKey
-from verifications.sandbox.population import (
+from sandbox import scenarios
+from sandbox.particulier_errors import error
+from sandbox.people import ScolariteKey
+from sandbox.population import (
     ESTABLISHMENTS,
     Person,
     ScolariteOutcome,
     fold,
 )
-from verifications.sandbox.state import Context
+from sandbox.state import Context
 
 
 # Invented MEF codes and labels for the generated population (shapes as in the staging data).

@@ -11,9 +11,9 @@ from typing import Any
 
 from cheroot import wsgi
 
-from verifications.sandbox.app import CONNECTION_KEY, SandboxApp
-from verifications.sandbox.knobs import Knobs, KnobStore
-from verifications.sandbox.state import State
+from sandbox.app import CONNECTION_KEY, SandboxApp
+from sandbox.knobs import Knobs, KnobStore
+from sandbox.state import State
 
 
 logger = logging.getLogger(__name__)

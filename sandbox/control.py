@@ -18,9 +18,9 @@ import ipaddress
 import logging
 import time
 
-from verifications.sandbox.httpkit import Request, Response, json_response
-from verifications.sandbox.knobs import KnobError
-from verifications.sandbox.state import State
+from sandbox.httpkit import Request, Response, json_response
+from sandbox.knobs import KnobError
+from sandbox.state import State
 
 
 logger = logging.getLogger(__name__)

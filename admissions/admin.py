@@ -21,9 +21,9 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 
 from admissions import services
+from admissions.access import client_ip
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Source
-from admissions.http import client_ip
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import (
     Applicant,

@@ -12,9 +12,9 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
+from admissions.access import client_ip
 from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin
 from admissions.enums import Source
-from admissions.http import client_ip
 from verifications.backoffice import provider_health, stuck_condition
 from verifications.models import (
     FreshnessPolicy,

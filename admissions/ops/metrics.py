@@ -333,7 +333,7 @@ def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def _address_allowed(request: HttpRequest) -> bool:
-    from admissions.http import client_ip
+    from admissions.access import client_ip
 
     try:
         address = ipaddress.ip_address(client_ip(request) or "")

@@ -9,9 +9,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from admissions import selectors, services
+from admissions.access import HtmxHttpRequest, client_ip, member_required
 from admissions.enums import ClaimKind
 from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
-from admissions.http import HtmxHttpRequest, client_ip, member_required
 
 
 PAGE_SIZE = 50

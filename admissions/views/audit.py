@@ -14,9 +14,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from admissions import exports, selectors, services
+from admissions.access import HtmxHttpRequest, client_ip, supervisor_required
 from admissions.enums import AuditAction, choice_label
 from admissions.forms import AUDIT_OBJECT_TYPES, AuditFilterForm
-from admissions.http import HtmxHttpRequest, client_ip, supervisor_required
 from admissions.models import AuditEvent, User
 
 

@@ -17,9 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from admissions.access import HtmxHttpRequest, client_ip, member_required
 from admissions.enums import ClaimKind
 from admissions.exports import CSV_CONTENT_TYPE
-from admissions.http import HtmxHttpRequest, client_ip, member_required
 from admissions.imports import (
     COLUMNS,
     REQUIRED_COLUMNS,

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admissions import exports
 from admissions import selectors as admissions_selectors
+from admissions.access import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
-from admissions.http import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from verifications import selectors
 from verifications.enums import RequestState
 from verifications.forms import BatchCohortForm

@@ -10,9 +10,9 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
 
 from admissions import selectors as admissions_selectors
+from admissions.access import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, ClaimKind
-from admissions.http import HtmxHttpRequest, client_ip, member_required, supervisor_required
 from verifications import selectors, services
 from verifications.enums import Trigger
 from verifications.forms import ManualCheckForm, OverrideForm, VariantTryForm

@@ -9,9 +9,9 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from admissions.access import HtmxHttpRequest, member_required
 from admissions.dashboard_counts import dashboard_counts
 from admissions.enums import ClaimKind, Source, Verdict
-from admissions.http import HtmxHttpRequest, member_required
 from verifications import selectors
 from verifications.providers.limits import LimiterUnavailable, get_limiter
 

@@ -12,14 +12,14 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from admissions import selectors as admissions_selectors
-from admissions.enums import ClaimKind
-from admissions.http import (
+from admissions.access import (
     HtmxHttpRequest,
     client_ip,
     institution_admin_required,
     member_required,
     supervisor_required,
 )
+from admissions.enums import ClaimKind
 from verifications import selectors
 from verifications.forms import ErasureForm, FreshnessPolicyForm, InstitutionPolicyForm
 from verifications.services.notifications import verdict_change_dismiss

@@ -1,4 +1,7 @@
-"""Helpers for views: the typed request, the client's address, role checks."""
+"""Who is asking, and from where: the typed request our views receive, the client's address
+(for the audit trail and the login throttle), and the role checks on views.
+
+(Named apart from ``verifications/providers/http.py``, the provider clients' HTTP calls.)"""
 
 from collections.abc import Callable
 from functools import wraps

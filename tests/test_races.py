@@ -25,10 +25,10 @@ from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from verifications.enums import RequestState, Trigger
 from verifications.models import InstitutionPolicy, SourceAlert, VerificationRequest
+from verifications.pipeline.record import raise_alert
 from verifications.providers.base import ProviderRejected
 from verifications.services import verification_requests_create, verification_run
 from verifications.services.policies import institution_policy_get
-from verifications.services.run import _raise_alert
 
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -152,8 +152,8 @@ def test_raise_alert_counts_on_the_alert_another_transaction_just_opened():
     verification_requests_create(claims=claims, acting_user=None, trigger=Trigger.SCHEDULED)
     first, second = VerificationRequest.objects.filter(institution=institution).order_by("id")
     _race(
-        lambda: _raise_alert(first, _rejected("00101"), first.created_at),
-        lambda: _raise_alert(second, _rejected("00101"), second.created_at),
+        lambda: raise_alert(first, _rejected("00101"), first.created_at),
+        lambda: raise_alert(second, _rejected("00101"), second.created_at),
     )
     alert = SourceAlert.objects.get(institution=institution)
     assert (alert.code, alert.count, alert.resolved_at) == ("00101", 2, None)

@@ -23,7 +23,7 @@ def test_no_window_ever_holds_more_than_the_limit_and_no_refusal_is_wasted(make_
     grants, refused = [], 0
     for _ in range(400):
         t = clock.advance(rng.expovariate(12.0))  # ~12 requests/s against a 5/s limit
-        decision = limiter.acquire(SRC, token_key="tok", now=t)
+        decision = limiter.acquire(SRC, token="tok", now=t)
         if decision.granted:
             assert decision.at == t
             assert decision.wait == 0.0
@@ -44,11 +44,11 @@ def test_the_window_slides_instead_of_resetting(make_limiter, clock):
     limiter = make_limiter({SRC: {"token": [(5, 1.0)]}})
     clock.advance(0.9)
     for _ in range(5):
-        assert limiter.acquire(SRC, token_key="tok", now=clock()).granted
+        assert limiter.acquire(SRC, token="tok", now=clock()).granted
     # A fixed-window counter would allow 5 more at T0 + 1.1.
-    assert not limiter.acquire(SRC, token_key="tok", now=T0 + 1.1).granted
-    assert not limiter.acquire(SRC, token_key="tok", now=T0 + 1.9299).granted
-    assert limiter.acquire(SRC, token_key="tok", now=T0 + 1.9301).granted
+    assert not limiter.acquire(SRC, token="tok", now=T0 + 1.1).granted
+    assert not limiter.acquire(SRC, token="tok", now=T0 + 1.9299).granted
+    assert limiter.acquire(SRC, token="tok", now=T0 + 1.9301).granted
 
 
 def test_wait_says_when_asking_again_succeeds(make_limiter, clock):
@@ -78,25 +78,25 @@ def test_several_rates_in_one_scope(make_limiter, clock):
 def test_all_or_nothing_across_buckets(make_limiter, clock):
     """A request refused by the IP bucket takes no slot in its token bucket."""
     limiter = make_limiter({SRC: {"token": [(2, 10.0)], "ip": [(3, 1.0)]}})
-    assert limiter.acquire(SRC, token_key="A", now=clock()).granted
-    assert limiter.acquire(SRC, token_key="A", now=clock()).granted
-    assert limiter.acquire(SRC, token_key="B", now=clock()).granted
+    assert limiter.acquire(SRC, token="A", now=clock()).granted
+    assert limiter.acquire(SRC, token="A", now=clock()).granted
+    assert limiter.acquire(SRC, token="B", now=clock()).granted
     for _ in range(5):
-        refused = limiter.acquire(SRC, token_key="B", now=clock.advance(0.1))
+        refused = limiter.acquire(SRC, token="B", now=clock.advance(0.1))
         assert not refused.granted
         assert refused.reason == f"rate:{SRC}:ip"
     # The IP window has moved on; B's token bucket still holds only its one grant.
-    assert limiter.acquire(SRC, token_key="B", now=clock.advance(0.6)).granted
-    refused = limiter.acquire(SRC, token_key="B", now=clock())
+    assert limiter.acquire(SRC, token="B", now=clock.advance(0.6)).granted
+    refused = limiter.acquire(SRC, token="B", now=clock())
     assert refused.reason == f"rate:{SRC}:token"
     # And A is still refused by its own token bucket, not by the IP one.
-    assert limiter.acquire(SRC, token_key="A", now=clock()).reason == f"rate:{SRC}:token"
+    assert limiter.acquire(SRC, token="A", now=clock()).reason == f"rate:{SRC}:token"
 
 
 def test_the_longest_wait_wins_when_several_buckets_refuse(make_limiter, clock):
     limiter = make_limiter({SRC: {"token": [(1, 5.0)], "ip": [(1, 1.0)]}})
-    assert limiter.acquire(SRC, token_key="A", now=clock()).granted
-    refused = limiter.acquire(SRC, token_key="A", now=clock.advance(0.5))
+    assert limiter.acquire(SRC, token="A", now=clock()).granted
+    refused = limiter.acquire(SRC, token="A", now=clock.advance(0.5))
     assert refused.reason == f"rate:{SRC}:token"
     assert refused.wait == pytest.approx(5.03 - 0.5 + 0.001, abs=1e-6)
 
@@ -112,9 +112,9 @@ def test_egress_identities_have_their_own_ip_budget(make_limiter, clock):
 def test_source_scope_is_shared_by_every_token_and_machine(make_limiter, clock):
     here = make_limiter({"cvec": {"source": [(2, 1.0)]}}, egress_id="host-a")
     there = make_limiter({"cvec": {"source": [(2, 1.0)]}}, egress_id="host-b")
-    assert here.acquire("cvec", token_key="A", now=clock()).granted
-    assert there.acquire("cvec", token_key="B", now=clock()).granted
-    assert here.acquire("cvec", token_key="C", now=clock()).reason == "rate:cvec:source"
+    assert here.acquire("cvec", token="A", now=clock()).granted
+    assert there.acquire("cvec", token="B", now=clock()).granted
+    assert here.acquire("cvec", token="C", now=clock()).reason == "rate:cvec:source"
 
 
 def test_a_source_without_configured_limits_is_only_guarded_by_its_breaker(make_limiter, clock):
@@ -132,9 +132,9 @@ def test_tokens_never_reach_the_shared_state_or_the_logs(make_limiter, backend, 
     token = "eyJhbGciOiJIUzI1NiJ9.secret-token-value"
     limiter = make_limiter({SRC: {"token": [(1, 1.0)], "ip": [(5, 60.0)]}}, failure_threshold=1)
     caplog.set_level("DEBUG")
-    limiter.acquire(SRC, token_key=token, now=clock())
-    limiter.acquire(SRC, token_key=token, now=clock())
-    limiter.observe(SRC, token_key=token, limit=50, remaining=3, reset_at=T0 + 30, now=clock())
+    limiter.acquire(SRC, token=token, now=clock())
+    limiter.acquire(SRC, token=token, now=clock())
+    limiter.observe(SRC, token=token, limit=50, remaining=3, reset_at=T0 + 30, now=clock())
     limiter.record_failure(
         SRC, error="Jean Dupont 2012-08-15", subject="Jean Dupont 2012-08-15", now=clock()
     )

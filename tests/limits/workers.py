@@ -24,7 +24,7 @@ def hammer(
     target: str,
     config: LimitsConfig,
     source: str,
-    token_key: str,
+    token: str,
     duration: float,
     barrier: Any,
     results: Any,
@@ -38,7 +38,7 @@ def hammer(
     barrier.wait()
     end = time.time() + duration
     while (now := time.time()) < end:
-        decision = limiter.acquire(source, token_key=token_key)
+        decision = limiter.acquire(source, token=token)
         answered = time.time()
         calls += 1
         latency += answered - now

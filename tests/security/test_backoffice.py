@@ -73,7 +73,7 @@ def _open_breaker(source: str) -> None:
 
 def test_health_page_shows_breakers_rates_last_errors_and_alerts(staff_client):
     _open_breaker(Source.CVEC)
-    assert get_limiter().acquire(Source.API_PARTICULIER, token_key="t").granted
+    assert get_limiter().acquire(Source.API_PARTICULIER, token="t").granted
     claim = ClaimFactory()
     request = VerificationRequest.objects.create(
         institution=claim.institution,

@@ -320,12 +320,12 @@ def test_a_late_worker_cannot_overwrite_the_verdict(institution, settings):
     VerificationRequest.objects.filter(pk=request.pk).update(
         state=RequestState.RUNNING, claimed_by="second"
     )
-    from verifications.services.run import _finish
+    from verifications.pipeline.record import finish
     from verifications.verdicts.common import decision
 
     request.refresh_from_db()
     late = decision(Verdict.CONTRADICTED, "scolarite.not_enrolled")
-    assert _finish(request, "first", late, timezone.now(), calls=1) is False
+    assert finish(request, "first", late, timezone.now(), calls=1) is False
     request.refresh_from_db()
     assert request.verdict == Verdict.CONFIRMED
 
@@ -380,7 +380,7 @@ def test_each_upstream_call_of_a_check_takes_its_own_slot(
     assert verification_run(request_id=first.pk).status == "done"
     assert first.attempts.count() == 2  # search + detail: two slots
     # Do not wait for the slot in a test: the check goes back to pending at once.
-    monkeypatch.setattr("verifications.services.run.FOLLOW_UP_MAX_WAIT", 0.1)
+    monkeypatch.setattr("verifications.pipeline.gates.FOLLOW_UP_MAX_WAIT", 0.1)
     outcome = verification_run(request_id=second.pk)
     assert outcome.status == "retry"
     stats = sandbox_settings.stats()["apis"]["certifinfo"]

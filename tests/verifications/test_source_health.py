@@ -177,7 +177,7 @@ def test_the_dashboard_shows_the_rates_in_use(clerk, clerk_client):
     limiter = get_limiter()
     for _ in range(3):
         assert limiter.acquire(Source.CVEC).granted
-    assert limiter.acquire(Source.API_PARTICULIER, token_key="t").granted
+    assert limiter.acquire(Source.API_PARTICULIER, token="t").granted
 
     page = clerk_client.get(reverse("home")).text
 

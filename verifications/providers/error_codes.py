@@ -76,7 +76,7 @@ BY_SOURCE: Mapping[str, Mapping[str, ErrorCode]] = {
     "cvec": CVEC,
 }
 
-# Codes Vigie records itself (providers/http.py, providers/base.py, services/run.py): shown
+# Codes Vigie records itself (providers/http.py, providers/base.py, pipeline/call.py): shown
 # without the code, which means nothing to anyone but Vigie.
 VIGIE: Mapping[str, Promise] = {
     "timeout": _("Délai de réponse dépassé"),

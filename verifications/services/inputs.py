@@ -3,7 +3,7 @@
 Provider modules never see a model; this module is the only translation between the two.
 """
 
-import hashlib
+from collections.abc import Mapping
 
 from django.conf import settings
 
@@ -47,7 +47,7 @@ def identity_for(applicant: Applicant) -> Identity:
     )
 
 
-def variant_of(request_variant: dict | None) -> Variant | None:
+def variant_of(request_variant: Mapping[str, object] | None) -> Variant | None:
     """A request's identity variant (``VerificationRequest.variant``), if it tries one."""
     return Variant.from_json(request_variant) if request_variant else None
 
@@ -93,10 +93,3 @@ def config_for(source: str, institution: Institution) -> ProviderConfig:
         .first()
     )
     return ProviderConfig.from_settings(source, token=credential.token if credential else None)
-
-
-def token_key(config: ProviderConfig) -> str:
-    """Identifies a token in rate-limit keys without revealing it."""
-    if not config.token:
-        return ""
-    return hashlib.sha256(config.token.encode()).hexdigest()[:16]

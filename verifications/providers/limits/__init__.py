@@ -3,12 +3,12 @@
 Every worker process on every machine asks the same limiter before each upstream call::
 
     limiter = get_limiter()
-    decision = limiter.acquire("api_particulier", token_key=token)
-    if not decision.granted:
-        ...  # back to pending with not_before = now + decision.wait (reason says why)
+    admission = limiter.acquire("api_particulier", token=token)
+    if not admission.granted:
+        ...  # back to pending with not_before = now + admission.wait (reason says why)
     response = send(...)  # at once
-    limiter.observe("api_particulier", token_key=token, limit=..., remaining=...,
-                    reset_at=..., sent_at=decision.at)
+    limiter.observe("api_particulier", token=token, limit=..., remaining=...,
+                    reset_at=..., sent_at=admission.at)
     # then limiter.record_success(source, subject=f"request:{request_id}"),
     # record_failure(source, error="http_502", subject=f"request:{request_id}"),
     # or limiter.pause(source, retry_after) on a 429
@@ -34,8 +34,8 @@ from django.conf import settings
 from django.core.signals import setting_changed
 
 from verifications.providers.limits.base import (
+    Admission,
     BreakerState,
-    Decision,
     Limiter,
     LimiterUnavailable,
     LimitsConfig,
@@ -46,8 +46,8 @@ from verifications.providers.limits.base import (
 
 
 __all__ = [
+    "Admission",
     "BreakerState",
-    "Decision",
     "Limiter",
     "LimiterUnavailable",
     "LimitsConfig",

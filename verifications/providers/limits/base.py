@@ -111,12 +111,12 @@ class Rate:
 
 
 @dataclass(frozen=True)
-class Decision:
+class Admission:
     """The limiter's answer to ``acquire``.
 
     ``wait`` is how long before asking again could succeed (0.0 when granted); ``reason`` is ""
     when granted, else ``rate:<source>:<scope>``, ``cooldown:<source>``, ``breaker:<source>`` or
-    ``unavailable:limiter``. ``at`` is the decision's time on the limiter's clock: pass it to
+    ``unavailable:limiter``. ``at`` is the admission's time on the limiter's clock: pass it to
     ``observe(sent_at=...)`` with the headers of the answer to that request.
     """
 
@@ -243,11 +243,15 @@ def check_source(source: str) -> str:
     return source
 
 
-def token_fingerprint(token_key: str) -> str:
-    """What identifies a token in keys and on the dashboard: never the token itself."""
-    if not token_key:
+def token_fingerprint(token: str) -> str:
+    """What identifies a token in keys and on the dashboard: never the token itself.
+
+    The one hash of a credential: callers pass the token as it is sent (``token=``), and the
+    limiter keeps only this fingerprint, so that two credentials never share a bucket and none
+    reaches the shared state, the logs or the dashboard."""
+    if not token:
         return "-"
-    return hashlib.sha256(token_key.encode()).hexdigest()[:16]
+    return hashlib.sha256(token.encode()).hexdigest()[:16]
 
 
 def subject_fingerprint(subject: str) -> str:
@@ -328,7 +332,7 @@ class Limiter(ABC):
 
     Call ``acquire`` right before each upstream request and send it at once if granted (the
     guarantee is about grant times, and the safety margin absorbs only milliseconds of delay);
-    otherwise put the work back with ``not_before = now + decision.wait``. After the answer,
+    otherwise put the work back with ``not_before = now + admission.wait``. After the answer,
     call ``observe`` with its ``RateLimit-*`` headers, then ``record_success`` or
     ``record_failure`` (5xx, timeouts: the source is unwell), each with the request's
     ``subject``, or ``pause`` (429 + Retry-After). A definite business answer, a 404 or a 4xx
@@ -341,16 +345,18 @@ class Limiter(ABC):
     # --- Public API -----------------------------------------------------------------------
 
     @abstractmethod
-    def acquire(self, source: str, *, token_key: str = "", now: float | None = None) -> Decision:
+    def acquire(self, source: str, *, token: str = "", now: float | None = None) -> Admission:
         """Take one slot in every bucket that applies, or none; refuse during a cooldown or
-        while the breaker is open (half-open: one probe at a time across every process)."""
+        while the breaker is open (half-open: one probe at a time across every process).
+        ``token`` is the credential the request is sent with ("" without one); only its
+        ``token_fingerprint`` is kept."""
 
     @abstractmethod
     def observe(
         self,
         source: str,
         *,
-        token_key: str = "",
+        token: str = "",
         limit: int | None,
         remaining: int | None,
         reset_at: float | None,
@@ -361,7 +367,7 @@ class Limiter(ABC):
 
         ``limit`` becomes a per-minute rate on this source and token. ``remaining``/``reset_at``
         become a budget until ``reset_at``: ``remaining`` minus every other grant since
-        ``sent_at`` (``Decision.at`` of the request that got this answer), since those may not
+        ``sent_at`` (``Admission.at`` of the request that got this answer), since those may not
         have been counted by the server yet (without ``sent_at``: every grant of the last ten
         seconds, conservatively). Once the budget is spent, nothing more is granted until
         ``reset_at``, so Vigie never sends a request the server has said it will refuse.
@@ -425,7 +431,7 @@ class Limiter(ABC):
 
     # --- Shared helpers -------------------------------------------------------------------
 
-    def buckets(self, source: str, token_key: str = "") -> list[Bucket]:
+    def buckets(self, source: str, token: str = "") -> list[Bucket]:
         """The configured buckets that apply to one request, in checking order."""
         check_source(source)
         scopes = self.config.rates.get(source, {})
@@ -440,16 +446,16 @@ class Limiter(ABC):
             if scope == "source":
                 key = f"{source}:source"
             elif scope == "token":
-                key = f"{source}:token:{token_fingerprint(token_key)}"
+                key = f"{source}:token:{token_fingerprint(token)}"
             else:
                 key = f"{source}:ip:{self.config.egress_id}"
             found.append(Bucket(key, scope, rates, keep=max(r.window for r in rates)))
         return found
 
-    def server_scope(self, source: str, token_key: str = "") -> str:
+    def server_scope(self, source: str, token: str = "") -> str:
         """What the server's ``RateLimit-*`` headers count: the token, or our egress address."""
-        if token_key:
-            return f"{source}:server:{token_fingerprint(token_key)}"
+        if token:
+            return f"{source}:server:{token_fingerprint(token)}"
         return f"{source}:server:ip-{self.config.egress_id}"
 
     @property

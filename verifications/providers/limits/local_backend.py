@@ -27,8 +27,8 @@ from verifications.providers.limits.base import (
     MAX_SERVER_WAIT,
     SERVER_CLOCK_MARGIN,
     SERVER_WINDOW,
+    Admission,
     BreakerState,
-    Decision,
     Limiter,
     LimitsConfig,
     Rate,
@@ -199,15 +199,15 @@ class LocalLimiter(Limiter):
                 wait = max(wait or 0.0, blocker + rate.window - now + _EPSILON)
         return wait
 
-    def acquire(self, source: str, *, token_key: str = "", now: float | None = None) -> Decision:
-        buckets = self.buckets(source, token_key)
-        scope = self.server_scope(source, token_key)
+    def acquire(self, source: str, *, token: str = "", now: float | None = None) -> Admission:
+        buckets = self.buckets(source, token)
+        scope = self.server_scope(source, token)
         margin = self.config.margin
         with self._transaction() as db:
             t = time.time() if now is None else now
             row = db.execute("SELECT until FROM cooldowns WHERE source = ?", (source,)).fetchone()
             if row and t < row[0]:
-                return Decision(False, row[0] - t, f"cooldown:{source}", t)
+                return Admission(False, row[0] - t, f"cooldown:{source}", t)
 
             probe = False
             row = db.execute(
@@ -215,10 +215,10 @@ class LocalLimiter(Limiter):
             ).fetchone()
             if row and row[0] == "open":
                 if t < row[1]:
-                    return Decision(False, row[1] - t, f"breaker:{source}", t)
+                    return Admission(False, row[1] - t, f"breaker:{source}", t)
                 if row[2] is not None and t < row[2]:
                     # Half-open and someone's probe is under way.
-                    return Decision(False, row[2] - t, f"breaker:{source}", t)
+                    return Admission(False, row[2] - t, f"breaker:{source}", t)
                 probe = True
 
             blocked: list[tuple[float, str]] = []
@@ -244,7 +244,7 @@ class LocalLimiter(Limiter):
 
             if blocked:
                 wait, label = max(blocked)
-                return Decision(False, wait, f"rate:{source}:{label}", t)
+                return Admission(False, wait, f"rate:{source}:{label}", t)
 
             db.executemany(
                 "INSERT INTO grants (bucket, ts) VALUES (?, ?)",
@@ -263,13 +263,13 @@ class LocalLimiter(Limiter):
             logger.info(
                 "Circuit breaker for %s is half-open: one probe request let through", source
             )
-        return Decision(True, 0.0, "", t)
+        return Admission(True, 0.0, "", t)
 
     def observe(
         self,
         source: str,
         *,
-        token_key: str = "",
+        token: str = "",
         limit: int | None,
         remaining: int | None,
         reset_at: float | None,
@@ -279,7 +279,7 @@ class LocalLimiter(Limiter):
         check_source(source)
         if limit is None and remaining is None:
             return
-        scope = self.server_scope(source, token_key)
+        scope = self.server_scope(source, token)
         margin = self.config.margin
         with self._transaction() as db:
             t = time.time() if now is None else now

@@ -32,8 +32,8 @@ from verifications.providers.limits.base import (
     MAX_SERVER_WAIT,
     SERVER_CLOCK_MARGIN,
     SERVER_WINDOW,
+    Admission,
     BreakerState,
-    Decision,
     Limiter,
     LimiterUnavailable,
     LimitsConfig,
@@ -348,9 +348,9 @@ class RedisLimiter(Limiter):
 
     # --- Admission --------------------------------------------------------------------------
 
-    def acquire(self, source: str, *, token_key: str = "", now: float | None = None) -> Decision:
-        buckets = self.buckets(source, token_key)
-        scope = self.server_scope(source, token_key)
+    def acquire(self, source: str, *, token: str = "", now: float | None = None) -> Admission:
+        buckets = self.buckets(source, token)
+        scope = self.server_scope(source, token)
         margin = self.config.margin
         keys = [
             self._key("br", source),
@@ -377,25 +377,25 @@ class RedisLimiter(Limiter):
             logger.warning(
                 "Rate limiter unavailable (%s): %s refused for now", type(exc).__name__, source
             )
-            return Decision(
+            return Admission(
                 False, _UNAVAILABLE_WAIT, "unavailable:limiter", time.time() if now is None else now
             )
         reason = _text(reason)
         if granted:
             if reason == "probe":
                 logger.info("Circuit breaker for %s is half-open: one probe let through", source)
-            return Decision(True, 0.0, "", float(at))
+            return Admission(True, 0.0, "", float(at))
         if reason.startswith("rate:"):
             reason = f"rate:{source}:{reason[5:]}"
         else:
             reason = f"{reason}:{source}"
-        return Decision(False, float(wait), reason, float(at))
+        return Admission(False, float(wait), reason, float(at))
 
     def observe(
         self,
         source: str,
         *,
-        token_key: str = "",
+        token: str = "",
         limit: int | None,
         remaining: int | None,
         reset_at: float | None,
@@ -405,7 +405,7 @@ class RedisLimiter(Limiter):
         check_source(source)
         if limit is None and remaining is None:
             return
-        scope = self.server_scope(source, token_key)
+        scope = self.server_scope(source, token)
         try:
             self._observe(
                 keys=[self._key("srv", scope), self._key("log", scope)],
@@ -578,9 +578,9 @@ class RedisLimiter(Limiter):
                 used = self.client.zcount(key, f"({lower!r}", "+inf")
                 label = kind if kind == "source" else f"{kind}:{ident}"
                 uses.append(RateUse(label, rate.limit, rate.window, int(used)))
-        lower = f"({t - self.config.failure_window!r}"
-        failed = int(self.client.zcount(self._key("fl", source), lower, "+inf"))
-        answered = int(self.client.zcount(self._key("ok", source), lower, "+inf"))
+        since = f"({t - self.config.failure_window!r}"
+        failed = int(self.client.zcount(self._key("fl", source), since, "+inf"))
+        answered = int(self.client.zcount(self._key("ok", source), since, "+inf"))
         alone = int(self.client.zcount(self._key("al", source), f"({t!r}", "+inf"))
         return BreakerState(
             source=source,

@@ -89,7 +89,7 @@ def observe_http(route: str, method: str, status: int, seconds: float) -> None:
 
 
 def observe_upstream_calls(source: str, calls, outcome: str = "") -> None:
-    """Count the upstream calls a check made (``verifications.services.run``, where its
+    """Count the upstream calls a check made (``verifications.pipeline.record``, where its
     attempts are recorded). A check refused before any call (source not configured) made
     none."""
     if outcome == "skipped_not_configured":

@@ -1,22 +1,7 @@
-"""Clients of the four government APIs Vigie checks claims against.
-
-One module per source, each exposing ``verify(session, query, config) -> ProviderResult``:
-
-========================  ==============================  ======================
-source                    module                          query
-========================  ==============================  ======================
-``api_particulier``       ``providers.scolarite``         ``ScolariteQuery``
-``cvec``                  ``providers.cvec``              ``CvecQuery``
-``certifinfo``            ``providers.certifinfo``        ``CertificationQuery``
-``covoiturage``           ``providers.covoiturage``       ``CovoiturageQuery``
-========================  ==============================  ======================
-
-The types they take, return and raise are in ``providers.base`` (re-exported here); the HTTP
-plumbing (session, timeouts, redaction) in ``providers.http``. Providers never import models and
-never read settings at import time: the caller builds a ``ProviderConfig`` per call
-(``ProviderConfig.from_settings(source, token=<institution's token or None>)``).
-
-``VERIFIERS`` maps each source to its ``verify``; ``QUERY_TYPES`` each source to its query type.
+"""Clients of the four government APIs Vigie checks claims against, one module per source,
+each exposing ``verify(session, query, config) -> ProviderResult``; ``VERIFIERS`` maps each
+source to its own. The types they take, return and raise are ``providers.base``'s (re-exported
+here). The contract (what a client may do, what each exception means): docs/PROVIDERS.md.
 """
 
 from collections.abc import Callable
@@ -58,25 +43,7 @@ VERIFIERS: dict[str, Verifier] = {
     Source.COVOITURAGE: covoiturage.verify,
 }
 
-QUERY_TYPES: dict[str, type] = {
-    Source.API_PARTICULIER: ScolariteQuery,
-    Source.CVEC: CvecQuery,
-    Source.CERTIFINFO: CertificationQuery,
-    Source.COVOITURAGE: CovoiturageQuery,
-}
-
-
-def verify(
-    source: str, session: requests.Session, query: Query, config: ProviderConfig
-) -> ProviderResult:
-    """Call ``source``'s client; the query must be that source's query type."""
-    if not isinstance(query, QUERY_TYPES[source]):
-        raise TypeError(f"{source} takes a {QUERY_TYPES[source].__name__}")
-    return VERIFIERS[source](session, query, config)
-
-
 __all__ = [
-    "QUERY_TYPES",
     "VERIFIERS",
     "CallInfo",
     "CertificationQuery",
@@ -97,5 +64,4 @@ __all__ = [
     "ScolariteQuery",
     "ScolariteRecord",
     "build_session",
-    "verify",
 ]

@@ -1,56 +1,10 @@
 """Verdicts: pure functions from a declared claim and a provider's answer to a decision.
 
-No HTTP, no ORM, no settings: everything comes in as arguments, ``now`` included (aware).
-
     decide(kind, *, declared, identity, result, error, now) -> Decision
 
-* ``kind``: a ``ClaimKind`` value ("scolarite", "cvec", "certification", "covoiturage");
-* ``declared``: the claim's typed declared data (``admissions.claims.ScolariteDeclared``...);
-* ``identity``: the applicant (``providers.base.Identity``), or ``None`` where the kind does
-  not use it (certification, covoiturage) or nothing is known; empty fields are not compared;
-* exactly one of ``result`` (a ``ProviderResult``) and ``error`` (the *last* ``ProviderError``,
-  once the pipeline has stopped retrying);
-* ``now``: an aware datetime; it sets ``valid_until`` and the date-dependent caveats.
-
-What ``contradicted`` means, for every kind (the contract, with its sources:
-docs/VERDICTS.md):
-
-* ``contradicted`` only when the source *positively states* that the declared fact is false:
-  the pupil is not enrolled (``est_scolarise: false``); the CVEC attestation is not paid or is
-  cancelled (``etat.code`` outside the valid set); the certification is below the required
-  level; the covoiturage attestation has expired.
-* What the source *echoes back* of the question is never a contradiction: the school-year
-  label, the UAI, the CVEC campaign, the certification code's writing, the attestation's UUID.
-  A difference there is a ``mismatch`` (a person looks; the row is in the diff, the reason says
-  what differs), or ``confirmed`` with a note when it is only one of writing ("2025" for
-  2025-2026, "RNCP012345" for "RNCP12345", an upper-case UUID).
-* Nor is an archived certification: people hold diplomas whose registration has since ended
-  (``confirmed``: the reason names the end of registration, a note says what it means, or that
-  no end date is known).
-* ``not_found`` is never a false claim either, nor is an identity that differs (``mismatch``).
-
-The per-kind rules, their order and their ``valid_until`` policy are in each module's docstring
-(``verdicts.scolarite``, ``.cvec``, ``.certification``, ``.covoiturage``); errors, whatever the
-kind, decide as follows (``common.error_decision``):
-
-========================  =============  ===============================================
-error                     verdict        reason_code
-========================  =============  ===============================================
-ProviderNotConfigured     rejected       source.not_configured
-ProviderRejected          rejected       source.token_invalid / token_expired /
-                                         token_revoked / forbidden / missing_recipient /
-                                         route_not_found / invalid_request (by error code,
-                                         then HTTP status)
-ProviderRateLimited       unavailable    source.rate_limited, or source.conflict (409)
-ProviderUnavailable       unavailable    source.unavailable; source.failing_for_this_request
-                                         when the source answered other requests meanwhile,
-                                         source.down behind an open breaker (the pipeline
-                                         says which: ``error_decision``'s keywords)
-========================  =============  ===============================================
-
-``rejected`` has no ``valid_until`` (an admin must act); ``unavailable`` is re-checked after
-``common.UNAVAILABLE_RECHECK``. ``not_found`` is never a false claim. Texts are in
-``verdicts.reasons`` (``REASONS``, ``NOTES``, ``render_reason``, ``render_note``).
+No HTTP, no ORM, no settings: everything comes in as arguments, ``now`` included (aware). The
+arguments, what ``contradicted`` means for every kind, and how errors decide:
+docs/VERDICTS.md §The verdict functions and §The rule; each kind's rules in its module.
 """
 
 import datetime as dt

@@ -4,11 +4,6 @@ source to its own. The types they take, return and raise are ``providers.base``'
 here). The contract (what a client may do, what each exception means): docs/PROVIDERS.md.
 """
 
-from collections.abc import Callable
-from typing import Any
-
-import requests
-
 from admissions.enums import Source
 from verifications.providers import certifinfo, covoiturage, cvec, scolarite
 from verifications.providers.base import (
@@ -30,17 +25,17 @@ from verifications.providers.base import (
     Query,
     ScolariteQuery,
     ScolariteRecord,
+    Verifier,
+    verifier_of,
 )
 from verifications.providers.http import build_session
 
 
-Verifier = Callable[[requests.Session, Any, ProviderConfig], ProviderResult]
-
-VERIFIERS: dict[str, Verifier] = {
-    Source.API_PARTICULIER: scolarite.verify,
-    Source.CVEC: cvec.verify,
-    Source.CERTIFINFO: certifinfo.verify,
-    Source.COVOITURAGE: covoiturage.verify,
+VERIFIERS: dict[str, Verifier[Query]] = {
+    Source.API_PARTICULIER: verifier_of(ScolariteQuery, scolarite.verify),
+    Source.CVEC: verifier_of(CvecQuery, cvec.verify),
+    Source.CERTIFINFO: verifier_of(CertificationQuery, certifinfo.verify),
+    Source.COVOITURAGE: verifier_of(CovoiturageQuery, covoiturage.verify),
 }
 
 __all__ = [
@@ -63,5 +58,6 @@ __all__ = [
     "Query",
     "ScolariteQuery",
     "ScolariteRecord",
+    "Verifier",
     "build_session",
 ]

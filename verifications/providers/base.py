@@ -42,7 +42,9 @@ attestation number or a query string.
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
+
+import requests
 
 from admissions.enums import Source
 
@@ -320,6 +322,32 @@ class ProviderResult:
     def __post_init__(self) -> None:
         if not self.calls:
             object.__setattr__(self, "calls", (self.call,))
+
+
+# --- The client ------------------------------------------------------------------------------
+
+
+class Verifier[Q: Query](Protocol):
+    """A provider module's ``verify``: one source's client, taking that source's query type
+    (``Verifier[CvecQuery]`` is ``cvec.verify``)."""
+
+    def __call__(
+        self, session: requests.Session, query: Q, config: ProviderConfig, /
+    ) -> ProviderResult: ...
+
+
+def verifier_of[Q: Query](query_type: type[Q], verify: Verifier[Q]) -> Verifier[Query]:
+    """``verify`` as a client of any query, for a table keyed by source (a value known at run
+    time): a query of another source's type raises ``TypeError`` before anything is sent."""
+
+    def checked(
+        session: requests.Session, query: Query, config: ProviderConfig, /
+    ) -> ProviderResult:
+        if not isinstance(query, query_type):
+            raise TypeError(f"{verify.__module__} takes a {query_type.__name__}")
+        return verify(session, query, config)
+
+    return checked
 
 
 # --- Failures ---------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
@@ -48,6 +49,15 @@ admin.site.site_title = _("Vigie — back-office")
 BACKOFFICE_VIEW_PURPOSE = "consultation depuis le back-office"
 
 
+def staff_user(request: HttpRequest) -> User:
+    """Who makes a back-office request: the admin site lets in only signed-in staff, so an
+    anonymous request never gets here (and is refused if it does)."""
+    user = request.user
+    if not isinstance(user, User):
+        raise PermissionDenied
+    return user
+
+
 class AuditedViewMixin:
     """Opening one applicant's record (identity, declarations, evidence) in the back-office is a
     view of personal data: an audit event, as in the clerk interface (``viewed``, in the
@@ -70,7 +80,7 @@ class AuditedViewMixin:
                 with transaction.atomic():
                     audit_record(
                         action=AuditAction.VIEWED,
-                        actor=request.user,
+                        actor=staff_user(request),
                         institution=obj.institution,
                         obj=obj,
                         applicant_id=self.audited_applicant_id(obj),
@@ -94,7 +104,7 @@ class AuditedSaveMixin:
         super().save_model(request, obj, form, change)  # type: ignore[misc]
         audit_record(
             action=self.changed_action if change else self.created_action,
-            actor=request.user,
+            actor=staff_user(request),
             institution=self.audited_institution(obj),
             obj=obj,
             ip=client_ip(request),
@@ -219,7 +229,8 @@ class CredentialForm(forms.ModelForm):
         fields = ["institution", "source", "expires_at"]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.instance.pk is None and not cleaned.get("new_token"):
             self.add_error("new_token", _("Saisissez le jeton."))
         return cleaned
@@ -239,19 +250,20 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
         token = form.cleaned_data.get("new_token")
         if token:
             saved = services.credential_set(
-                acting_user=request.user,
+                acting_user=staff_user(request),
                 institution=obj.institution,
-                source=obj.source,
+                source=Source(obj.source),
                 token=token,
                 ip=client_ip(request),
             )
-            obj.pk = saved.pk
-            obj._state.adding = False
+            if saved is not None:
+                obj.pk = saved.pk
+                obj._state.adding = False
         if obj.pk is not None and form.cleaned_data.get("expires_at") != obj.expires_at:
             InstitutionCredential.objects.filter(pk=obj.pk).update(expires_at=obj.expires_at)
 
-    def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["institution", "source", "new_token", "expires_at", "fingerprint", "updated_at"]
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return ("institution", "source", "new_token", "expires_at", "fingerprint", "updated_at")
 
 
 @admin.register(User)
@@ -269,7 +281,7 @@ class UserAdmin(AuditedSaveMixin, DjangoUserAdmin):
     search_fields = ["username", "first_name", "last_name", "email", "institution__name"]
     list_select_related = ["institution"]
     fieldsets = [
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         (_("Établissement"), {"fields": ["institution", "role"]}),
     ]
     add_fieldsets = [
@@ -284,7 +296,7 @@ class UserAdmin(AuditedSaveMixin, DjangoUserAdmin):
 class ClaimInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = Claim
     extra = 0
-    fields = ["kind", "declared", "verdict", "verified_at", "valid_until"]
+    fields = ("kind", "declared", "verdict", "verified_at", "valid_until")
     readonly_fields = fields
 
 

@@ -105,7 +105,7 @@ def audit_record(
 ) -> AuditEvent:
     """Append one event to the institution's chain, in the caller's transaction."""
     if obj is not None:
-        object_type = object_type or obj._meta.model_name
+        object_type = object_type or obj._meta.model_name or ""
         object_id = object_id or obj.pk
     institution_id = institution.pk if institution is not None else None
     chain = chain_key(institution_id)

@@ -42,9 +42,13 @@ import socket
 import sqlite3
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from celery.beat import PersistentScheduler
+
+
+if TYPE_CHECKING:
+    from django.db.backends.base.base import BaseDatabaseWrapper
 
 
 logger = logging.getLogger(__name__)
@@ -119,7 +123,7 @@ class PostgresBeatLock:
         self.alias = alias
         self.owner = owner
         self.ttl_ms = max(1000, int(ttl * 1000))
-        self.db = None
+        self.db: BaseDatabaseWrapper | None = None
         self.held = False
         self.description = f"PostgreSQL advisory lock ({PG_LOCK_CLASS}, {PG_LOCK_ID})"
 

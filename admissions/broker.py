@@ -36,11 +36,13 @@ import warnings
 from json import loads
 from queue import Empty
 from time import monotonic, sleep
+from typing import cast
 
 from kombu.transport import sqlalchemy
 from kombu.utils import cached_property
 from kombu.utils.encoding import bytes_to_str
-from sqlalchemy import event, text
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import OperationalError, SADeprecationWarning
 from sqlalchemy.orm import configure_mappers
 
@@ -104,15 +106,17 @@ def _configure_mappers_quietly() -> None:
 
 class Channel(sqlalchemy.Channel):
     def _engine_from_config(self):
+        client = self.connection.client
+        assert client is not None  # kombu opens a channel on a connection
         options = {
             key: value
-            for key, value in self.connection.client.transport_options.items()
+            for key, value in (client.transport_options or {}).items()
             if key not in KOMBU_OPTIONS
         }
-        url = self.connection.client.hostname
+        url = client.hostname or ""
         if url.startswith("sqlite"):
             options.setdefault("connect_args", {"timeout": BUSY_TIMEOUT_SECONDS})
-        engine = sqlalchemy.create_engine(url, **options)
+        engine = create_engine(url, **options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -134,10 +138,10 @@ class Channel(sqlalchemy.Channel):
         # kombu looks the queue up with the ORM at every poll; its id never changes.
         cache = self.__dict__.setdefault("_queue_ids", {})
         if queue not in cache:
-            cache[queue] = self._get_or_create(queue).id
+            cache[queue] = self._get_or_create(queue).id  # type: ignore[attr-defined]  # not in kombu-stubs
         return cache[queue]
 
-    def _get(self, queue):
+    def _get(self, queue, timeout=None):
         queue_id = self._queue_id(queue)
         session = self.session
         sql = self._sql
@@ -147,13 +151,13 @@ class Channel(sqlalchemy.Channel):
                 session.commit()
                 raise Empty()
             # Something is there: take the write lock, then the oldest message, and delete it.
-            if session.bind.name == "sqlite":
+            if session.get_bind().dialect.name == "sqlite":
                 session.execute(text("BEGIN IMMEDIATE TRANSACTION"))
             row = session.execute(sql["take"], {"queue": queue_id}).first()
             if row is None:  # another worker took it first
                 session.commit()
                 raise Empty()
-            deleted = session.execute(sql["delete"], {"id": row.id}).rowcount
+            deleted = cast(CursorResult, session.execute(sql["delete"], {"id": row.id})).rowcount
             session.commit()
             if deleted != 1:  # without SQLite's lock (another database), someone else took it
                 raise Empty()
@@ -167,7 +171,9 @@ class Channel(sqlalchemy.Channel):
 class Transport(sqlalchemy.Transport):
     Channel = Channel
 
-    def drain_events(self, connection, timeout=None):
+    # kombu's own signature (virtual.Transport), which its stubs find incompatible with the base
+    # Transport's (they ignore it there too).
+    def drain_events(self, connection, timeout=None):  # type: ignore[override]
         """kombu's loop, but a worker waiting for an acknowledgement polls again as soon as it
         comes (from the pool's thread) rather than a whole ``polling_interval`` later: with
         prefetch 1, that sleep after every task was what bounded a worker's throughput."""
@@ -175,9 +181,11 @@ class Transport(sqlalchemy.Transport):
         interval = self.polling_interval or 0
         if timeout and interval > timeout:
             interval = timeout
+        cycle = self.cycle
+        assert cycle is not None  # set when the transport is made
         while True:
             try:
-                self.cycle.get(self._deliver, timeout=timeout)
+                cycle.get(self._deliver, timeout=timeout)
             except Empty:
                 if timeout is not None and monotonic() - started >= timeout:
                     raise TimeoutError from None
@@ -186,7 +194,7 @@ class Transport(sqlalchemy.Transport):
                 return
 
     def _full(self) -> bool:
-        consuming = [channel for channel in self.channels if channel._consumers]
+        consuming = [channel for channel in self.channels or () if channel._consumers]
         return bool(consuming) and not any(c.qos.can_consume() for c in consuming)
 
     def _sleep(self, interval: float) -> None:

@@ -1,7 +1,7 @@
 """Forms of the clerk workspace. Validation is the domain's (identity.clean_identity,
 claims.clean_declared); forms only map its errors onto their fields."""
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
@@ -97,7 +97,8 @@ class ApplicantForm(forms.Form):
         return data
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors:
             try:
                 clean_identity(self.identity(), partial=self.partial)
@@ -121,7 +122,8 @@ class ClaimForm(forms.Form):
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if not self.errors:
             try:
                 self.cleaned_declared = clean_declared(self.kind, self.declared())
@@ -224,12 +226,12 @@ class ApplicantFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         from admissions.enums import Verdict
 
-        self.fields["verdict"].choices = [
+        cast(forms.ChoiceField, self.fields["verdict"]).choices = [
             ("", _("Tous")),
             ("unchecked", _("Non vérifié")),
             *Verdict.choices,
         ]
-        self.fields["kind"].choices = [("", _("Tous")), *ClaimKind.choices]
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", _("Tous")), *ClaimKind.choices]
 
 
 # What an audit event's ``object_type`` names, for the audit view's filter and columns.
@@ -272,13 +274,20 @@ class AuditFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actors: list[tuple[int, str]], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["action"].choices = [("", _("Toutes")), *AuditAction.choices]
-        self.fields["actor"].choices = [("", _("Tous")), *actors]
-        self.fields["object_type"].choices = [("", _("Tous")), *AUDIT_OBJECT_TYPES.items()]
+        cast(forms.ChoiceField, self.fields["action"]).choices = [
+            ("", _("Toutes")),
+            *AuditAction.choices,
+        ]
+        cast(forms.ChoiceField, self.fields["actor"]).choices = [("", _("Tous")), *actors]
+        cast(forms.ChoiceField, self.fields["object_type"]).choices = [
+            ("", _("Tous")),
+            *AUDIT_OBJECT_TYPES.items(),
+        ]
         self.fields["file_reference"].widget.attrs["autocomplete"] = "off"
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
         if start and end and start > end:
             self.add_error("date_to", _("La date de fin précède la date de début."))

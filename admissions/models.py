@@ -5,7 +5,7 @@ Every row that belongs to an institution carries its ``institution`` so that sel
 each query with one indexed condition.
 """
 
-from django.contrib.auth.models import AbstractUser, UserManager
+from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
@@ -95,8 +95,6 @@ class User(AbstractUser):
         verbose_name=_("établissement"),
     )
     role = models.CharField(_("rôle"), max_length=32, choices=Role, default=Role.CLERK)
-
-    objects = UserManager()
 
     class Meta:
         verbose_name = _("utilisateur")

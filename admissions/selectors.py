@@ -8,7 +8,7 @@ interface) sees nothing, and an id of another institution answers 404.
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
 from django.core.paginator import Paginator
 from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
@@ -101,8 +101,9 @@ class ApplicantPaginator(Paginator):
     def page(self, number: Any) -> Any:
         number = self.validate_number(number)
         if self.searching and self.count <= SORT_MATCHES_BELOW:
-            ordering = self.object_list.query.order_by
-            self.object_list = self.object_list.order_by(F("institution_id") + 0, *ordering)
+            matches = cast(QuerySet[Applicant], self.object_list)
+            ordering = matches.query.order_by
+            self.object_list = matches.order_by(F("institution_id") + 0, *ordering)
         return super().page(number)
 
 

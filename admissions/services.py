@@ -28,9 +28,10 @@ from admissions.validators import normalize_siret, normalize_uai
 
 
 def _require_institution(user: User) -> Institution:
-    if user.institution_id is None:
+    institution = user.institution
+    if institution is None:
         raise PermissionDenied("this user belongs to no institution")
-    return user.institution
+    return institution
 
 
 @transaction.atomic
@@ -317,8 +318,9 @@ def credential_set(
     token: str,
     ip: str | None = None,
     expires_at: datetime | None = None,
-) -> InstitutionCredential:
-    """Store (or replace) an institution's token for a source, encrypted; empty removes it.
+) -> InstitutionCredential | None:
+    """Store (or replace) an institution's token for a source, encrypted; empty removes it
+    (and returns None).
 
     The expiry is read from the token when it is a JWT (``exp``; API Particulier's are), else
     taken from ``expires_at`` if given. A new token starts its expiry warnings afresh."""

@@ -14,6 +14,7 @@ import re
 import socket
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import environ
 from django.core.exceptions import ImproperlyConfigured
@@ -473,7 +474,7 @@ VIGIE_SITE_URL = env("VIGIE_SITE_URL", default="http://127.0.0.1:8000").rstrip("
 # --- Logging --------------------------------------------------------------------------------
 
 # Logs never carry personal data: identities, INE, birth dates and tokens stay out of messages.
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {

@@ -1,7 +1,7 @@
 """The back-office of the pipeline: requests (stuck ones, with a re-queue action), attempts
 (read-only), configuration alerts, and the providers' health page with a breaker reset."""
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -13,7 +13,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from admissions.access import client_ip
-from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin
+from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin, staff_user
 from admissions.enums import Source
 from verifications.backoffice import provider_health, stuck_condition
 from verifications.models import (
@@ -32,11 +32,15 @@ from verifications.services.backoffice import (
 )
 
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
 class StuckFilter(admin.SimpleListFilter):
     title = _("bloquées")
     parameter_name = "stuck"
 
-    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, "StrOrPromise"]]:
         return [("yes", _("Bloquées (bail expiré ou en file depuis trop longtemps)"))]
 
     def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
@@ -49,7 +53,7 @@ class AttemptInline(admin.TabularInline):
     model = VerificationAttempt
     extra = 0
     can_delete = False
-    fields = [
+    fields = (
         "created_at",
         "source",
         "outcome",
@@ -57,7 +61,7 @@ class AttemptInline(admin.TabularInline):
         "provider_error_code",
         "duration_ms",
         "upstream_request_id",
-    ]
+    )
     readonly_fields = fields
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
@@ -124,10 +128,9 @@ class VerificationRequestAdmin(AuditedViewMixin, admin.ModelAdmin):
         description=_("Remettre en file les demandes sélectionnées"), permissions=["change"]
     )
     def requeue(self, request: HttpRequest, queryset: QuerySet[VerificationRequest]) -> None:
+        user = staff_user(request)
         outcomes = [
-            verification_request_requeue(
-                request_id=pk, acting_user=request.user, ip=client_ip(request)
-            )
+            verification_request_requeue(request_id=pk, acting_user=user, ip=client_ip(request))
             for pk in queryset.values_list("pk", flat=True)
         ]
         requeued = outcomes.count(RequeueOutcome.REQUEUED)
@@ -219,8 +222,9 @@ class SourceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     @admin.action(description=_("Marquer comme résolues"), permissions=["resolve"])
     def resolve(self, request: HttpRequest, queryset: QuerySet[SourceAlert]) -> None:
+        user = staff_user(request)
         resolved = sum(
-            source_alert_resolve(alert_id=pk, acting_user=request.user, ip=client_ip(request))
+            source_alert_resolve(alert_id=pk, acting_user=user, ip=client_ip(request))
             for pk in queryset.values_list("pk", flat=True)
         )
         self.message_user(
@@ -264,7 +268,9 @@ class SourceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
             messages.error(request, _("Source inconnue."))
         else:
             try:
-                source_breaker_reset(source=source, acting_user=request.user, ip=client_ip(request))
+                source_breaker_reset(
+                    source=source, acting_user=staff_user(request), ip=client_ip(request)
+                )
             except LimiterUnavailable:
                 messages.error(
                     request, _("L'état partagé (Redis) est injoignable : rien n'a été changé.")

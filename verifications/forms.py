@@ -1,3 +1,5 @@
+from typing import cast
+
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
@@ -40,7 +42,7 @@ class OverrideForm(forms.Form):
         from admissions.enums import Verdict
 
         # No verdict chosen in advance: a decision is a choice.
-        self.fields["verdict"].choices = [
+        cast(forms.ChoiceField, self.fields["verdict"]).choices = [
             ("", _("— Choisissez un verdict —")),
             *((v.value, v.label) for v in Verdict if v in OVERRIDABLE),
         ]
@@ -67,7 +69,9 @@ class VariantTryForm(forms.Form):
 
     def __init__(self, *args, proposals=(), **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["variants"].choices = [(v.key, v.key) for v in proposals]
+        cast(forms.ChoiceField, self.fields["variants"]).choices = [
+            (v.key, v.key) for v in proposals
+        ]
 
 
 # --- Institution settings and GDPR (retention area) -------------------------------------------
@@ -147,7 +151,8 @@ class InstitutionPolicyForm(forms.Form):
     )
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("night_start") and cleaned.get("night_start") == cleaned.get("night_end"):
             self.add_error("night_end", _("La fenêtre de nuit doit durer au moins une minute."))
         return cleaned
@@ -170,7 +175,8 @@ class FreshnessPolicyForm(forms.Form):
         self.kind = kind
 
     def clean(self):
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if bool(cleaned.get("active_from")) != bool(cleaned.get("active_until")):
             self.add_error("active_until", _("Donnez les deux dates de la période, ou aucune."))
         if cleaned.get("enabled") and not (
@@ -230,17 +236,17 @@ class BatchCohortForm(forms.Form):
         super().__init__(*args, **kwargs)
         from admissions.enums import ClaimKind, Verdict
 
-        self.fields["batch"].choices = [
+        cast(forms.ChoiceField, self.fields["batch"]).choices = [
             ("", _("Tous les candidats")),
             *((b.pk, b.label) for b in import_batches),
         ]
-        self.fields["verdict"].choices = [
+        cast(forms.ChoiceField, self.fields["verdict"]).choices = [
             ("", _("Tous")),
             ("unchecked", _("Non vérifié")),
             *Verdict.choices,
         ]
-        self.fields["kind"].choices = [("", _("Tous")), *ClaimKind.choices]
-        self.fields["kinds"].choices = ClaimKind.choices
+        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", _("Tous")), *ClaimKind.choices]
+        cast(forms.ChoiceField, self.fields["kinds"]).choices = ClaimKind.choices
 
     def cohort(self) -> dict:
         """The arguments of ``selectors.cohort_claims``."""

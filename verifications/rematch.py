@@ -36,7 +36,7 @@ Pure functions: no ORM, no settings, no HTTP. What each variant does, in words, 
 import dataclasses
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,7 @@ def rematchable(reason_code: str) -> bool:
 def variants_for(kind: str, identity: Identity, declared: Declared) -> list[Variant]:
     """The variants worth trying for a claim the source did not find, most plausible first,
     each asking a question different from the record's and from the others'."""
+    same: Callable[[Identity], Hashable]
     match ClaimKind(kind):
         case ClaimKind.SCOLARITE:
             candidates = _scolarite_variants(identity)
@@ -325,7 +326,7 @@ def _code_variants(code: str) -> list[Variant]:
         "RNCP": [f"RS{digits}", f"RNCP{digits}"],
         "RS": [f"RNCP{digits}", f"RS{digits}"],
     }[prefix]
-    variants = []
+    variants: list[Variant] = []
     for form in forms:
         if form != text:
             key = "code_" + ("rncp" if form.startswith("RNCP") else "rs")

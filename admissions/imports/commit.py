@@ -40,9 +40,10 @@ _CLAIM_FIELDS = (
 
 
 def _institution_of(user: User) -> Institution:
-    if user.institution_id is None:
+    institution = user.institution
+    if institution is None:
         raise PermissionDenied("this user belongs to no institution")
-    return user.institution
+    return institution
 
 
 def import_commit(

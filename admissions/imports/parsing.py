@@ -140,7 +140,7 @@ def _clean_line(
     report: ImportReport, line: int, values: Mapping[str, str]
 ) -> tuple[dict[str, Any], list[tuple[str, dict[str, Any]]]]:
     """The cleaned identity and claims of one line (errors added to the report)."""
-    identity_input = {
+    identity_input: dict[str, Any] = {
         field: values.get(column, "")
         for column, field in IDENTITY_COLUMNS.items()
         if field != "first_names"

@@ -8,6 +8,7 @@ are not counted), before the session; ``LogUserMiddleware`` last, once the user 
 
 import time
 from collections.abc import Callable
+from typing import cast
 
 from django.core.signals import request_finished
 from django.http import HttpRequest, HttpResponse
@@ -18,6 +19,14 @@ from admissions.ops import context
 
 
 REQUEST_ID_HEADER = "X-Request-ID"
+
+
+class TaggedRequest(HttpRequest):
+    """What these middleware add to a request: its id (``RequestIdMiddleware``) and, for a
+    probe answered before URL resolution, the probe's route name (``ProbeMiddleware``)."""
+
+    request_id: str
+    vigie_route: str
 
 
 class RequestIdMiddleware:
@@ -33,7 +42,7 @@ class RequestIdMiddleware:
             context.valid_request_id(request.headers.get(REQUEST_ID_HEADER))
             or context.new_request_id()
         )
-        request.request_id = request_id
+        cast(TaggedRequest, request).request_id = request_id
         # Not unbound on the way out: Django logs 4xx and 5xx answers ("Not Found: ...") after
         # the last middleware has returned. Cleared when the answer is closed instead
         # (request_finished, below), and set afresh by the next request anyway.
@@ -110,5 +119,6 @@ class ProbeMiddleware:
         if probe is None:
             return self.get_response(request)
         name, handler = probe
-        request.vigie_route = name
-        return handler(request)
+        cast(TaggedRequest, request).vigie_route = name
+        # The probes are plain views, so their wrapped handler answers at once (not awaitable).
+        return cast(HttpResponse, handler(request))

@@ -5,6 +5,8 @@ Both are recorded like any verification (a done request, with its reason) so the
 history shows them next to the sources' answers; both need a written justification.
 """
 
+from typing import TYPE_CHECKING
+
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
@@ -18,6 +20,10 @@ from verifications.models import VerificationRequest
 from verifications.services.inputs import source_for
 
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
 # When a clerk may verify by hand: the source could not or would not say.
 MANUAL_ALLOWED_AFTER = frozenset(
     {"", Verdict.UNAVAILABLE, Verdict.NOT_FOUND, Verdict.REJECTED, Verdict.MISMATCH}
@@ -26,7 +32,7 @@ OVERRIDABLE = frozenset(v for v in Verdict if v != Verdict.MANUAL)
 MIN_JUSTIFICATION = 10
 
 
-def written_reason(text: str, *, field: str, message: str, limit: int) -> str:
+def written_reason(text: str, *, field: str, message: "StrOrPromise", limit: int) -> str:
     """A person's written reason for an action, stripped: at least ``MIN_JUSTIFICATION``
     characters (``message`` says so, with ``%(n)s``, keyed by ``field``), cut at ``limit``."""
     text = (text or "").strip()

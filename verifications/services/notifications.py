@@ -6,7 +6,8 @@ file reference, the kind of claim, the verdicts and a link; the rest is behind t
 """
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
@@ -95,6 +96,9 @@ def verdict_change_record(
 
 def _email_verdict_change(change_id: int) -> None:
     change = VerdictChange.objects.select_related("claim__applicant", "recipient").get(pk=change_id)
+    recipient = change.recipient
+    if recipient is None:  # a change nobody is told of (none is scheduled then)
+        return
     claim = change.claim
     with translation.override(settings.LANGUAGE_CODE):
         context = {
@@ -107,7 +111,7 @@ def _email_verdict_change(change_id: int) -> None:
         subject = render_to_string("verifications/email/verdict_change_subject.txt", context)
         body = render_to_string("verifications/email/verdict_change.txt", context)
     try:
-        send_mail(" ".join(subject.split()), body, None, [change.recipient.email])
+        send_mail(" ".join(subject.split()), body, None, [recipient.email])
     except Exception:
         logger.warning("verdict change %s: e-mail not sent", change.pk, exc_info=True)
         return
@@ -149,13 +153,16 @@ def credential_expiry_check(*, now: datetime | None = None) -> int:
     days before a token's expiry; an expired token counts as the last one). Returns the number
     of credentials warned about."""
     now = now or timezone.now()
-    horizon = now + timezone.timedelta(days=max(freshness.EXPIRY_WARNING_DAYS))
+    horizon = now + timedelta(days=max(freshness.EXPIRY_WARNING_DAYS))
     warned = 0
     credentials = InstitutionCredential.objects.filter(
         expires_at__isnull=False, expires_at__lte=horizon
     ).select_related("institution")
     for credential in credentials:
-        threshold = freshness.expiry_threshold(credential.expires_at, now)
+        expires_at = credential.expires_at
+        if expires_at is None:  # excluded by the query; says so to the type checker
+            continue
+        threshold = freshness.expiry_threshold(expires_at, now)
         if threshold is None:
             continue
         threshold = max(threshold, min(freshness.EXPIRY_WARNING_DAYS))
@@ -177,11 +184,10 @@ def credential_expiry_check(*, now: datetime | None = None) -> int:
                 details={
                     "source": credential.source,
                     "threshold_days": threshold,
-                    "expires_at": credential.expires_at.isoformat(),
+                    "expires_at": expires_at.isoformat(),
                 },
             )
-            credential_id = credential.pk
-            transaction.on_commit(lambda cid=credential_id, t=threshold: _email_expiry(cid, t, now))
+            transaction.on_commit(partial(_email_expiry, credential.pk, threshold, now))
         warned += 1
     return warned
 
@@ -192,15 +198,16 @@ def _email_expiry(credential_id: int, threshold: int, now: datetime) -> None:
         institution_id=credential.institution_id, role=Role.INSTITUTION_ADMIN, is_active=True
     ).exclude(email="")
     recipients = list(admins.values_list("email", flat=True))
-    if not recipients:
+    expires_at = credential.expires_at
+    if not recipients or expires_at is None:
         return
     with translation.override(settings.LANGUAGE_CODE):
         context = {
             "source": credential.get_source_display(),
             "institution": credential.institution.name,
-            "expires_at": credential.expires_at,
-            "expired": credential.expires_at <= now,
-            "days_left": max(0, (credential.expires_at - now).days),
+            "expires_at": expires_at,
+            "expired": expires_at <= now,
+            "days_left": max(0, (expires_at - now).days),
             "link": _link(reverse("home")),
         }
         subject = render_to_string("verifications/email/credential_expiry_subject.txt", context)

@@ -83,9 +83,9 @@ def institution_settings_update(
     """Save the settings page (already validated by its forms): the night window, share and
     retention, and each kind's freshness policy. The audit event lists what changed, with the
     old and new values (settings, never personal data)."""
-    if not acting_user.is_institution_admin or acting_user.institution_id is None:
+    institution = acting_user.institution if acting_user.is_institution_admin else None
+    if institution is None:
         raise PermissionDenied("only an institution admin changes its settings")
-    institution = acting_user.institution
     policy = institution_policy_get(institution)
     policy = InstitutionPolicy.objects.select_for_update().get(pk=policy.pk)
     changes: dict[str, Any] = {}

@@ -8,8 +8,10 @@ sources allow.
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, cast
 
 from django.db import IntegrityError, transaction
+from django.db.models import Field
 from django.utils import timezone
 
 from admissions.audit import audit_record
@@ -130,7 +132,8 @@ _REQUEST_FIELDS = (
     "created_at",
 )
 _EMPTY_REQUEST_VALUES = tuple(
-    VerificationRequest._meta.get_field(name).get_default() for name in _DEFAULTED_FIELDS
+    cast("Field[Any, Any]", VerificationRequest._meta.get_field(name)).get_default()
+    for name in _DEFAULTED_FIELDS
 )
 
 

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from admissions.enums import CLAIM_KIND_SOURCE
+from admissions.enums import CLAIM_KIND_SOURCE, ClaimKind
 from admissions.models import Institution
 from verifications import freshness
 from verifications.enums import RequestState, Trigger
@@ -70,7 +70,7 @@ def scheduled_reverification_tick(*, now: datetime | None = None) -> RecheckRepo
             report.outside_window.append(institution.pk)
             continue
         for kind, rules in freshness_policies_get(institution).items():
-            source = CLAIM_KIND_SOURCE[kind]
+            source = CLAIM_KIND_SOURCE[ClaimKind(kind)]
             if not rules.enabled or not institution.source_enabled(source):
                 continue
             rate = source_rate(source)

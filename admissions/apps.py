@@ -9,7 +9,8 @@ class AdmissionsConfig(AppConfig):
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
 
-        from admissions import login_throttle, session_security
+        # ``tasks``: registered in every process, as the dashboard sends its recount by name.
+        from admissions import login_throttle, session_security, tasks  # noqa: F401
         from admissions.ops import celery_signals
 
         user_login_failed.connect(login_throttle.on_login_failed, dispatch_uid="vigie-throttle")

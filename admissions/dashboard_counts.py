@@ -16,6 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
+from celery import current_app
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
@@ -28,6 +29,9 @@ from admissions.models import Applicant, Claim, User
 logger = logging.getLogger(__name__)
 
 STALE_FACTOR = 10
+# The worker's recount (``admissions/tasks.py``), sent by name: the tasks module imports this
+# one, not the reverse. ``AdmissionsConfig.ready`` registers it in every process.
+RECOUNT_TASK = "admissions.dashboard_counts_refresh"
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,8 @@ def dashboard_counts(user: User) -> DashboardCounts:
 
 
 def _recount_later(institution_id: int) -> None:
-    from admissions.tasks import dashboard_counts_refresh_task
-
     try:
-        dashboard_counts_refresh_task.apply_async(args=[institution_id], retry=False)
+        current_app.tasks[RECOUNT_TASK].apply_async(args=(institution_id,), retry=False)
     except Exception:
         # No broker: the counts are recounted on a view once they are too old.
         logger.warning("dashboard counts of institution %s: recount not sent", institution_id)

@@ -3,6 +3,7 @@ import logging
 from celery import shared_task
 
 from admissions.audit import audit_chains_verify
+from admissions.dashboard_counts import RECOUNT_TASK, dashboard_counts_recount
 from admissions.ops import heartbeat
 
 
@@ -33,9 +34,7 @@ def audit_chain_check_task() -> None:
     )
 
 
-@shared_task(name="admissions.dashboard_counts_refresh", ignore_result=True)
+@shared_task(name=RECOUNT_TASK, ignore_result=True)
 def dashboard_counts_refresh_task(institution_id: int) -> None:
     """Recount an institution's dashboard counts that a view found stale."""
-    from admissions.dashboard_counts import dashboard_counts_recount
-
     dashboard_counts_recount(institution_id)

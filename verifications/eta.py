@@ -1,6 +1,6 @@
 """How long a batch of checks will take, from the sources' allowed rates (pure functions).
 
-Each source is called at most at its allowed rate (``dispatch.source_rate``), and the sources
+Each source is called at most at its allowed rate (``rates.source_rate``), and the sources
 are called in parallel: a batch takes, for its slowest source, the time to send what is queued
 ahead of it for that source plus its own requests of that source. Workers, latency and retries
 only make it longer, so this is a lower bound the limits make reachable, not a promise.

@@ -21,9 +21,18 @@ from verifications.models import (
     VerificationAttempt,
     VerificationRequest,
 )
+from verifications.rates import source_rate
 from verifications.rematch import Variant
 from verifications.services.inputs import question_for
 from verifications.verdicts.common import academic_year
+
+
+# What "failed" means in a batch (its progress, and "Relancer les échecs",
+# ``services.batches.batch_rerun_failed``): the source gave no answer about the person.
+# ``unavailable``: it could not answer after the bounded retries (timeouts, 5xx, breaker open);
+# ``rejected``: it refused the request itself (token, rights, parameters), which an admin may
+# since have fixed. Every other verdict is an answer (``not_found`` included) and is kept.
+RERUNNABLE_VERDICTS = frozenset({Verdict.UNAVAILABLE, Verdict.REJECTED})
 
 
 def requests_for_user(user: User) -> QuerySet[VerificationRequest]:
@@ -270,8 +279,6 @@ class BatchProgress:
 
     @property
     def failed(self) -> int:
-        from verifications.services.batches import RERUNNABLE_VERDICTS
-
         return sum(n for verdict, n in self.by_verdict.items() if verdict in RERUNNABLE_VERDICTS)
 
     @property
@@ -322,8 +329,6 @@ def open_requests_ahead(*, before=None, exclude_batch: Batch | None = None) -> d
 
 
 def source_rates() -> dict[str, float]:
-    from verifications.services.dispatch import source_rate
-
     return {source.value: source_rate(source) for source in Source}
 
 

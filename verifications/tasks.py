@@ -7,10 +7,12 @@ visibility timeout never redelivers a waiting message.
 
 from celery import shared_task
 
+from verifications.enqueue import DISPATCH, VERIFICATION_RUN
+
 
 @shared_task(
     bind=True,
-    name="verifications.verification_run",
+    name=VERIFICATION_RUN,
     # Idempotent by construction (a conditional claim of the row), so a message is
     # acknowledged only once the run is over, and put back if the worker process dies.
     acks_late=True,
@@ -25,7 +27,7 @@ def verification_run_task(self, request_id: int) -> None:
     verification_run(request_id=request_id, task_id=self.request.id or "")
 
 
-@shared_task(name="verifications.dispatch", ignore_result=True, expires=30)
+@shared_task(name=DISPATCH, ignore_result=True, expires=30)
 def verification_dispatch_task() -> None:
     from verifications.services import verification_dispatch
 

@@ -17,9 +17,9 @@ from verifications import selectors
 from verifications.enums import RequestState, Trigger
 from verifications.eta import duration_text, eta_seconds
 from verifications.models import VerificationRequest
+from verifications.selectors import RERUNNABLE_VERDICTS
 from verifications.services import verification_dispatch, verification_run
 from verifications.services.batches import (
-    RERUNNABLE_VERDICTS,
     batch_finish_if_complete,
     batch_pause,
     batch_rerun_failed,

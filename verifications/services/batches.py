@@ -24,7 +24,7 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, BatchKind, BatchStatus, Verdict
+from admissions.enums import AuditAction, BatchKind, BatchStatus
 from admissions.models import Batch, Claim, User
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
@@ -34,11 +34,6 @@ from verifications.services.requests import (
 )
 
 
-# What "failed" means for "Relancer les échecs": the source gave no answer about the person.
-# ``unavailable``: it could not answer after the bounded retries (timeouts, 5xx, breaker open);
-# ``rejected``: it refused the request itself (token, rights, parameters), which an admin may
-# since have fixed. Every other verdict is an answer (``not_found`` included) and is kept.
-RERUNNABLE_VERDICTS = frozenset({Verdict.UNAVAILABLE, Verdict.REJECTED})
 # Stored as written (the audit trail is not translated).
 EXPORT_PURPOSE = "résultats d'une vérification groupée"
 
@@ -171,8 +166,11 @@ def batch_resume(*, batch: Batch, acting_user: User, ip: str | None = None) -> b
 @transaction.atomic
 def batch_rerun_failed(*, batch: Batch, acting_user: User, ip: str | None = None) -> int:
     """Check again the claims whose current request in this batch ended without an answer
-    from the source (``RERUNNABLE_VERDICTS``). Returns how many requests were created."""
-    from verifications.selectors import batch_current_requests
+    from the source (``selectors.RERUNNABLE_VERDICTS``). Returns how many requests were
+    created."""
+    # Here, not at the top: ``selectors`` imports ``services.inputs``, whose package imports
+    # this module (``services/__init__.py``); read at call time, neither waits for the other.
+    from verifications.selectors import RERUNNABLE_VERDICTS, batch_current_requests
 
     _check_owner(batch, acting_user)
     locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch.pk)

@@ -32,17 +32,15 @@ from django.utils import timezone
 
 from admissions.enums import BatchStatus, Source
 from admissions.models import Batch
+from verifications.enqueue import broker_url, verification_run_enqueue
 from verifications.enums import RequestState
 from verifications.models import VerificationRequest
-from verifications.providers.limits import get_limiter
+from verifications.rates import check_rate
 
 
 logger = logging.getLogger(__name__)
 # Even a slow source gets this many messages in flight, so workers are never idle for it.
 MIN_IN_FLIGHT = 4
-# Upstream calls one check makes at most (Certif Info: a search, then the detail); each takes
-# a slot of the source's limits.
-CALLS_PER_CHECK = {Source.CERTIFINFO: 2}
 # Written in the broker's own Redis database by the first tick that finds it missing: it
 # disappears exactly when the queued messages do.
 BROKER_EPOCH_KEY = "vigie:broker-epoch"
@@ -61,9 +59,7 @@ def broker_restarted_empty() -> bool:
     """Whether the broker lost every message since the last tick: our epoch key is gone with
     them. True once per loss (SET NX: the first tick to see it missing writes it again); False
     when the broker is not Redis or cannot be reached (the sends will fail and say so)."""
-    from verifications.tasks import verification_run_task
-
-    client = _broker_redis(verification_run_task.app.conf.broker_url or "")
+    client = _broker_redis(broker_url())
     if client is None:
         return False
     try:
@@ -108,22 +104,6 @@ def _reclaim_expired_leases(now) -> int:
     return reclaimed
 
 
-def source_rate(source: str) -> float:
-    """The most requests per second the configured limits allow for ``source`` (the tightest
-    of its rates); unlimited sources count as 50/s, more than a few workers can do anyway."""
-    rates = [
-        rate.limit / rate.window
-        for scope_rates in get_limiter().config.rates.get(source, {}).values()
-        for rate in scope_rates
-    ]
-    return min(rates, default=50.0)
-
-
-def check_rate(source: str) -> float:
-    """Checks per second the source's limits allow."""
-    return source_rate(source) / CALLS_PER_CHECK.get(source, 1)
-
-
 def _capacity(source: str) -> int:
     rate = check_rate(source)
     return max(MIN_IN_FLIGHT, math.ceil(rate * settings.VERIFICATION_DISPATCH_LOOKAHEAD))
@@ -155,13 +135,11 @@ def _dispatch_source(source: str, now) -> list[int]:
 
 def verification_dispatch() -> DispatchReport:
     """One dispatcher tick. Returns what it did (for logs and tests)."""
-    from verifications.tasks import verification_run_task
-
     now = timezone.now()
     report = DispatchReport(reclaimed=_reclaim_expired_leases(now))
     if broker_restarted_empty():
         report.resent = _resend_lost(now)
-    batches = {}
+    batches: dict[str, list[int]] = {}
     for source in Source:
         ids = _dispatch_source(source, now)
         if ids:
@@ -170,7 +148,7 @@ def verification_dispatch() -> DispatchReport:
     order = interleave(batches, {source: check_rate(source) for source in batches})
     for position, request_id in enumerate(order):
         try:
-            verification_run_task.apply_async(args=[request_id])
+            verification_run_enqueue(request_id)
         except Exception as exc:
             # The broker is down (kombu's OperationalError once its publish retries are
             # spent): this and the rest of the tick's requests were never sent.

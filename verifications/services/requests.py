@@ -18,6 +18,7 @@ from admissions.audit import audit_record
 from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction
 from admissions.models import Batch, Claim, User
+from verifications.enqueue import verification_dispatch_enqueue, verification_run_enqueue
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.rematch import Variant
@@ -28,11 +29,9 @@ logger = logging.getLogger(__name__)
 
 
 def _send_on_commit(request_id: int) -> None:
-    from verifications.tasks import verification_run_task
-
     def send() -> None:
         try:
-            verification_run_task.apply_async(args=[request_id], retry=False)
+            verification_run_enqueue(request_id, retry=False)
         except Exception:
             # The broker is down: the row stays pending, its sent mark cleared, and the
             # dispatcher sends it at its first tick once the broker is back. Nothing is lost.
@@ -214,11 +213,9 @@ def verification_requests_create(
 
 
 def _kick_dispatcher_on_commit() -> None:
-    from verifications.tasks import verification_dispatch_task
-
     def send() -> None:
         try:
-            verification_dispatch_task.apply_async(retry=False)
+            verification_dispatch_enqueue(retry=False)
         except Exception:
             logger.warning("broker unavailable, the next dispatcher tick will send the requests")
 

@@ -31,8 +31,8 @@ from admissions.models import Institution
 from verifications import freshness
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationRequest
+from verifications.rates import source_rate
 from verifications.selectors import claims_due_for_recheck, open_scheduled_by_source
-from verifications.services.dispatch import source_rate
 from verifications.services.policies import freshness_policies_get, institution_policy_get
 from verifications.services.requests import verification_requests_create
 

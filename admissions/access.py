@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from admissions.models import User
+from admissions.models import Institution, User
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -35,8 +35,8 @@ def _role_required(check: Callable[[User], bool]) -> Callable:
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
         @login_required
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-            user = request.user
+        def wrapped(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user = request.user  # signed in: login_required runs first
             if user.institution_id is None or not check(user):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
@@ -44,6 +44,15 @@ def _role_required(check: Callable[[User], bool]) -> Callable:
         return wrapped
 
     return decorator
+
+
+def member_institution(request: HtmxHttpRequest) -> Institution:
+    """The institution of the member making ``request``: a view behind one of the role checks
+    below is only reached by a member of one."""
+    institution = request.user.institution
+    if institution is None:
+        raise PermissionDenied
+    return institution
 
 
 # Any member of an institution: clerk, supervisor, institution admin.

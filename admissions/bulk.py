@@ -14,7 +14,7 @@ values), no ids back.
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from django.db import connections, models
 
@@ -56,6 +56,13 @@ def _adapter(field: models.Field, connection: Any) -> Callable[[Any], Any] | Non
     return adapt
 
 
+def _column(field: models.Field) -> str:
+    """The column ``field`` is written to (every field given to ``bulk_insert`` has one)."""
+    if field.column is None:
+        raise ValueError(f"{field} has no column")
+    return field.column
+
+
 def bulk_insert(
     model: type[models.Model],
     fields: Sequence[str],
@@ -72,7 +79,8 @@ def bulk_insert(
     """
     connection = connections[using]
     opts = model._meta
-    columns = [opts.get_field(name) for name in fields]
+    # Fields of the model's own table (a relation's reverse side has no column to insert into).
+    columns = [cast(models.Field, opts.get_field(name)) for name in fields]
     adapters = [_adapter(field, connection) for field in columns]
     if connection.vendor == "postgresql":
         return _copy(connection, opts.db_table, columns, adapters, rows)
@@ -80,7 +88,7 @@ def bulk_insert(
     batch_size = max(1, min(batch_size, max_params // len(columns)))
     quote = connection.ops.quote_name
     head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608 - names come from the model
-        quote(opts.db_table), ", ".join(quote(field.column) for field in columns)
+        quote(opts.db_table), ", ".join(quote(_column(field)) for field in columns)
     )
     placeholders = "({})".format(", ".join(["%s"] * len(columns)))
     statements: dict[int, str] = {}
@@ -110,7 +118,7 @@ def _copy(
     than INSERTs with client-side parameter binding). Errors become Django's (IntegrityError)."""
     quote = connection.ops.quote_name
     statement = "COPY {} ({}) FROM STDIN".format(
-        quote(table), ", ".join(quote(field.column) for field in columns)
+        quote(table), ", ".join(quote(_column(field)) for field in columns)
     )
     count = 0
     with (

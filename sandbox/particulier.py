@@ -260,8 +260,10 @@ class Particulier:
     def _introspect(self, ctx: Context) -> Response:
         raw = ctx.request.arg("token") or ctx.request.bearer()
         info = resolve_token(raw, ctx)
-        if info is None or info.error:
-            return error_response(info.error if info else "00101")
+        if info is None:
+            return error_response("00101")
+        if info.error:
+            return error_response(info.error)
         payload = decode_payload(raw or "") or {}
         return json_response(
             200, {"_id": payload.get("jti"), "name": None, "scopes": sorted(info.scopes)}

@@ -273,7 +273,7 @@ def _pick(i: int, salt: str, options: tuple) -> object:
     return options[int(_unit(i, salt) * len(options))]
 
 
-def _band(i: int, salt: str, bands: tuple[tuple[float, object], ...]) -> object:
+def _band[T](i: int, salt: str, bands: tuple[tuple[float, T], ...]) -> T:
     """The outcome whose cumulative share covers this person's number."""
     u = _unit(i, salt)
     total = 0.0

@@ -24,7 +24,9 @@ DEFAULT_THREADS = 32
 class SandboxGateway(wsgi.Gateway_10):
     """WSGI 1.0, plus cheroot's connection in the environ (to park it or reset it)."""
 
-    def get_environ(self) -> dict[str, Any]:
+    # cheroot's stub types the base Gateway's get_environ as returning None; Gateway_10's
+    # returns the environ.
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]
         environ = super().get_environ()
         environ[CONNECTION_KEY] = self.req.conn
         return environ

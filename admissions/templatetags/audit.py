@@ -4,6 +4,7 @@ from typing import Any
 
 from django import template
 from django.core.exceptions import FieldDoesNotExist
+from django.db.models import Field
 from django.utils.translation import gettext, ngettext
 
 from admissions.claims import variant_label
@@ -78,6 +79,7 @@ def _field_label(name: str, kind: Any) -> str:
         if name in labels:
             return str(labels[name])
     try:
-        return str(Applicant._meta.get_field(name).verbose_name)
+        field = Applicant._meta.get_field(name)
     except FieldDoesNotExist:
         return name
+    return str(field.verbose_name) if isinstance(field, Field) else name

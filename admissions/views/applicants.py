@@ -3,7 +3,7 @@ their claims. The applicant's own page (claims, verdicts, timeline) is verificat
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
@@ -22,7 +22,7 @@ PAGE_SIZE = 50
 def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ApplicantFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
-    order_by = ApplicantFilterForm.SORTS.get(filters.get("sort") or "nom")
+    order_by = ApplicantFilterForm.SORTS[filters.get("sort") or "nom"]
     applicants = selectors.applicant_search(
         user=request.user,
         q=filters.get("q", ""),
@@ -124,17 +124,17 @@ def applicant_edit(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @member_required
-def claim_add(request: HttpRequest, applicant_id: int, kind: str) -> HttpResponse:
+def claim_add(request: HtmxHttpRequest, applicant_id: int, kind: str) -> HttpResponse:
     applicant = selectors.applicant_get_for_user(user=request.user, applicant_id=applicant_id)
-    kind = ClaimKind(kind) if kind in ClaimKind.values else None
-    if kind is None:
+    claim_kind = ClaimKind(kind) if kind in ClaimKind.values else None
+    if claim_kind is None:
         return render(request, "404.html", status=404)
-    form = ClaimForm(request.POST or None, kind=kind)
+    form = ClaimForm(request.POST or None, kind=claim_kind)
     if request.method == "POST" and form.is_valid():
         services.claim_create(
             acting_user=request.user,
             applicant=applicant,
-            kind=kind,
+            kind=claim_kind,
             declared=form.declared(),
             ip=client_ip(request),
         )
@@ -143,13 +143,13 @@ def claim_add(request: HttpRequest, applicant_id: int, kind: str) -> HttpRespons
     return render(
         request,
         "admissions/claim_form.html",
-        {"form": form, "applicant": applicant, "kind": kind},
+        {"form": form, "applicant": applicant, "kind": claim_kind},
     )
 
 
 @require_http_methods(["GET", "POST"])
 @member_required
-def claim_edit(request: HttpRequest, claim_id: int) -> HttpResponse:
+def claim_edit(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = ClaimForm(request.POST or None, kind=claim.kind, initial=claim.declared)
     if request.method == "POST" and form.is_valid():

@@ -86,7 +86,7 @@ def _rows(user: User, events: Iterable[AuditEvent]) -> Iterator[list[Any]]:
                 choice_label(AuditAction, event.action),
                 AUDIT_OBJECT_TYPES.get(event.object_type, event.object_type),
                 event.object_id,
-                references.get(event.applicant_id, ""),
+                references.get(event.applicant_id, "") if event.applicant_id else "",
                 event.ip,
                 event.purpose,
                 _details_text(event.details),
@@ -101,7 +101,7 @@ def _details_text(details: dict[str, Any]) -> str:
 
 @require_GET
 @supervisor_required
-def audit_export(request: HtmxHttpRequest, export_format: str) -> HttpResponse:
+def audit_export(request: HtmxHttpRequest, export_format: str) -> StreamingHttpResponse:
     if export_format not in {"csv", "xlsx"}:
         raise Http404
     form = _filter_form(request)
@@ -124,7 +124,7 @@ def audit_export(request: HtmxHttpRequest, export_format: str) -> HttpResponse:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     filename = f"journal-audit-{stamp}.{export_format}"
     if export_format == "csv":
-        response: HttpResponse = StreamingHttpResponse(
+        response = StreamingHttpResponse(
             exports.csv_stream(_headers(), rows), content_type=exports.CSV_CONTENT_TYPE
         )
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from admissions.access import HtmxHttpRequest, client_ip, member_required
+from admissions.access import HtmxHttpRequest, client_ip, member_institution, member_required
 from admissions.enums import ClaimKind
 from admissions.exports import CSV_CONTENT_TYPE
 from admissions.imports import (
@@ -105,7 +105,7 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
         ) % {"max": _max_mb()}
         return _upload_page(request, form, [message], status=400)
     data = upload.read()
-    report = parse_import(data, institution=request.user.institution)
+    report = parse_import(data, institution=member_institution(request))
     if _file_refused(report):
         reasons = [
             _("Ligne 1 : %(message)s") % {"message": issue.message}
@@ -142,7 +142,7 @@ def _expired(request: HtmxHttpRequest) -> HttpResponse:
 def _preview(
     request: HtmxHttpRequest, staged, refusal: str = "", status: int = 200
 ) -> HttpResponse:
-    report = parse_import(staged.data, institution=request.user.institution)
+    report = parse_import(staged.data, institution=member_institution(request))
     context = {
         "staged": staged,
         "report": report,

@@ -1,7 +1,7 @@
 """Template helpers for claims and verdicts."""
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django import template
 from django.utils.translation import get_language
@@ -9,6 +9,10 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import variant_label
 from admissions.enums import Role, choice_label
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 register = template.Library()
@@ -60,7 +64,7 @@ DIFF_LABELS = {
 
 
 @register.filter
-def diff_label(field: str) -> str:
+def diff_label(field: str) -> "StrOrPromise":
     return DIFF_LABELS.get(field, field)
 
 

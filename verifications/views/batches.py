@@ -273,7 +273,9 @@ def _result_row(request) -> list:
 
 @require_GET
 @supervisor_required
-def batch_export(request: HtmxHttpRequest, batch_id: int, file_format: str) -> HttpResponse:
+def batch_export(
+    request: HtmxHttpRequest, batch_id: int, file_format: str
+) -> StreamingHttpResponse:
     """The batch's results as CSV (streamed) or XLSX, formulas neutralised in every cell;
     the download is recorded in the audit trail."""
     batch = _verification_batch_or_404(request, batch_id)

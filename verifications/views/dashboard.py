@@ -2,6 +2,7 @@
 progress, verdict changes and expiring credentials."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
@@ -9,7 +10,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from admissions.access import HtmxHttpRequest, member_required
+from admissions.access import HtmxHttpRequest, member_institution, member_required
 from admissions.dashboard_counts import dashboard_counts
 from admissions.enums import ClaimKind, Source, Verdict
 from verifications import selectors
@@ -28,7 +29,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     counts = dashboard_counts(user)
     by_kind = counts.by_kind_and_verdict
     verdicts = [("", None), *((v.value, v.label) for v in Verdict)]
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "kind": kind,
             "counts": [by_kind.get((kind.value, verdict), 0) for verdict, _label in verdicts],
@@ -41,6 +42,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         breakers, limiter_ok = get_limiter().breakers(), True
     except LimiterUnavailable:  # the shared state (Redis) is unreachable: say so, do not fail
         breakers, limiter_ok = {}, False
+    institution = member_institution(request)
     pending = selectors.pending_by_source(user)
     last_errors = selectors.last_error_by_source(user)
     health = [
@@ -51,7 +53,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
             "cooldown_until": _when(getattr(breakers.get(source), "cooldown_until", None)),
             "pending": pending.get(source, 0),
             "last_error": last_errors.get(source),
-            "enabled": user.institution.source_enabled(source),
+            "enabled": institution.source_enabled(source),
         }
         for source in Source
     ]

@@ -16,6 +16,7 @@ from admissions.access import (
     HtmxHttpRequest,
     client_ip,
     institution_admin_required,
+    member_institution,
     member_required,
     supervisor_required,
 )
@@ -37,7 +38,7 @@ from verifications.services.retention import applicant_erase, applicant_export
 @institution_admin_required
 def institution_settings(request: HtmxHttpRequest) -> HttpResponse:
     """ "Paramètres de l'établissement": institution admins only (others get 403)."""
-    institution = request.user.institution
+    institution = member_institution(request)
     policy = institution_policy_get(institution)
     policies = freshness_policies_get(institution)
     data = request.POST if request.method == "POST" else None

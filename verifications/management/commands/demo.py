@@ -5,6 +5,7 @@ population of ``sandbox.population``)."""
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -67,7 +68,7 @@ class Command(BaseCommand):
             help="Allow running with DEBUG off (never in production).",
         )
 
-    def handle(self, *args: object, **options: object) -> None:
+    def handle(self, *args: Any, **options: Any) -> None:
         if not settings.DEBUG and not options["force"]:
             raise CommandError(
                 "refusing to seed demo data with DEBUG off (use --force on a test system)"
@@ -146,7 +147,7 @@ class Command(BaseCommand):
                 (ClaimKind.CVEC, {"code": p.cvec_code, "campaign": p.cvec_campaign}),
             ]
             if i % 2 == 0:
-                level = p.certification_min_level
+                level: int | None = p.certification_min_level
                 if p.certification == CertificationOutcome.UNKNOWN:
                     level = None
                 claims.append(
@@ -175,6 +176,8 @@ class Command(BaseCommand):
         """A cohort verification of every claim, as a supervisor would launch it: the workers
         work through it at the sandbox's rates once `make run` has started them."""
         supervisor = User.objects.filter(institution=institution).order_by("-role").first()
+        if supervisor is None:  # never: the institution was made with its users just before
+            raise CommandError("the demo institution has no user")
         claims = Claim.objects.filter(institution=institution).select_related("institution")
         batch_verification_launch(
             acting_user=supervisor, claims=claims, label="Démo : vérification initiale"

@@ -18,7 +18,14 @@ from django.db import transaction
 from django.utils import translation
 
 from admissions.audit import audit_record
-from admissions.claims import clean_declared, declared_as
+from admissions.claims import (
+    CertificationDeclared,
+    CvecDeclared,
+    Declared,
+    ScolariteDeclared,
+    clean_declared,
+    declared_as,
+)
 from admissions.enums import AuditAction, ClaimKind
 from admissions.identity import clean_identity
 from admissions.models import Institution
@@ -28,6 +35,7 @@ from verifications.providers.base import (
     CvecQuery,
     Identity,
     ProviderConfig,
+    Query,
     ScolariteQuery,
 )
 from verifications.services.check import CheckResult, check_now
@@ -134,7 +142,7 @@ class Command(BaseCommand):
 
     def _inputs(
         self, kind: str, o: dict[str, Any], institution: Institution | None
-    ) -> tuple[Identity, Any, Any]:
+    ) -> tuple[Identity, Declared, Query]:
         names = {
             "birth_name": "--nom",
             "first_names": "--prenoms",
@@ -177,8 +185,9 @@ class Command(BaseCommand):
             sex=ident.get("sex", ""),
             birth_date=ident.get("birth_date"),
         )
-        match kind:
-            case ClaimKind.SCOLARITE:
+        query: Query
+        match declared:
+            case ScolariteDeclared():
                 recipient = recipient_for(institution) if institution else ""
                 recipient = recipient or settings.API_PARTICULIER_RECIPIENT
                 if not recipient:
@@ -186,17 +195,17 @@ class Command(BaseCommand):
                         "--institution: API Particulier needs a recipient SIRET "
                         "(give --institution or set API_PARTICULIER_RECIPIENT)"
                     )
-                query: Any = ScolariteQuery(
+                query = ScolariteQuery(
                     identity=identity,
                     uai=declared.uai,
                     school_year=declared.school_year,
                     recipient=recipient,
                 )
-            case ClaimKind.CVEC:
+            case CvecDeclared():
                 query = CvecQuery(
                     code=declared.code, birth_name=identity.birth_name, campaign=declared.campaign
                 )
-            case ClaimKind.CERTIFICATION:
+            case CertificationDeclared():
                 query = CertificationQuery(code=declared.code)
             case _:
                 query = CovoiturageQuery(uuid=declared.uuid)

@@ -12,9 +12,14 @@ minute" (``eta_text``).
 """
 
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
 
 
 def eta_seconds(
@@ -36,7 +41,7 @@ def eta_seconds(
     return max(times, default=0.0)
 
 
-def eta_text(seconds: float, down: Sequence[str] = ()) -> str:
+def eta_text(seconds: float, down: Sequence["StrOrPromise"] = ()) -> str:
     """The ETA as a clerk reads it. ``down``: the names of the sources of the remaining checks
     that are down, whose checks wait for an unknown time; ``seconds`` is then a lower bound."""
     if not down:
@@ -55,8 +60,8 @@ def eta_text(seconds: float, down: Sequence[str] = ()) -> str:
     ) % {"duration": _plain_duration(seconds), "names": names}
 
 
-def _names(names: Sequence[str]) -> str:
-    names = [str(name) for name in names]
+def _names(labels: Sequence["StrOrPromise"]) -> str:
+    names = [str(label) for label in labels]
     if len(names) == 1:
         return names[0]
     return _("%(first)s et %(last)s") % {"first": ", ".join(names[:-1]), "last": names[-1]}

@@ -1,10 +1,12 @@
 """Reads of the verification pipeline, scoped to the user's institution."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet, Subquery, Window
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -35,10 +37,24 @@ from verifications.verdicts.common import academic_year
 RERUNNABLE_VERDICTS = frozenset({Verdict.UNAVAILABLE, Verdict.REJECTED})
 
 
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
 def requests_for_user(user: User) -> QuerySet[VerificationRequest]:
     if not user.is_authenticated or user.institution_id is None:
         return VerificationRequest.objects.none()
     return VerificationRequest.objects.filter(institution_id=user.institution_id)
+
+
+def _of_institution[M: Model](
+    user: User, queryset: QuerySet[M], lookup: str = "institution_id"
+) -> QuerySet[M]:
+    """The rows of ``queryset`` that belong to the user's institution (``lookup`` names the
+    institution's id); none for a user without one, as ``requests_for_user``."""
+    if user.institution_id is None:
+        return queryset.none()
+    return queryset.filter(**{lookup: user.institution_id})
 
 
 @dataclass
@@ -118,7 +134,12 @@ class ClaimCard:
                 request.state == RequestState.DONE
                 and rematch.found_verdict(request.verdict)
                 and request.verdict == self.claim.verdict
-                and (answer is None or request.finished_at >= answer.finished_at)
+                and request.finished_at is not None  # a done request has finished
+                and (
+                    answer is None
+                    or answer.finished_at is None
+                    or request.finished_at >= answer.finished_at
+                )
             ):
                 return request
         return None
@@ -282,7 +303,7 @@ class BatchProgress:
         return sum(n for verdict, n in self.by_verdict.items() if verdict in RERUNNABLE_VERDICTS)
 
     @property
-    def verdict_rows(self) -> list[tuple[str, str, int]]:
+    def verdict_rows(self) -> list[tuple[str, "StrOrPromise", int]]:
         """(verdict, label, count) for every verdict, in the catalogue's order."""
         return [(v.value, v.label, self.by_verdict.get(v.value, 0)) for v in Verdict]
 
@@ -404,8 +425,7 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
     """Counts per state and verdict (one query), and with ``with_eta`` the remaining time (one
     more query): the same number of queries whatever the batch's size."""
     rows = (
-        batch_current_requests(batch)
-        .filter(institution_id=user.institution_id)
+        _of_institution(user, batch_current_requests(batch))
         .order_by()
         .values("source", "state", "verdict")
         .annotate(n=Count("id"))
@@ -432,7 +452,7 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
 def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchProgress]:
     """Progress of several batches in one query (the batch list)."""
     ids = [b.pk for b in batches if b.kind == BatchKind.VERIFICATION]
-    grouped: dict[int, list[dict]] = {pk: [] for pk in ids}
+    grouped: dict[int, list[Mapping[str, Any]]] = {pk: [] for pk in ids}
     if ids:
         rows = (
             requests_for_user(user)
@@ -495,10 +515,13 @@ def last_error_by_source(user: User) -> dict[str, LastFailure]:
         order_by=(F("created_at").desc(), F("id").desc()),
     )
     rows = (
-        VerificationAttempt.objects.filter(
-            request__institution_id=user.institution_id,
-            outcome__in=["unavailable", "rate_limited", "rejected"],
-            created_at__gte=timezone.now() - timezone.timedelta(days=1),
+        _of_institution(
+            user,
+            VerificationAttempt.objects.filter(
+                outcome__in=["unavailable", "rate_limited", "rejected"],
+                created_at__gte=timezone.now() - timedelta(days=1),
+            ),
+            "request__institution_id",
         )
         .order_by()
         .annotate(rank=latest)
@@ -608,6 +631,7 @@ def credentials_expiring_for_user(user: User, *, now: datetime) -> list[dict]:
             "threshold": expiry_threshold(row.expires_at, now),
         }
         for row in rows
+        if row.expires_at is not None  # excluded by the query; says so to the type checker
     ]
 
 
@@ -675,7 +699,7 @@ class CohortSummary:
         return sum(self.by_source.values())
 
     @property
-    def rows(self) -> list[tuple[str, int, int]]:
+    def rows(self) -> list[tuple["StrOrPromise", int, int]]:
         """(source label, checks to send, queued ahead) for each source with checks."""
         return [
             (source.label, self.by_source[source], self.ahead_by_source.get(source, 0))
@@ -704,7 +728,7 @@ def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
     by_kind = claims.order_by().values("kind").annotate(n=Count("id"))
     by_source: dict[str, int] = {}
     for row in by_kind:
-        source = CLAIM_KIND_SOURCE[row["kind"]].value
+        source = CLAIM_KIND_SOURCE[ClaimKind(row["kind"])].value
         by_source[source] = by_source.get(source, 0) + row["n"]
     busy_rows = (
         requests_for_user(user)
@@ -715,9 +739,9 @@ def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
         .annotate(n=Count("id"))
     )
     busy = 0
-    for row in busy_rows:
-        by_source[row["source"]] -= row["n"]
-        busy += row["n"]
+    for busy_row in busy_rows:
+        by_source[busy_row["source"]] -= busy_row["n"]
+        busy += busy_row["n"]
     by_source = {source: n for source, n in by_source.items() if n > 0}
     ahead = open_requests_ahead()
     conditions = degraded_sources(set(by_source))
@@ -733,8 +757,7 @@ def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
 def batch_result_requests(*, user: User, batch: Batch) -> QuerySet[VerificationRequest]:
     """The batch's current requests with their claim and applicant, for the results file."""
     return (
-        batch_current_requests(batch)
-        .filter(institution_id=user.institution_id)
+        _of_institution(user, batch_current_requests(batch))
         .select_related("claim__applicant")
         .order_by("claim__applicant__birth_name", "claim__applicant_id", "claim__kind", "id")
     )
@@ -756,8 +779,7 @@ def variant_proposals(*, user: User, claims: list[Claim]) -> dict[int, list[Vari
 
 def batch_variant_proposals(*, user: User, batch: Batch) -> list[tuple[Claim, list[Variant]]]:
     """The claims a batch's sources did not find, with the variants still to try for each."""
-    not_found = batch_current_requests(batch).filter(
-        institution_id=user.institution_id,
+    not_found = _of_institution(user, batch_current_requests(batch)).filter(
         state=RequestState.DONE,
         verdict=Verdict.NOT_FOUND,
         reason_code__in=rematch.REMATCHABLE_REASONS,

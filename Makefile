@@ -52,9 +52,11 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-# The whole suite, ruff included. With DATABASE_URL and REDIS_URL set, on PostgreSQL and Redis.
+# The whole suite, ruff and mypy (docs/STYLE.md §Types) included. With DATABASE_URL and
+# REDIS_URL set, on PostgreSQL and Redis.
 test: install
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/python manage.py makemigrations --check --dry-run --verbosity 1
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

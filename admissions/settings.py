@@ -532,8 +532,9 @@ for _cidr in VIGIE_METRICS_ALLOWED_NETWORKS:
     except ValueError as _error:
         raise ImproperlyConfigured(f"VIGIE_METRICS_ALLOWED_NETWORKS: {_cidr!r}") from _error
 # Every gunicorn and Celery process of the machine writes its counters here, and /metrics adds
-# them up (prometheus_client's multiprocess mode); files of ended processes are removed at each
-# process start. One directory per machine (or container), never shared between machines.
+# them up (prometheus_client's multiprocess mode); at each process start the files of ended
+# processes are folded into one archive per type, totals unchanged (admissions/ops/metrics_dir.py).
+# One directory per machine (or container), never shared between machines.
 # Set before prometheus_client is imported (it reads the variable at import).
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(VAR_DIR / "metrics"))
 VIGIE_METRICS_DIR = os.environ["PROMETHEUS_MULTIPROC_DIR"]

@@ -1,6 +1,8 @@
 import os
 
 import pytest
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 
 
 pytest_plugins = ["tests.fixtures.sandbox"]
@@ -22,6 +24,23 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         f"vigie: database={db} redis={redis} "
         f"broker={settings.CELERY_BROKER_URL.split('://', 1)[0]} redis limiter tests={limiter}"
     ]
+
+
+@receiver(setting_changed)
+def _celery_follows_its_broker_setting(*, setting: str, **kwargs) -> None:
+    """A test that points ``CELERY_BROKER_URL`` elsewhere (a cluster's Redis, a probe of /readyz)
+    and back leaves no connection to that broker in the app's pools.
+
+    Celery reads the settings live, but keeps the connection and producer pools it opened: after
+    such a test, every enqueue of the session would go to a broker that has gone.
+    """
+    if not setting.startswith("CELERY_BROKER"):
+        return
+    from admissions.celery import app
+
+    if app._pool is not None:
+        app._pool.force_close_all()
+    app._after_fork()  # Celery's own reset of its pools (what a forked child does)
 
 
 @pytest.fixture(autouse=True)

@@ -43,7 +43,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from admissions.ops import heartbeat
+from admissions.ops import heartbeat, metrics_dir
 
 
 logger = logging.getLogger(__name__)
@@ -322,7 +322,8 @@ def render() -> bytes:
     registry.register(ScrapeCollector())
     if multiprocess_dir():
         multiprocess.MultiProcessCollector(registry, path=multiprocess_dir())
-        return generate_latest(registry)
+        with metrics_dir.locked(multiprocess_dir(), shared=True):  # not while a start folds
+            return generate_latest(registry)
     return generate_latest(REGISTRY) + generate_latest(registry)
 
 

@@ -285,3 +285,47 @@ def test_broker_queue_lengths_with_redis(client, token, settings):
     assert value(found, "vigie_broker_queue_length", queue="gov_api") == 3
     assert value(found, "vigie_broker_queue_length", queue="default") == 1
     assert value(found, "vigie_metrics_part_up", part="broker") == 1
+
+
+def test_a_process_that_ends_keeps_its_counts_in_the_totals(client, token):
+    """A process start folds the files of ended ones into an archive: no counter ever drops
+    (Prometheus would read a drop as a reset and count the rest again), no file piles up."""
+    directory = Path(os.environ["PROMETHEUS_MULTIPROC_DIR"])
+    script = (
+        "import os, django; django.setup()\n"
+        "from verifications.providers.base import CallInfo\n"
+        "from admissions.ops.metrics import observe_upstream_calls\n"
+        "observe_upstream_calls('cvec', [CallInfo(http_status=502, duration_ms=40)] * 2)\n"
+        "print(os.getpid())\n"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "tests.settings"}
+
+    def run() -> int:
+        done = subprocess.run(
+            [sys.executable, "-c", script],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            timeout=60,
+            capture_output=True,
+            text=True,
+        )
+        return int(done.stdout.split()[-1])
+
+    def calls() -> float:
+        found = samples(scrape(client))
+        return value(found, "vigie_upstream_calls_total", source="cvec", status="502") or 0
+
+    before = calls()
+    first = run()
+    assert calls() == before + 2
+    second = run()  # its start folds the first one's files
+    assert not list(directory.glob(f"*_{first}.db"))
+    assert (directory / "counter_archive.db").exists()
+    assert (directory / "histogram_archive.db").exists()
+    assert calls() == before + 4
+    run()
+    assert not list(directory.glob(f"*_{second}.db"))
+    assert calls() == before + 6
+    found = samples(scrape(client))
+    assert value(found, "vigie_upstream_call_duration_seconds_count", source="cvec") >= 6

@@ -23,9 +23,9 @@ from verifications.models import (
     VerificationAttempt,
     VerificationRequest,
 )
+from verifications.pipeline.questions import question_for
 from verifications.rates import source_rate
 from verifications.rematch import Variant
-from verifications.services.inputs import question_for
 from verifications.verdicts.common import academic_year
 
 

@@ -27,10 +27,10 @@ from tests.verifications.helpers import (
 )
 from verifications.enums import RequestState, Trigger
 from verifications.models import VerificationRequest
+from verifications.pipeline.questions import question_digest_for
 from verifications.rematch import FOUND_WITH_VARIANT
 from verifications.services import verification_run
 from verifications.services.batches import batch_verification_launch
-from verifications.services.inputs import question_digest_for
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]

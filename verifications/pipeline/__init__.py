@@ -4,6 +4,9 @@ The worker (``services.run.verification_run``) and the ``verify`` command
 (``services.check.check_now``) run the same steps, and so will anything later that checks a
 claim (the integration API, re-matching):
 
+0. ``questions``: what a check of a claim asks, built from Vigie's rows (the applicant's
+   identity and the declaration, a variant's changes applied), and the query, recipient and
+   configuration the provider client takes. It writes nothing; the selectors read it too.
 1. ``gates``: whether the request may call now, and if not, why (the gates in order: pause,
    lease, not_before, hold, breaker, limiter). Start there to answer "why hasn't my request
    run?".

@@ -19,9 +19,9 @@ from verifications import rematch
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.freshness import evidence_digest
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.pipeline.questions import question_digest_for, variant_of
 from verifications.providers.base import CallInfo, ProviderError
 from verifications.services.batches import batch_finish_if_complete
-from verifications.services.inputs import question_digest_for, variant_of
 from verifications.services.notifications import verdict_change_record
 from verifications.verdicts import Decision
 

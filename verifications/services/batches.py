@@ -13,7 +13,8 @@ under a lock on the batch row, so that two workers finishing the last two reques
 time cannot both see the other's request as still open (each reads after the other commits).
 
 Lock order: a batch's row before its institution's audit chain (``audit_record``), in every
-service here and in the worker's ``_finish``, so that they cannot deadlock.
+service here and in the worker's ``verifications.pipeline.record.finish``, so that they cannot
+deadlock.
 """
 
 from collections.abc import Iterable
@@ -28,6 +29,7 @@ from admissions.enums import AuditAction, BatchKind, BatchStatus
 from admissions.models import Batch, Claim, User
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
+from verifications.selectors import RERUNNABLE_VERDICTS, batch_current_requests
 from verifications.services.requests import (
     _kick_dispatcher_on_commit,
     verification_requests_create,
@@ -168,10 +170,6 @@ def batch_rerun_failed(*, batch: Batch, acting_user: User, ip: str | None = None
     """Check again the claims whose current request in this batch ended without an answer
     from the source (``selectors.RERUNNABLE_VERDICTS``). Returns how many requests were
     created."""
-    # Here, not at the top: ``selectors`` imports ``services.inputs``, whose package imports
-    # this module (``services/__init__.py``); read at call time, neither waits for the other.
-    from verifications.selectors import RERUNNABLE_VERDICTS, batch_current_requests
-
     _check_owner(batch, acting_user)
     locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch.pk)
     failed = batch_current_requests(batch).filter(

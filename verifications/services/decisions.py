@@ -17,7 +17,7 @@ from admissions.enums import AuditAction, Verdict
 from admissions.models import Claim, User
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
-from verifications.services.inputs import source_for
+from verifications.pipeline.questions import source_for
 
 
 if TYPE_CHECKING:

@@ -21,8 +21,8 @@ from admissions.models import Batch, Claim, User
 from verifications.enqueue import verification_dispatch_enqueue, verification_run_enqueue
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
+from verifications.pipeline.questions import source_for
 from verifications.rematch import Variant
-from verifications.services.inputs import source_for
 
 
 logger = logging.getLogger(__name__)

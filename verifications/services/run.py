@@ -39,16 +39,16 @@ from verifications.pipeline.classify import (
     classify,
     given_up_decision,
 )
-from verifications.providers.base import ProviderNotConfigured
-from verifications.providers.limits import BreakerState, LimiterUnavailable, get_limiter
-from verifications.retry import RetryPolicy
-from verifications.services.inputs import (
+from verifications.pipeline.questions import (
     config_for,
     query_for,
     question_for,
     recipient_for,
     variant_of,
 )
+from verifications.providers.base import ProviderNotConfigured
+from verifications.providers.limits import BreakerState, LimiterUnavailable, get_limiter
+from verifications.retry import RetryPolicy
 
 
 logger = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from admissions.claims import (
 from admissions.enums import AuditAction, ClaimKind
 from admissions.identity import clean_identity
 from admissions.models import Institution
+from verifications.pipeline.questions import recipient_for
 from verifications.providers.base import (
     CertificationQuery,
     CovoiturageQuery,
@@ -39,7 +40,6 @@ from verifications.providers.base import (
     ScolariteQuery,
 )
 from verifications.services.check import CheckResult, check_now
-from verifications.services.inputs import recipient_for
 from verifications.verdicts import render_note, render_reason
 
 

@@ -1,6 +1,8 @@
 """From Vigie's rows to what a provider client takes: identity, query, configuration.
 
-Provider modules never see a model; this module is the only translation between the two.
+Provider modules never see a model; this module is the only translation between the two. It
+writes nothing (``config_for`` reads the institution's credential): the worker, the CLI, the
+services that file requests and the selectors all ask it what a check of a claim asks.
 """
 
 from collections.abc import Mapping

@@ -37,10 +37,9 @@ def _celery_follows_its_broker_setting(*, setting: str, **kwargs) -> None:
     if not setting.startswith("CELERY_BROKER"):
         return
     from admissions.celery import app
+    from tests.celery_pools import reset_broker_connections
 
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._after_fork()  # Celery's own reset of its pools (what a forked child does)
+    reset_broker_connections(app)
 
 
 @pytest.fixture(autouse=True)

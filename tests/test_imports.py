@@ -260,3 +260,24 @@ def test_known_imports_are_in_the_graph(package):
     """A graph that lost its edges would pass the cycle test vacuously."""
     graph = import_graph()
     assert sum(len(edges) for name, edges in graph.items() if name.startswith(package)) > 20
+
+
+def test_no_module_imports_another_modules_private_names():
+    """A name with a leading underscore is its module's own business: what another module needs
+    is made public (and named for that use), never reached into."""
+    modules = module_files()
+    found = []
+    for name, path in modules.items():
+        is_package = path.name == "__init__.py"
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            base = _absolute(name, is_package, node.module, node.level)
+            if not _innermost_module(base, modules):
+                continue  # a third-party module: not ours to judge
+            found.extend(
+                f"{path.relative_to(ROOT)}:{node.lineno} imports {base}.{alias.name}"
+                for alias in node.names
+                if alias.name.startswith("_") and not alias.name.startswith("__")
+            )
+    assert not found, "private names imported across modules:\n" + "\n".join(found)

@@ -52,6 +52,7 @@ from django.conf import settings
 from django.test import Client
 
 from admissions import broker
+from tests.celery_pools import reset_broker_connections
 from tests.factories import InstitutionFactory, UserFactory
 from tests.workers.cluster import (
     ROOT,
@@ -161,7 +162,7 @@ def browser_worker(
     )
     # The web side (this process) publishes where the worker consumes, for the session.
     saved = (app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options)
-    _reset_producer_pools(app)
+    reset_broker_connections(app)
     app.conf.broker_url = broker_url
     app.conf.broker_transport = transport
     app.conf.broker_transport_options = transport_options
@@ -170,19 +171,10 @@ def browser_worker(
         yield cluster
     finally:
         cluster.stop()
-        _reset_producer_pools(app)
+        reset_broker_connections(app)
         app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options = saved
         if server:
             server.stop()
-
-
-def _reset_producer_pools(app: Any) -> None:
-    """Drop the app's cached connections, so the next publish uses the current broker URL."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-    app._pool = None
-    if "amqp" in app.__dict__:
-        app.amqp._producer_pool = None
 
 
 # --- Users and pages --------------------------------------------------------------------------

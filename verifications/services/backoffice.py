@@ -15,7 +15,7 @@ from admissions.models import User
 from verifications.enums import RequestState
 from verifications.models import SourceAlert, VerificationRequest
 from verifications.providers.limits import get_limiter
-from verifications.services.requests import _send_on_commit
+from verifications.services.requests import send_on_commit
 
 
 logger = logging.getLogger(__name__)
@@ -78,7 +78,7 @@ def verification_request_requeue(
             "previous_state": str(previous),
         },
     )
-    _send_on_commit(request.pk)
+    send_on_commit(request.pk)
     logger.warning("request %s re-queued from the back-office (was %s)", request.pk, previous)
     return RequeueOutcome.REQUEUED
 

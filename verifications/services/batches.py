@@ -31,7 +31,7 @@ from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.selectors import RERUNNABLE_VERDICTS, batch_current_requests
 from verifications.services.requests import (
-    _kick_dispatcher_on_commit,
+    kick_dispatcher_on_commit,
     verification_requests_create,
 )
 
@@ -160,7 +160,7 @@ def batch_resume(*, batch: Batch, acting_user: User, ip: str | None = None) -> b
         action="resumed",
     ):
         return False
-    _kick_dispatcher_on_commit()
+    kick_dispatcher_on_commit()
     batch_finish_if_complete(batch_id=batch.pk)
     return True
 

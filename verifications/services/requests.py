@@ -28,7 +28,7 @@ from verifications.rematch import Variant
 logger = logging.getLogger(__name__)
 
 
-def _send_on_commit(request_id: int) -> None:
+def send_on_commit(request_id: int) -> None:
     def send() -> None:
         try:
             verification_run_enqueue(request_id, retry=False)
@@ -95,7 +95,7 @@ def verification_request_create(
         details=details,
         actor_label="" if acting_user else str(trigger),
     )
-    _send_on_commit(request.pk)
+    send_on_commit(request.pk)
     return request
 
 
@@ -208,11 +208,11 @@ def verification_requests_create(
         },
         actor_label="" if acting_user else str(trigger),
     )
-    _kick_dispatcher_on_commit()
+    kick_dispatcher_on_commit()
     return len(rows)
 
 
-def _kick_dispatcher_on_commit() -> None:
+def kick_dispatcher_on_commit() -> None:
     def send() -> None:
         try:
             verification_dispatch_enqueue(retry=False)

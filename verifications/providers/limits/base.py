@@ -92,7 +92,7 @@ MAX_SERVER_WAIT = 24 * 3600.0
 
 # RateLimit-Reset values below this are read as "seconds from now" rather than as an epoch
 # timestamp: express-rate-limit (covoiturage) sends the delta form.
-_EPOCH_FLOOR = 1_000_000_000.0
+EPOCH_FLOOR = 1_000_000_000.0
 
 _SOURCE_RE = re.compile(r"^[a-z0-9_]{1,32}$")
 _ERROR_CODE_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,40}$")
@@ -308,7 +308,7 @@ def normalise_reset(reset_at: float | None, now: float) -> float | None:
     """An epoch ``RateLimit-Reset``, accepting the delta-seconds form, clamped to a day."""
     if reset_at is None or math.isnan(reset_at):
         return None
-    if reset_at < _EPOCH_FLOOR:
+    if reset_at < EPOCH_FLOOR:
         reset_at = now + max(reset_at, 0.0)
     return min(reset_at, now + MAX_SERVER_WAIT)
 

@@ -27,8 +27,8 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from verifications.providers.limits.base import (
-    _EPOCH_FLOOR,
     DEFAULT_FLIGHT,
+    EPOCH_FLOOR,
     MAX_SERVER_WAIT,
     SERVER_CLOCK_MARGIN,
     SERVER_WINDOW,
@@ -420,7 +420,7 @@ class RedisLimiter(Limiter):
                     _arg(DEFAULT_FLIGHT),
                     _arg(self.server_keep),
                     _LEARNED_TTL,
-                    _arg(_EPOCH_FLOOR),
+                    _arg(EPOCH_FLOOR),
                     _arg(MAX_SERVER_WAIT),
                     _arg(SERVER_CLOCK_MARGIN),
                 ],

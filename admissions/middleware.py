@@ -1,8 +1,10 @@
 """Session expiry, seen from the clerk's side.
 
-A view behind ``login_required`` answers an anonymous request with a 302 to the login page.
-For a full page that is right, and when the browser still sent a session cookie (its session
-expired on the server), the login page says why: « Votre session a expiré… ». For an htmx
+A view behind ``login_required`` answers an anonymous request with a 302 to the login page
+(with ``next``). For a full page that is right, and when the browser still sent a session
+cookie (its session expired on the server), the login page says why: « Votre session a
+expiré… ». Logging out also ends on the login page, which then says « Vous êtes déconnecté »
+(``admissions.views.login.LogoutView``), not that the session expired. For an htmx
 request (a claim card polling every two seconds, a button posting) htmx would follow the 302
 and swap the login page into the card; instead the answer becomes ``HX-Redirect`` to the login
 page, with ``next`` set to the page the clerk was on (not the fragment's URL), so that htmx
@@ -45,4 +47,6 @@ class SessionExpiryMiddleware:
         if response.status_code != 302 or request.user.is_authenticated:
             return False
         location = urlsplit(response.get("Location", ""))
-        return location.path == resolve_url(settings.LOGIN_URL)
+        # login_required's redirect names the page asked for (``next``); logging out also
+        # ends on the login page, without one, and says so itself (LogoutView).
+        return location.path == resolve_url(settings.LOGIN_URL) and "next=" in location.query

@@ -1,7 +1,6 @@
 """The project's URLs. Paths are French, as the interface."""
 
 from django.contrib import admin
-from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from admissions.forms import LoginForm
@@ -34,7 +33,7 @@ urlpatterns = [
         ),
         name="login",
     ),
-    path("deconnexion/", auth_views.LogoutView.as_view(), name="logout"),
+    path("deconnexion/", login.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
     # CSV import
     path("imports/modele.csv", imports.import_template, name="import_template"),

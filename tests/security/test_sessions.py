@@ -129,3 +129,23 @@ def test_session_cookie_is_http_only_and_ends_with_the_browser(client):
     assert cookie["httponly"]
     assert cookie["samesite"] == "Lax"
     assert not cookie["max-age"]  # SESSION_EXPIRE_AT_BROWSER_CLOSE
+
+
+def test_logging_out_says_so_not_that_the_session_expired(client):
+    _log_in(client)
+    login = client.post(reverse("logout"), follow=True)
+    assert login.redirect_chain == [(reverse("login"), 302)]
+    assert "Vous êtes déconnecté." in login.text
+    assert "session a expiré" not in login.text
+    assert not _is_logged_in(client)
+
+
+def test_a_page_asked_for_after_an_ended_session_still_says_it_expired(client, settings):
+    """The other way to the login page: a page behind the login, a session that ended."""
+    settings.VIGIE_SESSION_MAX_LIFETIME = 3600
+    with time_machine.travel(START, tick=False) as clock:
+        _log_in(client)
+        clock.shift(timedelta(seconds=3601))
+        login = client.get(reverse("applicant_list"), follow=True)
+    assert "Votre session a expiré : reconnectez-vous pour continuer." in login.text
+    assert "Vous êtes déconnecté" not in login.text

@@ -52,8 +52,12 @@ REQUIRED_COLUMNS: tuple[str, ...] = (
 )
 
 # The template's example line: an invented applicant declaring the four kinds of claims.
+# The template's example line: what each column looks like, filled. Its reference marks it as the
+# example, and a line with that reference is refused (``parse_import``): the template uploaded as
+# it is imports nothing, not a fictitious applicant.
+EXAMPLE_REFERENCE = "EXEMPLE-0001"
 TEMPLATE_EXAMPLE: dict[str, str] = {
-    "reference_dossier": "EXEMPLE-0001",
+    "reference_dossier": EXAMPLE_REFERENCE,
     "nom_naissance": "MARTIN",
     "nom_usage": "",
     "prenom_1": "EMMA",

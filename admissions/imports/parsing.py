@@ -2,8 +2,9 @@
 
 Per line, identity fields go through ``clean_identity`` and each claim through
 ``clean_declared``, the same rules as the forms; their French messages are reported under the
-CSV column the field came from. References must be unique in the file and new to the
-institution (checked with one query per 10,000 references, never one per line).
+CSV column the field came from. The template's example line is refused (its reference says it
+is the example). References must be unique in the file and new to the institution (checked
+with one query per 10,000 references, never one per line).
 """
 
 import csv
@@ -20,6 +21,7 @@ from admissions.imports.columns import (
     CLAIM_COLUMNS,
     COLUMN_BY_KEY,
     COLUMNS,
+    EXAMPLE_REFERENCE,
     FIRST_NAME_COLUMNS,
     IDENTITY_COLUMNS,
     REQUIRED_COLUMNS,
@@ -288,7 +290,17 @@ def parse_import(data: bytes, *, institution: Institution) -> ImportReport:
                         % {"position": position + 1},
                     )
             reference = values.get("reference_dossier", "")
-            if reference in first_line_of:
+            if header_key(reference) == header_key(EXAMPLE_REFERENCE):
+                report.add_error(
+                    line,
+                    "reference_dossier",
+                    _(
+                        "Cette ligne est l'exemple du modèle (%(ref)s) : remplacez-la par vos "
+                        "candidats ou supprimez-la."
+                    )
+                    % {"ref": EXAMPLE_REFERENCE},
+                )
+            elif reference in first_line_of:
                 report.add_error(
                     line,
                     "reference_dossier",

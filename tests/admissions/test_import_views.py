@@ -41,6 +41,18 @@ def test_template_download(clerk_client):
     assert response.content.startswith(b"\xef\xbb\xbf" + ";".join(COLUMNS).encode())
 
 
+def test_the_template_uploaded_as_it_is_is_not_offered_for_import(clerk_client):
+    template = clerk_client.get(reverse("import_template")).content
+    preview = clerk_client.get(_upload(clerk_client, template)["Location"])
+    assert preview.status_code == 200
+    assert "l&#x27;exemple du modèle (EXEMPLE-0001)" in preview.text
+    assert 'id="import-confirm"' not in preview.text
+    token = preview.request["PATH_INFO"].rstrip("/").rsplit("/", 1)[-1]
+    refused = clerk_client.post(reverse("import_confirm", args=[token]))
+    assert refused.status_code == 409
+    assert not Applicant.objects.exists()
+
+
 def test_upload_page_explains_the_file(clerk_client):
     page = clerk_client.get(reverse("import_upload")).text
     assert 'type="file"' in page

@@ -32,6 +32,7 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
+from admissions.imports.columns import TEMPLATE_EXAMPLE
 from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
 
@@ -96,16 +97,27 @@ def institution(clerk):
 # --- Template -----------------------------------------------------------------------------------
 
 
-def test_template_is_utf8_with_bom_semicolons_and_parses_cleanly(institution):
+def test_template_is_utf8_with_bom_semicolons_and_its_example_line_imports_nothing(institution):
     data = import_template_csv()
     assert data.startswith(b"\xef\xbb\xbf")
     lines = data.decode("utf-8-sig").split("\r\n")
     assert lines[0].split(";") == list(COLUMNS)
     assert len([line for line in lines if line]) == 2
     report = parse_import(data, institution=institution)
-    assert report.ok, report.errors
     assert report.encoding == "utf-8"
     assert report.delimiter == ";"
+    # Uploaded as it is, the template imports no fictitious applicant: its example line is
+    # refused for what it is, and for nothing else (every other cell shows a valid value).
+    assert not report.ok
+    assert not report.rows
+    assert [(issue.line, issue.column) for issue in report.errors] == [(2, "reference_dossier")]
+    assert "l'exemple du modèle" in report.errors[0].message
+
+
+def test_the_template_example_with_a_real_reference_is_a_valid_line(institution):
+    example = dict(TEMPLATE_EXAMPLE, reference_dossier="2026-0001")
+    report = parse_import(_csv([example]), institution=institution)
+    assert report.ok, report.errors
     assert report.claim_counts == dict.fromkeys(ClaimKind.values, 1)
 
 

@@ -19,6 +19,11 @@ starts from the oldest remaining row: if its seq is not 1, an anchor must say th
 seq - 1 were purged and that the last of them had exactly the hash this row's ``prev_hash``
 points to. The anchor is itself a link of the chain (hashed with the rest), so removing more
 rows, or forging an anchor, still breaks verification unless every later row is rewritten.
+
+``audit_view_record`` records that a person saw an applicant's personal data and evidence
+(``viewed``), once per person, applicant and purpose within ``VIGIE_AUDIT_VIEW_WINDOW_SECONDS``
+(docs/SECURITY.md §The audit trail): a reload, or the page a save redirects to, is already
+covered by the event that person has in the trail for that applicant a moment before.
 """
 
 import hashlib
@@ -26,9 +31,10 @@ import json
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model
 from django.utils import timezone
@@ -131,6 +137,46 @@ def audit_record(
         event.hash = event_hash(event)
         event.save()
     return event
+
+
+def audit_view_record(
+    *,
+    actor: User,
+    institution: Institution | None,
+    obj: Model,
+    applicant_id: int,
+    purpose: str,
+    ip: str | None = None,
+) -> AuditEvent | None:
+    """Record that ``actor`` saw an applicant's data and evidence for ``purpose``, unless the
+    trail already holds, within ``VIGIE_AUDIT_VIEW_WINDOW_SECONDS``, an event of theirs about
+    that applicant that covers it: a view for the same purpose, or a write of theirs (the page
+    a save redirects to shows what they have just written). Returns the event, or None when an
+    earlier one covers this view. The check and the append hold the chain's lock, so two loads
+    at once record one view."""
+    window = timedelta(seconds=settings.VIGIE_AUDIT_VIEW_WINDOW_SECONDS)
+    institution_id = institution.pk if institution is not None else None
+    with transaction.atomic():
+        _lock_chain(institution_id)
+        if window:
+            recent = AuditEvent.objects.filter(
+                chain=chain_key(institution_id),
+                applicant_id=applicant_id,
+                actor=actor,
+                created_at__gte=timezone.now() - window,
+            )
+            viewed = recent.filter(action=AuditAction.VIEWED, purpose=purpose[:255])
+            if viewed.exists() or recent.exclude(action=AuditAction.VIEWED).exists():
+                return None
+        return audit_record(
+            action=AuditAction.VIEWED,
+            actor=actor,
+            institution=institution,
+            obj=obj,
+            applicant_id=applicant_id,
+            purpose=purpose,
+            ip=ip,
+        )
 
 
 # Every column of an event, for the bulk path.

@@ -158,6 +158,12 @@ VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", defau
 # worker (admissions/dashboard_counts.py); 0 counts on every view.
 VIGIE_DASHBOARD_COUNTS_SECONDS = 30
 
+# An applicant's page is a view of personal data and evidence, recorded in the audit trail
+# (admissions/audit.py, audit_view_record): once per person, applicant and purpose within this
+# many seconds, a person's own write on the applicant counting as their access. 0 records every
+# page load.
+VIGIE_AUDIT_VIEW_WINDOW_SECONDS = env.int("VIGIE_AUDIT_VIEW_WINDOW_SECONDS", default=15 * 60)
+
 # Login throttling (admissions/login_throttle.py): this many failures for one username from one
 # address, or from one address whatever the usernames, lock it out for LOCKOUT_SECONDS after
 # the last failure. 0 disables a limit.

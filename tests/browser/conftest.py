@@ -25,7 +25,8 @@ Fixtures (use them from any test module under ``tests/browser/``):
 * ``axe``: ``axe(page)`` runs axe-core and fails on any ``serious`` or ``critical``
   violation, printing them all. Our CSP refuses the injected script, so the scan loads
   ``page.url`` again in a second context with ``bypass_csp=True`` and the same cookies (a GET
-  of an applicant page then records one more "viewed" event). Skips when axe-core is missing
+  of an applicant page is the same person's view again: within the audit view window, no new
+  "viewed" event). Skips when axe-core is missing
   (``npm ci`` in ``tests/browser``, done by ``.ci/browser-deps``).
 * ``new_page`` resets the sandbox (``sandbox_settings``): knobs, stats and limits of one test
   do not leak into the next.

@@ -11,8 +11,8 @@ from django.views.decorators.http import require_GET, require_POST
 
 from admissions import selectors as admissions_selectors
 from admissions.access import HtmxHttpRequest, client_ip, member_required, supervisor_required
-from admissions.audit import audit_record
-from admissions.enums import AuditAction, ClaimKind
+from admissions.audit import audit_view_record
+from admissions.enums import ClaimKind
 from verifications import selectors, services
 from verifications.enums import Trigger
 from verifications.forms import ManualCheckForm, OverrideForm, VariantTryForm
@@ -72,12 +72,12 @@ def _detail_with_errors(request: HtmxHttpRequest, claim, key: str, form) -> Http
 @member_required
 def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
     """The applicant's identity, one card per claim, and the timeline. Opening it is a view of
-    personal data and evidence: it is recorded in the audit trail."""
+    personal data and evidence: it is recorded in the audit trail, once per person and purpose
+    within ``VIGIE_AUDIT_VIEW_WINDOW_SECONDS`` (``audit_view_record``)."""
     applicant = admissions_selectors.applicant_get_for_user(
         user=request.user, applicant_id=applicant_id
     )
-    audit_record(
-        action=AuditAction.VIEWED,
+    audit_view_record(
         actor=request.user,
         institution=request.user.institution,
         obj=applicant,

@@ -45,6 +45,18 @@ CLAIM_KIND_SOURCE = {
 }
 
 
+def claim_kind_order(field: str = "kind") -> models.Case:
+    """For ``order_by``: claims in ClaimKind's order, the order of the "+" buttons and of every
+    list of kinds, not the values' alphabetical order."""
+    return models.Case(
+        *(
+            models.When(**{field: kind.value}, then=models.Value(n))
+            for n, kind in enumerate(ClaimKind)
+        ),
+        output_field=models.IntegerField(),
+    )
+
+
 class Verdict(models.TextChoices):
     """The outcome of a verification (docs/DESIGN.md §Request states and verdicts)."""
 

@@ -15,7 +15,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.enums import VERDICTS_NEEDING_ATTENTION
+from admissions.enums import VERDICTS_NEEDING_ATTENTION, claim_kind_order
 from admissions.identity import search_key
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
 from admissions.validators import normalize_ine
@@ -74,7 +74,7 @@ def applicant_search(
     # The list shows each claim's kind and verdict only: no declared data (JSON) read for it.
     claims_shown = Claim.objects.only("id", "applicant_id", "kind", "verdict")
     return applicants.order_by(*order_by).prefetch_related(
-        Prefetch("claims", queryset=claims_shown.order_by("kind", "id"))
+        Prefetch("claims", queryset=claims_shown.order_by(claim_kind_order(), "id"))
     )
 
 
@@ -119,7 +119,7 @@ def claim_get_for_user(*, user: User, claim_id: int) -> Claim:
 
 
 def claims_for_applicant(*, user: User, applicant: Applicant) -> QuerySet[Claim]:
-    return claims_for_user(user).filter(applicant=applicant).order_by("kind", "id")
+    return claims_for_user(user).filter(applicant=applicant).order_by(claim_kind_order(), "id")
 
 
 def batches_for_user(user: User) -> QuerySet[Batch]:

@@ -11,7 +11,7 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict
+from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict, claim_kind_order
 from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
@@ -248,7 +248,9 @@ def claim_cards(*, user: User, claims: list[Claim]) -> list[ClaimCard]:
 
 
 def claim_cards_for_applicant(*, user: User, applicant: Applicant) -> list[ClaimCard]:
-    claims = list(claims_for_user(user).filter(applicant=applicant).order_by("kind", "id"))
+    claims = list(
+        claims_for_user(user).filter(applicant=applicant).order_by(claim_kind_order(), "id")
+    )
     for claim in claims:
         claim.applicant = applicant
     return claim_cards(user=user, claims=claims)

@@ -32,7 +32,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.append_only import purge_allowed
 from admissions.audit import audit_events_purge, audit_record
-from admissions.enums import AuditAction
+from admissions.enums import AuditAction, claim_kind_order
 from admissions.identity import IDENTITY_FIELDS
 from admissions.models import Applicant, AuditEvent, Claim, Institution, User
 from verifications import freshness
@@ -223,7 +223,7 @@ def applicant_export(
     """Everything Vigie holds about one applicant, as JSON-ready data (right of access)."""
     if acting_user.institution_id != applicant.institution_id:
         raise PermissionDenied
-    claims = list(Claim.objects.filter(applicant=applicant).order_by("kind", "id"))
+    claims = list(Claim.objects.filter(applicant=applicant).order_by(claim_kind_order(), "id"))
     requests = list(
         VerificationRequest.objects.filter(claim__in=claims)
         .select_related("requested_by")

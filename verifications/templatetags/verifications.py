@@ -4,7 +4,7 @@ import datetime as dt
 from typing import TYPE_CHECKING, Any
 
 from django import template
-from django.utils.translation import get_language
+from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import variant_label
@@ -66,6 +66,51 @@ DIFF_LABELS = {
 @register.filter
 def diff_label(field: str) -> "StrOrPromise":
     return DIFF_LABELS.get(field, field)
+
+
+# What the verdict functions compare for a field, as a clerk reads it: the rows hold JSON values
+# (``verdicts.common.row``), some of them codes ("valid", "70", "active", "ok").
+DIFF_VALUE_WORDS: dict[str, dict[str, "StrOrPromise"]] = {
+    "state": {"valid": _("attestation valide")},
+    "status": {
+        "active": pgettext_lazy("une certification", "active"),
+        "archived": pgettext_lazy("une certification", "archivée"),
+    },
+    "type": {"ok": _("valide"), "expired": _("expirée")},
+    "sex": {"F": _("Féminin"), "M": _("Masculin")},
+}
+
+
+def _iso_date(value: str) -> dt.date | None:
+    if len(value) != 10:
+        return None
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+@register.filter
+def diff_value(value: Any, field: str = "") -> str:
+    """One side of a comparison row in words: dates as 09/04/2008, booleans as oui/non, codes
+    in words (a CVEC state code: "attestation valide (code 70)"), lists joined; "—" if empty."""
+    from verifications.verdicts.cvec import is_valid_state
+
+    if value is None or value == "" or value == []:
+        return "—"
+    if isinstance(value, bool):
+        return str(_("oui") if value else _("non"))
+    if isinstance(value, list | tuple):
+        return ", ".join(diff_value(v, field) for v in value)
+    if field == "state" and value != "valid":
+        words = _("attestation valide") if is_valid_state(value) else _("attestation non valide")
+        return str(_("%(words)s (code %(code)s)") % {"words": words, "code": value})
+    known = DIFF_VALUE_WORDS.get(field, {})
+    if isinstance(value, str) and value in known:
+        return str(known[value])
+    if isinstance(value, str) and (date := _iso_date(value)) is not None:
+        return date.strftime("%d/%m/%Y")
+    return str(value)
 
 
 @register.filter

@@ -1,0 +1,123 @@
+"""Layout in a real browser: the comparison tables stay inside their claim cards on a laptop
+screen (1366 px), and the main pages do not scroll sideways on a phone (390 px), which is also
+what reflow at 400 % zoom asks (WCAG 1.4.10)."""
+
+import pytest
+
+from admissions.enums import BatchKind, ClaimKind
+from admissions.models import Applicant, Batch, Claim
+from sandbox.population import (
+    CertificationOutcome,
+    CovoiturageOutcome,
+    CvecOutcome,
+    ScolariteOutcome,
+)
+from tests.factories import ApplicantFactory
+from tests.verifications.helpers import declared_for, person_with, request_for, run_until_done
+
+
+pytest.importorskip(
+    "playwright.sync_api", reason="the playwright package is missing: make install (dev extra)"
+)
+
+LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
+
+
+def checked_applicant(institution) -> Applicant:
+    """An applicant with one claim of each kind, each checked against the sandbox (each card
+    shows its comparison table)."""
+    p = person_with(
+        scolarite=ScolariteOutcome.ENROLLED,
+        cvec=CvecOutcome.VALID,
+        certification=CertificationOutcome.ACTIVE,
+        covoiturage=CovoiturageOutcome.OK,
+    )
+    applicant = Applicant.objects.create(
+        institution=institution,
+        file_reference="SBX-000026",
+        birth_name=p.birth_name,
+        usage_name=p.usage_name,
+        first_names=list(p.first_names),
+        sex=p.sex,
+        birth_date=p.birth_date,
+        ine=p.ine,
+    )
+    for kind in ClaimKind:
+        claim = Claim.objects.create(
+            institution=institution, applicant=applicant, kind=kind, declared=declared_for(p, kind)
+        )
+        run_until_done(request_for(claim))
+    return applicant
+
+
+def overflowing_tables(page) -> list[str]:
+    """The comparison tables whose right edge passes their card's (rounding aside)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('table.diff')].filter(t => t.offsetParent)
+            .map(t => [t, t.closest('.claim-card')])
+            .filter(([t, card]) => t.getBoundingClientRect().right
+                                   > card.getBoundingClientRect().right + 1)
+            .map(([t, card]) => card.id)"""
+    )
+
+
+def sideways(page) -> int:
+    """How many pixels the page scrolls sideways (0 when it fits the window)."""
+    return page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+
+
+def test_the_comparison_tables_stay_inside_their_cards_in_the_buttons_order_on_a_laptop(
+    signed_in_page, make_user
+):
+    page = signed_in_page(make_user("supervisor"), viewport=LAPTOP)
+    applicant = checked_applicant(page.user.institution)
+    page.goto(f"/candidats/{applicant.pk}/")
+    tables = page.locator("table.diff")
+    assert tables.count() >= 4
+    for n in range(tables.count()):
+        assert tables.nth(n).is_visible()
+    assert overflowing_tables(page) == []
+    # The cards come in the order of the "+" buttons above them.
+    buttons = [t.removeprefix("+").strip() for t in page.locator(".add-claim a").all_inner_texts()]
+    assert page.locator(".claim-card h3").all_inner_texts() == buttons
+    # Values in words, dates as every other page writes them.
+    cells = [c.strip() for c in tables.locator("th, td").all_inner_texts()]
+    raw = {"first_names", "True", "False", "valid", "active", "ok", "True/True"}
+    assert raw.isdisjoint(cells), cells
+    assert applicant.birth_date.isoformat() not in cells
+    assert applicant.birth_date.strftime("%d/%m/%Y") in cells
+
+
+def test_the_main_pages_do_not_scroll_sideways_on_a_phone(signed_in_page, make_user):
+    user = make_user("institution_admin")
+    page = signed_in_page(user, viewport=PHONE)
+    applicant = checked_applicant(user.institution)
+    for n in range(3):
+        ApplicantFactory(institution=user.institution, file_reference=f"SBX-LONG-{n:06d}")
+    batch = Batch.objects.create(
+        institution=user.institution,
+        kind=BatchKind.VERIFICATION,
+        label="Rentrée",
+        created_by=user,
+    )
+    pages = [
+        "/",
+        "/candidats/",
+        f"/candidats/{applicant.pk}/",
+        "/candidats/nouveau/",
+        "/lots/",
+        f"/lots/{batch.pk}/",
+        "/lots/nouveau/",
+        "/journal/",
+        "/imports/nouveau/",
+        "/etablissement/parametres/",
+    ]
+    wide = {}
+    for url in pages:
+        page.goto(url)
+        if extra := sideways(page):
+            wide[url] = extra
+    assert wide == {}, f"pages wider than 390 px (extra pixels): {wide}"

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from admissions.enums import VERDICTS_NEEDING_ATTENTION, claim_kind_order
 from admissions.identity import search_key
+from admissions.integers import parse_id, parse_int
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
 from admissions.validators import normalize_ine
 
@@ -165,11 +166,12 @@ class AuditCursor:
 
     @classmethod
     def decode(cls, raw: str) -> "AuditCursor | None":
-        micros, _sep, pk = (raw or "").partition(".")
-        if not (micros.isdigit() and pk.isdigit()) or int(pk) >= 2**63:
+        micros_text, _sep, pk_text = (raw or "").partition(".")
+        micros, pk = parse_int(micros_text), parse_id(pk_text)
+        if micros is None or pk is None:
             return None
         try:
-            return cls(_EPOCH + timedelta(microseconds=int(micros)), int(pk))
+            return cls(_EPOCH + timedelta(microseconds=micros), pk)
         except OverflowError:
             return None
 
@@ -270,12 +272,13 @@ def applicant_references(*, user: User, ids: Iterable[int | None]) -> dict[int, 
 
 
 def audit_actor_choices(user: User) -> list[tuple[int, str]]:
-    """The institution's users, for the actor filter."""
+    """The institution's users, for the actor filter: by name (their username when no name
+    is set), in alphabetical order."""
     institution_id = _institution_id(user)
     if institution_id is None:
         return []
-    return list(
-        User.objects.filter(institution_id=institution_id)
-        .order_by("username")
-        .values_list("pk", "username")
+    people = User.objects.filter(institution_id=institution_id).only(
+        "pk", "username", "first_name", "last_name"
     )
+    choices = [(person.pk, person.get_full_name() or person.get_username()) for person in people]
+    return sorted(choices, key=lambda choice: (choice[1].casefold(), choice[0]))

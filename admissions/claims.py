@@ -16,7 +16,6 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
 from admissions.enums import ClaimKind
-from admissions.integers import parse_int
 
 
 @dataclass(frozen=True)
@@ -86,8 +85,7 @@ def _optional_int(
 ) -> int | None:
     if not raw:
         return None
-    value = parse_int(raw, low=low, high=high)
-    if value is None:
+    if not raw.isdigit() or not low <= int(raw) <= high:
         errors.setdefault(key, []).append(
             ValidationError(
                 _("Saisissez un nombre entier entre %(low)s et %(high)s."),
@@ -96,7 +94,7 @@ def _optional_int(
             )
         )
         return None
-    return value
+    return int(raw)
 
 
 def clean_declared(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -146,8 +144,6 @@ def clean_declared(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
                 params={"fields": ", ".join(sorted(unknown))},
             )
         )
-    # A hidden or control character is the one error of its field.
-    errors.update(validators.text_errors(data, list(cleaned)))
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -13,7 +13,6 @@ from admissions.imports.columns import (
 from admissions.imports.commit import import_commit, import_commit_staged
 from admissions.imports.parsing import parse_import
 from admissions.imports.report import (
-    ISSUES_SHOWN,
     ImportIssue,
     ImportRefused,
     ImportReport,
@@ -36,7 +35,6 @@ __all__ = [
     "CLAIM_COLUMNS",
     "COLUMNS",
     "IDENTITY_COLUMNS",
-    "ISSUES_SHOWN",
     "REQUIRED_COLUMNS",
     "ImportIssue",
     "ImportRefused",

@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from admissions import exports, selectors, services
+from admissions import audit_words, exports, selectors, services
 from admissions.access import HtmxHttpRequest, client_ip, supervisor_required
 from admissions.enums import AuditAction, choice_label
 from admissions.forms import AUDIT_OBJECT_TYPES, AuditFilterForm
@@ -82,21 +82,17 @@ def _rows(user: User, events: Iterable[AuditEvent]) -> Iterator[list[Any]]:
         for event in chunk:
             yield [
                 event.created_at,
-                event.actor_label,
+                audit_words.actor_name(event),
                 choice_label(AuditAction, event.action),
-                AUDIT_OBJECT_TYPES.get(event.object_type, event.object_type),
+                audit_words.object_type_label(event.object_type),
                 event.object_id,
                 references.get(event.applicant_id, "") if event.applicant_id else "",
                 event.ip,
                 event.purpose,
-                _details_text(event.details),
+                audit_words.details_text(event.details),
                 event.seq,
                 event.hash,
             ]
-
-
-def _details_text(details: dict[str, Any]) -> str:
-    return "; ".join(f"{key}={value}" for key, value in sorted((details or {}).items()))
 
 
 @require_GET
@@ -120,7 +116,8 @@ def audit_export(request: HtmxHttpRequest, export_format: str) -> StreamingHttpR
         row_limit=EXPORT_MAX_ROWS,
         ip=client_ip(request),
     )
-    rows = _rows(request.user, events[:EXPORT_MAX_ROWS].iterator(chunk_size=_EXPORT_CHUNK))
+    events = events.select_related("actor")[:EXPORT_MAX_ROWS]
+    rows = _rows(request.user, events.iterator(chunk_size=_EXPORT_CHUNK))
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M%S")
     filename = f"journal-audit-{stamp}.{export_format}"
     if export_format == "csv":

@@ -22,7 +22,6 @@ from admissions.enums import ClaimKind
 from admissions.exports import CSV_CONTENT_TYPE
 from admissions.imports import (
     COLUMNS,
-    ISSUES_SHOWN,
     REQUIRED_COLUMNS,
     ImportRefused,
     ImportReport,
@@ -37,14 +36,13 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
-from admissions.text_input import PlainTextForm
 
 
 # Valid lines shown in the preview.
 SAMPLE_ROWS = 10
 
 
-class ImportUploadForm(PlainTextForm, forms.Form):
+class ImportUploadForm(forms.Form):
     file = forms.FileField(
         # An empty file is refused by parse_import, with the import's own message.
         allow_empty_file=True,
@@ -116,17 +114,6 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
             for issue in report.errors
             if issue.line in (None, 1)
         ] or [issue.message for issue in report.errors]
-        if len(reasons) > ISSUES_SHOWN:
-            hidden = len(reasons) - ISSUES_SHOWN
-            reasons = [
-                *reasons[:ISSUES_SHOWN],
-                ngettext(
-                    "Et %(n)s autre problème, non affiché.",
-                    "Et %(n)s autres problèmes, non affichés.",
-                    hidden,
-                )
-                % {"n": hidden},
-            ]
         return _upload_page(request, form, reasons, status=400)
     try:
         token = import_stage(acting_user=request.user, data=data, filename=upload.name)
@@ -159,9 +146,6 @@ def _preview(
     context = {
         "staged": staged,
         "report": report,
-        # A file of 20,000 bad lines: the first problems, then how many more.
-        "shown_errors": report.errors[:ISSUES_SHOWN],
-        "hidden_error_count": max(0, len(report.errors) - ISSUES_SHOWN),
         "sample": [
             (row, [ClaimKind(kind).label for kind, _declared in row.claims])
             for row in report.rows[:SAMPLE_ROWS]

@@ -335,13 +335,21 @@ def test_the_timeline_shows_who_what_when_where_and_why(client, supervisor):
         justification="Le certificat présenté était celui de l'an dernier",
         ip="203.0.113.7",
     )
+    # The clerk's own page after their save is no consultation; a colleague's view is one, and
+    # people appear by name (by username when they have none).
+    colleague = UserFactory(
+        institution=clerk.institution, first_name="Marie", last_name="Dupont", username="mdupont"
+    )
+    client.force_login(colleague)
     page = client.get(reverse("applicant_detail", args=[applicant.pk]), REMOTE_ADDR="203.0.113.8")
     timeline = region(page.text, "timeline-list")
+    assert "mdupont" not in timeline
     for expected in (
         "Création",
         "Vérification manuelle",
         "Verdict modifié",
         "Consultation",
+        "Marie Dupont",
         clerk.username,
         supervisor.username,
         "203.0.113.5",

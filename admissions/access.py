@@ -13,7 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from admissions.models import Institution, User
+from admissions.enums import BatchKind
+from admissions.models import Batch, Institution, User
 
 
 class HtmxHttpRequest(HttpRequest):
@@ -60,3 +61,16 @@ member_required = _role_required(lambda user: True)
 # Supervisors and institution admins: batches, exports, audit, overrides.
 supervisor_required = _role_required(lambda user: user.is_supervisor)
 institution_admin_required = _role_required(lambda user: user.is_institution_admin)
+
+
+def import_verification_allowed(user: User, batch: Batch) -> bool:
+    """Whether ``user`` may verify an import's claims in one step ("Vérifier les déclarations
+    importées"): a supervisor any import of the institution, a clerk the imports they made
+    (docs/DESIGN.md §Users and roles)."""
+    return (
+        user.is_authenticated
+        and user.institution_id is not None
+        and batch.institution_id == user.institution_id
+        and batch.kind == BatchKind.IMPORT
+        and (user.is_supervisor or batch.created_by_id == user.pk)
+    )

@@ -11,6 +11,7 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
+from admissions.access import import_verification_allowed
 from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict, claim_kind_order
 from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
@@ -682,6 +683,20 @@ def cohort_claims(
     if needs_me:
         claims = claims.filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
     return claims
+
+
+def import_claims_to_verify(*, user: User, batch: Batch) -> QuerySet[Claim]:
+    """The claims "Vérifier les déclarations importées" checks: those of the import's
+    applicants never checked yet, and not being checked now (a second click verifies nothing
+    twice)."""
+    if not import_verification_allowed(user, batch):
+        return Claim.objects.none()
+    being_checked = VerificationRequest.objects.filter(
+        claim_id=OuterRef("pk"), state__in=OPEN_STATES
+    )
+    return cohort_claims(user=user, batch_id=batch.pk, verdict="unchecked").exclude(
+        Exists(being_checked)
+    )
 
 
 @dataclass

@@ -6,6 +6,11 @@ from verifications.views import batches, claims, dashboard, retention
 urlpatterns = [
     path("", dashboard.dashboard, name="home"),
     path("candidats/<int:applicant_id>/", claims.applicant_detail, name="applicant_detail"),
+    path(
+        "candidats/<int:applicant_id>/verifier/",
+        claims.applicant_verify_all,
+        name="applicant_verify_all",
+    ),
     path("declarations/<int:claim_id>/carte/", claims.claim_card, name="claim_card"),
     path("declarations/<int:claim_id>/verifier/", claims.claim_verify, name="claim_verify"),
     path("declarations/<int:claim_id>/manuelle/", claims.claim_manual, name="claim_manual"),
@@ -43,6 +48,7 @@ urlpatterns = [
     path("lots/nouveau/confirmer/", batches.batch_launch, name="batch_launch"),
     path("lots/<int:batch_id>/", batches.batch_detail, name="batch_detail"),
     path("lots/<int:batch_id>/progression/", batches.batch_progress, name="batch_progress"),
+    path("lots/<int:batch_id>/verifier-import/", batches.import_verify, name="import_verify"),
     path("lots/<int:batch_id>/pause/", batches.batch_pause, name="batch_pause"),
     path("lots/<int:batch_id>/reprise/", batches.batch_resume, name="batch_resume"),
     path(

@@ -9,7 +9,12 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from admissions import selectors, services
-from admissions.access import HtmxHttpRequest, client_ip, member_required
+from admissions.access import (
+    HtmxHttpRequest,
+    client_ip,
+    import_verification_allowed,
+    member_required,
+)
 from admissions.enums import ClaimKind
 from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
 
@@ -47,6 +52,7 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "kinds": ClaimKind,
         "batch": batch,
+        "import_verifiable": batch is not None and import_verification_allowed(request.user, batch),
     }
     template = "admissions/applicant_list.html"
     if request.htmx and request.htmx.target == "applicant-results":

@@ -156,6 +156,7 @@ ROUTES: dict[str, Route] = {
     "applicant_detail": route(applicant, get=members(200), post=NOT_ALLOWED),
     "claim_card": route(claim, get=members(200), post=NOT_ALLOWED),
     "claim_verify": route(claim, get=NOT_ALLOWED, post=members(302)),
+    "applicant_verify_all": route(applicant, get=NOT_ALLOWED, post=members(302)),
     # An empty form comes back with its errors (400) on the applicant's page.
     "claim_manual": route(claim, get=NOT_ALLOWED, post=members(400)),
     "claim_override": route(claim, get=NOT_ALLOWED, post=members(400, clerk=403)),
@@ -216,6 +217,19 @@ def verification_batch(t: Tenant) -> dict[str, Any]:
 
 def import_batch(t: Tenant) -> dict[str, Any]:
     return {"batch_id": t.batch.pk}
+
+
+def clerks_import(t: Tenant) -> dict[str, Any]:
+    """An import made by the tenant's latest clerk (the test's own clerk, for ours), with one
+    claim never checked."""
+    from admissions.models import User
+
+    maker = User.objects.filter(institution=t.institution, role=Role.CLERK).latest("pk")
+    batch = Batch.objects.create(
+        institution=t.institution, kind=BatchKind.IMPORT, label="Import", total=1, created_by=maker
+    )
+    ClaimFactory(applicant=ApplicantFactory(institution=t.institution, batch=batch))
+    return {"batch_id": batch.pk}
 
 
 def verdict_change(t: Tenant) -> dict[str, Any]:
@@ -330,6 +344,9 @@ ROUTES.update(
         ),
         "batch_detail": route(import_batch, get=members(200), post=NOT_ALLOWED),
         "batch_progress": route(verification_batch, get=members(200), post=NOT_ALLOWED),
+        # A clerk verifies the imports they made (another's: 403, in
+        # tests/verifications/test_cohort_verification.py); the launch goes to its new batch.
+        "import_verify": route(clerks_import, get=NOT_ALLOWED, post=members(302)),
         "batch_pause": route(
             verification_batch, get=NOT_ALLOWED, post=members(302, clerk=SUPERVISORS_ONLY)
         ),

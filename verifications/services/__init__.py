@@ -2,6 +2,7 @@
 
 from verifications.services.dispatch import verification_dispatch
 from verifications.services.requests import (
+    applicant_claims_verify,
     verification_request_create,
     verification_requests_create,
 )
@@ -10,6 +11,7 @@ from verifications.services.run import RunOutcome, verification_run
 
 __all__ = [
     "RunOutcome",
+    "applicant_claims_verify",
     "verification_dispatch",
     "verification_request_create",
     "verification_requests_create",

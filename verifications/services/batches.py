@@ -24,12 +24,17 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
+from admissions.access import import_verification_allowed
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, BatchKind, BatchStatus
 from admissions.models import Batch, Claim, User
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
-from verifications.selectors import RERUNNABLE_VERDICTS, batch_current_requests
+from verifications.selectors import (
+    RERUNNABLE_VERDICTS,
+    batch_current_requests,
+    import_claims_to_verify,
+)
 from verifications.services.requests import (
     kick_dispatcher_on_commit,
     verification_requests_create,
@@ -101,6 +106,30 @@ def batch_verification_launch(
         fields += ["status", "finished_at"]
     batch.save(update_fields=fields)
     return batch
+
+
+@transaction.atomic
+def import_verification_launch(*, batch: Batch, acting_user: User, ip: str | None = None) -> Batch:
+    """ "Vérifier les déclarations importées": a verification batch of the import's claims not
+    yet checked, which the person follows on its page like any other. A clerk may launch it for
+    an import they made, a supervisor for any import of the institution
+    (``admissions.access.import_verification_allowed``)."""
+    if not import_verification_allowed(acting_user, batch):
+        raise PermissionDenied("this person may not verify this import")
+    claims = import_claims_to_verify(user=acting_user, batch=batch).select_related("institution")
+    if not claims.exists():
+        raise ValidationError(
+            _(
+                "Toutes les déclarations de cet import sont déjà vérifiées ou en cours de "
+                "vérification."
+            )
+        )
+    return batch_verification_launch(
+        acting_user=acting_user,
+        claims=claims,
+        label=_("Vérification de l'import « %(label)s »") % {"label": batch.label},
+        ip=ip,
+    )
 
 
 def _audit_status(batch: Batch, acting_user: User, change: str, ip: str | None, **details) -> None:

@@ -1,4 +1,5 @@
-"""Asking for verifications: one claim (a clerk's click, the CLI) or many (a batch, beat).
+"""Asking for verifications: one claim (a clerk's click, the CLI), an applicant's claims (a
+clerk's "Vérifier toutes les déclarations") or many (a batch, beat).
 
 A request row is written with its audit event in one transaction; the row is the outbox. A
 single request's task is sent as soon as the transaction commits, so a clerk sees the verdict
@@ -10,6 +11,7 @@ import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, cast
 
+from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Field
 from django.utils import timezone
@@ -17,7 +19,7 @@ from django.utils import timezone
 from admissions.audit import audit_record
 from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction
-from admissions.models import Batch, Claim, User
+from admissions.models import Applicant, Batch, Claim, User
 from verifications.enqueue import verification_dispatch_enqueue, verification_run_enqueue
 from verifications.enums import OPEN_STATES, RequestState, Trigger
 from verifications.models import VerificationRequest
@@ -97,6 +99,33 @@ def verification_request_create(
     )
     send_on_commit(request.pk)
     return request
+
+
+@transaction.atomic
+def applicant_claims_verify(
+    *, applicant: Applicant, acting_user: User, ip: str | None = None
+) -> int:
+    """ "Vérifier toutes les déclarations": ask for each of the applicant's claims to be
+    verified, as one click on each card's "Vérifier" would (each request sent on commit, its
+    verdict within seconds). Claims already being checked keep their check. Returns how many
+    checks were asked for."""
+    if acting_user.institution_id is None or applicant.institution_id != acting_user.institution_id:
+        raise PermissionDenied("applicant of another institution")
+    claims = Claim.objects.filter(applicant=applicant).select_related("institution").order_by("pk")
+    busy = set(
+        VerificationRequest.objects.filter(
+            claim__applicant=applicant, variant_key="", state__in=OPEN_STATES
+        ).values_list("claim_id", flat=True)
+    )
+    asked = 0
+    for claim in claims:
+        if claim.pk in busy:
+            continue
+        verification_request_create(
+            claim=claim, acting_user=acting_user, trigger=Trigger.MANUAL, ip=ip
+        )
+        asked += 1
+    return asked
 
 
 # The columns a new pending request leaves at the model's defaults (bulk_insert skips them).

@@ -3,13 +3,14 @@ a batch's live progress (an htmx-polled fragment), pause/resume, re-running what
 downloading the results.
 
 Members of the institution see batches; launching, pausing, resuming, re-running and
-downloading results are a supervisor's (docs/DESIGN.md §Users and roles).
+downloading results are a supervisor's, except verifying an import's claims, which a clerk may
+do for an import they made (docs/DESIGN.md §Users and roles).
 """
 
 import tempfile
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import redirect, render
@@ -19,7 +20,13 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admissions import exports
 from admissions import selectors as admissions_selectors
-from admissions.access import HtmxHttpRequest, client_ip, member_required, supervisor_required
+from admissions.access import (
+    HtmxHttpRequest,
+    client_ip,
+    import_verification_allowed,
+    member_required,
+    supervisor_required,
+)
 from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
 from verifications import selectors
 from verifications.enums import RequestState
@@ -97,6 +104,36 @@ def batch_launch(request: HtmxHttpRequest) -> HttpResponse:
     return render(request, "verifications/batch_confirm.html", context)
 
 
+@require_POST
+@member_required
+def import_verify(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    """ "Vérifier les déclarations importées": the import's claims not yet checked, in a
+    verification batch whose page follows its progress. A clerk may for an import they made, a
+    supervisor for any (``import_verification_allowed``); others get 403."""
+    batch = _batch_or_404(request, batch_id)
+    if batch.kind != BatchKind.IMPORT:
+        raise Http404
+    if not import_verification_allowed(request.user, batch):
+        raise PermissionDenied
+    try:
+        launched = batch_services.import_verification_launch(
+            batch=batch, acting_user=request.user, ip=client_ip(request)
+        )
+    except ValidationError as exc:
+        messages.info(request, " ".join(exc.messages))
+        return redirect("batch_detail", batch_id=batch.pk)
+    messages.success(
+        request,
+        ngettext(
+            "Vérification lancée : %(n)s déclaration à vérifier.",
+            "Vérification lancée : %(n)s déclarations à vérifier.",
+            launched.total,
+        )
+        % {"n": launched.total},
+    )
+    return redirect("batch_detail", batch_id=launched.pk)
+
+
 def _batch_or_404(request: HtmxHttpRequest, batch_id: int):
     return admissions_selectors.batch_get_for_user(user=request.user, batch_id=batch_id)
 
@@ -117,6 +154,7 @@ def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
         context["applicant_count"] = admissions_selectors.applicant_search(
             user=request.user, batch_id=batch.pk
         ).count()
+        context["import_verifiable"] = import_verification_allowed(request.user, batch)
     return render(request, "verifications/batch_detail.html", context)
 
 

@@ -126,6 +126,28 @@ def claim_verify(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
 
 @require_POST
 @member_required
+def applicant_verify_all(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
+    """ "Vérifier toutes les déclarations": every claim of the applicant checked in one click;
+    the cards then follow their checks live."""
+    applicant = admissions_selectors.applicant_get_for_user(
+        user=request.user, applicant_id=applicant_id
+    )
+    asked = services.applicant_claims_verify(
+        applicant=applicant, acting_user=request.user, ip=client_ip(request)
+    )
+    if asked:
+        messages.info(
+            request,
+            ngettext("%(n)s vérification lancée.", "%(n)s vérifications lancées.", asked)
+            % {"n": asked},
+        )
+    else:
+        messages.info(request, _("Toutes les déclarations sont déjà en cours de vérification."))
+    return redirect("applicant_detail", applicant_id=applicant.pk)
+
+
+@require_POST
+@member_required
 def claim_manual(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = ManualCheckForm(request.POST, auto_id=_auto_id(claim, "manual"))

@@ -82,6 +82,8 @@ MIDDLEWARE = [
     "admissions.session_security.SessionLifetimeMiddleware",
     # After HtmxMiddleware: an expired session sends htmx requests to the login page in full.
     "admissions.middleware.SessionExpiryMiddleware",
+    # A view's Http404 answers the product's 404 page, in DEBUG too.
+    "admissions.not_found.NotFoundPageMiddleware",
 ]
 
 ROOT_URLCONF = "admissions.urls"

@@ -1,7 +1,10 @@
 """The project's URLs. Paths are French, as the interface."""
 
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.utils.functional import lazy
+from django.views.generic import RedirectView
 
 from admissions.forms import LoginForm
 from admissions.views import applicants, audit, imports, login
@@ -41,7 +44,14 @@ urlpatterns = [
     path("imports/<str:token>/", imports.import_preview, name="import_preview"),
     path("imports/<str:token>/importer/", imports.import_confirm, name="import_confirm"),
     path("imports/<str:token>/annuler/", imports.import_cancel, name="import_cancel"),
+    # Pages link /static/favicon.svg; the back-office's do not, and browsers then ask for this.
+    path(
+        "favicon.ico",
+        RedirectView.as_view(url=lazy(static, str)("favicon.svg"), http_method_names=["get"]),
+        name="favicon",
+    ),
     path("back-office/", admin.site.urls),
 ]
 
 handler403 = "admissions.views.errors.permission_denied"
+handler404 = "admissions.views.errors.page_not_found"

@@ -188,6 +188,8 @@ ROUTES: dict[str, Route] = {
     "healthz": route(get=everyone(200), post=NOT_ALLOWED),
     "readyz": route(get=everyone(200), post=NOT_ALLOWED),
     "metrics": route(get=everyone(404), post=NOT_ALLOWED),
+    # a redirect to /static/favicon.svg, for pages that do not link it (the back-office's)
+    "favicon": route(get=everyone(302), post=NOT_ALLOWED),
 }
 
 

@@ -13,15 +13,17 @@ from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.html import format_html_join
 from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 
-from admissions import services
+from admissions import crypto, services
 from admissions.access import client_ip
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Source
@@ -35,9 +37,10 @@ from admissions.models import (
     InstitutionCredential,
     User,
 )
+from admissions.text_input import PlainTextForm
 
 
-class ThrottledAdminLoginForm(ThrottledLoginFormMixin, AdminAuthenticationForm):
+class ThrottledAdminLoginForm(PlainTextForm, ThrottledLoginFormMixin, AdminAuthenticationForm):
     """The back-office login, throttled like the clerks' (admissions/login_throttle.py)."""
 
 
@@ -130,7 +133,7 @@ class ReadOnlyAdminMixin:
         return False
 
 
-class InstitutionForm(forms.ModelForm):
+class InstitutionForm(PlainTextForm, forms.ModelForm):
     enabled_sources = forms.MultipleChoiceField(
         label=_("Sources activées"),
         choices=Source.choices,
@@ -143,22 +146,52 @@ class InstitutionForm(forms.ModelForm):
         fields = ["name", "siret", "uai", "enabled_sources"]
 
 
+def credentials_without_tokens() -> QuerySet[InstitutionCredential]:
+    """Credentials as the back-office lists them: the token is never decrypted (a token that the
+    configured keys cannot read, after a wrong key rotation, would raise), only its stored
+    ciphertext is kept aside (``stored_token``) to tell whether it is still readable."""
+    return InstitutionCredential.objects.defer("token").annotate(
+        stored_token=Cast("token", output_field=TextField())
+    )
+
+
+def token_unreadable(credential: InstitutionCredential) -> bool:
+    """Whether the configured keys cannot decrypt the token (of a credential from
+    ``credentials_without_tokens``)."""
+    stored = getattr(credential, "stored_token", None)
+    return stored is not None and not crypto.readable(stored)
+
+
+def token_state(credential: InstitutionCredential) -> str:
+    """ "défini", or that the configured keys cannot read it and it must be entered again."""
+    if token_unreadable(credential):
+        return str(_("illisible avec les clés actuelles : saisissez le jeton à nouveau"))
+    return str(_("défini"))
+
+
 class CredentialInline(admin.TabularInline):
     model = InstitutionCredential
     extra = 0
-    fields = ["source", "fingerprint", "expires_at", "updated_at"]
-    readonly_fields = ["source", "fingerprint", "expires_at", "updated_at"]
+    fields = ["source", "state", "fingerprint", "expires_at", "updated_at"]
+    readonly_fields = ["source", "state", "fingerprint", "expires_at", "updated_at"]
     can_delete = False
     show_change_link = True
 
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InstitutionCredential]:
+        return credentials_without_tokens()
+
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description=_("État"))
+    def state(self, obj: InstitutionCredential) -> str:
+        return token_state(obj)
 
 
 def credential_status_rows(institution: Institution) -> list[tuple[str, str, str, str]]:
     """(source, set or not, fingerprint, expiry) for every source: what the back-office shows of
     an institution's tokens, never the tokens themselves."""
-    stored = {c.source: c for c in institution.credentials.all()}
+    stored = {c.source: c for c in credentials_without_tokens().filter(institution=institution)}
     now = timezone.now()
     rows = []
     for source in Source:
@@ -172,7 +205,7 @@ def credential_status_rows(institution: Institution) -> list[tuple[str, str, str
             expiry = date_format(timezone.localtime(credential.expires_at), "SHORT_DATE_FORMAT")
             if credential.expires_at <= now:
                 expiry = f"{expiry} ({_('expiré')})"
-        rows.append((str(source.label), str(_("défini")), credential.fingerprint, expiry))
+        rows.append((str(source.label), token_state(credential), credential.fingerprint, expiry))
     return rows
 
 
@@ -186,7 +219,11 @@ class InstitutionAdmin(AuditedSaveMixin, admin.ModelAdmin):
     inlines = [CredentialInline]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Institution]:
-        return super().get_queryset(request).prefetch_related("credentials")
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("credentials", queryset=credentials_without_tokens()))
+        )
 
     def audited_institution(self, obj: Institution) -> Institution:
         return obj
@@ -197,8 +234,16 @@ class InstitutionAdmin(AuditedSaveMixin, admin.ModelAdmin):
 
     @admin.display(description=_("Jetons définis"))
     def credentials_set(self, obj: Institution) -> str:
-        stored = {c.source for c in obj.credentials.all()}
-        return f"{len(stored)}/{len(Source)}"
+        credentials = list(obj.credentials.all())
+        summary = f"{len({c.source for c in credentials})}/{len(Source)}"
+        unreadable = sum(1 for c in credentials if token_unreadable(c))
+        if unreadable:
+            summary += " " + ngettext(
+                "(%(n)s illisible avec les clés actuelles)",
+                "(%(n)s illisibles avec les clés actuelles)",
+                unreadable,
+            ) % {"n": unreadable}
+        return summary
 
     @admin.display(description=_("État des identifiants d'API"))
     def credential_status(self, obj: Institution) -> SafeString:
@@ -214,7 +259,7 @@ class InstitutionAdmin(AuditedSaveMixin, admin.ModelAdmin):
         )
 
 
-class CredentialForm(forms.ModelForm):
+class CredentialForm(PlainTextForm, forms.ModelForm):
     """Takes a new token; never renders the stored one."""
 
     new_token = forms.CharField(
@@ -239,10 +284,17 @@ class CredentialForm(forms.ModelForm):
 @admin.register(InstitutionCredential)
 class InstitutionCredentialAdmin(admin.ModelAdmin):
     form = CredentialForm
-    list_display = ["institution", "source", "fingerprint", "expires_at", "updated_at"]
+    list_display = ["institution", "source", "state", "fingerprint", "expires_at", "updated_at"]
     list_filter = ["source"]
     search_fields = ["institution__name", "institution__siret"]
-    readonly_fields = ["fingerprint", "updated_at"]
+    readonly_fields = ["state", "fingerprint", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InstitutionCredential]:
+        return credentials_without_tokens().select_related("institution")
+
+    @admin.display(description=_("État du jeton"))
+    def state(self, obj: InstitutionCredential) -> str:
+        return token_state(obj) if obj.pk is not None else "—"
 
     def save_model(
         self, request: HttpRequest, obj: InstitutionCredential, form: Any, change: bool
@@ -263,7 +315,15 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
             InstitutionCredential.objects.filter(pk=obj.pk).update(expires_at=obj.expires_at)
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
-        return ("institution", "source", "new_token", "expires_at", "fingerprint", "updated_at")
+        return (
+            "institution",
+            "source",
+            "state",
+            "new_token",
+            "expires_at",
+            "fingerprint",
+            "updated_at",
+        )
 
 
 @admin.register(User)

@@ -8,10 +8,15 @@ class AdmissionsConfig(AppConfig):
 
     def ready(self) -> None:
         from django.contrib.auth.signals import user_logged_in, user_login_failed
+        from django.urls import register_converter
 
         # ``tasks``: registered in every process, as the dashboard sends its recount by name.
         from admissions import login_throttle, session_security, tasks  # noqa: F401
+        from admissions.integers import IdConverter
         from admissions.ops import celery_signals
+
+        # ``<id:...>`` in URL patterns (admissions/integers.py): before any URLconf is loaded.
+        register_converter(IdConverter, "id")
 
         user_login_failed.connect(login_throttle.on_login_failed, dispatch_uid="vigie-throttle")
         user_logged_in.connect(login_throttle.on_logged_in, dispatch_uid="vigie-throttle")

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
 from admissions.enums import ClaimKind
+from admissions.integers import parse_int
 
 
 @dataclass(frozen=True)
@@ -85,7 +86,8 @@ def _optional_int(
 ) -> int | None:
     if not raw:
         return None
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = parse_int(raw, low=low, high=high)
+    if value is None:
         errors.setdefault(key, []).append(
             ValidationError(
                 _("Saisissez un nombre entier entre %(low)s et %(high)s."),
@@ -94,7 +96,7 @@ def _optional_int(
             )
         )
         return None
-    return int(raw)
+    return value
 
 
 def clean_declared(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -144,6 +146,8 @@ def clean_declared(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
                 params={"fields": ", ".join(sorted(unknown))},
             )
         )
+    # A hidden or control character is the one error of its field.
+    errors.update(validators.text_errors(data, list(cleaned)))
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -48,6 +48,15 @@ def decrypt(ciphertext: str) -> str:
         raise DecryptionError("stored secret cannot be decrypted with the configured keys") from exc
 
 
+def readable(ciphertext: str) -> bool:
+    """Whether a stored secret decrypts with the configured keys (not after a wrong rotation)."""
+    try:
+        decrypt(ciphertext)
+    except DecryptionError:
+        return False
+    return True
+
+
 def rotate(ciphertext: str) -> str:
     """Re-encrypt with the newest key."""
     return _multi_fernet(_configured_keys()).rotate(ciphertext.encode()).decode()

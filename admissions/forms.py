@@ -10,12 +10,14 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import clean_declared
 from admissions.enums import AuditAction, ClaimKind, Sex
-from admissions.identity import clean_identity
+from admissions.identity import clean_identity, parse_birth_date
+from admissions.integers import IdField
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.selectors import AuditFilters
+from admissions.text_input import PlainTextForm
 
 
-class LoginForm(ThrottledLoginFormMixin, AuthenticationForm):
+class LoginForm(PlainTextForm, ThrottledLoginFormMixin, AuthenticationForm):
     username = forms.CharField(
         label=_("Identifiant"),
         widget=forms.TextInput(attrs={"autofocus": True, "autocomplete": "username"}),
@@ -31,13 +33,28 @@ class LoginForm(ThrottledLoginFormMixin, AuthenticationForm):
 
 
 def _attach(form: forms.Form, exc: ValidationError, field_map: dict[str, str]) -> None:
-    """Put each domain error next to the form field it concerns."""
+    """Put each domain error next to the form field it concerns. A field that already has an
+    error (the form's own check: required, too long) keeps that one alone: the domain, which
+    did not receive its value, would only repeat it."""
+    already = set(form.errors)
     for key, errors in exc.error_dict.items():
         field = field_map.get(key, key)
+        if field in form.fields and field in already:
+            continue
         form.add_error(field if field in form.fields else None, errors)
 
 
-class ApplicantForm(forms.Form):
+class BirthDateField(forms.DateField):
+    """A birth date read by the domain's ``parse_birth_date``: the same formats and the same
+    messages as the import (an impossible day is named as such, not as a format error)."""
+
+    def to_python(self, value: Any) -> Any:
+        if value in self.empty_values:
+            return None
+        return parse_birth_date(value)
+
+
+class ApplicantForm(PlainTextForm, forms.Form):
     file_reference = forms.CharField(label=_("Référence du dossier"), max_length=64)
     birth_name = forms.CharField(label=_("Nom de naissance"), max_length=100)
     usage_name = forms.CharField(label=_("Nom d'usage"), max_length=100, required=False)
@@ -47,10 +64,9 @@ class ApplicantForm(forms.Form):
     sex = forms.ChoiceField(
         label=_("Sexe à l'état civil"), choices=Sex.choices, widget=forms.RadioSelect
     )
-    birth_date = forms.DateField(
+    birth_date = BirthDateField(
         label=_("Date de naissance"),
         widget=forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
-        input_formats=["%Y-%m-%d", "%d/%m/%Y"],
     )
     ine = forms.CharField(
         label=_("INE"),
@@ -99,15 +115,16 @@ class ApplicantForm(forms.Form):
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
-        if not self.errors:
-            try:
-                clean_identity(self.identity(), partial=self.partial)
-            except ValidationError as exc:
-                _attach(self, exc, self.FIELD_MAP)
+        # The domain's rules on every field that passed the form's own checks, so that all
+        # errors show at once (a wrong INE is flagged even when the birth name is missing).
+        try:
+            clean_identity(self.identity(), partial=self.partial)
+        except ValidationError as exc:
+            _attach(self, exc, self.FIELD_MAP)
         return cleaned
 
 
-class ClaimForm(forms.Form):
+class ClaimForm(PlainTextForm, forms.Form):
     """One claim of a given kind; its fields depend on the kind."""
 
     FIELDS: dict[str, list[tuple[str, forms.Field]]] = {}
@@ -121,14 +138,20 @@ class ClaimForm(forms.Form):
     def declared(self) -> dict[str, Any]:
         return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
 
+    @property
+    def error_group(self) -> str:
+        """The section's name in the page's error summary (several sections share labels)."""
+        return str(ClaimKind(self.kind).label)
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
-        if not self.errors:
-            try:
-                self.cleaned_declared = clean_declared(self.kind, self.declared())
-            except ValidationError as exc:
-                _attach(self, exc, {})
+        # The domain's rules on every field that passed the form's own checks, so that a wrong
+        # UAI is flagged even when the school year is missing.
+        try:
+            self.cleaned_declared = clean_declared(self.kind, self.declared())
+        except ValidationError as exc:
+            _attach(self, exc, {})
         return cleaned
 
 
@@ -193,7 +216,7 @@ def claim_fields(kind: str) -> list[tuple[str, forms.Field]]:
     raise ValueError(kind)
 
 
-class ApplicantFilterForm(forms.Form):
+class ApplicantFilterForm(PlainTextForm, forms.Form):
     """Search, filters and sort of the applicant list (GET parameters)."""
 
     SORTS = {
@@ -208,7 +231,7 @@ class ApplicantFilterForm(forms.Form):
     q = forms.CharField(label=_("Rechercher"), required=False, max_length=100)
     verdict = forms.ChoiceField(label=_("Verdict"), required=False)
     kind = forms.ChoiceField(label=_("Type de déclaration"), required=False)
-    batch = forms.IntegerField(label=_("Lot d'import"), required=False, widget=forms.HiddenInput)
+    batch = IdField(label=_("Lot d'import"), required=False, widget=forms.HiddenInput)
     needs_me = forms.BooleanField(label=_("À traiter"), required=False)
     sort = forms.ChoiceField(
         label=_("Trier par"),
@@ -256,7 +279,7 @@ AUDIT_OBJECT_TYPES = {
 }
 
 
-class AuditFilterForm(forms.Form):
+class AuditFilterForm(PlainTextForm, forms.Form):
     """Filters of the institution-wide audit view (GET parameters)."""
 
     action = forms.ChoiceField(label=_("Action"), required=False)

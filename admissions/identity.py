@@ -34,6 +34,8 @@ MAX_FIRST_NAMES = 3
 _NAME_RE = re.compile(r"^[^\W\d_]+(?:[ '’-][^\W\d_]+)*$")
 _FILE_REFERENCE_RE = re.compile(r"^[\w./-]{1,64}$")
 _PHONE_RE = re.compile(r"^\+?[\d .-]{6,20}$")
+# A date written JJ/MM/AAAA or AAAA-MM-JJ, whether or not the day exists.
+_DATE_SHAPE_RE = re.compile(r"[0-9]{1,2}/[0-9]{1,2}/[0-9]{4}|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}")
 _EMAIL_RE = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -78,6 +80,13 @@ def parse_birth_date(value: Any) -> dt.date:
             return dt.datetime.strptime(text, fmt).date()  # noqa: DTZ007 - a date, no time
         except ValueError:
             continue
+    if _DATE_SHAPE_RE.fullmatch(text):
+        # Written right, but no such day (31/02/2006): say so, not that the format is wrong.
+        raise ValidationError(
+            _("La date du %(value)s n'existe pas : vérifiez le jour et le mois."),
+            code="birth_date_impossible",
+            params={"value": text},
+        )
     raise ValidationError(
         _("La date de naissance « %(value)s » doit s'écrire JJ/MM/AAAA ou AAAA-MM-JJ."),
         code="birth_date_format",
@@ -199,6 +208,9 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
             fail("phone", _("Saisissez un numéro de téléphone valide."), "phone_format")
         cleaned["phone"] = phone
 
+    # A hidden or control character is the one error of its field (names, references and
+    # phones refuse it through their pattern too; an e-mail address only through this).
+    errors.update(validators.text_errors(data, [f for f in IDENTITY_FIELDS if wanted(f)]))
     if errors:
         raise ValidationError(errors)
     if not partial:

@@ -17,6 +17,7 @@ from django.utils import timezone
 
 from admissions.enums import VERDICTS_NEEDING_ATTENTION, claim_kind_order
 from admissions.identity import search_key
+from admissions.integers import parse_id, parse_int
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
 from admissions.validators import normalize_ine
 
@@ -165,11 +166,12 @@ class AuditCursor:
 
     @classmethod
     def decode(cls, raw: str) -> "AuditCursor | None":
-        micros, _sep, pk = (raw or "").partition(".")
-        if not (micros.isdigit() and pk.isdigit()) or int(pk) >= 2**63:
+        micros_text, _sep, pk_text = (raw or "").partition(".")
+        micros, pk = parse_int(micros_text), parse_id(pk_text)
+        if micros is None or pk is None:
             return None
         try:
-            return cls(_EPOCH + timedelta(microseconds=int(micros)), int(pk))
+            return cls(_EPOCH + timedelta(microseconds=micros), pk)
         except OverflowError:
             return None
 

@@ -330,7 +330,9 @@ def credential_set(
         existing.delete()
         credential = None
     else:
-        credential, _created = InstitutionCredential.objects.update_or_create(
+        # The stored token is replaced unread: it may be one the configured keys cannot decrypt
+        # (after a wrong key rotation), which is why staff are entering it again.
+        credential, _created = InstitutionCredential.objects.defer("token").update_or_create(
             institution=institution,
             source=source,
             defaults={

@@ -17,14 +17,14 @@ urlpatterns = [
     path("candidats/", applicants.applicant_list, name="applicant_list"),
     path("candidats/nouveau/", applicants.applicant_create, name="applicant_create"),
     path(
-        "candidats/<int:applicant_id>/modifier/", applicants.applicant_edit, name="applicant_edit"
+        "candidats/<id:applicant_id>/modifier/", applicants.applicant_edit, name="applicant_edit"
     ),
     path(
-        "candidats/<int:applicant_id>/declarations/<str:kind>/nouvelle/",
+        "candidats/<id:applicant_id>/declarations/<str:kind>/nouvelle/",
         applicants.claim_add,
         name="claim_add",
     ),
-    path("declarations/<int:claim_id>/modifier/", applicants.claim_edit, name="claim_edit"),
+    path("declarations/<id:claim_id>/modifier/", applicants.claim_edit, name="claim_edit"),
     path("journal/", audit.audit_list, name="audit_list"),
     path("journal/export.<str:export_format>", audit.audit_export, name="audit_export"),
     path(

@@ -1,13 +1,15 @@
+import re
 from typing import cast
 
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
+from admissions.text_input import PlainTextForm
 from verifications import freshness
 from verifications.services.decisions import OVERRIDABLE
 
 
-class ManualCheckForm(forms.Form):
+class ManualCheckForm(PlainTextForm, forms.Form):
     document = forms.CharField(
         label=_("Pièce consultée"),
         max_length=200,
@@ -24,7 +26,7 @@ class ManualCheckForm(forms.Form):
     )
 
 
-class OverrideForm(forms.Form):
+class OverrideForm(PlainTextForm, forms.Form):
     verdict = forms.ChoiceField(label=_("Nouveau verdict"), choices=())
     justification = forms.CharField(
         label=_("Motif"), widget=forms.Textarea(attrs={"rows": 3}), max_length=2000
@@ -48,7 +50,7 @@ class OverrideForm(forms.Form):
         ]
 
 
-class VariantTryForm(forms.Form):
+class VariantTryForm(PlainTextForm, forms.Form):
     """The variants of an identity a clerk chooses to try after a "not found", and why."""
 
     variants = forms.MultipleChoiceField(
@@ -77,11 +79,15 @@ class VariantTryForm(forms.Form):
 # --- Institution settings and GDPR (retention area) -------------------------------------------
 
 
+_MONTH_DAY_RE = re.compile(r"(?P<day>[0-9]{1,2}) *[/-] *(?P<month>[0-9]{1,2})")
+
+
 class MonthDayField(forms.CharField):
     """A day of the year typed "JJ/MM", stored "MM-DD"; blank allowed when not required."""
 
     default_error_messages = {
         "invalid": _("Saisissez un jour de l'année au format JJ/MM, par exemple 08/09."),
+        "impossible": _("Le %(value)s n'existe pas : vérifiez le jour et le mois."),
     }
 
     def __init__(self, **kwargs) -> None:
@@ -100,16 +106,24 @@ class MonthDayField(forms.CharField):
         value = super().clean(value).strip()
         if not value:
             return ""
+        shape = _MONTH_DAY_RE.fullmatch(value)
+        if shape is None:
+            raise forms.ValidationError(self.error_messages["invalid"], code="invalid")
+        day, month = int(shape["day"]), int(shape["month"])
+        stored = f"{month:02d}-{day:02d}"
         try:
-            day, month = (int(part) for part in value.replace("-", "/").split("/"))
-            stored = f"{month:02d}-{day:02d}"
             freshness.parse_month_day(stored)
         except ValueError:
-            raise forms.ValidationError(self.error_messages["invalid"], code="invalid") from None
+            # Written right, but no such day (31/02): say so, not that the format is wrong.
+            raise forms.ValidationError(
+                self.error_messages["impossible"],
+                code="impossible",
+                params={"value": f"{day:02d}/{month:02d}"},
+            ) from None
         return stored
 
 
-class InstitutionPolicyForm(forms.Form):
+class InstitutionPolicyForm(PlainTextForm, forms.Form):
     night_start = forms.TimeField(
         label=_("Début de la fenêtre de nuit"),
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),
@@ -158,7 +172,7 @@ class InstitutionPolicyForm(forms.Form):
         return cleaned
 
 
-class FreshnessPolicyForm(forms.Form):
+class FreshnessPolicyForm(PlainTextForm, forms.Form):
     enabled = forms.BooleanField(label=_("Re-vérifier automatiquement"), required=False)
     interval_days = forms.IntegerField(
         label=_("Tous les (jours)"), min_value=1, max_value=365, required=False
@@ -174,12 +188,23 @@ class FreshnessPolicyForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.kind = kind
 
+    @property
+    def error_group(self) -> str:
+        """The claim kind's name in the page's error summary (each kind has these fields)."""
+        from admissions.enums import ClaimKind
+
+        return str(ClaimKind(self.kind).label) if self.kind else ""
+
     def clean(self):
         super().clean()
         cleaned = self.cleaned_data
-        if bool(cleaned.get("active_from")) != bool(cleaned.get("active_until")):
+        # A rule between fields speaks only of fields that are valid on their own: a wrong
+        # date already has its error, and is not "missing" as well.
+        dates_valid = not {"active_from", "active_until"} & set(self.errors)
+        if dates_valid and bool(cleaned.get("active_from")) != bool(cleaned.get("active_until")):
             self.add_error("active_until", _("Donnez les deux dates de la période, ou aucune."))
-        if cleaned.get("enabled") and not (
+        when_valid = not {"interval_days", "recheck_on"} & set(self.errors)
+        if when_valid and cleaned.get("enabled") and not (
             cleaned.get("interval_days")
             or cleaned.get("recheck_on")
             or cleaned.get("recheck_on_campaign_change")
@@ -194,7 +219,7 @@ class FreshnessPolicyForm(forms.Form):
         return cleaned
 
 
-class ErasureForm(forms.Form):
+class ErasureForm(PlainTextForm, forms.Form):
     justification = forms.CharField(
         label=_("Motif de l'effacement"),
         widget=forms.Textarea(attrs={"rows": 3}),
@@ -206,7 +231,7 @@ class ErasureForm(forms.Form):
     )
 
 
-class BatchCohortForm(forms.Form):
+class BatchCohortForm(PlainTextForm, forms.Form):
     """The cohort of a batch verification: the applicant list's filters (GET or POST), the
     claim kinds to check, and a label."""
 

@@ -13,6 +13,7 @@ from admissions.imports.columns import (
 from admissions.imports.commit import import_commit, import_commit_staged
 from admissions.imports.parsing import parse_import
 from admissions.imports.report import (
+    ISSUES_SHOWN,
     ImportIssue,
     ImportRefused,
     ImportReport,
@@ -35,6 +36,7 @@ __all__ = [
     "CLAIM_COLUMNS",
     "COLUMNS",
     "IDENTITY_COLUMNS",
+    "ISSUES_SHOWN",
     "REQUIRED_COLUMNS",
     "ImportIssue",
     "ImportRefused",

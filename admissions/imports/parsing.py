@@ -46,6 +46,10 @@ _IDENTITY_FIELD_COLUMN = {
 }
 # Errors of one line are listed in the template's column order.
 _COLUMN_RANK = {column: rank for rank, column in enumerate(COLUMNS)}
+# Header problems named one by one (unknown columns, duplicates), then counted; and how much of
+# an unknown header cell is quoted back.
+HEADER_ISSUES_SHOWN = 5
+_HEADER_CELL_SHOWN = 80
 
 
 class _FileRefused(Exception):
@@ -107,6 +111,8 @@ def _read_header(report: ImportReport, header: list[str]) -> list[str | None] | 
     the header is unusable (errors added to the report)."""
     names: list[str | None] = []
     seen: set[str] = set()
+    unknown: list[str] = []
+    duplicates: list[str] = []
     for raw in header:
         raw = raw.strip()
         if not raw:
@@ -114,19 +120,37 @@ def _read_header(report: ImportReport, header: list[str]) -> list[str | None] | 
             continue
         column = COLUMN_BY_KEY.get(header_key(raw))
         if column is None:
-            report.add_error(
-                1,
-                raw,
-                _("Colonne inconnue « %(column)s » : les colonnes sont celles du modèle.")
-                % {"column": raw},
-            )
+            unknown.append(raw)
         elif column in seen:
-            report.add_error(
-                1, column, _("La colonne « %(column)s » figure deux fois.") % {"column": column}
-            )
+            duplicates.append(column)
         else:
             seen.add(column)
         names.append(column)
+    # A header of 100,000 unknown columns gets a few named and a count, not 100,000 errors.
+    for raw in unknown[:HEADER_ISSUES_SHOWN]:
+        report.add_error(
+            1,
+            raw[:_HEADER_CELL_SHOWN],
+            _("Colonne inconnue « %(column)s » : les colonnes sont celles du modèle.")
+            % {"column": raw[:_HEADER_CELL_SHOWN]},
+        )
+    if len(unknown) > HEADER_ISSUES_SHOWN:
+        report.add_error(
+            1,
+            "",
+            _("Et %(n)s autres colonnes inconnues.") % {"n": len(unknown) - HEADER_ISSUES_SHOWN},
+        )
+    for column in duplicates[:HEADER_ISSUES_SHOWN]:
+        report.add_error(
+            1, column, _("La colonne « %(column)s » figure deux fois.") % {"column": column}
+        )
+    if len(duplicates) > HEADER_ISSUES_SHOWN:
+        report.add_error(
+            1,
+            "",
+            _("Et %(n)s autres colonnes en double.")
+            % {"n": len(duplicates) - HEADER_ISSUES_SHOWN},
+        )
     for column in REQUIRED_COLUMNS:
         if column not in seen:
             report.add_error(

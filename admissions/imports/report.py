@@ -14,6 +14,10 @@ DEFAULT_IMPORT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_IMPORT_MAX_ROWS = 20_000
 # How long an uploaded file waits, server-side, between the preview and the import.
 DEFAULT_IMPORT_STAGE_TTL = 3600
+# The longest message of one problem (it may quote a cell of the file).
+ISSUE_MESSAGE_MAX = 300
+# Problems listed on a page (the upload's refusal, the preview): the first ones, then a count.
+ISSUES_SHOWN = 200
 
 
 def import_max_bytes() -> int:
@@ -94,4 +98,8 @@ class ImportReport:
         return sum(len(row.claims) for row in self.rows)
 
     def add_error(self, line: int | None, column: str, message: Any) -> None:
-        self.errors.append(ImportIssue(line=line, column=column, message=str(message)))
+        # A message quotes what the file holds: bounded, whatever one cell holds.
+        text = str(message)
+        if len(text) > ISSUE_MESSAGE_MAX:
+            text = text[: ISSUE_MESSAGE_MAX - 1] + "…"
+        self.errors.append(ImportIssue(line=line, column=column[:80], message=text))

@@ -22,6 +22,7 @@ from admissions.enums import ClaimKind
 from admissions.exports import CSV_CONTENT_TYPE
 from admissions.imports import (
     COLUMNS,
+    ISSUES_SHOWN,
     REQUIRED_COLUMNS,
     ImportRefused,
     ImportReport,
@@ -36,13 +37,14 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
+from admissions.text_input import PlainTextForm
 
 
 # Valid lines shown in the preview.
 SAMPLE_ROWS = 10
 
 
-class ImportUploadForm(forms.Form):
+class ImportUploadForm(PlainTextForm, forms.Form):
     file = forms.FileField(
         # An empty file is refused by parse_import, with the import's own message.
         allow_empty_file=True,
@@ -114,6 +116,17 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
             for issue in report.errors
             if issue.line in (None, 1)
         ] or [issue.message for issue in report.errors]
+        if len(reasons) > ISSUES_SHOWN:
+            hidden = len(reasons) - ISSUES_SHOWN
+            reasons = [
+                *reasons[:ISSUES_SHOWN],
+                ngettext(
+                    "Et %(n)s autre problème, non affiché.",
+                    "Et %(n)s autres problèmes, non affichés.",
+                    hidden,
+                )
+                % {"n": hidden},
+            ]
         return _upload_page(request, form, reasons, status=400)
     try:
         token = import_stage(acting_user=request.user, data=data, filename=upload.name)
@@ -146,6 +159,9 @@ def _preview(
     context = {
         "staged": staged,
         "report": report,
+        # A file of 20,000 bad lines: the first problems, then how many more.
+        "shown_errors": report.errors[:ISSUES_SHOWN],
+        "hidden_error_count": max(0, len(report.errors) - ISSUES_SHOWN),
         "sample": [
             (row, [ClaimKind(kind).label for kind, _declared in row.claims])
             for row in report.rows[:SAMPLE_ROWS]

@@ -439,3 +439,45 @@ def test_institution_and_user_changes_in_the_admin_are_audited(staff_client, sta
     delete = reverse("admin:admissions_institution_delete", args=[institution.pk])
     assert staff_client.get(delete).status_code == 403
     assert all(not report.breaks for report in audit_chains_verify())
+
+
+def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
+    staff_client, settings
+):
+    from admissions import crypto
+
+    institution = InstitutionFactory(name="Lycée Vauban")
+    services.credential_set(
+        acting_user=None, institution=institution, source=Source.API_PARTICULIER, token=TOKEN
+    )
+    credential = institution.credentials.get()
+    # A wrong rotation: the key that encrypted the token is no longer configured.
+    settings.FIELD_ENCRYPTION_KEY = [crypto.generate_key()]
+    unreadable = "illisible avec les clés actuelles"
+
+    pages = [
+        reverse("admin:admissions_institutioncredential_changelist"),
+        reverse("admin:admissions_institutioncredential_change", args=[credential.pk]),
+        reverse("admin:admissions_institution_changelist"),
+        reverse("admin:admissions_institution_change", args=[institution.pk]),
+    ]
+    for url in pages:
+        response = staff_client.get(url)
+        assert response.status_code == 200, url
+        assert unreadable in response.text, url
+    assert "1/4 (1 illisible avec les clés actuelles)" in staff_client.get(pages[2]).text
+
+    response = staff_client.post(
+        pages[1],
+        {
+            "institution": institution.pk,
+            "source": Source.API_PARTICULIER,
+            "new_token": "nouveau-jeton-lisible",
+            "expires_at_0": "",
+            "expires_at_1": "",
+        },
+    )
+    assert response.status_code == 302, response.text[:2000]
+    credential = institution.credentials.get()
+    assert credential.token == "nouveau-jeton-lisible"
+    assert unreadable not in staff_client.get(pages[3]).text

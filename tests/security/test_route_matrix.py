@@ -396,7 +396,7 @@ def test_every_route_is_in_the_table():
 def test_the_walk_finds_routes_of_every_app():
     patterns = {f.pattern for f in discovered()}
     assert "" in patterns
-    assert "candidats/<int:applicant_id>/" in patterns
+    assert "candidats/<id:applicant_id>/" in patterns
     assert "connexion/" in patterns
 
 

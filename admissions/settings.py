@@ -181,6 +181,8 @@ LANGUAGES = [("fr", _("Français")), ("en", _("English"))]
 LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "Europe/Paris"
 USE_I18N = True
+# Our French format: thousands grouped with a narrow no-break space (admissions/formats/fr/).
+FORMAT_MODULE_PATH = ["admissions.formats"]
 USE_TZ = True
 
 # --- Static files ---------------------------------------------------------------------------

@@ -185,7 +185,7 @@ def test_the_dashboard_shows_the_rates_in_use(clerk, clerk_client):
     assert "3 / 5 par s" in cvec
     assert "3 / 200 par min" in cvec
     assert "1 / 20 par s" in _row(page, "api_particulier")
-    assert "1 / 1000 par min" in _row(page, "api_particulier")
+    assert "1 / 1\u202f000 par min" in _row(page, "api_particulier")  # thousands grouped
     assert "—" in _row(page, "covoiturage").split("</td>")[1]  # nothing sent: no use shown
 
 

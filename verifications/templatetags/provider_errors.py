@@ -13,6 +13,7 @@ from typing import Any
 from django import template
 from django.utils.translation import gettext
 
+from admissions.templatetags.numbers import number
 from verifications.providers.error_codes import describe
 
 
@@ -51,4 +52,4 @@ def rate_use(rate: Any) -> str:
         per = gettext("par %(n)s min") % {"n": int(window // 60)}
     else:
         per = gettext("par %(n)s s") % {"n": f"{window:g}"}
-    return f"{rate.used} / {rate.limit} {per}"
+    return f"{number(rate.used)} / {number(rate.limit)} {per}"

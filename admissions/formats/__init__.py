@@ -1,0 +1,1 @@
+"""Number and date formats that differ from Django's for a language (FORMAT_MODULE_PATH)."""

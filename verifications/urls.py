@@ -38,6 +38,11 @@ urlpatterns = [
         name="applicant_export",
     ),
     path(
+        "candidats/<id:applicant_id>/export-rgpd/page/",
+        retention.applicant_export_page,
+        name="applicant_export_page",
+    ),
+    path(
         "candidats/<id:applicant_id>/effacer/",
         retention.applicant_erase_view,
         name="applicant_erase",

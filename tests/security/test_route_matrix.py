@@ -320,6 +320,9 @@ ROUTES.update(
         "applicant_export": route(
             applicant, get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED
         ),
+        "applicant_export_page": route(
+            applicant, get=members(200, clerk=SUPERVISORS_ONLY), post=NOT_ALLOWED
+        ),
         "applicant_erase": route(
             applicant,
             get=members(200, clerk=SUPERVISORS_ONLY),

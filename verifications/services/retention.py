@@ -218,9 +218,11 @@ EVENT_FIELDS = ("seq", "created_at", "actor_label", "action", "object_type", "ob
 
 @transaction.atomic
 def applicant_export(
-    *, applicant: Applicant, acting_user: User, ip: str | None = None
+    *, applicant: Applicant, acting_user: User, ip: str | None = None, export_format: str = "json"
 ) -> dict[str, Any]:
-    """Everything Vigie holds about one applicant, as JSON-ready data (right of access)."""
+    """Everything Vigie holds about one applicant, as JSON-ready data (right of access).
+    ``export_format`` is what the audit event records: "json" (the download for machines) or
+    "html" (the page for the applicant, which shows the same records in words)."""
     if acting_user.institution_id != applicant.institution_id:
         raise PermissionDenied
     claims = list(Claim.objects.filter(applicant=applicant).order_by(claim_kind_order(), "id"))
@@ -249,7 +251,7 @@ def applicant_export(
         applicant_id=applicant.pk,
         ip=ip,
         purpose="droit d'accès (RGPD art. 15)",
-        details={"format": "json", "claims": len(claims), "requests": len(requests)},
+        details={"format": export_format, "claims": len(claims), "requests": len(requests)},
     )
     events = AuditEvent.objects.filter(
         institution_id=applicant.institution_id, applicant_id=applicant.pk

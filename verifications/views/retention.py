@@ -2,6 +2,7 @@
 window, share, retention), verdict-change notices, and an applicant's GDPR export and erasure."""
 
 import json
+from datetime import datetime
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -105,6 +106,31 @@ def applicant_export_view(request: HtmxHttpRequest, applicant_id: int) -> HttpRe
     filename = f"vigie-candidat-{applicant.pk}.json"
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+@require_GET
+@supervisor_required
+def applicant_export_page(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
+    """The same right of access as a page the applicant can read and print: identity, claims
+    with each check's answer in words, and the audit trail. The JSON stays for machines."""
+    applicant = admissions_selectors.applicant_get_for_user(
+        user=request.user, applicant_id=applicant_id
+    )
+    data = applicant_export(
+        applicant=applicant, acting_user=request.user, ip=client_ip(request), export_format="html"
+    )
+    context = {
+        "applicant": applicant,
+        "institution": applicant.institution,
+        "generated_at": datetime.fromisoformat(data["generated_at"]),
+        "cards": selectors.claim_cards_for_applicant(user=request.user, applicant=applicant),
+        "events": admissions_selectors.audit_events_for_applicant(
+            user=request.user, applicant=applicant
+        )
+        .select_related("actor")
+        .order_by("seq"),
+    }
+    return render(request, "verifications/applicant_export.html", context)
 
 
 @require_http_methods(["GET", "POST"])

@@ -44,6 +44,7 @@ SYSTEM_ACTORS: dict[str, Promise] = {
     "batch": _("Vigie (lot)"),
     "scheduled": _("Vigie (revérification planifiée)"),
     "cli": _("Ligne de commande"),
+    "on_record": _("Vigie (vérification à l'enregistrement)"),
 }
 
 # Triggers as a detail (``verifications.enums.Trigger``, and the back-office's re-queue).
@@ -52,6 +53,7 @@ _TRIGGERS: dict[str, Promise] = {
     "batch": _("lot"),
     "scheduled": _("revérification planifiée"),
     "cli": _("ligne de commande"),
+    "on_record": _("à l'enregistrement"),
     "manual_check": _("vérification manuelle"),
     "override": _("décision d'un superviseur"),
     "backoffice": _("back-office"),

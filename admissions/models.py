@@ -41,6 +41,10 @@ class Institution(models.Model):
     )
     uai = models.CharField(_("UAI"), max_length=8, blank=True, validators=[validators.validate_uai])
     enabled_sources = models.JSONField(_("sources activées"), default=default_enabled_sources)
+    # Check each claim as soon as it is recorded (form or import): admissions/verify_on_record.py.
+    verify_on_record = models.BooleanField(
+        _("vérifier les déclarations dès leur enregistrement"), default=False
+    )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
 
     class Meta:

@@ -25,6 +25,7 @@ from admissions.identity import applicant_search_key, clean_identity
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
 from admissions.tokens import jwt_expiry
 from admissions.validators import normalize_siret, normalize_uai
+from admissions.verify_on_record import claims_verify_on_commit
 
 
 def _require_institution(user: User) -> Institution:
@@ -143,10 +144,18 @@ def applicant_create(
         applicant_id=applicant.pk,
         ip=ip,
     )
-    for kind, declared in cleaned_claims:
+    recorded = [
         _claim_insert(
             acting_user=acting_user, applicant=applicant, kind=kind, declared=declared, ip=ip
         )
+        for kind, declared in cleaned_claims
+    ]
+    claims_verify_on_commit(
+        institution=institution,
+        acting_user=acting_user,
+        claim_ids=[claim.pk for claim in recorded],
+        ip=ip,
+    )
     return applicant
 
 
@@ -249,13 +258,17 @@ def claim_create(
     institution = _require_institution(acting_user)
     if applicant.institution_id != institution.pk:
         raise PermissionDenied("applicant of another institution")
-    return _claim_insert(
+    claim = _claim_insert(
         acting_user=acting_user,
         applicant=applicant,
         kind=kind,
         declared=clean_declared(kind, declared),
         ip=ip,
     )
+    claims_verify_on_commit(
+        institution=institution, acting_user=acting_user, claim_ids=[claim.pk], ip=ip
+    )
+    return claim
 
 
 @transaction.atomic
@@ -305,6 +318,9 @@ def claim_update_declared(
         ip=ip,
         purpose=purpose,
         details=details,
+    )
+    claims_verify_on_commit(
+        institution=institution, acting_user=acting_user, claim_ids=[claim.pk], ip=ip
     )
     return claim
 

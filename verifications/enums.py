@@ -19,6 +19,8 @@ class Trigger(models.TextChoices):
     BATCH = "batch", _("Lot")
     SCHEDULED = "scheduled", _("Planifiée")
     CLI = "cli", _("Ligne de commande")
+    # The institution checks claims as soon as they are recorded (admissions/verify_on_record.py).
+    ON_RECORD = "on_record", _("À l'enregistrement")
     # A person decided, without calling the source: from a document, or overriding a verdict.
     MANUAL_CHECK = "manual_check", _("Vérification manuelle")
     OVERRIDE = "override", _("Décision d'un superviseur")

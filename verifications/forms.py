@@ -124,6 +124,14 @@ class MonthDayField(forms.CharField):
 
 
 class InstitutionPolicyForm(PlainTextForm, forms.Form):
+    verify_on_record = forms.BooleanField(
+        label=_("Vérifier les déclarations dès leur enregistrement"),
+        required=False,
+        help_text=_(
+            "Chaque déclaration saisie, modifiée ou importée est aussitôt vérifiée auprès de sa "
+            "source, sans attendre qu'un agent clique sur « Vérifier »."
+        ),
+    )
     night_start = forms.TimeField(
         label=_("Début de la fenêtre de nuit"),
         widget=forms.TimeInput(attrs={"type": "time"}, format="%H:%M"),

@@ -7,6 +7,7 @@ visibility timeout never redelivers a waiting message.
 
 from celery import shared_task
 
+from admissions.verify_on_record import VERIFY_ON_RECORD_TASK
 from verifications.enqueue import DISPATCH, VERIFICATION_RUN
 
 
@@ -32,6 +33,23 @@ def verification_dispatch_task() -> None:
     from verifications.services import verification_dispatch
 
     verification_dispatch()
+
+
+@shared_task(name=VERIFY_ON_RECORD_TASK, ignore_result=True)
+def claims_verify_on_record_task(
+    claim_ids: list[int] | None = None,
+    import_batch_id: int | None = None,
+    acting_user_id: int | None = None,
+    ip: str | None = None,
+) -> None:
+    from verifications.services.requests import claims_verify_on_record
+
+    claims_verify_on_record(
+        claim_ids=claim_ids or (),
+        import_batch_id=import_batch_id,
+        acting_user_id=acting_user_id,
+        ip=ip,
+    )
 
 
 @shared_task(name="verifications.scheduled_reverification", ignore_result=True, expires=240)

@@ -21,6 +21,7 @@ from admissions.imports.parsing import existing_references, parse_import
 from admissions.imports.report import ImportRefused, ImportReport
 from admissions.imports.staging import clean_filename, import_discard, import_load
 from admissions.models import Applicant, Batch, Claim, Institution, User
+from admissions.verify_on_record import claims_verify_on_commit
 
 
 APPLICANT_CHUNK = 1000
@@ -171,6 +172,9 @@ def _store(
         )
     )
     audit_record_many(actor=acting_user, institution=institution, entries=entries, ip=ip)
+    claims_verify_on_commit(
+        institution=institution, acting_user=acting_user, import_batch_id=batch.pk, ip=ip
+    )
     return batch
 
 

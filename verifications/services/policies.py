@@ -80,8 +80,9 @@ def institution_settings_update(
     policies: Mapping[str, Mapping[str, Any]],
     ip: str | None = None,
 ) -> InstitutionPolicy:
-    """Save the settings page (already validated by its forms): the night window, share and
-    retention, and each kind's freshness policy. The audit event lists what changed, with the
+    """Save the settings page (already validated by its forms): whether claims are checked as
+    soon as recorded (``Institution.verify_on_record``), the night window, share and retention,
+    and each kind's freshness policy. The audit event lists what changed, with the
     old and new values (settings, never personal data)."""
     institution = acting_user.institution if acting_user.is_institution_admin else None
     if institution is None:
@@ -95,6 +96,11 @@ def institution_settings_update(
         setattr(policy, name, settings[name])
     if changed:
         policy.save(update_fields=[*changed, "updated_at"])
+    verify_on_record = settings.get("verify_on_record")
+    if verify_on_record is not None and verify_on_record != institution.verify_on_record:
+        changes["verify_on_record"] = [institution.verify_on_record, verify_on_record]
+        institution.verify_on_record = verify_on_record
+        institution.save(update_fields=["verify_on_record"])
     current = freshness_policies_get(institution)
     for kind, values in policies.items():
         row = current[kind]

@@ -128,6 +128,47 @@ def applicant_claims_verify(
     return asked
 
 
+@transaction.atomic
+def claims_verify_on_record(
+    *,
+    claim_ids: Sequence[int] = (),
+    import_batch_id: int | None = None,
+    acting_user_id: int | None = None,
+    ip: str | None = None,
+) -> int:
+    """The checks an institution asks for as soon as claims are recorded
+    (``admissions.verify_on_record``), with the trigger ``on_record``: a form's claims are sent
+    at once, as a click would; an import's are left to the dispatcher, as a batch's. Claims
+    checked or being checked since, and those of an institution that has turned the setting off
+    since, are left alone. Returns how many checks were asked for."""
+    claims = Claim.objects.filter(verdict="", institution__verify_on_record=True)
+    if claim_ids:
+        claims = claims.filter(pk__in=list(claim_ids))
+    elif import_batch_id is not None:
+        claims = claims.filter(applicant__batch_id=import_batch_id)
+    else:
+        return 0
+    claims = list(claims.select_related("institution").order_by("pk"))
+    if not claims:
+        return 0
+    acting_user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
+    if import_batch_id is not None and not claim_ids:
+        return verification_requests_create(
+            claims=claims, acting_user=acting_user, trigger=Trigger.ON_RECORD, ip=ip
+        )
+    busy = set(
+        VerificationRequest.objects.filter(
+            claim__in=claims, variant_key="", state__in=OPEN_STATES
+        ).values_list("claim_id", flat=True)
+    )
+    asked = [claim for claim in claims if claim.pk not in busy]
+    for claim in asked:
+        verification_request_create(
+            claim=claim, acting_user=acting_user, trigger=Trigger.ON_RECORD, ip=ip
+        )
+    return len(asked)
+
+
 # The columns a new pending request leaves at the model's defaults (bulk_insert skips them).
 _DEFAULTED_FIELDS = (
     "question_digest",

@@ -44,7 +44,11 @@ def institution_settings(request: HtmxHttpRequest) -> HttpResponse:
     policies = freshness_policies_get(institution)
     data = request.POST if request.method == "POST" else None
     form = InstitutionPolicyForm(
-        data, initial={name: getattr(policy, name) for name in POLICY_FIELDS}
+        data,
+        initial={
+            **{name: getattr(policy, name) for name in POLICY_FIELDS},
+            "verify_on_record": institution.verify_on_record,
+        },
     )
     kind_forms = [
         (

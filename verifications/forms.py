@@ -2,6 +2,7 @@ import re
 from typing import cast
 
 from django import forms
+from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
 from admissions.text_input import PlainTextForm
@@ -248,7 +249,6 @@ class BatchCohortForm(PlainTextForm, forms.Form):
     )
     q = forms.CharField(label=_("Rechercher"), required=False, max_length=100)
     verdict = forms.ChoiceField(label=_("Verdict actuel"), required=False)
-    kind = forms.ChoiceField(label=_("Type de déclaration"), required=False)
     needs_me = forms.BooleanField(label=_("Seulement ce qui est à traiter"), required=False)
     kinds = forms.MultipleChoiceField(
         label=_("Déclarations à vérifier"),
@@ -263,9 +263,19 @@ class BatchCohortForm(PlainTextForm, forms.Form):
         help_text=_("Facultatif : la date du lancement sinon."),
     )
 
-    FILTERS = ("batch", "q", "verdict", "kind", "needs_me", "kinds")
+    FILTERS = ("batch", "q", "verdict", "needs_me", "kinds")
 
     def __init__(self, *args, import_batches=(), **kwargs) -> None:
+        # One way to choose the claim kinds: the checkboxes. The applicant list's one-kind
+        # filter ("kind", carried by "Vérifier cette sélection") arrives as that box checked.
+        data = args[0] if args else kwargs.get("data")
+        if isinstance(data, QueryDict) and data.get("kind") and not data.getlist("kinds"):
+            data = data.copy()
+            data.setlist("kinds", [str(data["kind"])])
+            if args:
+                args = (data, *args[1:])
+            else:
+                kwargs["data"] = data
         super().__init__(*args, **kwargs)
         from admissions.enums import ClaimKind, Verdict
 
@@ -278,7 +288,6 @@ class BatchCohortForm(PlainTextForm, forms.Form):
             ("unchecked", _("Non vérifié")),
             *Verdict.choices,
         ]
-        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", _("Tous")), *ClaimKind.choices]
         cast(forms.ChoiceField, self.fields["kinds"]).choices = ClaimKind.choices
 
     def cohort(self) -> dict:
@@ -288,7 +297,6 @@ class BatchCohortForm(PlainTextForm, forms.Form):
             "batch_id": data.get("batch"),
             "q": data.get("q", ""),
             "verdict": data.get("verdict", ""),
-            "kind": data.get("kind", ""),
             "needs_me": data.get("needs_me", False),
             "kinds": data.get("kinds") or [],
         }

@@ -66,12 +66,23 @@ def _add_errors(form: ApplicantForm, exc: ValidationError) -> None:
 
 
 def _claim_forms(data: dict | None) -> list[ClaimForm]:
-    return [ClaimForm(data, kind=kind, prefix=kind) for kind in ClaimKind]
+    """One form per claim kind. The sections are optional: one the clerk did not start stays
+    unbound, so it is neither validated nor shown with errors; a started one is bound."""
+    forms = []
+    for kind in ClaimKind:
+        form = ClaimForm(data, kind=kind, prefix=kind)
+        forms.append(
+            form if data is not None and _filled(form) else ClaimForm(kind=kind, prefix=kind)
+        )
+    return forms
 
 
 def _filled(form: ClaimForm) -> bool:
     """A claim section counts when any of its fields was filled in."""
-    return any(form.data.get(form.add_prefix(name)) for name, _field in claim_fields(form.kind))
+    return any(
+        str(form.data.get(form.add_prefix(name), "")).strip()
+        for name, _field in claim_fields(form.kind)
+    )
 
 
 @require_http_methods(["GET", "POST"])
@@ -80,7 +91,7 @@ def applicant_create(request: HtmxHttpRequest) -> HttpResponse:
     form = ApplicantForm(request.POST or None)
     claim_forms = _claim_forms(request.POST or None)
     if request.method == "POST":
-        wanted = [f for f in claim_forms if _filled(f)]
+        wanted = [f for f in claim_forms if f.is_bound]
         # Validate every section, so that all errors show at once.
         claims_valid = [f.is_valid() for f in wanted]
         if form.is_valid() and all(claims_valid):

@@ -41,7 +41,10 @@ def test_first_names_split_on_commas_only():
         ("first_names", "", "au moins un prénom"),
         ("first_names", "A, B, C, D", "au plus 3"),
         ("sex", "X", "« F » ou « M »"),
-        ("birth_date", "2007-02-30", "JJ/MM/AAAA"),
+        ("birth_date", "30 février 2007", "JJ/MM/AAAA"),
+        # Written right, but no such day: named as such, not as a format error.
+        ("birth_date", "2007-02-30", "2007-02-30 n'existe pas"),
+        ("birth_date", "31/02/2006", "31/02/2006 n'existe pas"),
         ("birth_date", "01/01/1850", "pas plausible"),
         ("ine", "12345", "11 chiffres ou lettres"),
         ("email", "pas-une-adresse", "adresse électronique"),

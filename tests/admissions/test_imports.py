@@ -242,7 +242,10 @@ def test_unknown_repeated_and_missing_columns_are_reported_on_line_1(institution
         ({"prenom_3": "Pierre, Paul"}, "prenom_3", "Le prénom « Pierre, Paul »"),
         ({"prenom_2": "", "prenom_3": "PAUL"}, "prenom_2", "Ce prénom est vide alors"),
         ({"sexe": "X"}, "sexe", "Le sexe à l'état civil doit être « F » ou « M »."),
-        ({"date_naissance": "2005-13-45"}, "date_naissance", "doit s'écrire JJ/MM/AAAA"),
+        ({"date_naissance": "15 août 2005"}, "date_naissance", "doit s'écrire JJ/MM/AAAA"),
+        # Written right, but no such day: named as such, and nothing else on the line.
+        ({"date_naissance": "31/02/2006"}, "date_naissance", "La date du 31/02/2006 n'existe"),
+        ({"date_naissance": "2005-13-45"}, "date_naissance", "La date du 2005-13-45 n'existe"),
         ({"date_naissance": "01/01/1850"}, "date_naissance", "n'est pas plausible"),
         ({"ine": "123"}, "ine", "L'INE « 123 » doit comporter exactement 11"),
         ({"courriel": "pas-un-courriel"}, "courriel", "adresse électronique valide"),

@@ -1,6 +1,8 @@
 """The institution admin's settings page: policies, night window, share and retention."""
 
 import datetime as dt
+import html
+import re
 
 import pytest
 from django.urls import reverse
@@ -8,6 +10,7 @@ from django.urls import reverse
 from admissions.enums import AuditAction, ClaimKind
 from admissions.models import AuditEvent
 from tests.factories import UserFactory
+from tests.html import region
 from verifications.models import FreshnessPolicy, InstitutionPolicy
 
 
@@ -111,7 +114,8 @@ def test_the_admin_changes_settings_and_it_is_audited(admin_user, client):
         ({"evidence_retention_months": "0"}, "supérieure ou égale à 1"),
         ({"night_end": "22:00"}, "au moins une minute"),
         ({"night_start": "25:00"}, "Saisissez une heure valide"),
-        ({"scolarite-recheck_on": "31/02"}, "au format JJ/MM"),
+        ({"scolarite-recheck_on": "8 sep"}, "au format JJ/MM"),
+        ({"scolarite-recheck_on": "31/02"}, "Le 31/02 n'existe pas"),
         ({"scolarite-active_until": ""}, "les deux dates de la période"),
         ({"certification-interval_days": ""}, "Indiquez quand re-vérifier"),
         ({"timezone": "America/New_York"}, "Sélectionnez un choix valide"),
@@ -122,10 +126,38 @@ def test_invalid_settings_are_refused_with_french_messages(admin_user, client, c
     before = AuditEvent.objects.count()
     response = client.post(URL, _form(**changes))
     assert response.status_code == 400
-    assert message in response.text
-    assert "Corrigez les erreurs" in response.text
+    page = html.unescape(response.text)
+    assert message in page
+    # The summary above the form lists the error (and links to its field).
+    summary = html.unescape(region(response.text, "error-summary"))
+    assert "Le formulaire contient des erreurs" in summary
+    assert message in summary
     assert AuditEvent.objects.count() == before
     assert not AuditEvent.objects.filter(action=AuditAction.SETTINGS_CHANGED).exists()
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"scolarite-active_from": "31/02"}, "scolarite-active_from"),
+        ({"scolarite-active_until": "30/02"}, "scolarite-active_until"),
+        ({"scolarite-interval_days": "", "scolarite-recheck_on": "32/01"}, "scolarite-recheck_on"),
+    ],
+)
+def test_an_impossible_day_is_named_and_brings_no_knock_on_error(
+    admin_user, client, changes, field
+):
+    """31/02 is not a format error, and the valid date beside it is not "missing" too."""
+    client.force_login(admin_user)
+    response = client.post(URL, _form(**changes))
+    assert response.status_code == 400
+    summary = html.unescape(region(response.text, "error-summary"))
+    assert len(re.findall(r"<li>", summary)) == 1, summary
+    assert "n'existe pas" in summary
+    assert f'href="#id_{field}"' in summary
+    assert f'id="id_{field}" aria-invalid="true"' in response.text or re.search(
+        rf'<input[^>]*aria-invalid="true"[^>]*id="id_{field}"', response.text
+    )
 
 
 @pytest.mark.parametrize("role", ["clerk", "supervisor"])

@@ -182,8 +182,8 @@ def test_create_shows_each_error_next_to_its_field_and_saves_nothing(clerk_clien
     assert not Applicant.objects.exists()
     html = response.text
     assert "Le formulaire contient des erreurs" in html
-    assert re.search(r'id="id_ine-errors">\s*<li>L’INE|id="id_ine-errors"><li>L&#x27;INE', html)
-    assert 'id="id_scolarite-uai-errors"' in html
+    assert re.search(r'id="id_ine_error">\s*<li>L’INE|id="id_ine_error"><li>L&#x27;INE', html)
+    assert 'id="id_scolarite-uai_error"' in html
     assert "la lettre de contrôle devrait être « A »" in html
 
 
@@ -231,7 +231,7 @@ def test_verify_button_starts_a_live_card_that_stops_polling_when_done(clerk, cl
     request = VerificationRequest.objects.get(claim=claim)
     verification_run(request_id=request.pk)
     card = clerk_client.get(reverse("claim_card", args=[claim.pk]), headers=HTMX)
-    assert "hx-trigger" not in card.text
+    assert 'hx-trigger="every 2s"' not in card.text
     assert "Confirmé" in card.text
     assert "L’élève est scolarisé" in card.text or "L&#x27;élève est scolarisé" in card.text
     page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
@@ -303,7 +303,7 @@ def test_a_refused_manual_verification_keeps_what_was_typed_on_its_card(
     assert claim.verdict == Verdict.UNAVAILABLE
     assert not VerificationRequest.objects.exists()
     # The error sits on the field of this claim's card, which comes back open with the text.
-    assert f'id="id_claim{claim.pk}_manual_{field}-errors"' in page
+    assert f'id="id_claim{claim.pk}_manual_{field}_error"' in page
     assert message in page
     for value in data.values():
         if value:

@@ -5,9 +5,11 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from admissions import selectors as admissions_selectors
 from admissions.access import HtmxHttpRequest, client_ip, member_required, supervisor_required
@@ -61,10 +63,36 @@ def _detail_context(request: HtmxHttpRequest, applicant, bound: dict | None = No
     }
 
 
+def _back_to_card(request: HtmxHttpRequest, claim) -> HttpResponse:
+    """After a decision recorded on a card: the applicant's page again (its message, the
+    card's new state and the timeline's new line), opened at that card. htmx is told to load
+    it as a page rather than swap it into the card: to go there and to reload, since going from
+    the page to the same page with a fragment only scrolls."""
+    url = reverse("applicant_detail", args=[claim.applicant_id]) + f"#claim-{claim.pk}"
+    if not request.htmx:
+        return redirect(url)
+    response = HttpResponseClientRedirect(url)
+    response["HX-Refresh"] = "true"
+    return response
+
+
+def _focus_first_error(form) -> None:
+    """The form's first field in error (its first field when the error is the form's) gets
+    ``autofocus``: the page, or the card htmx swaps in, opens on it, not at the top."""
+    names = [name for name in form.fields if name in form.errors] or list(form.fields)[:1]
+    for name in names[:1]:
+        form.fields[name].widget.attrs["autofocus"] = True
+
+
 def _detail_with_errors(request: HtmxHttpRequest, claim, key: str, form) -> HttpResponse:
-    """The applicant's page again, the form that failed open on its card with its errors and
-    what was typed."""
-    context = _detail_context(request, claim.applicant, bound={(key, claim.pk): form})
+    """The form that failed, open on its card with its errors next to its fields and what was
+    typed: the card alone for htmx (answered 200, since htmx swaps only a success), else the
+    applicant's page (400) with the browser taken to the first field in error."""
+    _focus_first_error(form)
+    bound = {(key, claim.pk): form}
+    if request.htmx:
+        return _render_card(request, claim, bound)
+    context = _detail_context(request, claim.applicant, bound=bound)
     return render(request, "verifications/applicant_verifications.html", context, status=400)
 
 
@@ -90,8 +118,8 @@ def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpRespons
     )
 
 
-def _render_card(request: HtmxHttpRequest, claim) -> HttpResponse:
-    card = _with_forms([selectors.claim_card(user=request.user, claim=claim)])[0]
+def _render_card(request: HtmxHttpRequest, claim, bound: dict | None = None) -> HttpResponse:
+    card = _with_forms([selectors.claim_card(user=request.user, claim=claim)], bound)[0]
     return render(
         request,
         "verifications/applicant_verifications.html#claim-card",
@@ -164,7 +192,7 @@ def claim_manual(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
             _add_errors(form, exc)
         else:
             messages.success(request, _("Vérification manuelle enregistrée."))
-            return redirect("applicant_detail", applicant_id=claim.applicant_id)
+            return _back_to_card(request, claim)
     return _detail_with_errors(request, claim, "manual", form)
 
 
@@ -186,7 +214,7 @@ def claim_override(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
             _add_errors(form, exc)
         else:
             messages.success(request, _("Verdict modifié."))
-            return redirect("applicant_detail", applicant_id=claim.applicant_id)
+            return _back_to_card(request, claim)
     return _detail_with_errors(request, claim, "override", form)
 
 
@@ -221,7 +249,7 @@ def claim_variants(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
                 )
                 % {"n": len(requests)},
             )
-            return redirect("applicant_detail", applicant_id=claim.applicant_id)
+            return _back_to_card(request, claim)
     return _detail_with_errors(request, claim, "variants", form)
 
 

@@ -62,17 +62,21 @@ def institution_settings(request: HtmxHttpRequest) -> HttpResponse:
         )
         for kind, row in policies.items()
     ]
-    if request.method == "POST":
-        if form.is_valid() and all(f.is_valid() for _kind, f in kind_forms):
-            institution_settings_update(
-                acting_user=request.user,
-                settings=form.cleaned_data,
-                policies={kind.value: f.cleaned_data for kind, f in kind_forms},
-                ip=client_ip(request),
-            )
-            messages.success(request, _("Paramètres enregistrés."))
-            return redirect("institution_settings")
-        messages.error(request, _("Corrigez les erreurs signalées ci-dessous."))
+    # Every form is validated for the page's error summary (the template reads their errors).
+    valid = (
+        [form.is_valid(), *(f.is_valid() for _kind, f in kind_forms)]
+        if data is not None
+        else [False]
+    )
+    if all(valid):
+        institution_settings_update(
+            acting_user=request.user,
+            settings=form.cleaned_data,
+            policies={kind.value: f.cleaned_data for kind, f in kind_forms},
+            ip=client_ip(request),
+        )
+        messages.success(request, _("Paramètres enregistrés."))
+        return redirect("institution_settings")
     return render(
         request,
         "verifications/institution_settings.html",

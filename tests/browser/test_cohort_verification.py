@@ -1,6 +1,7 @@
 """Browser: a clerk imports six applicants and verifies them all with one click, without a
 supervisor: "Vérifier les déclarations importées" on the import's list launches a verification
-batch whose progress the clerk watches reach 100 % while the worker checks against the sandbox."""
+batch whose progress the clerk watches reach 100 % while the worker checks against the sandbox.
+And on an applicant's page, "Vérifier toutes les déclarations" checks every card at once."""
 
 import csv
 import io
@@ -8,7 +9,9 @@ import re
 
 import pytest
 
-from tests.verifications.helpers import answering_people, import_row
+from admissions.enums import ClaimKind
+from admissions.models import Claim
+from tests.verifications.helpers import answering_people, claim_for, declared_for, import_row
 
 
 pytest.importorskip(
@@ -51,3 +54,26 @@ def test_a_clerk_imports_six_applicants_and_verifies_them_in_one_click(
     expect(page.locator("#batch-progress-text")).to_contain_text("(100 %)")
     expect(page.locator("#batch-pause")).to_have_count(0)  # pausing stays a supervisor's
     axe(page)
+
+
+def test_a_clerk_verifies_all_of_an_applicants_claims_in_one_click(clerk_page, browser_worker):
+    from playwright.sync_api import expect
+
+    page = clerk_page
+    p = answering_people(1)[0]
+    first = claim_for(p, ClaimKind.SCOLARITE, page.user.institution)
+    second = Claim.objects.create(
+        institution=first.institution,
+        applicant=first.applicant,
+        kind=ClaimKind.CERTIFICATION,
+        declared=declared_for(p, ClaimKind.CERTIFICATION),
+    )
+    page.goto(f"/candidats/{first.applicant_id}/")
+    page.locator("#applicant-verify-all").click()
+    expect(page.get_by_text("2 vérifications lancées.")).to_be_visible()
+    # Each card follows its own check live, then shows its verdict.
+    for claim in (first, second):
+        card = page.locator(f"#claim-{claim.pk}")
+        expect(card).not_to_have_attribute("hx-trigger", re.compile(".*"), timeout=60_000)
+        expect(card.locator(".status .badge")).not_to_contain_text("Non vérifié")
+    assert not Claim.objects.filter(pk__in=[first.pk, second.pk], verdict="").exists()

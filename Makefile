@@ -19,10 +19,10 @@ $(STAMP): pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev]"
 	@touch $(STAMP)
 
-locale/en/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po | $(STAMP)
+locale/en/LC_MESSAGES/django.mo locale/fr/LC_MESSAGES/django.mo: locale/en/LC_MESSAGES/django.po locale/fr/LC_MESSAGES/django.po | $(STAMP)
 	$(BIN)/python manage.py compile_translations --verbosity 0
 
-install: $(STAMP) locale/en/LC_MESSAGES/django.mo
+install: $(STAMP) locale/en/LC_MESSAGES/django.mo locale/fr/LC_MESSAGES/django.mo
 
 migrate: install
 	$(BIN)/python manage.py migrate --no-input
@@ -69,6 +69,7 @@ bench: install
 # Extract new strings into the English catalogue (needs GNU gettext); translate, then commit.
 messages: install
 	$(BIN)/python manage.py makemessages -l en --ignore=.venv --ignore=tests --ignore=bench --no-obsolete
+	$(BIN)/python manage.py french_plurals
 	$(BIN)/python manage.py compile_translations
 
 clean:

@@ -141,14 +141,14 @@ def claims_verify_on_record(
     at once, as a click would; an import's are left to the dispatcher, as a batch's. Claims
     checked or being checked since, and those of an institution that has turned the setting off
     since, are left alone. Returns how many checks were asked for."""
-    claims = Claim.objects.filter(verdict="", institution__verify_on_record=True)
+    recorded = Claim.objects.filter(verdict="", institution__verify_on_record=True)
     if claim_ids:
-        claims = claims.filter(pk__in=list(claim_ids))
+        recorded = recorded.filter(pk__in=list(claim_ids))
     elif import_batch_id is not None:
-        claims = claims.filter(applicant__batch_id=import_batch_id)
+        recorded = recorded.filter(applicant__batch_id=import_batch_id)
     else:
         return 0
-    claims = list(claims.select_related("institution").order_by("pk"))
+    claims = list(recorded.select_related("institution").order_by("pk"))
     if not claims:
         return 0
     acting_user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None

@@ -97,9 +97,25 @@ def parsed(html: str) -> Element:
     return tree
 
 
+def _in_band(tree: Element) -> Element:
+    """What htmx swaps of a response: its out-of-band elements (``hx-swap-oob``, swapped
+    elsewhere by id) taken out first."""
+    if tree.name is not None:  # one element: Django's parse_html unwraps a single root
+        return tree
+    tree.children = [
+        child
+        for child in tree.children
+        if isinstance(child, str) or not any(key == "hx-swap-oob" for key, _ in child.attributes)
+    ]
+    if len(tree.children) == 1 and not isinstance(tree.children[0], str):
+        return tree.children[0]
+    return tree
+
+
 def assert_same_region(fragment: str, page: str, element_id: str) -> None:
-    """The htmx ``fragment`` is, as HTML, the element with this id in the full ``page``."""
-    ours, theirs = parsed(fragment), parsed(region(page, element_id))
+    """The htmx ``fragment`` (its out-of-band elements aside) is, as HTML, the element with
+    this id in the full ``page``."""
+    ours, theirs = _in_band(parsed(fragment)), parsed(region(page, element_id))
     if ours != theirs:
         diff = difflib.unified_diff(
             str(theirs).splitlines(), str(ours).splitlines(), "page", "fragment", lineterm=""

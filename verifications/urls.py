@@ -11,6 +11,11 @@ urlpatterns = [
         claims.applicant_verify_all,
         name="applicant_verify_all",
     ),
+    path(
+        "candidats/<id:applicant_id>/historique/",
+        claims.applicant_timeline,
+        name="applicant_timeline",
+    ),
     path("declarations/<id:claim_id>/carte/", claims.claim_card, name="claim_card"),
     path("declarations/<id:claim_id>/verifier/", claims.claim_verify, name="claim_verify"),
     path("declarations/<id:claim_id>/manuelle/", claims.claim_manual, name="claim_manual"),

@@ -154,6 +154,7 @@ ROUTES: dict[str, Route] = {
     # verifications
     "home": route(get=members(200), post=NOT_ALLOWED),
     "applicant_detail": route(applicant, get=members(200), post=NOT_ALLOWED),
+    "applicant_timeline": route(applicant, get=members(200), post=NOT_ALLOWED),
     "claim_card": route(claim, get=members(200), post=NOT_ALLOWED),
     "claim_verify": route(claim, get=NOT_ALLOWED, post=members(302)),
     "applicant_verify_all": route(applicant, get=NOT_ALLOWED, post=members(302)),

@@ -23,6 +23,7 @@ from verifications.services.decisions import MANUAL_ALLOWED_AFTER
 
 
 VIEW_PURPOSE = "instruction du dossier d'admission"
+TIMELINE_SIZE = 100
 
 
 def _auto_id(claim, form: str) -> str:
@@ -49,15 +50,19 @@ def _with_forms(cards: list, bound: dict | None = None) -> list:
     return cards
 
 
+def _timeline_events(request: HtmxHttpRequest, applicant) -> list:
+    """The applicant's timeline: its latest audit events, newest first, with who acted."""
+    events = admissions_selectors.audit_events_for_applicant(user=request.user, applicant=applicant)
+    return list(events.select_related("actor")[:TIMELINE_SIZE])
+
+
 def _detail_context(request: HtmxHttpRequest, applicant, bound: dict | None = None) -> dict:
     user = request.user
     cards = selectors.claim_cards_for_applicant(user=user, applicant=applicant)
     return {
         "applicant": applicant,
         "cards": _with_forms(cards, bound),
-        "events": admissions_selectors.audit_events_for_applicant(
-            user=user, applicant=applicant
-        ).select_related("actor")[:100],
+        "events": _timeline_events(request, applicant),
         "manual_allowed_after": MANUAL_ALLOWED_AFTER,
         "kinds": ClaimKind,
     }
@@ -129,6 +134,19 @@ def _render_card(request: HtmxHttpRequest, claim, bound: dict | None = None) -> 
             "manual_allowed_after": MANUAL_ALLOWED_AFTER,
         },
     )
+
+
+@require_GET
+@member_required
+def applicant_timeline(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
+    """The applicant's timeline alone: what the page loads again when a card comes back after
+    an action or at the end of its check. Part of the page whose opening is recorded, like the
+    cards' polls: not a consultation of its own."""
+    applicant = admissions_selectors.applicant_get_for_user(
+        user=request.user, applicant_id=applicant_id
+    )
+    context = {"applicant": applicant, "events": _timeline_events(request, applicant)}
+    return render(request, "verifications/applicant_verifications.html#timeline", context)
 
 
 @require_GET

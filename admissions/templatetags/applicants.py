@@ -35,7 +35,7 @@ def applicant_row(applicant: Applicant) -> SafeString:
         else ""
     )
     return format_html(
-        '<tr><td><a href="{}">{}</a></td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td>'
+        '<tr><td><a href="{}" class="ref">{}</a></td><td>{}{}</td><td>{}</td><td>{}</td><td>{}</td>'
         '<td class="claims">{}</td></tr>',
         reverse("applicant_detail", args=[applicant.pk]),
         applicant.file_reference,

@@ -69,6 +69,17 @@ def sideways(page) -> int:
     )
 
 
+def broken_references(page) -> list[str]:
+    """File references laid out on more than one line (« SBX- » then « 000026 »)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('.ref')]
+            .filter(e => e.getClientRects().length > 1
+                         || e.getBoundingClientRect().height
+                            > 1.6 * parseFloat(getComputedStyle(e).lineHeight || 20))
+            .map(e => e.textContent.trim())"""
+    )
+
+
 def test_the_comparison_tables_stay_inside_their_cards_in_the_buttons_order_on_a_laptop(
     signed_in_page, make_user
 ):
@@ -115,9 +126,14 @@ def test_the_main_pages_do_not_scroll_sideways_on_a_phone(signed_in_page, make_u
         "/imports/nouveau/",
         "/etablissement/parametres/",
     ]
-    wide = {}
+    wide, broken = {}, {}
     for url in pages:
         page.goto(url)
         if extra := sideways(page):
             wide[url] = extra
+        if references := broken_references(page):
+            broken[url] = references
     assert wide == {}, f"pages wider than 390 px (extra pixels): {wide}"
+    assert broken == {}, f"references broken across lines: {broken}"
+    page.goto("/candidats/")
+    assert page.locator("a.ref").count() >= 4

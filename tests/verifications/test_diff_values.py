@@ -17,7 +17,7 @@ from verifications.templatetags.verifications import diff_label, diff_value
         ("valid", "state", "attestation valide"),
         ("70", "state", "attestation valide (code 70)"),
         ("10", "state", "attestation non valide (code 10)"),
-        ("active", "status", "active"),
+        ("active", "status", "en vigueur"),
         ("archived", "status", "archivée"),
         ("ok", "type", "valide"),
         ("expired", "type", "expirée"),

@@ -73,7 +73,7 @@ def diff_label(field: str) -> "StrOrPromise":
 DIFF_VALUE_WORDS: dict[str, dict[str, "StrOrPromise"]] = {
     "state": {"valid": _("attestation valide")},
     "status": {
-        "active": pgettext_lazy("une certification", "active"),
+        "active": pgettext_lazy("une certification", "en vigueur"),
         "archived": pgettext_lazy("une certification", "archivée"),
     },
     "type": {"ok": _("valide"), "expired": _("expirée")},

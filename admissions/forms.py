@@ -1,6 +1,7 @@
 """Forms of the clerk workspace. Validation is the domain's (identity.clean_identity,
 claims.clean_declared); forms only map its errors onto their fields."""
 
+from datetime import date
 from typing import Any, cast
 
 from django import forms
@@ -279,6 +280,9 @@ AUDIT_OBJECT_TYPES = {
 }
 
 
+AUDIT_DATE_MIN, AUDIT_DATE_MAX = date(2000, 1, 1), date(2100, 12, 31)
+
+
 class AuditFilterForm(PlainTextForm, forms.Form):
     """Filters of the institution-wide audit view (GET parameters)."""
 
@@ -316,6 +320,19 @@ class AuditFilterForm(PlainTextForm, forms.Form):
         super().clean()
         cleaned = self.cleaned_data
         start, end = cleaned.get("date_from"), cleaned.get("date_to")
+        # A day's bounds in local time are computed from these: 0001-01-01 fell off the calendar
+        # (OverflowError, a 500) once converted to UTC.
+        for name, day in (("date_from", start), ("date_to", end)):
+            if day and not AUDIT_DATE_MIN <= day <= AUDIT_DATE_MAX:
+                self.add_error(
+                    name,
+                    _("Saisissez une date entre le %(min)s et le %(max)s.")
+                    % {
+                        "min": AUDIT_DATE_MIN.strftime("%d/%m/%Y"),
+                        "max": AUDIT_DATE_MAX.strftime("%d/%m/%Y"),
+                    },
+                )
+                start = end = None
         if start and end and start > end:
             self.add_error("date_to", _("La date de fin précède la date de début."))
         return cleaned

@@ -273,3 +273,14 @@ def test_the_preview_of_a_file_of_bad_lines_lists_the_first_errors_and_counts_th
     assert preview.status_code == 200
     assert preview.text.count("<tr data-line=") == ISSUES_SHOWN
     assert "Et 50 autres erreurs, non affichées" in preview.text
+
+
+@pytest.mark.parametrize(
+    "query", ["date_from=0001-01-01", "date_to=0001-01-01", "date_from=9999-12-31"]
+)
+def test_a_date_off_the_calendar_in_the_journal_filters_is_a_form_error(client, query):
+    client.force_login(UserFactory(supervisor=True))
+    response = client.get(reverse("audit_list") + "?" + query)
+    assert response.status_code == 200
+    assert "Saisissez une date entre le 01/01/2000 et le 31/12/2100." in response.text
+    assert client.get(reverse("audit_export", args=["csv"]) + "?" + query).status_code != 500

@@ -49,8 +49,9 @@ pytestmark = pytest.mark.django_db
 EXAMPLES = 20
 # Besides the generated examples, each parameter the page reads gets each of these, alone, as
 # its institution admin (who may use every member's route): a number past every integer column,
-# and a superscript digit, which str.isdigit() accepts and int() refuses.
-PROBES = ["9" * 25, "1.²"]
+# a superscript digit, which str.isdigit() accepts and int() refuses, and the first day of the
+# calendar, which falls off it once a time zone is applied.
+PROBES = ["9" * 25, "1.²", "0001-01-01"]
 
 # Strings that broke something once, or that parsers trip over: digits of other scripts and
 # superscripts, numbers past every integer column, signs and exponents, impossible dates,

@@ -56,12 +56,20 @@ def _client(tenant: Tenant, role: str) -> Client:
     return client
 
 
-def _check(response, where: str) -> None:
+# Forms whose errors come back inline, in the part of the page they belong to, with no summary
+# above the page: a claim card's forms (the card is their context; tests/verifications/
+# test_card_forms.py checks the field in error is focused).
+INLINE_ERRORS = {"claim_manual", "claim_override", "claim_variants"}
+
+
+def _check(response, where: str, *, summary: bool = False) -> None:
     if not response.headers.get("Content-Type", "").startswith("text/html"):
         return
     html = response.content.decode()
     assert_unique_ids(html, where)
     assert_errors_flagged(html, where)
+    if summary and 'class="field-errors"' in html and "<main" in html:
+        assert 'id="error-summary"' in html, f"{where}: field errors and no error summary"
 
 
 @pytest.mark.parametrize(("name", "role"), _routes("GET", (200,)))
@@ -77,4 +85,4 @@ def test_each_form_sent_empty_comes_back_with_unique_ids_and_flagged_errors(tena
     url = url_for(name, ROUTES[name], tenant)
     response = _client(tenant, role).post(url, {})
     assert response.status_code in (200, 400)
-    _check(response, f"POST {url} as {role}")
+    _check(response, f"POST {url} as {role}", summary=name not in INLINE_ERRORS)

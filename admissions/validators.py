@@ -65,7 +65,7 @@ def validate_text(value: str, *, multiline: bool = False) -> None:
                 "%(position)s) : retirez-le ou saisissez le texte à nouveau."
             ),
             code="hidden_character",
-            params={"code": f"U+{ord(char):04X}", "position": position},
+            params={"code": f"U+{ord(char):04X}", "position": position, "value": value},
         )
 
 

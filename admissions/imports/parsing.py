@@ -148,8 +148,7 @@ def _read_header(report: ImportReport, header: list[str]) -> list[str | None] | 
         report.add_error(
             1,
             "",
-            _("Et %(n)s autres colonnes en double.")
-            % {"n": len(duplicates) - HEADER_ISSUES_SHOWN},
+            _("Et %(n)s autres colonnes en double.") % {"n": len(duplicates) - HEADER_ISSUES_SHOWN},
         )
     for column in REQUIRED_COLUMNS:
         if column not in seen:
@@ -222,7 +221,7 @@ def _first_name_column(error: ValidationError, first_names: list[str]) -> str:
     value = (error.params or {}).get("value")
     if value is not None:
         for column, name in zip(FIRST_NAME_COLUMNS, first_names, strict=True):
-            if name and tidy_name(name) == value:
+            if name and value in (name, tidy_name(name)):
                 return column
     return FIRST_NAME_COLUMNS[0]
 

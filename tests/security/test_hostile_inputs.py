@@ -284,3 +284,14 @@ def test_a_date_off_the_calendar_in_the_journal_filters_is_a_form_error(client, 
     assert response.status_code == 200
     assert "Saisissez une date entre le 01/01/2000 et le 31/12/2100." in response.text
     assert client.get(reverse("audit_export", args=["csv"]) + "?" + query).status_code != 500
+
+
+def test_a_hidden_character_in_a_later_given_name_is_reported_in_its_column():
+    from admissions.imports import parse_import
+    from tests.admissions.test_imports import _csv, _row
+    from tests.factories import InstitutionFactory
+
+    report = parse_import(
+        _csv([_row(1, prenom_2="MARIE\x1fANNE")]), institution=InstitutionFactory()
+    )
+    assert [(issue.line, issue.column) for issue in report.errors] == [(2, "prenom_2")]

@@ -59,6 +59,16 @@ class Institution(models.Model):
         return source in self.enabled_sources
 
 
+class CredentialManager(models.Manager["InstitutionCredential"]):
+    """Credentials load without their token: only the code that sends it asks for it
+    (``.only("token")``, or reading ``credential.token``, which loads it then). A token the
+    configured keys cannot decrypt (after a wrong key rotation) raises where it is read, and so
+    only there: not on the dashboard, the back-office lists or the daily expiry check."""
+
+    def get_queryset(self) -> models.QuerySet["InstitutionCredential"]:
+        return super().get_queryset().defer("token")
+
+
 class InstitutionCredential(models.Model):
     """An institution's token for one source, encrypted at rest and never displayed back."""
 
@@ -75,6 +85,8 @@ class InstitutionCredential(models.Model):
         _("dernier avertissement d'expiration (jours)"), null=True, blank=True, editable=False
     )
     updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    objects = CredentialManager()
 
     class Meta:
         verbose_name = _("identifiant d'API")

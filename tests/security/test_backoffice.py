@@ -481,3 +481,32 @@ def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
     credential = institution.credentials.get()
     assert credential.token == "nouveau-jeton-lisible"
     assert unreadable not in staff_client.get(pages[3]).text
+
+
+def test_a_token_the_keys_cannot_read_breaks_neither_the_dashboard_nor_the_expiry_check(
+    client, settings, mailoutbox, django_capture_on_commit_callbacks
+):
+    from admissions import crypto
+    from admissions.enums import Role
+    from admissions.models import InstitutionCredential
+    from verifications.services.notifications import credential_expiry_check
+
+    admin = UserFactory(role=Role.INSTITUTION_ADMIN, email="admin@example.org")
+    services.credential_set(
+        acting_user=None,
+        institution=admin.institution,
+        source=Source.CVEC,
+        token="jeton-opaque",
+        expires_at=timezone.now() + timedelta(days=10),
+    )
+    settings.FIELD_ENCRYPTION_KEY = [crypto.generate_key()]
+
+    client.force_login(admin)
+    assert client.get(reverse("home")).status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        assert credential_expiry_check() == 1
+    assert len(mailoutbox) == 1
+    # Where the token is sent, it is read, and the failure says what it is.
+    credential = InstitutionCredential.objects.get()
+    with pytest.raises(crypto.DecryptionError):
+        _ = credential.token

@@ -3,8 +3,6 @@ no page load) with the text typed and the field in error focused; the settings p
 narrow, grouped form whose error summary links to each field; a checkbox sits next to its
 label (settings, erasure confirmation)."""
 
-import re
-
 import pytest
 
 from admissions.enums import Verdict
@@ -17,16 +15,32 @@ expect = pytest.importorskip(
 ).expect
 
 LAPTOP = {"width": 1366, "height": 768}
+PHONE = {"width": 390, "height": 844}
 
 
 def checkbox_gaps(page) -> dict[str, float]:
-    """For each visible checkbox, the distance from its right edge to its label's left edge."""
+    """For each visible checkbox or radio, how far its words start from its right edge (in
+    pixels), or ``inf`` when the words begin on another line than the box. A label may be
+    beside the box (``for``) or wrap it."""
     return page.evaluate(
-        """() => Object.fromEntries([...document.querySelectorAll('input[type=checkbox]')]
+        """() => Object.fromEntries([...document.querySelectorAll(
+                'input[type=checkbox], input[type=radio]')]
             .filter(box => box.offsetParent && box.labels && box.labels.length)
-            .map(box => [box.id || box.name,
-                         box.labels[0].getBoundingClientRect().left
-                           - box.getBoundingClientRect().right]))"""
+            .map(box => {
+                const label = box.labels[0], b = box.getBoundingClientRect();
+                const range = document.createRange();
+                if (label.contains(box)) {
+                    range.setStartAfter(box);
+                    range.setEnd(label, label.childNodes.length);
+                } else {
+                    range.selectNodeContents(label);
+                }
+                // The first piece of words (a lone space is narrower than 5 px).
+                const words = [...range.getClientRects()].find(r => r.width > 5);
+                const middle = b.top + b.height / 2;
+                const sameLine = words && words.top <= middle && middle <= words.bottom;
+                return [box.id || box.name, sameLine ? words.left - b.right : Infinity];
+            }))"""
     )
 
 
@@ -87,12 +101,19 @@ def test_the_settings_page_is_a_narrow_grouped_form_whose_summary_links_each_err
     expect(field).to_have_attribute("aria-invalid", "true")
 
 
-def test_the_erasure_confirmation_box_sits_next_to_its_label(signed_in_page, make_user):
-    page = signed_in_page(make_user("supervisor"), viewport=LAPTOP)
+@pytest.mark.parametrize("viewport", [PHONE, LAPTOP], ids=["phone", "laptop"])
+def test_each_box_sits_next_to_its_words(signed_in_page, make_user, viewport):
+    """Checkboxes and radios on the forms (settings, erasure, new batch, new applicant): the
+    words start just after the box, on its line, on a phone as on a laptop."""
+    page = signed_in_page(make_user("institution_admin"), viewport=viewport)
     applicant = ApplicantFactory(institution=page.user.institution)
-    page.goto(f"/candidats/{applicant.pk}/effacer/")
-    gaps = checkbox_gaps(page)
-    assert gaps
-    assert all(0 <= gap <= 16 for gap in gaps.values()), gaps
-    confirm = page.get_by_label(re.compile("Je confirme l'effacement définitif"))
-    expect(confirm).to_be_visible()
+    for url in (
+        "/etablissement/parametres/",
+        f"/candidats/{applicant.pk}/effacer/",
+        "/lots/nouveau/",
+        "/candidats/nouveau/",
+    ):
+        page.goto(url)
+        gaps = checkbox_gaps(page)
+        assert gaps, url
+        assert all(0 <= gap <= 16 for gap in gaps.values()), (url, gaps)

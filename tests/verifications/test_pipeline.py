@@ -263,6 +263,22 @@ def test_source_not_configured_is_rejected_without_a_call(institution, settings)
     assert attempt.http_status is None
 
 
+def test_a_stored_token_the_keys_cannot_read_is_rejected_without_a_call(
+    institution, settings, sandbox_settings
+):
+    from admissions import crypto, services
+
+    services.credential_set(
+        acting_user=None, institution=institution, source=Source.CVEC, token="jeton-de-test"
+    )
+    settings.FIELD_ENCRYPTION_KEY = [crypto.generate_key()]  # a wrong key rotation
+    claim = claim_for(person_with(cvec=CvecOutcome.VALID), ClaimKind.CVEC, institution)
+    request = run_until_done(request_for(claim))
+    assert (request.verdict, request.reason_code) == (Verdict.REJECTED, "source.not_configured")
+    assert request.attempts.get().outcome == AttemptOutcome.SKIPPED_NOT_CONFIGURED
+    assert sandbox_settings.stats()["total"]["requests"] == 0
+
+
 def test_source_disabled_for_the_institution(institution, sandbox_settings):
     institution.enabled_sources = [Source.API_PARTICULIER]
     institution.save()

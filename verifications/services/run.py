@@ -24,6 +24,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from admissions.crypto import DecryptionError
 from admissions.enums import Verdict
 from verifications import rematch, verdicts
 from verifications.models import VerificationRequest
@@ -127,7 +128,16 @@ def _ask(request: VerificationRequest) -> Answer:
                 "source disabled for this institution", setting="enabled_sources", source=source
             )
         )
-    config = config_for(source, institution)
+    try:
+        config = config_for(source, institution)
+    except DecryptionError:
+        # The institution's stored token, which the configured keys cannot decrypt (a wrong key
+        # rotation): nothing can be sent until staff enter it again in the back-office.
+        return Answer.failed(
+            ProviderNotConfigured(
+                "stored token unreadable with the configured keys", setting="token", source=source
+            )
+        )
     query = query_for(
         request.claim, recipient=recipient_for(institution), variant=variant_of(request.variant)
     )

@@ -2,9 +2,9 @@
 
 Django renders a missing variable as "" (``string_if_invalid``), so a typo or a renamed
 attribute fails silently: the dashboard's « Débit utilisé » column read ``breaker.usage``,
-which never existed, and showed « — » for months. Here the main pages are rendered, as each
+which never existed, and showed « — ». Here the main pages are rendered, as each
 role, with ``string_if_invalid`` set to a marker naming the variable, and no marker may appear.
-A page added to the product is checked by adding its URL to ``PAGES``."""
+A page added to the product is checked by adding its URL to ``pages()``."""
 
 import copy
 import logging

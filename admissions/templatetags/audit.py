@@ -6,6 +6,7 @@ from typing import Any
 from django import template
 
 from admissions import audit_words
+from admissions.audit_purposes import purpose_text as _purpose_text
 from admissions.models import AuditEvent
 
 
@@ -27,6 +28,12 @@ def audit_summary(details: dict[str, Any] | None) -> str:
 def actor_name(event: AuditEvent) -> str:
     """Who acted, by name (``audit_words.actor_name``)."""
     return audit_words.actor_name(event)
+
+
+@register.filter
+def purpose_text(purpose: str) -> str:
+    """A stored purpose in the reader's language (``audit_purposes.purpose_text``)."""
+    return _purpose_text(purpose)
 
 
 @register.filter

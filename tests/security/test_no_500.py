@@ -29,6 +29,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from admissions.enums import ClaimKind, Role
+from admissions.imports import COLUMNS
 from tests.factories import UserFactory
 from tests.security.test_route_matrix import (
     ADMIN,
@@ -274,3 +275,56 @@ FORM_FIELDS = _form_field_names()
 def test_every_route_of_the_urlconf_is_walked():
     assert set(PATTERNS) == set(ROUTES)
     assert len(PATTERNS) >= 30
+
+
+# --- The CSV import: generated files, uploaded, previewed and imported -------------------------
+
+
+def _valid_row(n: int) -> dict[str, str]:
+    from tests.admissions.test_imports import _row
+
+    return _row(n)
+
+
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@given(
+    changes=st.lists(
+        st.tuples(st.integers(min_value=0, max_value=2), st.sampled_from(COLUMNS), values),
+        min_size=1,
+        max_size=4,
+    ),
+    delimiter=st.sampled_from([";", ","]),
+    encoding=st.sampled_from(["utf-8-sig", "utf-8"]),
+)
+# The preview once called this line valid; the import then failed on PostgreSQL.
+@example(changes=[(0, "courriel", "chloe\x00@example.org")], delimiter=";", encoding="utf-8-sig")
+def test_no_generated_csv_answers_500(clerk, changes, delimiter, encoding):
+    """Three valid lines, then generated values in a few cells: the upload, the preview and,
+    when the preview offers it, the import itself answer without a 500 (the import is where a
+    NUL the preview let through once failed on PostgreSQL)."""
+    from tests.admissions.test_import_views import _upload
+    from tests.admissions.test_imports import _csv
+
+    rows = [_valid_row(n) for n in (1, 2, 3)]
+    for line, column, value in changes:
+        rows[line][column] = value
+    try:
+        data = _csv(rows, delimiter=delimiter, encoding=encoding)
+    except UnicodeEncodeError:
+        return
+    with transaction.atomic():
+        client = _client(clerk)
+        response = _upload(client, data)
+        assert response.status_code in (302, 400), (changes, response.status_code)
+        if response.status_code == 302:
+            preview = client.get(response["Location"])
+            assert preview.status_code == 200, changes
+            if 'id="import-confirm"' in preview.text:
+                token = response["Location"].rstrip("/").rsplit("/", 1)[-1]
+                confirmed = client.post(reverse("import_confirm", args=[token]))
+                assert confirmed.status_code in (302, 409), (changes, confirmed.status_code)
+        transaction.set_rollback(True)

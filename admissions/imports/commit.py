@@ -109,7 +109,7 @@ def _store(
     batch = Batch.objects.create(
         institution=institution,
         kind=BatchKind.IMPORT,
-        label=_batch_label(filename, now)[:200],
+        label=import_batch_label(filename, now)[:200],
         status=BatchStatus.DONE,
         total=len(report.rows),
         source_filename=filename,
@@ -178,7 +178,9 @@ def _store(
     return batch
 
 
-def _batch_label(filename: str, when) -> str:
+def import_batch_label(filename: str, when) -> str:
+    """The label Vigie gives an import batch, in the current language (batch_labels reads it
+    back in the reader's)."""
     return _("Import du %(date)s — %(filename)s") % {
         "date": formats.date_format(timezone.localtime(when), "SHORT_DATETIME_FORMAT"),
         "filename": filename,

@@ -64,6 +64,14 @@ DIFF_LABELS = {
 
 
 @register.filter
+def batch_label(batch: Any) -> str:
+    """A batch's label in the reader's language (``verifications.batch_labels``)."""
+    from verifications.batch_labels import batch_label as label
+
+    return label(batch)
+
+
+@register.filter
 def diff_label(field: str) -> "StrOrPromise":
     return DIFF_LABELS.get(field, field)
 

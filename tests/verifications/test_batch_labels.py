@@ -1,0 +1,75 @@
+"""A batch label Vigie wrote reads in the reader's language (issue 15: in English, batch labels
+stayed French); a label a person typed stays as typed."""
+
+import datetime as dt
+
+import pytest
+from django.urls import reverse
+from django.utils import translation
+
+from admissions.enums import BatchKind
+from admissions.imports.commit import import_batch_label
+from admissions.models import Batch
+from tests.factories import InstitutionFactory, UserFactory
+from verifications.batch_labels import batch_label
+from verifications.services.batches import default_label
+
+
+pytestmark = pytest.mark.django_db
+
+
+def batch_of(institution, kind, label, **fields) -> Batch:
+    batch = Batch.objects.create(institution=institution, kind=kind, label="", **fields)
+    # The label as Vigie wrote it when the batch was made, in French.
+    with translation.override("fr"):
+        batch.label = label(batch) if callable(label) else label
+    batch.save(update_fields=["label"])
+    return batch
+
+
+def test_vigies_labels_are_shown_in_the_readers_language_and_a_persons_as_typed(client):
+    institution = InstitutionFactory()
+    verification = batch_of(
+        institution, BatchKind.VERIFICATION, lambda b: default_label(b.created_at)
+    )
+    imported = batch_of(
+        institution,
+        BatchKind.IMPORT,
+        lambda b: import_batch_label("rentree.csv", b.created_at),
+        source_filename="rentree.csv",
+    )
+    typed = batch_of(institution, BatchKind.VERIFICATION, "Vérification du jury")
+    assert verification.label.startswith("Vérification du ")
+    with translation.override("en"):
+        assert batch_label(verification).startswith("Verification of ")
+        assert batch_label(imported).startswith("Import of ")
+        assert batch_label(imported).endswith("— rentree.csv")
+        assert batch_label(typed) == "Vérification du jury"
+    with translation.override("fr"):
+        assert batch_label(verification) == verification.label
+
+    client.force_login(UserFactory(institution=institution))
+    client.cookies["django_language"] = "en"
+    listing = client.get(reverse("batch_list")).text
+    assert "Verification of " in listing
+    assert "Import of " in listing
+    assert "Vérification du jury" in listing
+    assert verification.label not in listing
+    detail = client.get(reverse("batch_detail", args=[verification.pk])).text
+    assert f"<h1>{batch_label_in_english(verification)}</h1>" in detail
+
+
+def batch_label_in_english(batch: Batch) -> str:
+    with translation.override("en"):
+        return batch_label(batch)
+
+
+def test_a_label_from_another_minute_is_left_as_written():
+    institution = InstitutionFactory()
+    batch = batch_of(
+        institution,
+        BatchKind.VERIFICATION,
+        lambda b: default_label(b.created_at - dt.timedelta(minutes=5)),
+    )
+    with translation.override("en"):
+        assert batch_label(batch) == batch.label

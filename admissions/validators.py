@@ -18,12 +18,14 @@ from django.utils.translation import gettext_lazy as _
 # UAI (Unité administrative immatriculée): 7 characters, then a check letter. The 7 characters
 # read as a number, modulo 23, index this alphabet (no I, O, Q).
 UAI_CHECK_ALPHABET = "ABCDEFGHJKLMNPRSTUVWXYZ"
-_UAI_RE = re.compile(r"^(\d{7})([A-Z])$")
+# Digits are ASCII digits (re.ASCII): "\d" alone also matches other scripts' ("١٢٣٤٥٦٧").
+_UAI_RE = re.compile(r"^(\d{7})([A-Z])$", re.ASCII)
 _INE_RE = re.compile(r"^[0-9A-Z]{11}$")
-_RNCP_RE = re.compile(r"^RNCP\d{1,6}$")
-_RS_RE = re.compile(r"^RS\d{1,6}$")
-_CERTIFINFO_ID_RE = re.compile(r"^\d{1,7}$")
-_SCHOOL_YEAR_RE = re.compile(r"^(\d{4})(?:-(\d{4}))?$")
+_RNCP_RE = re.compile(r"^RNCP\d{1,6}$", re.ASCII)
+_RS_RE = re.compile(r"^RS\d{1,6}$", re.ASCII)
+_CERTIFINFO_ID_RE = re.compile(r"^\d{1,7}$", re.ASCII)
+_SCHOOL_YEAR_RE = re.compile(r"^(\d{4})(?:-(\d{4}))?$", re.ASCII)
+_SIRET_RE = re.compile(r"^[0-9]{14}$")
 # The CVEC attestation number's official format is not documented (docs/api/cvec.md §Endpoint): a
 # public client reads "VER1 ABCDEF 12 / AB" on the PDF and removes spaces and "/". Accept any
 # run of letters and digits of a plausible length rather than guess a stricter rule.
@@ -155,7 +157,7 @@ def luhn_is_valid(digits: str) -> bool:
 
 
 def validate_siret(value: str) -> None:
-    if not (value or "").isdigit() or len(value) != 14:
+    if not _SIRET_RE.match(value or ""):
         raise ValidationError(
             _("Le SIRET « %(value)s » doit comporter exactement 14 chiffres."),
             code="siret_format",

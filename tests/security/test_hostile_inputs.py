@@ -295,3 +295,25 @@ def test_a_hidden_character_in_a_later_given_name_is_reported_in_its_column():
         _csv([_row(1, prenom_2="MARIE\x1fANNE")]), institution=InstitutionFactory()
     )
     assert [(issue.line, issue.column) for issue in report.errors] == [(2, "prenom_2")]
+
+
+@pytest.mark.parametrize(
+    ("validator", "value"),
+    [
+        ("validate_siret", "²" * 14),
+        ("validate_siret", "\u0661" * 14),
+        ("validate_uai", "\u0661\u0662\u0663\u0664\u0665\u0666\u0667A"),
+        ("validate_certification_code", "\u0661\u0662\u0663"),
+        ("validate_certification_code", "RNCP\u0661\u0662\u0663"),
+        ("parse_school_year", "\u0662\u0660\u0662\u0665"),
+    ],
+)
+def test_identifiers_take_ascii_digits_only(validator, value):
+    """A superscript digit passed str.isdigit() and then failed int() (a 500 in the
+    back-office's institution form); other scripts' digits passed as identifiers."""
+    from django.core.exceptions import ValidationError
+
+    from admissions import validators
+
+    with pytest.raises(ValidationError):
+        getattr(validators, validator)(value)

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.utils.formats import number_format
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from admissions.claims import clean_declared
 from admissions.identity import clean_identity, tidy_name
@@ -138,7 +140,12 @@ def _read_header(report: ImportReport, header: list[str]) -> list[str | None] | 
         report.add_error(
             1,
             "",
-            _("Et %(n)s autres colonnes inconnues.") % {"n": len(unknown) - HEADER_ISSUES_SHOWN},
+            ngettext(
+                "Et %(n)s autre colonne inconnue.",
+                "Et %(n)s autres colonnes inconnues.",
+                len(unknown) - HEADER_ISSUES_SHOWN,
+            )
+            % {"n": number_format(len(unknown) - HEADER_ISSUES_SHOWN, force_grouping=True)},
         )
     for column in duplicates[:HEADER_ISSUES_SHOWN]:
         report.add_error(
@@ -148,7 +155,12 @@ def _read_header(report: ImportReport, header: list[str]) -> list[str | None] | 
         report.add_error(
             1,
             "",
-            _("Et %(n)s autres colonnes en double.") % {"n": len(duplicates) - HEADER_ISSUES_SHOWN},
+            ngettext(
+                "Et %(n)s autre colonne en double.",
+                "Et %(n)s autres colonnes en double.",
+                len(duplicates) - HEADER_ISSUES_SHOWN,
+            )
+            % {"n": number_format(len(duplicates) - HEADER_ISSUES_SHOWN, force_grouping=True)},
         )
     for column in REQUIRED_COLUMNS:
         if column not in seen:

@@ -38,3 +38,21 @@ def test_the_import_page_writes_its_row_limit_with_a_separator(client):
     page = client.get(reverse("import_upload")).content.decode()
     assert f"20{NARROW_NBSP}000 candidats par fichier" in page
     assert "20000" not in page
+
+
+def test_no_template_writes_a_count_without_its_separator():
+    """Generated from the templates: a blocktranslate count shows the count through a |number
+    variable ({% blocktranslate count counter=n with shown=n|number %}{{ shown }}…), never
+    {{ counter }} itself (it would read « 20000 »)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2] / "templates"
+    tag = re.compile(r"\{% blocktranslate ([^%]*?)%\}(.*?)\{% endblocktranslate %\}", re.S)
+    raw = []
+    for path in sorted(root.rglob("*.html")):
+        for options, body in tag.findall(path.read_text(encoding="utf-8")):
+            count = re.search(r"(?:^|\s)count (\w+)=", options)
+            if count and "{{ " + count[1] + " }}" in body:
+                raw.append(f"{path.relative_to(root)}: {body[:60]}")
+    assert raw == [], f"counts shown without a thousands separator: {raw}"

@@ -125,6 +125,8 @@ def test_the_main_pages_do_not_scroll_sideways_on_a_phone(signed_in_page, make_u
         "/journal/",
         "/imports/nouveau/",
         "/etablissement/parametres/",
+        f"/candidats/{applicant.pk}/effacer/",
+        f"/candidats/{applicant.pk}/export-rgpd/page/",
     ]
     wide, broken = {}, {}
     for url in pages:
@@ -137,3 +139,14 @@ def test_the_main_pages_do_not_scroll_sideways_on_a_phone(signed_in_page, make_u
     assert broken == {}, f"references broken across lines: {broken}"
     page.goto("/candidats/")
     assert page.locator("a.ref").count() >= 4
+
+
+def test_the_gdpr_page_and_the_erase_page_pass_axe(signed_in_page, make_user, axe):
+    page = signed_in_page(make_user("supervisor"), viewport=LAPTOP)
+    applicant = checked_applicant(page.user.institution)
+    page.goto(f"/candidats/{applicant.pk}/export-rgpd/page/")
+    assert page.get_by_role("heading", level=1).inner_text().startswith("Données de ")
+    axe(page)
+    page.goto(f"/candidats/{applicant.pk}/effacer/")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Effacer {applicant.display_name}"
+    axe(page)

@@ -1,6 +1,6 @@
 """Layout in a real browser: the comparison tables stay inside their claim cards on a laptop
-screen (1366 px), and the main pages do not scroll sideways on a phone (390 px), which is also
-what reflow at 400 % zoom asks (WCAG 1.4.10)."""
+screen (1366 px), and the main pages do not scroll sideways on a phone: 320 px wide, the width
+WCAG 1.4.10 (reflow) asks for, which is also a 1280 px screen at 400 % zoom."""
 
 import pytest
 
@@ -21,7 +21,7 @@ pytest.importorskip(
 )
 
 LAPTOP = {"width": 1366, "height": 768}
-PHONE = {"width": 390, "height": 844}
+PHONE = {"width": 320, "height": 720}
 
 
 def checked_applicant(institution) -> Applicant:
@@ -80,6 +80,18 @@ def broken_references(page) -> list[str]:
     )
 
 
+def overflowing_elements(page) -> list[str]:
+    """The first elements past the window's right edge (a wide table's box scrolls: left out)."""
+    return page.evaluate(
+        """() => [...document.querySelectorAll('body *')]
+            .filter(e => e.getBoundingClientRect().right
+                         > document.documentElement.clientWidth + 1)
+            .filter(e => !e.closest('.table-fit'))
+            .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
+                      + (e.className ? '.' + e.className : '')).slice(0, 8)"""
+    )
+
+
 def test_the_comparison_tables_stay_inside_their_cards_in_the_buttons_order_on_a_laptop(
     signed_in_page, make_user
 ):
@@ -102,7 +114,7 @@ def test_the_comparison_tables_stay_inside_their_cards_in_the_buttons_order_on_a
     assert applicant.birth_date.strftime("%d/%m/%Y") in cells
 
 
-def test_the_main_pages_do_not_scroll_sideways_on_a_phone(signed_in_page, make_user):
+def test_the_main_pages_do_not_scroll_sideways_at_320_px(signed_in_page, make_user):
     user = make_user("institution_admin")
     page = signed_in_page(user, viewport=PHONE)
     applicant = checked_applicant(user.institution)
@@ -132,10 +144,10 @@ def test_the_main_pages_do_not_scroll_sideways_on_a_phone(signed_in_page, make_u
     for url in pages:
         page.goto(url)
         if extra := sideways(page):
-            wide[url] = extra
+            wide[url] = (extra, overflowing_elements(page))
         if references := broken_references(page):
             broken[url] = references
-    assert wide == {}, f"pages wider than 390 px (extra pixels): {wide}"
+    assert wide == {}, f"pages wider than 320 px (extra pixels, elements past the edge): {wide}"
     assert broken == {}, f"references broken across lines: {broken}"
     page.goto("/candidats/")
     assert page.locator("a.ref").count() >= 4

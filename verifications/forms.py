@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.text_input import PlainTextForm
 from verifications import freshness
+from verifications.batch_labels import batch_label
 from verifications.services.decisions import OVERRIDABLE
 
 
@@ -281,7 +282,7 @@ class BatchCohortForm(PlainTextForm, forms.Form):
 
         cast(forms.ChoiceField, self.fields["batch"]).choices = [
             ("", _("Tous les candidats")),
-            *((b.pk, b.label) for b in import_batches),
+            *((b.pk, batch_label(b)) for b in import_batches),
         ]
         cast(forms.ChoiceField, self.fields["verdict"]).choices = [
             ("", _("Tous")),

@@ -73,3 +73,18 @@ def test_a_label_from_another_minute_is_left_as_written():
     )
     with translation.override("en"):
         assert batch_label(batch) == batch.label
+
+
+def test_the_new_batch_forms_import_choices_read_in_english(client):
+    institution = InstitutionFactory()
+    batch_of(
+        institution,
+        BatchKind.IMPORT,
+        lambda b: import_batch_label("rentree.csv", b.created_at),
+        source_filename="rentree.csv",
+    )
+    client.force_login(UserFactory(institution=institution, supervisor=True))
+    client.cookies["django_language"] = "en"
+    page = client.get(reverse("batch_new")).text
+    assert "Import of " in page
+    assert "Import du " not in page

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET
 
 from admissions import audit_words, exports, selectors, services
 from admissions.access import HtmxHttpRequest, client_ip, supervisor_required
+from admissions.audit_purposes import purpose_text
 from admissions.enums import AuditAction, choice_label
 from admissions.forms import AUDIT_OBJECT_TYPES, AuditFilterForm
 from admissions.models import AuditEvent, User
@@ -88,7 +89,7 @@ def _rows(user: User, events: Iterable[AuditEvent]) -> Iterator[list[Any]]:
                 event.object_id,
                 references.get(event.applicant_id, "") if event.applicant_id else "",
                 event.ip,
-                event.purpose,
+                purpose_text(event.purpose),
                 audit_words.details_text(event.details),
                 event.seq,
                 event.hash,

@@ -290,3 +290,23 @@ def test_the_actor_filter_lists_people_by_name(supervisor, supervisor_client):
 def test_claim_kinds_have_words():
     for kind in ClaimKind:
         assert audit_words.details_text({"kind": kind.value}) == f"Déclaration : {kind.label}"
+
+
+@pytest.mark.django_db
+def test_the_gdpr_page_names_people_and_says_what_they_did(supervisor, supervisor_client):
+    clerk = UserFactory(
+        institution=supervisor.institution, first_name="Marie", last_name="Dupont", username="md7"
+    )
+    claim = ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution))
+    audit_record(
+        action=AuditAction.CREATED,
+        actor=clerk,
+        institution=supervisor.institution,
+        obj=claim,
+        applicant_id=claim.applicant_id,
+        details={"kind": ClaimKind.SCOLARITE},
+    )
+    page = supervisor_client.get(reverse("applicant_export_page", args=[claim.applicant_id])).text
+    assert "Marie Dupont" in page
+    assert "md7" not in page
+    assert "Scolarité" in page

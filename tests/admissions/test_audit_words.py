@@ -310,3 +310,30 @@ def test_the_gdpr_page_names_people_and_says_what_they_did(supervisor, superviso
     assert "Marie Dupont" in page
     assert "md7" not in page
     assert "Scolarité" in page
+
+
+@pytest.mark.django_db
+def test_an_export_made_in_english_writes_its_details_in_english(supervisor, client):
+    """The details follow the language of the export's request (the words translated in the
+    English catalogue show; the lead fills the new ones)."""
+    applicant = ApplicantFactory(institution=supervisor.institution)
+    audit_record(
+        action=AuditAction.VERDICT_RECORDED,
+        actor=None,
+        institution=supervisor.institution,
+        applicant_id=applicant.pk,
+        details={"kind": "scolarite", "verdict": "confirmed"},
+    )
+    client.force_login(supervisor)
+    client.cookies["django_language"] = "en"
+    response = client.get(reverse("audit_export", args=["csv"]), {"action": "verdict_recorded"})
+    rows = list(
+        csv.reader(
+            io.StringIO(b"".join(response.streaming_content).decode("utf-8-sig")), delimiter=";"
+        )
+    )
+    assert rows[0][1] == "Actor"
+    [row] = rows[1:]
+    assert "Enrolment" in row[8]
+    assert "Confirmed" in row[8]
+    assert "Scolarité" not in row[8]

@@ -337,3 +337,15 @@ def test_an_export_made_in_english_writes_its_details_in_english(supervisor, cli
     assert "Enrolment" in row[8]
     assert "Confirmed" in row[8]
     assert "Scolarité" not in row[8]
+
+
+@pytest.mark.django_db
+def test_batches_name_who_launched_them(supervisor, supervisor_client):
+    supervisor.first_name, supervisor.last_name, supervisor.username = "Paul", "Martin", "pm42"
+    supervisor.save()
+    claim = ClaimFactory(applicant=ApplicantFactory(institution=supervisor.institution))
+    batch = batch_verification_launch(acting_user=supervisor, claims=[claim], label="Lot test")
+    for url in (reverse("batch_list"), reverse("batch_detail", args=[batch.pk])):
+        page = supervisor_client.get(url).text
+        assert "Paul Martin" in page
+        assert "pm42" not in page

@@ -2,6 +2,7 @@
 sandbox over real HTTP (the reasons it gives, the breaker it leaves), and what the pages say
 (dashboard, claim card, back-office, batch confirmation and progress)."""
 
+import re
 import time
 
 import pytest
@@ -358,3 +359,13 @@ def test_the_batch_progress_says_a_source_is_down_rather_than_less_than_a_minute
     assert (
         f"Temps restant estimé : la source {PARTICULIER} est indisponible : durée inconnue." in page
     )
+
+
+def test_the_dashboard_says_what_each_rate_counts(clerk, clerk_client):
+    """Two « par min » lines side by side said nothing: each rate is named by what it counts."""
+    limiter = get_limiter()
+    assert limiter.acquire(Source.API_PARTICULIER, token="t").granted
+    row = _row(clerk_client.get(reverse("home")).text, "api_particulier")
+    uses = re.findall(r"<div>([^<]*)</div>", row)
+    assert "par jeton : 1 / 20 par s" in uses
+    assert "par adresse IP : 1 / 1\u202f000 par min" in uses

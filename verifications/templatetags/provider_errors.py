@@ -11,7 +11,7 @@
 from typing import Any
 
 from django import template
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from admissions.templatetags.numbers import number
 from verifications.providers.error_codes import describe
@@ -53,3 +53,20 @@ def rate_use(rate: Any) -> str:
     else:
         per = gettext("par %(n)s s") % {"n": f"{window:g}"}
     return f"{number(rate.used)} / {number(rate.limit)} {per}"
+
+
+# What a rate limits, in words (``limits.RateUse.scope``: "source", "token:<hash>",
+# "ip:<egress id>", "server:<scope>").
+RATE_SCOPES = {
+    "source": gettext_lazy("toutes demandes"),
+    "token": gettext_lazy("par jeton"),
+    "ip": gettext_lazy("par adresse IP"),
+    "server": gettext_lazy("quota annoncé par la source"),
+}
+
+
+@register.filter
+def rate_scope(rate: Any) -> str:
+    """What one rate counts, in words: "par jeton", "par adresse IP"..."""
+    kind = str(rate.scope).partition(":")[0]
+    return str(RATE_SCOPES.get(kind, kind))

@@ -16,9 +16,7 @@ urlpatterns = [
     path("", include("admissions.ops.urls")),
     path("candidats/", applicants.applicant_list, name="applicant_list"),
     path("candidats/nouveau/", applicants.applicant_create, name="applicant_create"),
-    path(
-        "candidats/<id:applicant_id>/modifier/", applicants.applicant_edit, name="applicant_edit"
-    ),
+    path("candidats/<id:applicant_id>/modifier/", applicants.applicant_edit, name="applicant_edit"),
     path(
         "candidats/<id:applicant_id>/declarations/<str:kind>/nouvelle/",
         applicants.claim_add,

@@ -174,6 +174,12 @@ def run(
         calls[source] = calls.get(source, 0) + 1
     # Upstream calls, as the sandbox counted them: a Certif Info check makes two.
     upstream = {s: stats["apis"].get(API_OF[s], {}).get("requests", 0) for s in calls}
+    if not any(upstream.values()):  # nothing reached the sandbox: say why, not divide by zero
+        worker_logs = "\n".join(stack.log(f"worker{n}")[-1500:] for n in range(1, workers + 1))
+        raise SystemExit(
+            f"{name}: no check reached the sandbox in {timeout:.0f} s "
+            f"({len(done)} of {len(rows)} done); the workers' logs end with:\n{worker_logs}"
+        )
     minimum = max(upstream[s] / limits[s].rate for s in calls)
     verdicts = dict(
         requests.values_list("verdict").annotate(n=Count("id")).values_list("verdict", "n")

@@ -214,10 +214,14 @@ class FreshnessPolicyForm(PlainTextForm, forms.Form):
         if dates_valid and bool(cleaned.get("active_from")) != bool(cleaned.get("active_until")):
             self.add_error("active_until", _("Donnez les deux dates de la période, ou aucune."))
         when_valid = not {"interval_days", "recheck_on"} & set(self.errors)
-        if when_valid and cleaned.get("enabled") and not (
-            cleaned.get("interval_days")
-            or cleaned.get("recheck_on")
-            or cleaned.get("recheck_on_campaign_change")
+        if (
+            when_valid
+            and cleaned.get("enabled")
+            and not (
+                cleaned.get("interval_days")
+                or cleaned.get("recheck_on")
+                or cleaned.get("recheck_on_campaign_change")
+            )
         ):
             self.add_error(
                 "interval_days",

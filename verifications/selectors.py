@@ -16,7 +16,13 @@ from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict,
 from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
-from verifications.enums import OPEN_STATES, PERSON_TRIGGERS, RequestState, Trigger
+from verifications.enums import (
+    OPEN_STATES,
+    PERSON_TRIGGERS,
+    AttemptOutcome,
+    RequestState,
+    Trigger,
+)
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
     SourceAlert,
@@ -500,13 +506,18 @@ class LastFailure:
     at: datetime
     code: str  # the source's code, else what Vigie recorded ("timeout"), else ""
     status: int | None
+    outcome: str = ""  # the attempt's outcome: what is left to say without a code or status
 
     @property
     def words(self) -> str:
-        """The error in words (``providers.error_codes``)."""
+        """The error in words (``providers.error_codes``); without a code or an HTTP status
+        (a call that got no answer), the attempt's outcome, never nothing."""
         from verifications.providers.error_codes import describe
 
-        return describe(self.code, status=self.status, source=self.source)
+        described = describe(self.code, status=self.status, source=self.source)
+        if described or not self.outcome:
+            return described
+        return str(AttemptOutcome(self.outcome).label)
 
 
 def last_error_by_source(user: User) -> dict[str, LastFailure]:
@@ -529,7 +540,7 @@ def last_error_by_source(user: User) -> dict[str, LastFailure]:
         .order_by()
         .annotate(rank=latest)
         .filter(rank=1)
-        .values("source", "created_at", "provider_error_code", "http_status", "payload")
+        .values("source", "created_at", "provider_error_code", "http_status", "payload", "outcome")
     )
     return {
         row["source"]: LastFailure(
@@ -537,6 +548,7 @@ def last_error_by_source(user: User) -> dict[str, LastFailure]:
             at=row["created_at"],
             code=row["provider_error_code"] or _recorded_error(row["payload"]),
             status=row["http_status"],
+            outcome=row["outcome"],
         )
         for row in rows
     }

@@ -235,6 +235,19 @@ def test_the_last_error_of_the_day_is_in_words(clerk, clerk_client):
     assert "—" in cells["covoiturage"]  # another institution's error is not ours
 
 
+def test_a_last_error_without_code_or_status_still_says_what_happened(clerk, clerk_client):
+    """A failed call that left no code, no HTTP status and no recorded error (a connection
+    that went nowhere) shows its outcome, never a date followed by nothing."""
+    _attempt(clerk.institution, Source.CERTIFINFO, outcome=AttemptOutcome.UNAVAILABLE)
+    _attempt(clerk.institution, Source.CVEC, outcome=AttemptOutcome.RATE_LIMITED)
+
+    page = clerk_client.get(reverse("home")).text
+
+    certifinfo = _row(page, Source.CERTIFINFO).split("<td")[-1]
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d : Indisponible", certifinfo), certifinfo
+    assert "Limite de débit" in _row(page, Source.CVEC).split("<td")[-1]
+
+
 def test_the_dashboard_survives_an_unreachable_limiter(clerk, clerk_client, settings):
     settings.REDIS_URL = "redis://127.0.0.1:1/0"  # nothing listens there
     page = clerk_client.get(reverse("home"))

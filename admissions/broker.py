@@ -20,6 +20,9 @@ What this subclass changes in kombu's transport (kombu 5.7):
 * kombu's own options (``polling_interval``) are not passed to ``create_engine``, which refuses
   them; SQLite runs in WAL mode with a generous busy timeout, so readers never wait for writers
   and a busy moment is waited out rather than raised;
+* two processes creating the tables, or the same queue's row, at once on a fresh file (kombu
+  guards both with a thread lock only) no longer kill the second one ("already exists", the
+  unique constraint on the queue's name): it reads what the first created;
 * a get whose commit fails (the database stayed locked) is rolled back and tried again at the
   next poll, and engines opened before a fork are not reused by the child (SQLite connections
   must not cross a fork; the worker forks its pool after it connected).
@@ -43,7 +46,7 @@ from kombu.utils import cached_property
 from kombu.utils.encoding import bytes_to_str
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import CursorResult
-from sqlalchemy.exc import OperationalError, SADeprecationWarning
+from sqlalchemy.exc import IntegrityError, OperationalError, SADeprecationWarning
 from sqlalchemy.orm import configure_mappers
 
 
@@ -119,10 +122,19 @@ class Channel(sqlalchemy.Channel):
         engine = create_engine(url, **options)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _sqlite_pragmas)
+        self._created_engine = engine
         return engine
 
     def _open(self):
-        engine_and_session = super()._open()
+        try:
+            engine_and_session = super()._open()
+        except OperationalError as error:
+            # kombu creates its tables with a look-up, then CREATE TABLE: two processes starting
+            # on a fresh file both look, and the second one's CREATE fails. They exist now.
+            self._created_engine.dispose()  # kombu did not keep it
+            if "already exists" not in str(error):
+                raise
+            engine_and_session = super()._open()
         _configure_mappers_quietly()
         return engine_and_session
 
@@ -134,11 +146,26 @@ class Channel(sqlalchemy.Channel):
         self.session.commit()
         return sql
 
+    def _get_or_create(self, queue: str):
+        # kombu guards the queue row's creation with a thread lock only: two processes declaring
+        # the same queue on a fresh file (two workers starting, a worker and the web's first
+        # publish) both insert it, and the second dies of the unique constraint on its name.
+        # The row exists then: read it again instead.
+        create = super()._get_or_create  # type: ignore[misc]  # not in kombu-stubs
+        try:
+            return create(queue)
+        except IntegrityError:
+            self.session.rollback()
+            found = self.session.query(self.queue_cls).filter(self.queue_cls.name == queue).first()
+            if found is None:  # the other insert was rolled back after all: create it ourselves
+                return create(queue)
+            return found
+
     def _queue_id(self, queue: str) -> int:
         # kombu looks the queue up with the ORM at every poll; its id never changes.
         cache = self.__dict__.setdefault("_queue_ids", {})
         if queue not in cache:
-            cache[queue] = self._get_or_create(queue).id  # type: ignore[attr-defined]  # not in kombu-stubs
+            cache[queue] = self._get_or_create(queue).id
         return cache[queue]
 
     def _get(self, queue, timeout=None):

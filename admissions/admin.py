@@ -7,11 +7,16 @@ shows only whether one is set, its fingerprint and expiry).
 from typing import Any
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.forms import AdminAuthenticationForm
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.contrib.auth.admin import GroupAdmin as DjangoGroupAdmin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
-from django.core.exceptions import PermissionDenied
+from django.contrib.auth.models import Group
+from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
 from django.db.models import Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
@@ -27,6 +32,7 @@ from admissions import crypto, services
 from admissions.access import client_ip
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Source
+from admissions.integers import ID_MAX, parse_id, parse_int
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import (
     Applicant,
@@ -59,6 +65,130 @@ def staff_user(request: HttpRequest) -> User:
     if not isinstance(user, User):
         raise PermissionDenied
     return user
+
+
+# The integer columns (ids and counts): a filter on one of them takes numbers in their range.
+_INTEGER_TYPES = {
+    "AutoField",
+    "BigAutoField",
+    "SmallAutoField",
+    "IntegerField",
+    "BigIntegerField",
+    "SmallIntegerField",
+    "PositiveIntegerField",
+    "PositiveBigIntegerField",
+    "PositiveSmallIntegerField",
+}
+# The lookups whose value is a number (a list of numbers for ``in``).
+_NUMBER_LOOKUPS = {"exact", "gt", "gte", "lt", "lte"}
+_LIST_LOOKUPS = {"in"}
+
+
+# What the date transforms give (``created_at__year``…), and the years a date can hold.
+_DATE_PARTS = {
+    "year": (1, 9999),
+    "iso_year": (1, 9999),
+    "quarter": (0, 9999),
+    "month": (0, 9999),
+    "week": (0, 9999),
+    "day": (0, 9999),
+    "week_day": (0, 9999),
+    "iso_week_day": (0, 9999),
+    "hour": (0, 9999),
+    "minute": (0, 9999),
+    "second": (0, 9999),
+}
+_COLUMN_RANGE = (-ID_MAX - 1, ID_MAX)
+
+
+def _integer_lookup(model: Any, key: str) -> tuple[str, tuple[int, int]] | None:
+    """The lookup (``exact``, ``in``…) and the range of numbers it takes, when ``key``, a
+    changelist's query parameter (``batch__id__exact``, ``institution``, ``http_status__in``,
+    ``created_at__year``), compares an integer with the value; else ``None`` (another type, a
+    parameter that is no field)."""
+    parts = key.split("__")
+    opts = model._meta
+    field: Any = None
+    while parts:
+        try:
+            field = opts.pk if parts[0] == "pk" else opts.get_field(parts[0])
+        except FieldDoesNotExist:
+            break
+        parts.pop(0)
+        if not field.is_relation or field.related_model is None:
+            break
+        # Across a relation, the value is compared with the column it points at.
+        opts = field.related_model._meta
+        field = field.target_field if field.concrete else opts.pk
+    if field is None:
+        return None
+    internal_type = getattr(field, "get_internal_type", lambda: "")()
+    if internal_type in _INTEGER_TYPES:
+        bounds = _COLUMN_RANGE
+    elif internal_type in ("DateField", "DateTimeField") and parts and parts[0] in _DATE_PARTS:
+        bounds = _DATE_PARTS[parts.pop(0)]
+    else:
+        return None
+    lookup = parts[0] if parts else "exact"
+    if len(parts) > 1 or lookup not in _NUMBER_LOOKUPS | _LIST_LOOKUPS:
+        return None
+    return lookup, bounds
+
+
+def _integer_in_range(text: str, bounds: tuple[int, int]) -> bool:
+    """A number in ``bounds``, in ASCII digits with an optional minus sign
+    (``admissions.integers.parse_int``): "9999999999999999999999999" is not (SQLite raised
+    ``OverflowError``, PostgreSQL ``DataError``), nor "²"."""
+    low, high = bounds
+    if text.startswith("-"):
+        value = parse_int(text[1:], high=-low) if low < 0 else None
+        return value is not None
+    return parse_int(text, low=max(low, 0), high=high) is not None
+
+
+class BoundedChangeList(ChangeList):
+    """A changelist whose query string filters integer columns only with numbers in their
+    range: ``?batch__id__exact=9999999999999999999999999`` (or ``?institution=²``) is an
+    invalid filter, which the admin answers as it answers any (a redirect to ``?e=1``), not a
+    database error (a 500). So is a ``__range`` filter, which no page of the admin writes and
+    which Django passes on unsplit (``?birth_name__range=abc``: as many bounds as letters)."""
+
+    def get_filters(self, request: HttpRequest) -> Any:
+        for key, values in self.get_filters_params().items():
+            if key.endswith("__range"):
+                raise IncorrectLookupParameters(key)
+            found = _integer_lookup(self.model, key)
+            if found is None:
+                continue
+            lookup, bounds = found
+            for value in values if isinstance(values, list) else [values]:
+                items = value.split(",") if lookup in _LIST_LOOKUPS else [value]
+                if not all(_integer_in_range(item, bounds) for item in items):
+                    raise IncorrectLookupParameters(key)
+        return super().get_filters(request)
+
+
+class BoundedLookupsMixin:
+    """Every back-office list: integer filters bounded (``BoundedChangeList``), and an action
+    on rows ticked by id only with ids that can exist (``?_selected_action=`` is a query
+    filter too). ``tests/security/test_no_500.py`` sends generated query strings to each."""
+
+    def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
+        return BoundedChangeList
+
+    def response_action(
+        self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any
+    ) -> HttpResponse | None:
+        selected = request.POST.getlist(ACTION_CHECKBOX_NAME)
+        if any(parse_id(pk) is None for pk in selected):
+            # Not rows of this list: the list is shown again, with this message.
+            self.message_user(  # type: ignore[attr-defined]
+                request,
+                _("Cette sélection ne désigne aucune ligne de la liste : rien n'a été modifié."),
+                messages.WARNING,
+            )
+            return None
+        return super().response_action(request, queryset, *args, **kwargs)  # type: ignore[misc]
 
 
 class AuditedViewMixin:
@@ -210,7 +340,7 @@ def credential_status_rows(institution: Institution) -> list[tuple[str, str, str
 
 
 @admin.register(Institution)
-class InstitutionAdmin(AuditedSaveMixin, admin.ModelAdmin):
+class InstitutionAdmin(BoundedLookupsMixin, AuditedSaveMixin, admin.ModelAdmin):
     form = InstitutionForm
     changed_action = AuditAction.SETTINGS_CHANGED
     list_display = ["name", "siret", "uai", "sources", "credentials_set", "created_at"]
@@ -282,7 +412,7 @@ class CredentialForm(PlainTextForm, forms.ModelForm):
 
 
 @admin.register(InstitutionCredential)
-class InstitutionCredentialAdmin(admin.ModelAdmin):
+class InstitutionCredentialAdmin(BoundedLookupsMixin, admin.ModelAdmin):
     form = CredentialForm
     list_display = ["institution", "source", "state", "fingerprint", "expires_at", "updated_at"]
     list_filter = ["source"]
@@ -327,7 +457,7 @@ class InstitutionCredentialAdmin(admin.ModelAdmin):
 
 
 @admin.register(User)
-class UserAdmin(AuditedSaveMixin, DjangoUserAdmin):
+class UserAdmin(BoundedLookupsMixin, AuditedSaveMixin, DjangoUserAdmin):
     list_display = [
         "username",
         "get_full_name",
@@ -361,7 +491,7 @@ class ClaimInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(Applicant)
-class ApplicantAdmin(AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ApplicantAdmin(BoundedLookupsMixin, AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: applicants and claims are written by the clerks' services (each write
     audited), and erased only through the GDPR erasure."""
 
@@ -386,7 +516,7 @@ class ApplicantAdmin(AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Claim)
-class ClaimAdmin(AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class ClaimAdmin(BoundedLookupsMixin, AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "applicant",
@@ -407,7 +537,7 @@ class ClaimAdmin(AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Batch)
-class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class BatchAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "label",
         "kind",
@@ -424,7 +554,7 @@ class BatchAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class AuditEventAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "chain",
@@ -443,3 +573,12 @@ class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[AuditEvent]:
         return super().get_queryset(request).select_related("institution", "actor")
+
+
+# Django's own registration of groups, with the back-office's bounded filters.
+admin.site.unregister(Group)
+
+
+@admin.register(Group)
+class GroupAdmin(BoundedLookupsMixin, DjangoGroupAdmin):
+    pass

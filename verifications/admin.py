@@ -13,7 +13,12 @@ from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
 from admissions.access import client_ip
-from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin, staff_user
+from admissions.admin import (
+    AuditedViewMixin,
+    BoundedLookupsMixin,
+    ReadOnlyAdminMixin,
+    staff_user,
+)
 from admissions.enums import Source
 from verifications.backoffice import provider_health, stuck_condition
 from verifications.models import (
@@ -72,7 +77,7 @@ class AttemptInline(admin.TabularInline):
 
 
 @admin.register(VerificationRequest)
-class VerificationRequestAdmin(AuditedViewMixin, admin.ModelAdmin):
+class VerificationRequestAdmin(BoundedLookupsMixin, AuditedViewMixin, admin.ModelAdmin):
     list_display = [
         "id",
         "claim",
@@ -147,7 +152,7 @@ class VerificationRequestAdmin(AuditedViewMixin, admin.ModelAdmin):
 
 
 @admin.register(VerificationAttempt)
-class VerificationAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class VerificationAttemptAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "created_at",
         "request",
@@ -169,7 +174,7 @@ class VerificationAttemptAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(InstitutionPolicy)
-class InstitutionPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class InstitutionPolicyAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "institution",
         "night_start",
@@ -183,7 +188,7 @@ class InstitutionPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(FreshnessPolicy)
-class FreshnessPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class FreshnessPolicyAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = [
         "institution",
         "kind",
@@ -198,7 +203,7 @@ class FreshnessPolicyAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(SourceAlert)
-class SourceAlertAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class SourceAlertAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Configuration alerts (401/403/422 from a source), and the providers' health page."""
 
     list_display = [

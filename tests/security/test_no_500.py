@@ -328,3 +328,116 @@ def test_no_generated_csv_answers_500(clerk, changes, delimiter, encoding):
                 confirmed = client.post(reverse("import_confirm", args=[token]))
                 assert confirmed.status_code in (302, 409), (changes, confirmed.status_code)
         transaction.set_rollback(True)
+
+
+# --- The back-office (Django admin): generated query strings on every list ----------------------
+#
+# The admin is apart from the route matrix (its own login, staff only), and its lists read any
+# query parameter that names a field as a filter: ``?batch__id__exact=9999999999999999999999999``
+# reached the database (SQLite: OverflowError). So each registered list gets, as staff, a filter
+# on each of its model's fields (across relations too) with each probe, then generated ones, and
+# each of its actions a generated selection.
+
+_ADMIN_LOOKUPS = ["", "__exact", "__in", "__gt", "__lte", "__range", "__isnull", "__year"]
+
+
+def _admin_lists() -> list[tuple[str, Any]]:
+    from django.contrib import admin
+
+    return sorted(
+        (f"{model._meta.app_label}/{model._meta.model_name}", model_admin)
+        for model, model_admin in admin.site._registry.items()
+    )
+
+
+def _admin_filter_keys(model: Any) -> list[str]:
+    """A query parameter for each field of the model and lookup, and one across each relation
+    to the related row's id (``batch__id__exact``, as the admin's own filters write it)."""
+    keys = set()
+    for field in model._meta.get_fields():
+        names = [field.name, *([field.attname] if getattr(field, "attname", None) else [])]
+        for name in names:
+            keys.update(f"{name}{lookup}" for lookup in _ADMIN_LOOKUPS)
+        if field.is_relation:
+            keys.update({f"{field.name}__id__exact", f"{field.name}__pk__in"})
+    return sorted(keys)
+
+
+@pytest.fixture
+def staff_client():
+    return _client(UserFactory(backoffice=True, is_superuser=True))
+
+
+@pytest.mark.parametrize("name", [name for name, _admin in _admin_lists()])
+def test_no_admin_query_string_answers_500(staff_client, name):
+    model_admin = dict(_admin_lists())[name]
+    url = f"/back-office/{name}/"
+    keys = [*_admin_filter_keys(model_admin.model), "q", "o", "p", "e", "_to_field"]
+
+    def get(params: dict[str, str]) -> None:
+        try:
+            response = staff_client.get(url, params)
+        except Exception as exc:
+            raise AssertionError(f"GET {url} {params!r}: {type(exc).__name__}: {exc}") from exc
+        assert response.status_code != 500, f"GET {url} {params!r}: 500"
+
+    # Each field and lookup with each probe (past every integer column, a superscript digit,
+    # the first day of the calendar).
+    for key in keys:
+        for probe in PROBES:
+            with transaction.atomic():
+                get({key: probe})
+                transaction.set_rollback(True)
+
+    @settings(
+        max_examples=EXAMPLES,
+        deadline=None,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+    )
+    @given(params=st.dictionaries(st.sampled_from(keys), values, min_size=1, max_size=3))
+    def filters(params: dict[str, str]) -> None:
+        with transaction.atomic():
+            get(params)
+            transaction.set_rollback(True)
+
+    filters()
+
+
+@pytest.mark.parametrize("name", [name for name, _admin in _admin_lists()])
+def test_no_admin_action_on_a_generated_selection_answers_500(staff_client, name):
+    model_admin = dict(_admin_lists())[name]
+    url = f"/back-office/{name}/"
+    request = staff_client.get(url).wsgi_request
+    actions = sorted(model_admin.get_actions(request)) or ["delete_selected"]
+    for action in actions:
+        for selected in [*PROBES, "-1", "0", "١٢", "\x00"]:
+            with transaction.atomic():
+                data = {"action": action, "_selected_action": selected, "index": "0"}
+                response = staff_client.post(url, data)
+                assert response.status_code != 500, f"POST {url} {data!r}: 500"
+                transaction.set_rollback(True)
+
+
+def test_every_admin_list_bounds_its_filters(staff_client):
+    """A list registered without ``BoundedLookupsMixin`` would reach the database with any
+    number: each gets ``BoundedChangeList``, and a number past the columns is an invalid filter
+    (the admin's ``?e=1``), whether the list shows that filter or not."""
+    from admissions.admin import BoundedChangeList
+
+    request = staff_client.get("/back-office/").wsgi_request
+    for name, model_admin in _admin_lists():
+        assert issubclass(model_admin.get_changelist(request), BoundedChangeList), name
+    for params in (
+        {"batch__id__exact": "9" * 25},
+        {"batch": "9" * 25},
+        {"institution__id__exact": "9" * 25},
+        {"id__in": f"1,{'9' * 25}"},
+        {"batch__id__exact": "²"},
+    ):
+        response = staff_client.get("/back-office/admissions/applicant/", params)
+        assert response.status_code == 302, params
+        assert response["Location"].endswith("?e=1"), params
+    assert (
+        staff_client.get("/back-office/admissions/applicant/", {"id__in": "-1,2"}).status_code
+        == 200
+    )

@@ -151,6 +151,16 @@ class Batch(models.Model):
     )
     created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
     finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    # A verification of an import's claims ("Vérifier les déclarations importées", or the checks
+    # of an institution that verifies claims as soon as they are recorded): the import.
+    import_batch = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        related_name="verifications",
+        null=True,
+        blank=True,
+        verbose_name=_("import vérifié"),
+    )
 
     class Meta:
         verbose_name = _("lot")

@@ -15,7 +15,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.enums import VERDICTS_NEEDING_ATTENTION, claim_kind_order
+from admissions.enums import VERDICTS_NEEDING_ATTENTION, BatchKind, claim_kind_order
 from admissions.identity import search_key
 from admissions.integers import parse_id, parse_int
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
@@ -132,6 +132,17 @@ def batches_for_user(user: User) -> QuerySet[Batch]:
 
 def batch_get_for_user(*, user: User, batch_id: int) -> Batch:
     return get_object_or_404(batches_for_user(user), pk=batch_id)
+
+
+def import_verification_latest(*, user: User, batch: Batch) -> Batch | None:
+    """The latest verification of an import's claims ("Vérifier les déclarations importées",
+    or the checks of an institution that verifies claims as soon as they are recorded)."""
+    return (
+        batches_for_user(user)
+        .filter(kind=BatchKind.VERIFICATION, import_batch=batch)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
 
 
 def audit_events_for_user(user: User) -> QuerySet[AuditEvent]:

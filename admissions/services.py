@@ -188,8 +188,9 @@ def applicant_update(
         update_fields.append("name_key")
     _save_applicant(applicant, update_fields=update_fields)
     details: dict[str, Any] = {"fields": sorted(changed)}
+    reset: list[int] = []
     if set(QUESTION_IDENTITY_FIELDS) & set(changed) and (reset := _claims_ask_again(applicant)):
-        details["verdicts_reset"] = reset
+        details["verdicts_reset"] = len(reset)
     audit_record(
         action=AuditAction.EDITED,
         actor=acting_user,
@@ -200,23 +201,27 @@ def applicant_update(
         purpose=purpose,
         details=details,
     )
+    # A claim whose verdict no longer applies is one to check, like a new one.
+    claims_verify_on_commit(
+        institution=institution, acting_user=acting_user, claim_ids=reset, ip=ip
+    )
     return applicant
 
 
-def _claims_ask_again(applicant: Applicant) -> int:
+def _claims_ask_again(applicant: Applicant) -> list[int]:
     """The identity the sources match on changed: the applicant's claims now ask another
     question. Their digests follow, and the verdicts of the kinds asked about the person
     (``IDENTITY_KINDS``) no longer apply: they go back to "not checked" (the requests and their
-    evidence stay, labelled as concerning the previous identity). Returns how many verdicts
-    were reset."""
-    reset = 0
+    evidence stay, labelled as concerning the previous identity). Returns the claims whose
+    verdict was reset."""
+    reset = []
     for claim in Claim.objects.select_for_update(of=("self",)).filter(applicant=applicant):
         claim.question_digest = claim_question_digest(claim, applicant)
         fields = ["question_digest"]
         if claim.kind in IDENTITY_KINDS and claim.verdict:
             _forget_verdict(claim)
             fields += ["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"]
-            reset += 1
+            reset.append(claim.pk)
         claim.save(update_fields=fields)
     return reset
 

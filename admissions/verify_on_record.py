@@ -5,8 +5,11 @@ settings page; off by default).
 The applicant domain records claims and never imports the pipeline (docs/DESIGN.md): once the
 claims are committed it sends the pipeline's task by name, as ``dashboard_counts`` sends its
 recount, and the task (``verifications.tasks``) asks for their checks with the trigger
-``on_record``, which the journal shows. A claim typed in a form is sent to its source at once,
-an import's are left to the dispatcher (``verifications.services.requests``).
+``on_record``, which the journal shows. A claim typed in a form or edited, or whose verdict an
+edit of the applicant's identity reset, is sent to its source at once
+(``verifications.services.requests``); an import's claims make one verification batch linked to
+the import, which the importer follows as if they had clicked "Vérifier les déclarations
+importées" (``verifications.services.batches.import_verify_on_record``).
 
 If the broker is down at that moment, nothing is sent: the claims stay "not checked", where the
 applicant list's filter and one click ("Vérifier toutes les déclarations", "Vérifier les

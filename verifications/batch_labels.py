@@ -12,12 +12,18 @@ from django.utils import translation
 from admissions.enums import BatchKind
 from admissions.imports.commit import import_batch_label
 from admissions.models import Batch
-from verifications.services.batches import default_label
+from verifications.services.batches import default_label, import_verification_label
 
 
-def _vigies_label(batch: Batch) -> str:
+def _vigies_label(batch: Batch, *, as_written: bool = False) -> str:
+    """The label Vigie gives this batch in the current language. A verification of an import
+    names the import: as it was stored when the verification was launched (``as_written``), or
+    as the reader reads it."""
     if batch.kind == BatchKind.IMPORT:
         return import_batch_label(batch.source_filename, batch.created_at)[:200]
+    if batch.import_batch_id is not None and batch.import_batch is not None:
+        imported = batch.import_batch.label if as_written else batch_label(batch.import_batch)
+        return import_verification_label(imported)[:200]
     return default_label(batch.created_at)[:200]
 
 
@@ -26,7 +32,7 @@ def batch_label(batch: Batch) -> str:
         return batch.label
     for code, _name in settings.LANGUAGES:
         with translation.override(code):
-            if batch.label == _vigies_label(batch):
+            if batch.label == _vigies_label(batch, as_written=True):
                 break
     else:
         return batch.label

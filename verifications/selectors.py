@@ -476,8 +476,10 @@ def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchP
 
 
 def batches_in_progress(user: User) -> QuerySet[Batch]:
-    return batches_for_user(user).filter(
-        kind=BatchKind.VERIFICATION, status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED]
+    return (
+        batches_for_user(user)
+        .filter(kind=BatchKind.VERIFICATION, status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED])
+        .select_related("import_batch")
     )
 
 

@@ -42,14 +42,15 @@ def claims_verify_on_record_task(
     acting_user_id: int | None = None,
     ip: str | None = None,
 ) -> None:
+    from verifications.services.batches import import_verify_on_record
     from verifications.services.requests import claims_verify_on_record
 
-    claims_verify_on_record(
-        claim_ids=claim_ids or (),
-        import_batch_id=import_batch_id,
-        acting_user_id=acting_user_id,
-        ip=ip,
-    )
+    if claim_ids:
+        claims_verify_on_record(claim_ids=claim_ids, acting_user_id=acting_user_id, ip=ip)
+    if import_batch_id is not None:
+        import_verify_on_record(
+            import_batch_id=import_batch_id, acting_user_id=acting_user_id, ip=ip
+        )
 
 
 @shared_task(name="verifications.scheduled_reverification", ignore_result=True, expires=240)

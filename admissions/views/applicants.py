@@ -15,7 +15,7 @@ from admissions.access import (
     import_verification_allowed,
     member_required,
 )
-from admissions.enums import ClaimKind
+from admissions.enums import BatchKind, ClaimKind
 from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
 
 
@@ -53,6 +53,11 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
         "kinds": ClaimKind,
         "batch": batch,
         "import_verifiable": batch is not None and import_verification_allowed(request.user, batch),
+        "import_verification": (
+            selectors.import_verification_latest(user=request.user, batch=batch)
+            if batch is not None and batch.kind == BatchKind.IMPORT
+            else None
+        ),
     }
     template = "admissions/applicant_list.html"
     if request.htmx and request.htmx.target == "applicant-results":

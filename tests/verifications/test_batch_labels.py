@@ -64,6 +64,38 @@ def batch_label_in_english(batch: Batch) -> str:
         return batch_label(batch)
 
 
+def test_an_imports_verification_reads_in_the_readers_language(client):
+    """ "Vérification de l'import « Import du … — rentree.csv »": both labels Vigie's, both
+    read in English; its import read in English is named in its English label."""
+    from verifications.services.batches import import_verification_label
+
+    institution = InstitutionFactory()
+    imported = batch_of(
+        institution,
+        BatchKind.IMPORT,
+        lambda b: import_batch_label("rentree.csv", b.created_at),
+        source_filename="rentree.csv",
+    )
+    verification = batch_of(
+        institution,
+        BatchKind.VERIFICATION,
+        lambda b: import_verification_label(imported.label),
+        import_batch=imported,
+    )
+    assert verification.label.startswith("Vérification de l'import « Import du ")
+    with translation.override("en"):
+        english = batch_label(verification)
+    assert english == f"Verification of import “{batch_label_in_english(imported)}”"
+    with translation.override("fr"):
+        assert batch_label(verification) == verification.label
+
+    client.force_login(UserFactory(institution=institution))
+    client.cookies["django_language"] = "en"
+    listing = client.get(reverse("batch_list")).text
+    assert english.replace("“", "&ldquo;") in listing or english in listing
+    assert verification.label not in listing
+
+
 def test_a_label_from_another_minute_is_left_as_written():
     institution = InstitutionFactory()
     batch = batch_of(

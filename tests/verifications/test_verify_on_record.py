@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from admissions import services
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction, BatchKind, ClaimKind
 from admissions.models import AuditEvent, Batch, Claim
 from tests.admissions.test_imports import _csv
 from tests.factories import ApplicantFactory, UserFactory
@@ -125,14 +125,94 @@ def test_imported_claims_are_checked_by_themselves(
     token = preview["Location"].rstrip("/").rsplit("/", 1)[-1]
     with django_capture_on_commit_callbacks(execute=True):
         clerk_client.post(reverse("import_confirm", args=[token]))
-    imported = Batch.objects.get()
+    imported = Batch.objects.get(kind=BatchKind.IMPORT)
     claims = Claim.objects.filter(applicant__batch=imported)
     assert claims.count() == 3
     requests = VerificationRequest.objects.filter(claim__in=claims)
     assert requests.count() == 3
     assert set(requests.values_list("trigger", "requested_by")) == {(Trigger.ON_RECORD, clerk.pk)}
+    # Not three silent checks: one verification batch of the import, as "Vérifier les
+    # déclarations importées" would launch, which the importer follows on its page.
+    verification = Batch.objects.get(kind=BatchKind.VERIFICATION)
+    assert set(requests.values_list("batch", flat=True)) == {verification.pk}
+    assert (verification.import_batch, verification.created_by, verification.total) == (
+        imported,
+        clerk,
+        3,
+    )
+    assert verification.label == f"Vérification de l'import « {imported.label} »"
     event = AuditEvent.objects.get(action=AuditAction.VERIFICATION_REQUESTED)
     assert (event.details["trigger"], event.details["count"]) == ("on_record", 3)
+    assert (event.object_type, event.object_id) == ("batch", str(verification.pk))
+
+    # The import's page and its applicants' list lead to it.
+    link = reverse("batch_detail", args=[verification.pk])
+    assert link in clerk_client.get(reverse("batch_detail", args=[imported.pk])).text
+    assert link in clerk_client.get(reverse("applicant_list"), {"batch": imported.pk}).text
+    # The button now has nothing left to launch, and says so.
+    again = clerk_client.post(reverse("import_verify", args=[imported.pk]), follow=True)
+    assert Batch.objects.filter(kind=BatchKind.VERIFICATION).count() == 1
+    assert "déjà vérifiées ou en cours de vérification" in again.text
+
+
+@pytest.mark.usefixtures("eager")
+def test_an_import_is_not_checked_when_the_setting_was_turned_off_meanwhile(
+    clerk, django_capture_on_commit_callbacks
+):
+    """The task reads the setting when it runs: an admin who turns it off between the import
+    and the task gets no batch."""
+    from verifications.services.batches import import_verify_on_record
+
+    imported = Batch.objects.create(
+        institution=clerk.institution, kind=BatchKind.IMPORT, label="Import", created_by=clerk
+    )
+    ApplicantFactory(institution=clerk.institution, batch=imported)
+    assert import_verify_on_record(import_batch_id=imported.pk, acting_user_id=clerk.pk) is None
+    assert not Batch.objects.filter(kind=BatchKind.VERIFICATION).exists()
+
+
+@pytest.mark.usefixtures("sandbox_settings", "eager")
+def test_verdicts_reset_by_an_identity_edit_are_checked_again_by_themselves(
+    clerk, django_capture_on_commit_callbacks
+):
+    """A new birth name asks the sources another question: the verdicts it resets are checked
+    again, as a new claim would be, when the institution checks claims as they are recorded."""
+    _switch_on(clerk.institution)
+    p = answering_people(1)[0]
+    with django_capture_on_commit_callbacks(execute=True):
+        applicant = services.applicant_create(
+            acting_user=clerk,
+            identity=_identity(p),
+            claims=[(ClaimKind.SCOLARITE, declared_for(p, ClaimKind.SCOLARITE))],
+        )
+    claim = applicant.claims.get()
+    claim.refresh_from_db()
+    assert claim.verdict
+    with django_capture_on_commit_callbacks(execute=True):
+        services.applicant_update(
+            acting_user=clerk,
+            applicant=applicant,
+            changes={"birth_name": p.birth_name + "-DUPONT"},
+            ip="10.0.0.9",
+        )
+    requests = VerificationRequest.objects.filter(claim=claim).order_by("pk")
+    assert [r.trigger for r in requests] == [Trigger.ON_RECORD, Trigger.ON_RECORD]
+    assert requests.last().state == RequestState.DONE
+    claim.refresh_from_db()
+    assert claim.verdict  # answered again, about the new identity, with no click
+    edited = AuditEvent.objects.get(action=AuditAction.EDITED)
+    assert edited.details["verdicts_reset"] == 1
+
+    # Setting off: the reset verdict stays "not checked" until someone clicks.
+    clerk.institution.verify_on_record = False
+    clerk.institution.save(update_fields=["verify_on_record"])
+    with django_capture_on_commit_callbacks(execute=True):
+        services.applicant_update(
+            acting_user=clerk, applicant=applicant, changes={"birth_name": p.birth_name}
+        )
+    assert VerificationRequest.objects.filter(claim=claim).count() == 2
+    claim.refresh_from_db()
+    assert claim.verdict == ""
 
 
 def test_the_institution_admin_switches_it_on_and_it_is_audited(client):

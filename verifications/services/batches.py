@@ -66,9 +66,12 @@ def batch_verification_launch(
     claims: Iterable[Claim],
     label: str = "",
     ip: str | None = None,
+    trigger: Trigger = Trigger.BATCH,
+    import_batch: Batch | None = None,
 ) -> Batch:
     """Create a verification batch and a pending request for each claim (claims already
-    being checked are left to their current check). The dispatcher sends them."""
+    being checked are left to their current check). The dispatcher sends them. A
+    verification of an import's claims names the import (``import_batch``)."""
     if acting_user.institution_id is None:
         raise PermissionDenied("this user belongs to no institution")
     claims = list(claims)
@@ -82,11 +85,12 @@ def batch_verification_launch(
         label=(label.strip() or default_label())[:200],
         status=BatchStatus.RUNNING,
         created_by=acting_user,
+        import_batch=import_batch,
     )
     try:
         with transaction.atomic():
             created = verification_requests_create(
-                claims=claims, acting_user=acting_user, trigger=Trigger.BATCH, batch=batch, ip=ip
+                claims=claims, acting_user=acting_user, trigger=trigger, batch=batch, ip=ip
             )
     except IntegrityError as exc:
         # Someone opened a check of one of these claims between our look and our insert
@@ -108,12 +112,26 @@ def batch_verification_launch(
     return batch
 
 
+def import_verification_label(import_batch_label: str) -> str:
+    """The label of an import's verification, in the current language (``batch_labels`` reads
+    it back in the reader's)."""
+    return _("Vérification de l'import « %(label)s »") % {"label": import_batch_label}
+
+
 @transaction.atomic
-def import_verification_launch(*, batch: Batch, acting_user: User, ip: str | None = None) -> Batch:
+def import_verification_launch(
+    *,
+    batch: Batch,
+    acting_user: User,
+    ip: str | None = None,
+    trigger: Trigger = Trigger.BATCH,
+) -> Batch:
     """ "Vérifier les déclarations importées": a verification batch of the import's claims not
     yet checked, which the person follows on its page like any other. A clerk may launch it for
     an import they made, a supervisor for any import of the institution
-    (``admissions.access.import_verification_allowed``)."""
+    (``admissions.access.import_verification_allowed``). With ``trigger=on_record``, the checks
+    an institution that verifies claims as soon as they are recorded asks for an import
+    (``import_verify_on_record``), in the importer's name."""
     if not import_verification_allowed(acting_user, batch):
         raise PermissionDenied("this person may not verify this import")
     claims = import_claims_to_verify(user=acting_user, batch=batch).select_related("institution")
@@ -127,9 +145,41 @@ def import_verification_launch(*, batch: Batch, acting_user: User, ip: str | Non
     return batch_verification_launch(
         acting_user=acting_user,
         claims=claims,
-        label=_("Vérification de l'import « %(label)s »") % {"label": batch.label},
+        label=import_verification_label(batch.label),
         ip=ip,
+        trigger=trigger,
+        import_batch=batch,
     )
+
+
+def import_verify_on_record(
+    *, import_batch_id: int, acting_user_id: int | None, ip: str | None = None
+) -> Batch | None:
+    """The checks of an import's claims when its institution verifies claims as soon as they
+    are recorded (``admissions.verify_on_record``): one verification batch linked to the
+    import, as "Vérifier les déclarations importées" launches, so that the importer follows
+    200 checks on one page instead of 200 silent ones. Nothing when the institution has turned
+    the setting off since, or when every claim is checked or being checked already."""
+    imported = (
+        Batch.objects.filter(
+            pk=import_batch_id, kind=BatchKind.IMPORT, institution__verify_on_record=True
+        )
+        .select_related("institution")
+        .first()
+    )
+    importer = (
+        User.objects.filter(pk=acting_user_id, is_active=True).first() if acting_user_id else None
+    )
+    if imported is None or importer is None:
+        return None
+    try:
+        return import_verification_launch(
+            batch=imported, acting_user=importer, ip=ip, trigger=Trigger.ON_RECORD
+        )
+    except (PermissionDenied, ValidationError):
+        # Nothing left to check, or the importer may no longer launch it: the claims stay
+        # "not checked", where one click finds them.
+        return None
 
 
 def _audit_status(batch: Batch, acting_user: User, change: str, ip: str | None, **details) -> None:

@@ -132,30 +132,23 @@ def applicant_claims_verify(
 def claims_verify_on_record(
     *,
     claim_ids: Sequence[int] = (),
-    import_batch_id: int | None = None,
     acting_user_id: int | None = None,
     ip: str | None = None,
 ) -> int:
-    """The checks an institution asks for as soon as claims are recorded
-    (``admissions.verify_on_record``), with the trigger ``on_record``: a form's claims are sent
-    at once, as a click would; an import's are left to the dispatcher, as a batch's. Claims
-    checked or being checked since, and those of an institution that has turned the setting off
-    since, are left alone. Returns how many checks were asked for."""
-    recorded = Claim.objects.filter(verdict="", institution__verify_on_record=True)
-    if claim_ids:
-        recorded = recorded.filter(pk__in=list(claim_ids))
-    elif import_batch_id is not None:
-        recorded = recorded.filter(applicant__batch_id=import_batch_id)
-    else:
+    """The checks an institution asks for as soon as claims are typed or edited
+    (``admissions.verify_on_record``), with the trigger ``on_record``: sent at once, as a click
+    would. Claims checked or being checked since, and those of an institution that has turned
+    the setting off since, are left alone. Returns how many checks were asked for. (An
+    import's claims are checked in a batch: ``batches.import_verify_on_record``.)"""
+    if not claim_ids:
         return 0
+    recorded = Claim.objects.filter(
+        pk__in=list(claim_ids), verdict="", institution__verify_on_record=True
+    )
     claims = list(recorded.select_related("institution").order_by("pk"))
     if not claims:
         return 0
     acting_user = User.objects.filter(pk=acting_user_id).first() if acting_user_id else None
-    if import_batch_id is not None and not claim_ids:
-        return verification_requests_create(
-            claims=claims, acting_user=acting_user, trigger=Trigger.ON_RECORD, ip=ip
-        )
     busy = set(
         VerificationRequest.objects.filter(
             claim__in=claims, variant_key="", state__in=OPEN_STATES

@@ -48,7 +48,9 @@ def _import_batches(request: HtmxHttpRequest):
 @require_GET
 @member_required
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
-    batches = admissions_selectors.batches_for_user(request.user).select_related("created_by")
+    batches = admissions_selectors.batches_for_user(request.user).select_related(
+        "created_by", "import_batch"
+    )
     page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
     progress = selectors.batch_progress_many(user=request.user, batches=list(page.object_list))
     rows = [(batch, progress.get(batch.pk)) for batch in page.object_list]
@@ -155,6 +157,9 @@ def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
             user=request.user, batch_id=batch.pk
         ).count()
         context["import_verifiable"] = import_verification_allowed(request.user, batch)
+        context["import_verification"] = admissions_selectors.import_verification_latest(
+            user=request.user, batch=batch
+        )
     return render(request, "verifications/batch_detail.html", context)
 
 

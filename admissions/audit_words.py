@@ -318,8 +318,7 @@ def details_summary(details: Mapping[str, Any] | None) -> str:
     export."""
     details = details or {}
     parts = []
-    if details.get("change") in BATCH_CHANGES:
-        parts.append(str(BATCH_CHANGES[details["change"]]))
+    # (A batch's pause, resume or re-run is its action: ``action_label``.)
     if details.get("kind") in ClaimKind.values:
         parts.append(_kind(details["kind"]))
     for key in ("verdict", "to"):
@@ -354,6 +353,31 @@ def details_summary(details: Mapping[str, Any] | None) -> str:
         n = details["count"]
         parts.append(ngettext("%(n)s déclaration", "%(n)s déclarations", n) % {"n": n})
     return " · ".join(parts)
+
+
+# The actions of a batch's life, which events before 2026-12 wrote as ``edited`` with a
+# ``change`` detail (``AuditAction.BATCH_PAUSED``…).
+_BATCH_CHANGE_ACTIONS = {
+    "paused": AuditAction.BATCH_PAUSED,
+    "resumed": AuditAction.BATCH_RESUMED,
+    "rerun_failed": AuditAction.BATCH_RERUN,
+}
+
+
+def action_of(event: AuditEvent) -> str:
+    """The event's action: a batch's pause, resume or re-run even when it was written as an
+    edit (before 2026-12)."""
+    if event.action == AuditAction.EDITED and isinstance(event.details, dict):
+        change = event.details.get("change")
+        if isinstance(change, str) and change in _BATCH_CHANGE_ACTIONS:
+            return _BATCH_CHANGE_ACTIONS[change]
+    return event.action
+
+
+def action_label(event: AuditEvent) -> str:
+    """The action in words ("Mise en pause", "Reprise", "Modification"…), in the active
+    language: the journal's action column, the timeline and the exports."""
+    return choice_label(AuditAction, action_of(event))
 
 
 def object_type_label(object_type: str) -> str:

@@ -105,6 +105,11 @@ class AuditAction(models.TextChoices):
     LOGGED_OUT = "logged_out", _("Déconnexion")
     LOGIN_FAILED = "login_failed", _("Échec de connexion")
     CREDENTIAL_EXPIRY_WARNED = "credential_expiry_warned", _("Avertissement d'expiration de jeton")
+    # A verification batch's life (``verifications/services/batches.py``). Until 2026-12 they
+    # were ``edited`` with a ``change`` detail, which ``audit_words.action_label`` reads so.
+    BATCH_PAUSED = "batch_paused", _("Mise en pause")
+    BATCH_RESUMED = "batch_resumed", _("Reprise")
+    BATCH_RERUN = "batch_rerun", _("Relance des échecs")
 
 
 def choice_label(choices: type[models.TextChoices], value: str) -> str:

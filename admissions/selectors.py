@@ -15,7 +15,7 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.enums import VERDICTS_NEEDING_ATTENTION, BatchKind, claim_kind_order
+from admissions.enums import VERDICTS_NEEDING_ATTENTION, AuditAction, BatchKind, claim_kind_order
 from admissions.identity import search_key
 from admissions.integers import parse_id, parse_int
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
@@ -213,11 +213,26 @@ def _day_start(day: date) -> datetime:
     return timezone.make_aware(datetime.combine(day, time.min))
 
 
+# A batch's pause, resume and re-run: the ``change`` detail of the edits they were before they
+# had their own actions (2026-12).
+_BATCH_CHANGES = {
+    AuditAction.BATCH_PAUSED: "paused",
+    AuditAction.BATCH_RESUMED: "resumed",
+    AuditAction.BATCH_RERUN: "rerun_failed",
+}
+
+
 def audit_event_search(*, user: User, filters: AuditFilters) -> QuerySet[AuditEvent]:
     """The institution's audit events matching the filters, newest first. An unknown file
     reference matches nothing (not everything)."""
     events = audit_events_for_user(user)
-    if filters.action:
+    if filters.action in _BATCH_CHANGES:
+        # Also the same change written as an edit, before it had its own action.
+        events = events.filter(
+            Q(action=filters.action)
+            | Q(action=AuditAction.EDITED, details__change=_BATCH_CHANGES[filters.action])
+        )
+    elif filters.action:
         events = events.filter(action=filters.action)
     if filters.actor_id is not None:
         events = events.filter(actor_id=filters.actor_id)

@@ -25,6 +25,12 @@ def audit_summary(details: dict[str, Any] | None) -> str:
 
 
 @register.filter
+def action_label(event: AuditEvent) -> str:
+    """The action in words, a batch's pause and resume included (``audit_words.action_label``)."""
+    return audit_words.action_label(event)
+
+
+@register.filter
 def actor_name(event: AuditEvent) -> str:
     """Who acted, by name (``audit_words.actor_name``)."""
     return audit_words.actor_name(event)

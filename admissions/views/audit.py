@@ -16,7 +16,6 @@ from django.views.decorators.http import require_GET
 from admissions import audit_words, exports, selectors, services
 from admissions.access import HtmxHttpRequest, client_ip, supervisor_required
 from admissions.audit_purposes import purpose_text
-from admissions.enums import AuditAction, choice_label
 from admissions.forms import AUDIT_OBJECT_TYPES, AuditFilterForm
 from admissions.models import AuditEvent, User
 
@@ -84,7 +83,7 @@ def _rows(user: User, events: Iterable[AuditEvent]) -> Iterator[list[Any]]:
             yield [
                 event.created_at,
                 audit_words.actor_name(event),
-                choice_label(AuditAction, event.action),
+                audit_words.action_label(event),
                 audit_words.object_type_label(event.object_type),
                 event.object_id,
                 references.get(event.applicant_id, "") if event.applicant_id else "",

@@ -482,3 +482,55 @@ def test_the_timeline_names_a_claims_edited_field_as_its_form_does(client):
         client.get(reverse("applicant_detail", args=[claim.applicant_id])).text, "timeline-list"
     )
     assert "Numéro d&#x27;attestation CVEC" in timeline
+
+
+def test_a_batchs_pause_and_resume_are_their_own_actions_on_the_page_and_in_the_exports(
+    supervisor, supervisor_client
+):
+    """Both were "Modification Lot #4" (issue 15): they say "Mise en pause" and "Reprise" in the
+    action column, the filter and both exports, events written as edits before included."""
+    from admissions.models import Batch
+    from verifications.services.batches import (
+        batch_pause,
+        batch_resume,
+        batch_verification_launch,
+    )
+
+    claim = ClaimFactory(applicant__institution=supervisor.institution)
+    batch = batch_verification_launch(acting_user=supervisor, claims=[claim])
+    batch_pause(batch=batch, acting_user=supervisor)
+    batch_resume(batch=Batch.objects.get(pk=batch.pk), acting_user=supervisor)
+    # An event of before: a pause written as an edit of the batch.
+    audit_record(
+        action=AuditAction.EDITED,
+        actor=supervisor,
+        institution=supervisor.institution,
+        obj=batch,
+        object_type="batch",
+        details={"change": "paused"},
+    )
+
+    page = supervisor_client.get(reverse("audit_list"), {"object_type": "batch"}).text
+    cells = re.findall(r"<tr class=\"audit-\w+\">.*?</td>\s*<td>.*?</td>\s*<td>([^<]*)", page, re.S)
+    actions = [cell.strip() for cell in cells]
+    assert actions.count("Mise en pause") == 2, actions
+    assert actions.count("Reprise") == 1, actions
+    assert "Modification" not in actions
+    paused = supervisor_client.get(reverse("audit_list"), {"action": "batch_paused"}).text
+    assert len(_rows(paused)) == 2
+    assert "Mise en pause" in paused  # the filter offers it
+
+    response = supervisor_client.get(
+        reverse("audit_export", args=["csv"]), {"object_type": "batch"}
+    )
+    text = b"".join(response.streaming_content).decode("utf-8-sig")
+    column = [row[2] for row in csv.reader(io.StringIO(text), delimiter=";")][1:]
+    assert (column.count("Mise en pause"), column.count("Reprise")) == (2, 1), column
+    # In English, the same words in English.
+    supervisor_client.cookies["django_language"] = "en"
+    response = supervisor_client.get(
+        reverse("audit_export", args=["xlsx"]), {"object_type": "batch"}
+    )
+    sheet = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content))).active
+    column = [row[2] for row in list(sheet.values)[1:]]
+    assert (column.count("Pause"), column.count("Resume")) == (2, 1), column

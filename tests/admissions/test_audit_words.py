@@ -263,8 +263,10 @@ def test_pause_and_resume_say_so_on_the_journal_and_in_the_export(supervisor, su
     assert batch_pause(batch=batch, acting_user=supervisor)
     assert batch_resume(batch=batch, acting_user=supervisor)
     page = supervisor_client.get(reverse("audit_list"), {"object_type": "batch"}).text
-    assert "Lot mis en pause" in page
-    assert "Lot repris" in page
+    # Their own actions (tests/admissions/test_audit_view.py), not "Modification".
+    assert "<td>Mise en pause" in page
+    assert "<td>Reprise" in page
+    assert "<td>Modification" not in page
     assert "Paul Martin" in page
     response = supervisor_client.get(reverse("audit_export", args=["csv"]))
     rows = list(
@@ -278,6 +280,7 @@ def test_pause_and_resume_say_so_on_the_journal_and_in_the_export(supervisor, su
     for text in details:
         assert not {"=", "{", "'"} & set(text), text
     assert {row[1] for row in rows[1:]} == {"Paul Martin"}
+    assert {"Mise en pause", "Reprise"} <= {row[2] for row in rows[1:]}
 
 
 @pytest.mark.django_db

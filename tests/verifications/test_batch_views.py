@@ -312,7 +312,15 @@ def test_every_batch_route_answers_404_for_another_institutions_batch(supervisor
     for url in posts:
         assert supervisor_client.post(url).status_code == 404, url
     assert VerificationRequest.objects.filter(batch=batch).count() == 2
-    assert not AuditEvent.objects.filter(action__in=[AuditAction.EXPORTED, AuditAction.EDITED])
+    assert not AuditEvent.objects.filter(
+        action__in=[
+            AuditAction.EXPORTED,
+            AuditAction.EDITED,
+            AuditAction.BATCH_PAUSED,
+            AuditAction.BATCH_RESUMED,
+            AuditAction.BATCH_RERUN,
+        ]
+    )
     assert "Lot test" not in supervisor_client.get(reverse("batch_list")).text
 
 

@@ -85,9 +85,12 @@ def test_pause_really_stops_dispatch_and_resume_lets_it_go(supervisor):
     assert batch_resume(batch=batch, acting_user=supervisor) is True
     assert verification_dispatch().sent == {"api_particulier": 6}
     changes = AuditEvent.objects.filter(
-        action=AuditAction.EDITED, object_type="batch", object_id=str(batch.pk)
-    ).values_list("details__change", flat=True)
-    assert list(changes.order_by("seq")) == ["paused", "resumed"]
+        object_type="batch", object_id=str(batch.pk), details__has_key="change"
+    ).values_list("action", "details__change")
+    assert list(changes.order_by("seq")) == [
+        (AuditAction.BATCH_PAUSED, "paused"),
+        (AuditAction.BATCH_RESUMED, "resumed"),
+    ]
 
 
 def test_a_message_sent_before_the_pause_is_skipped_by_the_worker(supervisor):

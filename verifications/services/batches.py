@@ -182,9 +182,17 @@ def import_verify_on_record(
         return None
 
 
+# The journal's action for each change of a batch's life, and the ``change`` detail it keeps.
+_STATUS_ACTIONS = {
+    "paused": AuditAction.BATCH_PAUSED,
+    "resumed": AuditAction.BATCH_RESUMED,
+    "rerun_failed": AuditAction.BATCH_RERUN,
+}
+
+
 def _audit_status(batch: Batch, acting_user: User, change: str, ip: str | None, **details) -> None:
     audit_record(
-        action=AuditAction.EDITED,
+        action=_STATUS_ACTIONS[change],
         actor=acting_user,
         institution=acting_user.institution,
         obj=batch,

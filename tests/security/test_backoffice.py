@@ -108,6 +108,9 @@ def test_health_page_shows_breakers_rates_last_errors_and_alerts(staff_client):
     particulier_row = text[text.index('data-source="api_particulier"') :].split("</tr>")[0]
     assert "Fermé (normal)" in particulier_row
     assert "1 / 20 par s" in particulier_row  # one grant of the 20/s token budget
+    # What each rate counts in words, its id aside (it read "token:3f2a… : 1 / 20 par s").
+    assert "par jeton (<code>" in particulier_row
+    assert "<code>token:" not in particulier_row
     assert "accès invalide ou absent, code 00101" in particulier_row
     assert claim.institution.name in particulier_row
     assert "Réinitialiser le disjoncteur" in particulier_row

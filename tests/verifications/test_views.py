@@ -384,6 +384,15 @@ def test_dashboard_shows_counts_health_and_alerts(clerk, clerk_client):
     assert "code 00101" in page
 
 
+def test_the_dashboards_verdict_table_ends_with_the_grand_total(clerk, clerk_client):
+    """Its last cell, under "Total", was empty (seen on make run)."""
+    for verdict in (Verdict.CONFIRMED, Verdict.NOT_FOUND, ""):
+        ClaimFactory(applicant=ApplicantFactory(institution=clerk.institution), verdict=verdict)
+    ClaimFactory(applicant=ApplicantFactory(institution=InstitutionFactory()))  # not ours
+    page = clerk_client.get(reverse("home")).text
+    assert '<td class="num" id="verdicts-grand-total">3</td>' in page
+
+
 # --- Tenant isolation ---------------------------------------------------------------------------
 
 

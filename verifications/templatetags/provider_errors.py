@@ -70,3 +70,10 @@ def rate_scope(rate: Any) -> str:
     """What one rate counts, in words: "par jeton", "par adresse IP"..."""
     kind = str(rate.scope).partition(":")[0]
     return str(RATE_SCOPES.get(kind, kind))
+
+
+@register.filter
+def rate_subject(rate: Any) -> str:
+    """Which token, egress address or announced quota a rate counts (its scope's id: the
+    token's fingerprint, the egress id), for staff; empty for a source's own rate."""
+    return str(rate.scope).partition(":")[2]

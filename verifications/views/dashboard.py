@@ -67,6 +67,7 @@ def dashboard(request: HtmxHttpRequest) -> HttpResponse:
         "verdicts": verdicts,
         "rows": rows,
         "totals": totals,
+        "grand_total": sum(totals),
         "applicant_count": counts.applicants,
         "attention": counts.needing_attention,
         "counted_at": counts.computed_at,

@@ -96,6 +96,22 @@ def test_an_imports_verification_reads_in_the_readers_language(client):
     assert verification.label not in listing
 
 
+def test_in_english_a_labels_date_reads_as_the_pages_dates():
+    """Day first, 24 hours: "Verification of 05/12/2026 13:23", beside a creation date the
+    page writes 05/12/2026 13:23 (it read "12/05/2026 1:23 p.m.", seen on make run)."""
+    institution = InstitutionFactory()
+    batch = batch_of(institution, BatchKind.VERIFICATION, "")
+    moment = dt.datetime(2026, 12, 5, 12, 23, tzinfo=dt.UTC)  # 13:23 in Paris
+    Batch.objects.filter(pk=batch.pk).update(created_at=moment)
+    batch.refresh_from_db()
+    with translation.override("fr"):
+        batch.label = default_label(batch.created_at)
+    assert batch.label == "Vérification du 05/12/2026 13:23"
+    with translation.override("en"):
+        assert batch_label(batch) == "Verification of 05/12/2026 13:23"
+        assert import_batch_label("x.csv", moment) == "Import of 05/12/2026 13:23 — x.csv"
+
+
 def test_a_label_from_another_minute_is_left_as_written():
     institution = InstitutionFactory()
     batch = batch_of(

@@ -255,6 +255,24 @@ def test_the_history_gives_each_verdict_change_its_previous_and_new_verdict(
     assert "· → " not in timeline
 
 
+def test_an_unknown_certification_code_offers_other_forms_of_the_code_not_of_the_identity(
+    client, institution, clerk
+):
+    """Certif Info searches a code, never a person: its card said "La source ne connaît pas
+    cette identité" above variants of the code (seen on make run)."""
+    from sandbox.population import CertificationOutcome
+    from tests.verifications.helpers import person_with
+
+    p = person_with(certification=CertificationOutcome.UNKNOWN)
+    claim = claim_for(p, ClaimKind.CERTIFICATION, institution)
+    run_until_done(request_for(claim, clerk))
+    claim.refresh_from_db()
+    assert claim.verdict == Verdict.NOT_FOUND
+    card = card_of(logged_in(client, clerk), claim)
+    assert "La source ne connaît pas ce code : essayer une autre forme du code" in card
+    assert "cette identité" not in card
+
+
 def test_the_question_digest_is_the_same_from_the_record_and_from_the_pipeline(institution):
     for kind in ClaimKind:
         claim = claim_for(person(3), kind, institution)

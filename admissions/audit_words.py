@@ -66,6 +66,12 @@ _REQUEST_STATES: dict[str, Promise] = {
 }
 
 
+def _pair(label: Any, value: Any) -> str:
+    """ "label : value" as the language writes it (French puts a space before the colon,
+    English does not: "Format: CSV")."""
+    return gettext("%(label)s : %(value)s") % {"label": label, "value": value}
+
+
 def _number(value: Any) -> str:
     if isinstance(value, bool) or not isinstance(value, int):
         return str(value)
@@ -155,7 +161,7 @@ def _changes(value: Any, _details: Mapping[str, Any]) -> str:
         if kind:
             label = f"{_kind(kind)}, {label}"
         old, new = pair if isinstance(pair, list | tuple) and len(pair) == 2 else (None, pair)
-        parts.append(f"{label} : {_setting_value(old)} → {_setting_value(new)}")
+        parts.append(_pair(label, f"{_setting_value(old)} → {_setting_value(new)}"))
     return ", ".join(parts) or "—"
 
 
@@ -182,14 +188,14 @@ def _filters(value: Any, _details: Mapping[str, Any]) -> str:
             words = _when(raw)
         else:
             words = str(raw)
-        parts.append(f"{labels.get(key, key)} : {words}")
+        parts.append(_pair(labels.get(key, key), words))
     return ", ".join(parts) or gettext("aucun")
 
 
 def _claims(value: Any, _details: Mapping[str, Any]) -> str:
     """Claims: a count, the kinds of an imported row, or the count per kind of an import."""
     if isinstance(value, dict):
-        return ", ".join(f"{_kind(k)} : {_number(n)}" for k, n in value.items()) or "—"
+        return ", ".join(_pair(_kind(k), _number(n)) for k, n in value.items()) or "—"
     if isinstance(value, list):
         return ", ".join(_kind(k) for k in value) or "—"
     return _number(value)
@@ -305,11 +311,14 @@ def detail_words(key: str, value: Any, details: Mapping[str, Any]) -> tuple[str,
 
 
 def details_text(details: Mapping[str, Any] | None) -> str:
-    """Every detail in words, "label : value" separated by " ; " (the exports)."""
+    """Every detail in words, "label : value" separated by " ; " (the exports), with the
+    language's punctuation ("label: value; …" in English)."""
     details = details or {}
     order = {key: n for n, key in enumerate(DETAIL_WORDS)}
     keys = sorted(details, key=lambda key: (order.get(key, len(order)), key))
-    return " ; ".join("{} : {}".format(*detail_words(key, details[key], details)) for key in keys)
+    # Translators: between two details of an audit event in the exports.
+    separator = gettext(" ; ")
+    return separator.join(_pair(*detail_words(key, details[key], details)) for key in keys)
 
 
 def details_summary(details: Mapping[str, Any] | None) -> str:

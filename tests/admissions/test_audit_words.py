@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from admissions import audit_words
 from admissions.audit import audit_record
@@ -223,6 +224,19 @@ def test_details_are_written_in_words(details, expected, absent):
     assert expected in text
     for raw in absent:
         assert raw not in text, text
+
+
+def test_in_english_details_are_punctuated_as_english():
+    """ "Maximum lines : 100,000 ; Format : CSV" was French punctuation in English exports."""
+    details = {"format": "csv", "row_limit": 100000, "claims": {"scolarite": 3}}
+    with translation.override("en"):
+        text = audit_words.details_text(details)
+    assert text == "Claims: Enrolment: 3; Maximum lines: 100,000; Format: CSV", text
+    with translation.override("fr"):
+        text = audit_words.details_text(details)
+    assert text == "Déclarations : Scolarité : 3 ; Lignes au plus : 100\u202f000 ; Format : CSV", (
+        text
+    )
 
 
 def test_a_reason_is_its_sentence():

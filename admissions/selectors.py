@@ -134,6 +134,12 @@ def batch_get_for_user(*, user: User, batch_id: int) -> Batch:
     return get_object_or_404(batches_for_user(user), pk=batch_id)
 
 
+def import_has_unchecked_claims(*, user: User, batch: Batch) -> bool:
+    """Whether an import still has claims never checked: "Vérifier les déclarations
+    importées" is offered only then (a click with nothing left to check was a dead end)."""
+    return claims_for_user(user).filter(applicant__batch=batch, verdict="").exists()
+
+
 def import_verification_latest(*, user: User, batch: Batch) -> Batch | None:
     """The latest verification of an import's claims ("Vérifier les déclarations importées",
     or the checks of an institution that verifies claims as soon as they are recorded)."""

@@ -52,7 +52,11 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
         "query": query.urlencode(),
         "kinds": ClaimKind,
         "batch": batch,
-        "import_verifiable": batch is not None and import_verification_allowed(request.user, batch),
+        "import_verifiable": (
+            batch is not None
+            and import_verification_allowed(request.user, batch)
+            and selectors.import_has_unchecked_claims(user=request.user, batch=batch)
+        ),
         "import_verification": (
             selectors.import_verification_latest(user=request.user, batch=batch)
             if batch is not None and batch.kind == BatchKind.IMPORT

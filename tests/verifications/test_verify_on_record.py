@@ -153,6 +153,17 @@ def test_imported_claims_are_checked_by_themselves(
     again = clerk_client.post(reverse("import_verify", args=[imported.pk]), follow=True)
     assert Batch.objects.filter(kind=BatchKind.VERIFICATION).count() == 1
     assert "déjà vérifiées ou en cours de vérification" in again.text
+    # Once every claim has its verdict, it is no longer offered (it was, for nothing).
+    pages = [
+        reverse("batch_detail", args=[imported.pk]),
+        reverse("applicant_list") + f"?batch={imported.pk}",
+    ]
+    claims.update(verdict="confirmed")
+    for url in pages:
+        assert 'id="import-verify"' not in clerk_client.get(url).text, url
+    claims.filter(pk=claims.first().pk).update(verdict="")
+    for url in pages:
+        assert 'id="import-verify"' in clerk_client.get(url).text, url
 
 
 @pytest.mark.usefixtures("eager")

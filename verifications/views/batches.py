@@ -156,7 +156,9 @@ def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
         context["applicant_count"] = admissions_selectors.applicant_search(
             user=request.user, batch_id=batch.pk
         ).count()
-        context["import_verifiable"] = import_verification_allowed(request.user, batch)
+        context["import_verifiable"] = import_verification_allowed(
+            request.user, batch
+        ) and admissions_selectors.import_has_unchecked_claims(user=request.user, batch=batch)
         context["import_verification"] = admissions_selectors.import_verification_latest(
             user=request.user, batch=batch
         )

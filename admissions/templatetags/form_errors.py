@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms, template
 from django.forms.boundfield import BoundField
+from django.utils.translation import gettext
 
 
 register = template.Library()
@@ -47,4 +48,16 @@ def error_summary(*items: Any) -> dict[str, Any]:
             for field in form
             for message in field.errors
         ]
+    for error in errors:
+        error["text"] = _error_text(error)
     return {"errors": errors}
+
+
+def _error_text(error: dict[str, Any]) -> str:
+    """ "Groupe — Champ : message" with the language's punctuation ("Field: message" in
+    English), a label's own final period dropped before the colon."""
+    named = " — ".join(str(part) for part in (error["group"], error["label"]) if part)
+    if not named:
+        return str(error["message"])
+    named = named.rstrip(".")
+    return gettext("%(label)s : %(value)s") % {"label": named, "value": error["message"]}

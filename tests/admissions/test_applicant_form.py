@@ -75,3 +75,31 @@ def test_a_started_section_is_still_required_as_a_whole(clerk_client):
     summary = html.unescape(region(page, "error-summary"))
     assert 'href="#id_cvec-code"' in summary
     assert "Ce champ est obligatoire." in summary
+
+
+def test_the_summary_is_punctuated_in_the_pages_language(clerk_client):
+    """ "First given name : This field is required." was French punctuation in English (seen
+    on make run, the erase page's "…data. : This field…" too)."""
+    page = html.unescape(
+        region(_post(clerk_client, **{**IDENTITY, "first_name_1": ""}), "error-summary")
+    )
+    assert "Premier prénom : Ce champ est obligatoire." in page
+    clerk_client.cookies["django_language"] = "en"
+    page = html.unescape(
+        region(_post(clerk_client, **{**IDENTITY, "first_name_1": ""}), "error-summary")
+    )
+    assert "First given name: This field is required." in page
+    assert " : " not in page
+
+
+def test_a_label_ending_with_a_period_loses_it_before_the_colon(client):
+    """The erase page's confirmation box: "I confirm … data." then ": This field is required."."""
+    from tests.factories import ApplicantFactory, UserFactory
+
+    admin = UserFactory(institution_admin=True)
+    applicant = ApplicantFactory(institution=admin.institution)
+    client.force_login(admin)
+    response = client.post(reverse("applicant_erase", args=[applicant.pk]), {})
+    summary = html.unescape(region(response.text, "error-summary"))
+    assert "des données de ce candidat. :" not in summary
+    assert "des données de ce candidat : Ce champ est obligatoire." in summary

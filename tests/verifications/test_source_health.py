@@ -382,3 +382,17 @@ def test_the_dashboard_says_what_each_rate_counts(clerk, clerk_client):
     uses = re.findall(r"<div>([^<]*)</div>", row)
     assert "par jeton : 1 / 20 par s" in uses
     assert "par adresse IP : 1 / 1\u202f000 par min" in uses
+
+
+def test_in_english_the_rates_and_the_last_error_are_punctuated_as_english(clerk, clerk_client):
+    """ "per IP address : 0 / 1,000" was French punctuation in English (seen on make run)."""
+    assert get_limiter().acquire(Source.CVEC).granted
+    _attempt(clerk.institution, Source.CERTIFINFO, outcome=AttemptOutcome.UNAVAILABLE)
+    clerk_client.cookies["django_language"] = "en"
+
+    page = clerk_client.get(reverse("home")).text
+
+    assert re.search(r"<div>[^<]*\w: 1 / 5 per s</div>", _row(page, "cvec")), _row(page, "cvec")
+    certifinfo = _row(page, Source.CERTIFINFO).split("<td")[-1]
+    assert re.search(r"\d\d/\d\d/\d{4} \d\d:\d\d: Unavailable", certifinfo), certifinfo
+    assert " : " not in _row(page, "cvec") + certifinfo

@@ -221,7 +221,7 @@ def _day_start(day: date) -> datetime:
 
 # A batch's pause, resume and re-run: the ``change`` detail of the edits they were before they
 # had their own actions (2026-12).
-_BATCH_CHANGES = {
+_BATCH_CHANGES: dict[str, str] = {
     AuditAction.BATCH_PAUSED: "paused",
     AuditAction.BATCH_RESUMED: "resumed",
     AuditAction.BATCH_RERUN: "rerun_failed",

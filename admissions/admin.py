@@ -4,6 +4,7 @@ Audit events are read-only; credentials are write-only (the form takes a new tok
 shows only whether one is set, its fingerprint and expiry).
 """
 
+import ipaddress
 from typing import Any
 
 from django import forms
@@ -18,7 +19,7 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
-from django.db.models import Prefetch, QuerySet, TextField
+from django.db.models import GenericIPAddressField, Prefetch, QuerySet, TextField
 from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -146,17 +147,48 @@ def _integer_in_range(text: str, bounds: tuple[int, int]) -> bool:
     return parse_int(text, low=max(low, 0), high=high) is not None
 
 
+def _address_lookup(model: Any, key: str) -> str | None:
+    """The lookup when ``key`` compares an IP address column of the model with the value
+    (PostgreSQL's ``inet`` refuses anything but an address)."""
+    name, _sep, rest = key.partition("__")
+    try:
+        field = model._meta.get_field(name)
+    except FieldDoesNotExist:
+        return None
+    if not isinstance(field, GenericIPAddressField):
+        return None
+    lookup = rest or "exact"
+    return lookup if lookup in _NUMBER_LOOKUPS | _LIST_LOOKUPS else None
+
+
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 class BoundedChangeList(ChangeList):
     """A changelist whose query string filters integer columns only with numbers in their
     range: ``?batch__id__exact=9999999999999999999999999`` (or ``?institution=²``) is an
     invalid filter, which the admin answers as it answers any (a redirect to ``?e=1``), not a
     database error (a 500). So is a ``__range`` filter, which no page of the admin writes and
-    which Django passes on unsplit (``?birth_name__range=abc``: as many bounds as letters)."""
+    which Django passes on unsplit (``?birth_name__range=abc``: as many bounds as letters), a
+    value holding a NUL (PostgreSQL's text and JSON refuse it), and an IP address column
+    compared with what is not an address."""
 
     def get_filters(self, request: HttpRequest) -> Any:
         for key, values in self.get_filters_params().items():
-            if key.endswith("__range"):
+            listed = values if isinstance(values, list) else [values]
+            if key.endswith("__range") or any("\x00" in value for value in listed):
                 raise IncorrectLookupParameters(key)
+            if (address := _address_lookup(self.model, key)) is not None:
+                for value in listed:
+                    items = value.split(",") if address in _LIST_LOOKUPS else [value]
+                    if not all(_is_address(item) for item in items):
+                        raise IncorrectLookupParameters(key)
+                continue
             found = _integer_lookup(self.model, key)
             if found is None:
                 continue
@@ -175,6 +207,13 @@ class BoundedLookupsMixin:
 
     def get_changelist(self, request: HttpRequest, **kwargs: Any) -> type[ChangeList]:
         return BoundedChangeList
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet[Any], search_term: str
+    ) -> tuple[QuerySet[Any], bool]:
+        if "\x00" in search_term:  # PostgreSQL's text refuses it: no row holds one
+            return queryset.none(), False
+        return super().get_search_results(request, queryset, search_term)  # type: ignore[misc]
 
     def response_action(
         self, request: HttpRequest, queryset: QuerySet[Any], *args: Any, **kwargs: Any

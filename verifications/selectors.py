@@ -13,7 +13,7 @@ from django.utils import timezone
 
 from admissions.access import import_verification_allowed
 from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict, claim_kind_order
-from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
+from admissions.models import Applicant, Batch, Claim, Institution, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
 from verifications.enums import (
@@ -82,6 +82,13 @@ class ClaimCard:
     claim: Claim
     requests: list[VerificationRequest] = field(default_factory=list)  # newest first
     attempts_by_request: dict[int, list[VerificationAttempt]] = field(default_factory=dict)
+    # The institution checks claims as soon as they are recorded, and this one was just typed,
+    # edited or reset: its check is on its way (``ON_RECORD_WAIT``), the card follows it.
+    check_expected: bool = False
+
+    @property
+    def polling(self) -> bool:
+        return self.in_progress or self.check_expected
 
     @cached_property
     def running(self) -> VerificationRequest | None:
@@ -215,7 +222,20 @@ class ClaimCard:
         return bool(self.claim.verdict)
 
 
-_CLAIM_STATE = ("pk", "verdict", "verdict_reason", "verified_at", "valid_until", "question_digest")
+_CLAIM_STATE = (
+    "pk",
+    "verdict",
+    "verdict_reason",
+    "verified_at",
+    "valid_until",
+    "question_digest",
+    "updated_at",
+)
+# How long after a claim is typed, edited or reset its card waits for the check its
+# institution asks for as soon as claims are recorded (sent by a task once the write commits:
+# the page that follows the write may come first). A broker down longer leaves it "not
+# checked", as ``admissions.verify_on_record`` says, and the card stops asking.
+ON_RECORD_WAIT = timedelta(seconds=60)
 
 
 def claim_cards(*, user: User, claims: list[Claim]) -> list[ClaimCard]:
@@ -241,6 +261,21 @@ def claim_cards(*, user: User, claims: list[Claim]) -> list[ClaimCard]:
         for name in _CLAIM_STATE[1:]:
             setattr(claim, name, row[name])
     cards = [ClaimCard(claim=claim, requests=by_claim[claim.pk]) for claim in claims]
+    since = timezone.now() - ON_RECORD_WAIT
+    waiting = [
+        card
+        for card in cards
+        if not card.in_progress
+        and not card.claim.verdict
+        and card.claim.updated_at is not None
+        and card.claim.updated_at >= since
+    ]
+    if (
+        waiting
+        and Institution.objects.filter(pk=user.institution_id, verify_on_record=True).exists()
+    ):
+        for card in waiting:
+            card.check_expected = True
     shown = [card.running or card.answer for card in cards]
     attempts: dict[int, list[VerificationAttempt]] = {}
     ids = [request.pk for request in shown if request is not None]

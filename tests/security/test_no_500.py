@@ -381,10 +381,11 @@ def test_no_admin_query_string_answers_500(staff_client, name):
             raise AssertionError(f"GET {url} {params!r}: {type(exc).__name__}: {exc}") from exc
         assert response.status_code != 500, f"GET {url} {params!r}: 500"
 
-    # Each field and lookup with each probe (past every integer column, a superscript digit,
-    # the first day of the calendar).
+    # Each field and lookup with a number past every integer column and a NUL, which
+    # PostgreSQL's text, JSON and inet refuse (the other probes come with the generated values:
+    # the walk over every field stays within a minute on PostgreSQL).
     for key in keys:
-        for probe in PROBES:
+        for probe in ["9" * 25, "\x00"]:
             with transaction.atomic():
                 get({key: probe})
                 transaction.set_rollback(True)

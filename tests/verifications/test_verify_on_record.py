@@ -245,3 +245,24 @@ def test_the_institution_admin_switches_it_on_and_it_is_audited(client):
     client.post(URL, _form())
     admin.institution.refresh_from_db()
     assert admin.institution.verify_on_record is False
+
+
+def test_a_card_follows_the_check_on_its_way_after_a_write(clerk, clerk_client):
+    """The check is asked for by a task once the write commits: the page that follows the
+    write may come first. Its card polls for a minute, so the check shows up live; without the
+    setting, or later, it does not poll (seen in the browser test on a busy machine)."""
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tests.factories import ClaimFactory
+
+    claim = ClaimFactory(applicant__institution=clerk.institution, verdict="")
+    url = reverse("claim_card", args=[claim.pk])
+    assert 'hx-trigger="every 2s"' not in clerk_client.get(url).text  # setting off
+    _switch_on(clerk.institution)
+    assert 'hx-trigger="every 2s"' in clerk_client.get(url).text
+    page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
+    assert f'hx-get="{url}" hx-trigger="every 2s"' in page
+    Claim.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=2))
+    assert 'hx-trigger="every 2s"' not in clerk_client.get(url).text  # no check came: stop

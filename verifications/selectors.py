@@ -270,9 +270,11 @@ def claim_cards(*, user: User, claims: list[Claim]) -> list[ClaimCard]:
         and card.claim.updated_at is not None
         and card.claim.updated_at >= since
     ]
+    institution_id = user.institution_id
     if (
         waiting
-        and Institution.objects.filter(pk=user.institution_id, verify_on_record=True).exists()
+        and institution_id is not None
+        and Institution.objects.filter(pk=institution_id, verify_on_record=True).exists()
     ):
         for card in waiting:
             card.check_expected = True

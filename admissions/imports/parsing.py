@@ -239,7 +239,10 @@ def _first_name_column(error: ValidationError, first_names: list[str]) -> str:
 
 
 def existing_references(institution: Institution, references: list[str]) -> set[str]:
-    """Which of ``references`` the institution already has (one query per 10,000)."""
+    """Which of ``references`` the institution already has (one query per 10,000). A reference
+    holding a NUL is already refused by its format check, and PostgreSQL cannot even compare
+    it: it is not looked up."""
+    references = [reference for reference in references if "\x00" not in reference]
     existing: set[str] = set()
     for start in range(0, len(references), _EXISTING_CHUNK):
         chunk = references[start : start + _EXISTING_CHUNK]

@@ -8,6 +8,7 @@ each query with one indexed condition.
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
@@ -101,6 +102,12 @@ class InstitutionCredential(models.Model):
         return f"{self.institution} / {self.get_source_display()}"
 
 
+# The username of an API key's service account (api.models.ApiKey.user) starts with this. A
+# person's username never does: the username validator refuses ":", and people are created
+# through it (services.user_create, the back-office's forms).
+API_KEY_USERNAME_PREFIX = "apikey:"
+
+
 class User(AbstractUser):
     institution = models.ForeignKey(
         Institution,
@@ -125,6 +132,19 @@ class User(AbstractUser):
                 ),
             ),
         ]
+
+    @property
+    def is_api_key(self) -> bool:
+        """Whether this is an API key's service account, not a person: it has no usable
+        password, cannot sign in to the pages, and is not listed among the people."""
+        return self.username.startswith(API_KEY_USERNAME_PREFIX)
+
+    def get_full_name(self) -> str:
+        """A person's name; an API key's service account reads « clé API « SI scolarité » »
+        (its first name holds the key's name), wherever the pages and the trail name actors."""
+        if self.is_api_key:
+            return gettext("clé API « %(name)s »") % {"name": self.first_name}
+        return super().get_full_name()
 
     @property
     def is_supervisor(self) -> bool:

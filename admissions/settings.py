@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "admissions",
     "verifications",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -71,6 +72,9 @@ MIDDLEWARE = [
     "admissions.session_security.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Under /api/ only: body size and type, Idempotency-Key replays, RateLimit-* headers, and
+    # every error answered as application/problem+json (in the language LocaleMiddleware chose).
+    "api.middleware.ApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -173,6 +177,15 @@ VIGIE_LOGIN_FAILURE_LIMIT = env.int("VIGIE_LOGIN_FAILURE_LIMIT", default=5)
 VIGIE_LOGIN_IP_FAILURE_LIMIT = env.int("VIGIE_LOGIN_IP_FAILURE_LIMIT", default=30)
 VIGIE_LOGIN_LOCKOUT_SECONDS = env.int("VIGIE_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
 AUTHENTICATION_BACKENDS = ["admissions.login_throttle.LoginThrottleBackend"]
+
+# The integration API (api/): requests per key per window (api/ratelimit.py), the largest body
+# a request may send, how long an Idempotency-Key's first answer is replayed, and the default
+# lifetime of a new key.
+VIGIE_API_RATE_LIMIT = env.int("VIGIE_API_RATE_LIMIT", default=600)
+VIGIE_API_RATE_WINDOW_SECONDS = env.int("VIGIE_API_RATE_WINDOW_SECONDS", default=60)
+VIGIE_API_MAX_BODY_BYTES = env.int("VIGIE_API_MAX_BODY_BYTES", default=1024 * 1024)
+VIGIE_API_IDEMPOTENCY_HOURS = 24
+VIGIE_API_KEY_DEFAULT_DAYS = 365
 
 # --- Internationalisation -------------------------------------------------------------------
 

@@ -18,11 +18,13 @@ For each entry:
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from admissions.enums import BatchKind, ClaimKind, Role
 from admissions.models import AuditEvent, Batch, Institution
@@ -45,6 +47,8 @@ LOGIN = "302 to login"
 # Routes not in the matrix, and why. Anything else without an entry fails the walk.
 SKIPPED_NAMESPACES = {
     "admin": "Django admin: staff only, its own login; tested in tests/security/test_backoffice.py",
+    "api-v1": "the integration API: keys, not sessions; its own matrix, generated from the same "
+    "URL configuration, in tests/security/test_api_matrix.py",
 }
 SKIPPED_NAMES = {
     "set_language": "Django's i18n view: sets a language cookie, reads and shows no data",
@@ -369,6 +373,34 @@ ROUTES.update(
             lambda t: {**verification_batch(t), "file_format": "csv"},
             get=members(200, clerk=SUPERVISORS_ONLY),
             post=NOT_ALLOWED,
+        ),
+    }
+)
+
+
+def api_key(t: Tenant) -> dict[str, Any]:
+    from api.services import api_key_create
+
+    admin = UserFactory(institution=t.institution, role=Role.INSTITUTION_ADMIN)
+    created = api_key_create(
+        acting_user=admin,
+        name="SI",
+        scopes=["read"],
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+    return {"key_id": created.api_key.pk}
+
+
+ADMINS_ONLY = {**members(200, clerk=403), SUPERVISOR: 403}
+
+# Landed with the integration API (issue 16): its pages. The API itself: test_api_matrix.py.
+ROUTES.update(
+    {
+        # The reference page reads no data: open to all, like the OpenAPI document.
+        "api_docs": route(get=everyone(200), post=NOT_ALLOWED),
+        "api_keys": route(get=ADMINS_ONLY, post={**members(400, clerk=403), SUPERVISOR: 403}),
+        "api_key_revoke": route(
+            api_key, get=ADMINS_ONLY, post={**members(302, clerk=403), SUPERVISOR: 403}
         ),
     }
 )

@@ -193,5 +193,6 @@ def person_label(user: Any) -> str:
     if user is None:
         return str(_("Vigie"))
     name = user.get_full_name() or user.get_username()
-    role = choice_label(Role, user.role) if getattr(user, "institution_id", None) else ""
+    person = getattr(user, "institution_id", None) and not user.is_api_key
+    role = choice_label(Role, user.role) if person else ""
     return f"{name} ({role})" if role else name

@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    # For its static files only: Swagger UI's assets (the API's reference page, api/views.py).
+    "ninja",
     "admissions",
     "verifications",
     "api",

@@ -55,7 +55,35 @@ ERRORS: dict[int, Any] = {
     429: Problem,
 }
 
-api = NinjaAPI(
+
+class VigieApi(NinjaAPI):
+    def get_openapi_schema(self, *args: Any, **kwargs: Any) -> Any:
+        """ninja's document, plus what the middleware does around the operations: errors
+        are ``application/problem+json``, writes take an ``Idempotency-Key``."""
+        schema = super().get_openapi_schema(*args, **kwargs)
+        for operations in schema.get("paths", {}).values():
+            for method, operation in operations.items():
+                for status, response in operation.get("responses", {}).items():
+                    content = response.get("content", {})
+                    if int(status) >= 400 and "application/json" in content:
+                        content["application/problem+json"] = content.pop("application/json")
+                if method in {"post", "put", "patch"}:
+                    operation.setdefault("parameters", []).append(IDEMPOTENCY_PARAMETER)
+        return schema
+
+
+IDEMPOTENCY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Rejouer une écriture sans risque : la même clé et le même corps rendent la première "
+        "réponse (24 h) ; la même clé avec un autre corps est refusée (409)."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+
+api = VigieApi(
     title="Vigie",
     version="1",
     description=(

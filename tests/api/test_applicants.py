@@ -177,3 +177,80 @@ def test_keys_of_another_institution_see_nothing_of_ours(api, institution):
     other_admin = UserFactory(institution=InstitutionFactory(), role="institution_admin")
     theirs = ApiClient(make_key(other_admin).secret)
     assert theirs.get("/api/v1/applicants").json()["items"] == []
+
+
+def test_cursor_pages_see_every_row_once_while_rows_are_inserted_and_changed(api, institution):
+    originals = [ApplicantFactory(institution=institution).pk for _ in range(7)]
+    seen: list[int] = []
+    inserted: list[int] = []
+    cursor = ""
+    while True:
+        body = api.get("/api/v1/applicants", {"limit": 3, "cursor": cursor}).json()
+        seen += [a["id"] for a in body["items"]]
+        # Between two pages, another system adds an applicant and edits one already listed.
+        inserted.append(ApplicantFactory(institution=institution).pk)
+        if len(seen) == 3:
+            Applicant.objects.get(pk=seen[0]).save()  # auto_now: updated now
+        cursor = body["next_cursor"]
+        if cursor is None:
+            break
+    assert set(originals) <= set(seen)
+    # Nothing is skipped: every row that existed before the last page was read is listed,
+    # each once, but the one edited while paging, listed again after its change.
+    assert seen.count(seen[0]) == 2
+    assert all(seen.count(pk) == 1 for pk in seen if pk != seen[0])
+    assert set(inserted[:-1]) <= set(seen)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cursor_pages_under_concurrent_inserts_from_another_connection(admin):
+    import threading
+
+    from django.db import connection
+
+    from tests.factories import ApplicantFactory as Factory
+
+    api = ApiClient(make_key(admin).secret)
+    originals = {Factory(institution=admin.institution).pk for _ in range(12)}
+    stop = threading.Event()
+    inserted: list[int] = []
+
+    def insert() -> None:
+        try:
+            while not stop.is_set():
+                inserted.append(Factory(institution=admin.institution).pk)
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=insert)
+    writer.start()
+    try:
+        pages = _all_pages_until(api, originals)
+    finally:
+        stop.set()
+        writer.join()
+    seen = [pk for page in pages for pk in page]
+    assert len(seen) == len(set(seen)), "a row was listed twice"
+    assert originals <= set(seen), "a row that existed before paging was skipped"
+    assert inserted, "the writer inserted nothing while the client paged"
+
+
+def _all_pages_until(api, originals: set[int]) -> list[list[int]]:
+    """Pages until every original was listed and a page came back with no cursor, or 200
+    pages (the writer keeps inserting, so the list may never end)."""
+    pages, cursor = [], ""
+    for _ in range(200):
+        body = api.get("/api/v1/applicants", {"limit": 5, "cursor": cursor}).json()
+        pages.append([a["id"] for a in body["items"]])
+        cursor = body["next_cursor"]
+        if cursor is None or originals <= {pk for page in pages for pk in page}:
+            break
+    return pages
+
+
+def test_updated_since_lists_only_later_changes(api, institution):
+    old = ApplicantFactory(institution=institution)
+    Applicant.objects.filter(pk=old.pk).update(updated_at="2020-01-01T00:00:00Z")
+    new = ApplicantFactory(institution=institution)
+    body = api.get("/api/v1/applicants", {"updated_since": "2021-01-01T00:00:00Z"}).json()
+    assert [a["id"] for a in body["items"]] == [new.pk]

@@ -194,3 +194,15 @@ def test_rate_limit_headers_and_429(api, settings):
     _problem(refused, 429)
     assert refused["RateLimit-Remaining"] == "0"
     assert 1 <= int(refused["Retry-After"]) <= 60
+
+
+def test_writes_need_no_csrf_token_a_key_is_not_a_cookie(key):
+    client = Client(enforce_csrf_checks=True, HTTP_AUTHORIZATION=f"Bearer {key.secret}")
+    response = client.post("/api/v1/applicants", IDENTITY, content_type="application/json")
+    assert response.status_code == 201, response.content
+
+
+def test_a_session_cookie_alone_opens_nothing(admin):
+    client = Client()
+    client.force_login(admin)
+    _problem(client.get("/api/v1/applicants"), 401)

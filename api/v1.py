@@ -211,6 +211,26 @@ def applicant_update(request: HttpRequest, applicant_id: str, payload: Applicant
     return _out(_fresh(user, applicant))
 
 
+@applicants.patch(
+    "/by-reference/{file_reference}",
+    response={200: ApplicantOut, **ERRORS},
+    auth=WRITE,
+    url_name="applicant_by_reference",
+)
+def applicant_update_by_reference(
+    request: HttpRequest, file_reference: str, payload: ApplicantUpdate
+) -> Any:
+    user = _user(request)
+    applicant = selectors.applicant_get_by_reference(user=user, file_reference=file_reference)
+    services.applicant_update(
+        acting_user=user,
+        applicant=applicant,
+        changes=payload.model_dump(exclude_unset=True),
+        ip=client_ip(request),
+    )
+    return _out(_fresh(user, applicant))
+
+
 def _claim_out(claim: Claim) -> ClaimOut:
     return ClaimOut.model_validate(claim, from_attributes=True)
 

@@ -254,3 +254,13 @@ def test_updated_since_lists_only_later_changes(api, institution):
     new = ApplicantFactory(institution=institution)
     body = api.get("/api/v1/applicants", {"updated_since": "2021-01-01T00:00:00Z"}).json()
     assert [a["id"] for a in body["items"]] == [new.pk]
+
+
+def test_update_by_reference_including_the_reference_itself(api, institution):
+    applicant = ApplicantFactory(institution=institution, file_reference="OLD-1")
+    response = api.patch("/api/v1/applicants/by-reference/OLD-1", {"file_reference": "NEW-1"})
+    assert response.status_code == 200, response.content
+    assert response.json()["file_reference"] == "NEW-1"
+    applicant.refresh_from_db()
+    assert applicant.file_reference == "NEW-1"
+    assert api.get("/api/v1/applicants/by-reference/OLD-1").status_code == 404

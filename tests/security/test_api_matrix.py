@@ -72,7 +72,9 @@ API_ROUTES: dict[str, ApiRoute] = {
     "applicant": ApiRoute(
         _applicant, {"GET": ("read", None), "PATCH": ("write", {"usage_name": "Autre"})}
     ),
-    "applicant_by_reference": ApiRoute(_reference, {"GET": ("read", None)}),
+    "applicant_by_reference": ApiRoute(
+        _reference, {"GET": ("read", None), "PATCH": ("write", {"usage_name": "Autre"})}
+    ),
     "applicant_claims": ApiRoute(
         _applicant, {"GET": ("read", None), "POST": ("write", _NEW_CLAIM)}
     ),

@@ -105,6 +105,8 @@ class AuditAction(models.TextChoices):
     LOGGED_OUT = "logged_out", _("Déconnexion")
     LOGIN_FAILED = "login_failed", _("Échec de connexion")
     CREDENTIAL_EXPIRY_WARNED = "credential_expiry_warned", _("Avertissement d'expiration de jeton")
+    CERTIFICATE_ISSUED = "certificate_issued", _("Certificat délivré")
+    CERTIFICATE_CHECKED = "certificate_checked", _("Certificat contrôlé")
 
 
 def choice_label(choices: type[models.TextChoices], value: str) -> str:

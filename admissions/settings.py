@@ -172,6 +172,8 @@ VIGIE_AUDIT_VIEW_WINDOW_SECONDS = env.int("VIGIE_AUDIT_VIEW_WINDOW_SECONDS", def
 VIGIE_LOGIN_FAILURE_LIMIT = env.int("VIGIE_LOGIN_FAILURE_LIMIT", default=5)
 VIGIE_LOGIN_IP_FAILURE_LIMIT = env.int("VIGIE_LOGIN_IP_FAILURE_LIMIT", default=30)
 VIGIE_LOGIN_LOCKOUT_SECONDS = env.int("VIGIE_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Checks of certificates one address may make per hour on the public page (0: no limit).
+VIGIE_CERTIFICATE_CHECKS_PER_HOUR = env.int("VIGIE_CERTIFICATE_CHECKS_PER_HOUR", default=30)
 AUTHENTICATION_BACKENDS = ["admissions.login_throttle.LoginThrottleBackend"]
 
 # --- Internationalisation -------------------------------------------------------------------
@@ -233,6 +235,13 @@ if not DEBUG:
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 if not DEBUG and not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured("Set FIELD_ENCRYPTION_KEY: credentials are encrypted at rest.")
+
+# Ed25519 keys (comma-separated, newest first) that sign verification certificates; every key's
+# public half is published at /.well-known/vigie-signing-keys.json (admissions/signing.py). Generate
+# one with `python manage.py generate_signing_key`. In DEBUG a key is derived from SECRET_KEY.
+VIGIE_SIGNING_KEYS = env.list("VIGIE_SIGNING_KEYS", default=[])
+if not DEBUG and not VIGIE_SIGNING_KEYS:
+    raise ImproperlyConfigured("Set VIGIE_SIGNING_KEYS: verification certificates are signed.")
 
 # --- Caches and Redis -----------------------------------------------------------------------
 

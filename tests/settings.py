@@ -56,6 +56,7 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 LANGUAGE_CODE = "fr"
 # pytest-django runs tests with DEBUG off, where a real key is required.
 FIELD_ENCRYPTION_KEY = ["3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs="]
+VIGIE_SIGNING_KEYS = ["1kSkvrCuekRe0jjT6bUu3txpM2xdYLmqoU5ttjG-Auo"]
 # Serve static files from the source folders (no collectstatic before tests), as in development.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "k7#Qm2!vZp9@Lx4&Rt8^Wn3*Yb6(Hc1)Jd5-Fg0+Se7_Ua2=Ti9Ko4Ml8Nq1Pr6Vs3",
     "DJANGO_ALLOWED_HOSTS": "vigie.example.org",
     "FIELD_ENCRYPTION_KEY": "Jm2zQ3Yl9Zy7X9vJmV0nq2w0Jc8R6jK4g1Yw3oBq0Xo=",
+    "VIGIE_SIGNING_KEYS": "HA5eVJ6FQ2mMiQ3y6cN0Dq1wC7s0qHqkX8qS8yx3b1U",
     "DATABASE_URL": "postgres://vigie@127.0.0.1:5432/vigie",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
 }

@@ -305,3 +305,18 @@ class BatchCohortForm(PlainTextForm, forms.Form):
             "needs_me": data.get("needs_me", False),
             "kinds": data.get("kinds") or [],
         }
+
+
+class CertificateCheckForm(PlainTextForm, forms.Form):
+    """The public page's question: a certificate's number and its check code, as printed."""
+
+    number = forms.CharField(
+        label=_("Numéro du certificat"),
+        max_length=32,
+        help_text=_("Par exemple VC-7K3Q-9XDM, en haut du certificat."),
+    )
+    code = forms.CharField(
+        label=_("Code de contrôle"),
+        max_length=16,
+        help_text=_("Les 8 caractères imprimés à côté du numéro."),
+    )

@@ -264,3 +264,50 @@ class VerdictChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim_id}: {self.previous_verdict} -> {self.verdict}"
+
+
+class Certificate(models.Model):
+    """A signed certificate of one check (a source's verdict, or a person's decision): the PDF
+    anyone can authenticate (docs/CERTIFICATES.md).
+
+    ``payload`` is the exact signed text (canonical JSON): the PDF is rebuilt from it, in French
+    or English, and always carries the same signed bytes. It names the applicant (name and file
+    reference only), so erasing the applicant blanks it; the certificate then reads "revoked"
+    online, and the rest of the row (the verdict and the signature's digest) stays as the trace
+    of what was issued.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    request = models.OneToOneField(
+        VerificationRequest,
+        on_delete=models.SET_NULL,
+        related_name="certificate",
+        null=True,
+        blank=True,
+    )
+    # Random, not a sequence: numbers say nothing of how many were issued, and a guess finds
+    # nothing without the code printed beside it.
+    number = models.CharField(_("numéro"), max_length=16, unique=True)
+    # Derived from the signature, printed on the certificate; asked with the number online.
+    code = models.CharField(_("code de contrôle"), max_length=8)
+    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict)
+    payload = models.TextField(_("contenu signé"), blank=True)
+    payload_digest = models.CharField(_("empreinte du contenu"), max_length=64)
+    key_id = models.CharField(_("clé"), max_length=16)
+    signature = models.CharField(_("signature"), max_length=100)
+    issued_at = models.DateTimeField(_("délivré le"), auto_now_add=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    # Set when the applicant is erased: the certificate no longer vouches for anything.
+    erased_at = models.DateTimeField(_("effacé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("certificat de vérification")
+        verbose_name_plural = _("certificats de vérification")
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number

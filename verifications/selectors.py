@@ -16,6 +16,7 @@ from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict,
 from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
+from verifications.certificates.rules import certifiable
 from verifications.enums import (
     OPEN_STATES,
     PERSON_TRIGGERS,
@@ -156,6 +157,15 @@ class ClaimCard:
         """What gave the claim its current verdict: a person's decision, a variant the source
         found, else the source's answer."""
         return self.decision or self.variant_verdict or self.answer
+
+    @property
+    def certifiable(self) -> VerificationRequest | None:
+        """The check a certificate may vouch for now (docs/CERTIFICATES.md): the one that gives
+        the claim its verdict, finished, about the declaration as it stands."""
+        request = self.request
+        if self.in_progress or request is None or not certifiable(request, self.claim):
+            return None
+        return request
 
     @property
     def attempts(self) -> list[VerificationAttempt]:

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verifications.views import batches, claims, dashboard, retention
+from verifications.views import batches, certificates, claims, dashboard, retention
 
 
 urlpatterns = [
@@ -25,6 +25,24 @@ urlpatterns = [
         "declarations/<id:claim_id>/variantes/<id:request_id>/corriger/",
         claims.claim_variant_correct,
         name="claim_variant_correct",
+    ),
+    # Verification certificates (docs/CERTIFICATES.md): the PDF for members, the public check
+    # (no login), and the published signing keys.
+    path(
+        "declarations/<id:claim_id>/certificat.pdf",
+        certificates.claim_certificate,
+        name="claim_certificate",
+    ),
+    path("certificats/", certificates.certificate_public, name="certificate_public"),
+    path(
+        "certificats/<str:number>/<str:code>/",
+        certificates.certificate_public_direct,
+        name="certificate_public_direct",
+    ),
+    path(
+        ".well-known/vigie-signing-keys.json",
+        certificates.signing_keys,
+        name="signing_keys",
     ),
     # Retention area: settings, verdict-change notices, GDPR export and erasure.
     path(

@@ -189,6 +189,18 @@ ROUTES: dict[str, Route] = {
     "healthz": route(get=everyone(200), post=NOT_ALLOWED),
     "readyz": route(get=everyone(200), post=NOT_ALLOWED),
     "metrics": route(get=everyone(404), post=NOT_ALLOWED),
+    # Certificates (docs/CERTIFICATES.md): a claim never checked has none (back to its page
+    # with a message); the public check and the signing keys need no login and show nothing
+    # of an institution's data to a guess.
+    "claim_certificate": route(claim, get=members(302), post=NOT_ALLOWED),
+    "certificate_public": route(get=everyone(200), post=NOT_ALLOWED),
+    "certificate_public_direct": route(
+        lambda t: {"number": "VC-0000-0000", "code": "AAAAAAAA"},
+        ids=False,
+        get=everyone(200),
+        post=NOT_ALLOWED,
+    ),
+    "signing_keys": route(get=everyone(200), post=NOT_ALLOWED),
     # a redirect to /static/favicon.svg, for pages that do not link it (the back-office's)
     "favicon": route(get=everyone(302), post=NOT_ALLOWED),
 }

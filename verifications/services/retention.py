@@ -38,6 +38,7 @@ from admissions.models import Applicant, AuditEvent, Claim, Institution, User
 from verifications import freshness
 from verifications.enums import RequestState
 from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.services.certificates import certificates_erase
 from verifications.services.policies import institution_policy_get
 
 
@@ -142,6 +143,7 @@ def applicant_erase(
     institution = applicant.institution
     with purge_allowed():
         _purge_evidence(requests, now)
+        certificates_erase(requests, now)
         attempts, _detail = VerificationAttempt.objects.filter(request__in=requests).delete()
         VerdictChange.objects.filter(claim__in=claims).delete()
         request_count, _detail = requests.delete()

@@ -1,0 +1,22 @@
+"""Which checks a certificate may vouch for (pure)."""
+
+from typing import TYPE_CHECKING
+
+from verifications.enums import RequestState
+
+
+if TYPE_CHECKING:
+    from admissions.models import Claim
+    from verifications.models import VerificationRequest
+
+
+def certifiable(request: "VerificationRequest", claim: "Claim") -> bool:
+    """Whether ``request`` is a finished check that gives ``claim`` its verdict now: a source's
+    answer, a variant the source found, or a person's decision, about the declaration and
+    identity as they stand."""
+    return (
+        request.state == RequestState.DONE
+        and bool(request.verdict)
+        and request.verdict == claim.verdict
+        and (not request.question_digest or request.question_digest == claim.question_digest)
+    )

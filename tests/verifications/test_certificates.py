@@ -99,7 +99,8 @@ def test_a_confirmed_claim_gets_a_signed_certificate_that_states_the_check(
 
     text = page_text(document)
     assert "Certificat de vérification" in text
-    assert certificate.number in text and certificate.code in text
+    assert certificate.number in text
+    assert certificate.code in text
     assert "Verdict : Confirmé" in text
     assert claim.applicant.file_reference in text
     assert "Lycée Victor Hugo" in text
@@ -214,7 +215,7 @@ def test_certificate_verify_refuses_another_deployments_key(
 def test_certificate_verify_refuses_what_is_not_a_certificate(tmp_path):
     path = tmp_path / "x.pdf"
     path.write_bytes(b"%PDF-1.4 not really")
-    with pytest.raises(CommandError, match="not a readable PDF|not a Vigie certificate"):
+    with pytest.raises(CommandError, match=r"not a readable PDF|not a Vigie certificate"):
         call_command("certificate_verify", str(path))
 
 

@@ -327,3 +327,30 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditHead(AppendOnlyModel):
+    """An audit chain's head (its length and last hash), signed with the deployment's key each
+    night (``admissions.audit_heads``). ``audit_verify`` checks every signed head against the
+    chain: a history rewritten after a head was signed, even rehashed whole, no longer has that
+    hash at that row."""
+
+    chain = models.CharField(_("chaîne"), max_length=20)
+    seq = models.PositiveBigIntegerField(_("numéro"))
+    hash = models.CharField(_("empreinte"), max_length=64)
+    signed_at = models.DateTimeField(_("signée le"))
+    # The signed bytes (canonical JSON of chain, seq, hash and signed_at) and the signature.
+    payload = models.TextField(_("contenu signé"))
+    key_id = models.CharField(_("clé"), max_length=16)
+    signature = models.CharField(_("signature"), max_length=100)
+
+    class Meta:
+        verbose_name = _("tête de chaîne signée")
+        verbose_name_plural = _("têtes de chaîne signées")
+        ordering = ["chain", "-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="one_signed_head_per_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain} #{self.seq}"

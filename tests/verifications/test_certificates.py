@@ -6,6 +6,10 @@ sandbox over real HTTP."""
 
 import io
 import json
+import shutil
+import struct
+import subprocess
+import zlib
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -366,3 +370,82 @@ def test_openssl_verifies_the_attachments_as_docs_say(client, institution, clerk
         payload_bytes.replace(b"confirmed", b"rejected")
     )
     assert subprocess.run(command, cwd=tmp_path, capture_output=True).returncode != 0
+
+
+# --- As its reader sees it: page 1 rendered by a PDF viewer's engine (poppler), independent
+# of the library that wrote it -------------------------------------------------------------------
+
+
+def _poppler() -> None:
+    missing = [tool for tool in ("pdftoppm", "pdftotext") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"{', '.join(missing)} not installed (poppler-utils: .ci/browser-deps)")
+
+
+def _dark_share(png: bytes) -> float:
+    """The share of dark pixels of an 8-bit grey or RGB PNG, as pdftoppm writes them."""
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    width, height, depth, colour = struct.unpack(">IIBB", png[16:26])
+    assert depth == 8
+    channels = {0: 1, 2: 3}[colour]
+    data, position = b"", 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        if png[position + 4 : position + 8] == b"IDAT":
+            data += png[position + 8 : position + 8 + length]
+        position += 12 + length
+    raw = zlib.decompress(data)
+    stride = width * channels + 1  # one filter byte per row
+    previous = bytearray(width * channels)
+    dark = 0
+    for y in range(height):
+        kind = raw[y * stride]
+        line = bytearray(raw[y * stride + 1 : (y + 1) * stride])
+        for i in range(len(line)):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            upper_left = previous[i - channels] if i >= channels else 0
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xFF
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xFF
+            elif kind == 3:
+                line[i] = (line[i] + (left + up) // 2) & 0xFF
+            elif kind == 4:
+                p = left + up - upper_left
+                pa, pb, pc = abs(p - left), abs(p - up), abs(p - upper_left)
+                predictor = left if pa <= pb and pa <= pc else up if pb <= pc else upper_left
+                line[i] = (line[i] + predictor) & 0xFF
+        dark += sum(1 for x in range(0, len(line), channels) if line[x] < 128)
+        previous = line
+    return dark / (width * height)
+
+
+def test_page_one_renders_with_its_text_in_both_languages(client, institution, clerk, tmp_path):
+    _poppler()
+    claim = confirmed_claim(institution, by=clerk)
+    client.force_login(clerk)
+    for language, title, verdict in (
+        ("fr", "Certificat de vérification", "Verdict : Confirmé"),
+        ("en", "Verification certificate", "Verdict: Confirmed"),
+    ):
+        path = tmp_path / f"certificat-{language}.pdf"
+        path.write_bytes(download(client, claim, language))
+        subprocess.run(
+            ["pdftoppm", "-png", "-r", "40", "-f", "1", "-l", "1", "-singlefile",
+             str(path), str(tmp_path / language)],
+            check=True,
+        )  # fmt: skip
+        png = (tmp_path / f"{language}.png").read_bytes()
+        # A page with text and a QR code on it: not blank, not a black box.
+        assert 0.01 < _dark_share(png) < 0.5
+        text = subprocess.run(
+            ["pdftotext", "-layout", "-f", "1", "-l", "1", str(path), "-"],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        assert title in text
+        assert verdict in text
+        assert claim.applicant.file_reference in text
+        assert "VC-" in text

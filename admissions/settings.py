@@ -192,6 +192,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files Vigie writes for people to download later (a batch's certificates as a ZIP, built by a
+# worker): under var/ by default. With several hosts, web and workers must share it (a network
+# volume), or STORAGES["default"] must name a shared storage (docs/DEPLOYMENT.md).
+MEDIA_ROOT = env("VIGIE_MEDIA_ROOT", default=str(VAR_DIR / "files"))
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {

@@ -311,3 +311,39 @@ class Certificate(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class CertificateArchive(models.Model):
+    """A batch's certificates, one PDF per check in one ZIP, built by a worker in the background
+    (``verifications.services.certificates.certificate_archive_build``) with its progress shown
+    on the batch's page. The file lives in the default storage (``MEDIA_ROOT``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Prête")
+        FAILED = "failed", _("Échouée")
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="certificate_archives")
+    language = models.CharField(_("langue"), max_length=2, default="fr")
+    state = models.CharField(_("état"), max_length=16, choices=State, default=State.PENDING)
+    total = models.PositiveIntegerField(_("certificats à produire"), default=0)
+    done = models.PositiveIntegerField(_("certificats produits"), default=0)
+    file = models.FileField(_("fichier"), upload_to="certificate-archives/", blank=True)
+    # The public check page's address as the person asking reached Vigie (the worker has no
+    # request to build it from): printed on each certificate.
+    verify_url = models.CharField(_("adresse de vérification"), max_length=300)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("demandée le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("archive de certificats")
+        verbose_name_plural = _("archives de certificats")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.language} {self.state}"

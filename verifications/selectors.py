@@ -26,6 +26,7 @@ from verifications.enums import (
 )
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
+    CertificateArchive,
     SourceAlert,
     VerdictChange,
     VerificationAttempt,
@@ -831,3 +832,30 @@ def batch_variant_proposals(*, user: User, batch: Batch) -> list[tuple[Claim, li
     )
     found = variant_proposals(user=user, claims=claims)
     return [(claim, found[claim.pk]) for claim in claims if claim.pk in found]
+
+
+# --- Certificates ------------------------------------------------------------------------------
+
+
+def batch_certifiable_requests(*, batch: Batch) -> list[VerificationRequest]:
+    """The batch's checks a certificate may vouch for now (``certificates.rules``): each gives
+    its claim the verdict it has, in the results file's order."""
+    requests = (
+        batch_current_requests(batch)
+        .filter(state=RequestState.DONE)
+        .exclude(verdict="")
+        .select_related("claim__applicant")
+        .order_by("claim__applicant__birth_name", "claim__applicant_id", "claim__kind", "id")
+    )
+    return [request for request in requests if certifiable(request, request.claim)]
+
+
+def certificate_archives_of_batch(*, user: User, batch: Batch) -> QuerySet[CertificateArchive]:
+    return _of_institution(user, CertificateArchive.objects.filter(batch=batch)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def certificate_archives_for_batch(*, user: User, batch: Batch) -> list[CertificateArchive]:
+    """The batch's latest archives, for its page."""
+    return list(certificate_archives_of_batch(user=user, batch=batch)[:5])

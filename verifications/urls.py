@@ -90,6 +90,16 @@ urlpatterns = [
         name="batch_variants",
     ),
     path(
+        "lots/<id:batch_id>/certificats/",
+        batches.batch_certificates,
+        name="batch_certificates",
+    ),
+    path(
+        "lots/<id:batch_id>/certificats/<id:archive_id>/",
+        batches.certificate_archive_download,
+        name="certificate_archive_download",
+    ),
+    path(
         "lots/<id:batch_id>/resultats.<str:file_format>",
         batches.batch_export,
         name="batch_export",

@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
+from django.core.signals import request_finished
+from django.db import close_old_connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -274,6 +276,25 @@ def verdict_change(t: Tenant) -> dict[str, Any]:
     return {"change_id": change.pk}
 
 
+def certificate_archive(t: Tenant) -> dict[str, Any]:
+    """A ready certificate archive of the tenant's verification batch."""
+    from django.core.files.base import ContentFile
+
+    from verifications.models import CertificateArchive
+
+    batch = t.extra["verification_batch"]
+    archive = CertificateArchive(
+        institution=t.institution,
+        batch=batch,
+        state="done",
+        total=0,
+        requested_by=t.extra["member"],
+        verify_url="http://testserver/certificats/",
+    )
+    archive.file.save("matrice.zip", ContentFile(b"PK\x05\x06" + b"\x00" * 18), save=True)
+    return {"batch_id": batch.pk, "archive_id": archive.pk}
+
+
 SUPERVISORS_ONLY = 403  # what a clerk gets on a supervisor's page
 
 ROUTES_AHEAD: dict[str, Route] = {
@@ -382,6 +403,18 @@ ROUTES.update(
             get=members(200, clerk=SUPERVISORS_ONLY),
             post=NOT_ALLOWED,
         ),
+        # A batch's certificates: the panel, and asking for a ZIP (nothing to certify in the
+        # tenant's batch: back to its page with a message); a ready archive downloads.
+        "batch_certificates": route(
+            verification_batch,
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=members(302, clerk=SUPERVISORS_ONLY),
+        ),
+        "certificate_archive_download": route(
+            certificate_archive,
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=NOT_ALLOWED,
+        ),
     }
 )
 
@@ -452,7 +485,17 @@ def url_for(name: str, entry: Route, tenant: Tenant) -> str:
 
 
 def send(client: Client, method: str, url: str, **headers: str):
-    return client.generic(method, url, headers=headers)
+    response = client.generic(method, url, headers=headers)
+    if response.streaming:
+        # A file download's open file, closed as the server does once it is sent; without
+        # closing the test's database connection (which Django's test client keeps open the
+        # same way while it runs a request).
+        request_finished.disconnect(close_old_connections)
+        try:
+            response.close()
+        finally:
+            request_finished.connect(close_old_connections)
+    return response
 
 
 def security_header_problems(response) -> list[str]:

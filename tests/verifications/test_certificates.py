@@ -9,6 +9,7 @@ import json
 import shutil
 import struct
 import subprocess
+import zipfile
 import zlib
 
 import pytest
@@ -449,3 +450,90 @@ def test_page_one_renders_with_its_text_in_both_languages(client, institution, c
         assert verdict in text
         assert claim.applicant.file_reference in text
         assert "VC-" in text
+
+
+# --- A batch's certificates in one ZIP --------------------------------------------------------
+
+
+def finished_batch(institution, supervisor, outcomes, *, run=True):
+    from verifications.models import VerificationRequest
+    from verifications.services.batches import batch_verification_launch
+
+    claims = [
+        claim_for(person_with(scolarite=outcome), ClaimKind.SCOLARITE, institution)
+        for outcome in outcomes
+    ]
+    batch = batch_verification_launch(acting_user=supervisor, claims=claims, label="Cohorte")
+    for request in VerificationRequest.objects.filter(batch=batch) if run else ():
+        run_until_done(request)
+    return batch
+
+
+def test_a_batch_s_certificates_come_as_one_zip_built_in_the_background(
+    client, institution, supervisor, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    from verifications.models import CertificateArchive
+    from verifications.services.certificates import certificate_archive_build
+
+    settings.MEDIA_ROOT = str(tmp_path)
+    batch = finished_batch(
+        institution,
+        supervisor,
+        [ScolariteOutcome.ENROLLED, ScolariteOutcome.ENROLLED, ScolariteOutcome.NOT_ENROLLED],
+    )
+    client.force_login(supervisor)
+    page = client.get(reverse("batch_detail", args=[batch.pk])).text
+    assert 'id="certificate-archive-request"' in page
+    with django_capture_on_commit_callbacks(execute=False):  # no worker here: built below
+        response = client.post(reverse("batch_certificates", args=[batch.pk]), {"langue": "en"})
+    assert response.status_code == 302
+    archive = CertificateArchive.objects.get()
+    assert (archive.state, archive.total, archive.language) == ("pending", 3, "en")
+    panel = client.get(reverse("batch_certificates", args=[batch.pk])).text
+    assert 'hx-trigger="every 2s"' in panel  # polled while it is built
+    assert "0 sur 3 préparés" in panel
+
+    certificate_archive_build(archive.pk)  # the worker's task
+    archive.refresh_from_db()
+    assert (archive.state, archive.done) == ("done", 3)
+    panel = client.get(reverse("batch_certificates", args=[batch.pk])).text
+    assert "every 2s" not in panel
+    assert "Télécharger 3 certificats (ZIP)" in panel
+
+    download_response = client.get(
+        reverse("certificate_archive_download", args=[batch.pk, archive.pk])
+    )
+    assert download_response["Content-Type"] == "application/zip"
+    bundle = zipfile.ZipFile(io.BytesIO(b"".join(download_response.streaming_content)))
+    names = bundle.namelist()
+    assert len(names) == 3
+    numbers = set(Certificate.objects.values_list("number", flat=True))
+    for name in names:
+        payload_bytes, signature = pdf.read(bundle.read(name))
+        statement = certificate_payload.parse(payload_bytes)
+        assert statement["number"] in numbers
+        assert name.endswith(f"-scolarite-{statement['number']}.pdf")
+        assert signing.verify(payload_bytes, signing.Signature(statement["key_id"], signature))
+    assert sorted(Certificate.objects.values_list("verdict", flat=True)) == [
+        "confirmed",
+        "confirmed",
+        "contradicted",
+    ]
+    assert AuditEvent.objects.filter(action=AuditAction.CERTIFICATE_ISSUED).count() == 3
+    exported = AuditEvent.objects.filter(
+        action=AuditAction.EXPORTED, object_type="certificatearchive"
+    )
+    assert exported.count() == 2  # asked, then downloaded
+
+
+def test_a_batch_with_nothing_to_certify_says_so(client, institution, supervisor):
+    batch = finished_batch(institution, supervisor, [ScolariteOutcome.ENROLLED], run=False)
+    client.force_login(supervisor)
+    response = client.post(reverse("batch_certificates", args=[batch.pk]), follow=True)
+    assert "Aucune vérification de ce lot ne donne de verdict à certifier" in response.text
+
+
+def test_clerks_do_not_get_a_batch_s_certificates(client, institution, supervisor, clerk):
+    batch = finished_batch(institution, supervisor, [ScolariteOutcome.ENROLLED])
+    client.force_login(clerk)
+    assert client.post(reverse("batch_certificates", args=[batch.pk])).status_code == 403

@@ -6,10 +6,14 @@ check, signed with the deployment's key (``admissions.signing``); asking again r
 certificate. Every issue (download) and every online check is in the audit trail.
 """
 
+import logging
+import tempfile
+import zipfile
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.core.files import File
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -17,12 +21,18 @@ from django.utils.translation import gettext_lazy as _
 from admissions import signing
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
-from admissions.models import Claim, User
+from admissions.models import Batch, Claim, User
+from verifications import selectors
 from verifications.certificates import payload as certificate_payload
+from verifications.certificates import pdf
 from verifications.certificates.rules import certifiable
+from verifications.enqueue import certificate_archive_enqueue
 from verifications.enums import PERSON_TRIGGERS
-from verifications.models import Certificate, VerificationRequest
+from verifications.models import Certificate, CertificateArchive, VerificationRequest
 from verifications.verdicts import REASONS, render_reason
+
+
+logger = logging.getLogger(__name__)
 
 
 def _person(user: User | None) -> str:
@@ -198,4 +208,132 @@ def certificates_erase(requests: Any, now: Any) -> int:
     they then read "revoked" online. Called by ``retention.applicant_erase``."""
     return Certificate.objects.filter(request__in=requests).update(
         erased_at=now, payload="", request=None
+    )
+
+
+# --- A batch's certificates in one ZIP, built in the background -------------------------------
+
+
+@transaction.atomic
+def certificate_archive_request(
+    *, batch: Batch, acting_user: User, language: str, verify_url: str, ip: str | None = None
+) -> CertificateArchive:
+    """Ask for the batch's certificates as a ZIP (one PDF per check that gives its claim its
+    verdict), built by a worker; an archive of the batch in that language already being built
+    is the one returned."""
+    if acting_user.institution_id != batch.institution_id:
+        raise ValidationError(_("Ce lot n'est pas de votre établissement."))
+    open_states = [CertificateArchive.State.PENDING, CertificateArchive.State.RUNNING]
+    under_way = CertificateArchive.objects.filter(
+        batch=batch, language=language, state__in=open_states
+    ).first()
+    if under_way is not None:
+        return under_way
+    total = len(selectors.batch_certifiable_requests(batch=batch))
+    if total == 0:
+        raise ValidationError(
+            _("Aucune vérification de ce lot ne donne de verdict à certifier pour l'instant.")
+        )
+    archive = CertificateArchive.objects.create(
+        institution_id=batch.institution_id,
+        batch=batch,
+        language=language,
+        total=total,
+        requested_by=acting_user,
+        verify_url=verify_url,
+    )
+    audit_record(
+        action=AuditAction.EXPORTED,
+        actor=acting_user,
+        institution=batch.institution,
+        obj=archive,
+        ip=ip,
+        purpose="certificats de vérification d'un lot",
+        details={"batch": batch.pk, "certificates": total, "format": "zip", "language": language},
+    )
+    archive_id = archive.pk
+
+    def send() -> None:
+        try:
+            certificate_archive_enqueue(archive_id)
+        except Exception:
+            logger.warning("broker unavailable: certificate archive %s not sent", archive_id)
+            CertificateArchive.objects.filter(pk=archive_id).update(
+                state=CertificateArchive.State.FAILED, finished_at=timezone.now()
+            )
+
+    transaction.on_commit(send)
+    return archive
+
+
+PROGRESS_EVERY = 10
+
+
+def _archive_name(request: VerificationRequest, certificate: Certificate) -> str:
+    reference = "".join(
+        c if c.isalnum() or c in "-_" else "_" for c in request.claim.applicant.file_reference
+    )
+    return f"{reference}-{request.claim.kind}-{certificate.number}.pdf"
+
+
+def certificate_archive_build(archive_id: int) -> None:
+    """Build an archive (the worker's task): issue each certificate (as the person who asked,
+    each issue audited), render it, add it to the ZIP, and save the file; progress is written
+    every few certificates. A failure leaves the archive "failed", with what was issued kept."""
+    started = CertificateArchive.objects.filter(
+        pk=archive_id, state=CertificateArchive.State.PENDING
+    ).update(state=CertificateArchive.State.RUNNING)
+    if not started:
+        return  # already built, or being built by another worker
+    archive = CertificateArchive.objects.select_related("batch", "requested_by").get(pk=archive_id)
+    try:
+        requests = selectors.batch_certifiable_requests(batch=archive.batch)
+        CertificateArchive.objects.filter(pk=archive_id).update(total=len(requests), done=0)
+        with tempfile.TemporaryFile() as out:
+            with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_STORED) as bundle:
+                for n, request in enumerate(requests, start=1):
+                    certificate = certificate_issue(
+                        request=request,
+                        acting_user=archive.requested_by,
+                        verify_url=archive.verify_url,
+                        language=archive.language,
+                    )
+                    data = certificate.payload.encode()
+                    document = pdf.render(
+                        certificate_payload.parse(data),
+                        data,
+                        signing.unb64(certificate.signature),
+                        archive.language,
+                    )
+                    bundle.writestr(_archive_name(request, certificate), document)
+                    if n % PROGRESS_EVERY == 0:
+                        CertificateArchive.objects.filter(pk=archive_id).update(done=n)
+            out.seek(0)
+            name = f"lot-{archive.batch_id}-certificats-{archive.language}-{archive_id}.zip"
+            archive.file.save(name, File(out), save=False)
+        CertificateArchive.objects.filter(pk=archive_id).update(
+            file=archive.file.name,
+            done=len(requests),
+            state=CertificateArchive.State.DONE,
+            finished_at=timezone.now(),
+        )
+    except Exception:
+        logger.exception("certificate archive %s failed", archive_id)
+        CertificateArchive.objects.filter(pk=archive_id).update(
+            state=CertificateArchive.State.FAILED, finished_at=timezone.now()
+        )
+        raise
+
+
+def certificate_archive_downloaded(
+    *, archive: CertificateArchive, acting_user: User, ip: str | None = None
+) -> None:
+    audit_record(
+        action=AuditAction.EXPORTED,
+        actor=acting_user,
+        institution=archive.batch.institution,
+        obj=archive,
+        ip=ip,
+        purpose="certificats de vérification d'un lot",
+        details={"batch": archive.batch_id, "certificates": archive.total, "downloaded": True},
     )

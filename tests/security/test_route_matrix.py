@@ -21,8 +21,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
-from django.core.signals import request_finished
-from django.db import close_old_connections
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
@@ -485,17 +483,7 @@ def url_for(name: str, entry: Route, tenant: Tenant) -> str:
 
 
 def send(client: Client, method: str, url: str, **headers: str):
-    response = client.generic(method, url, headers=headers)
-    if response.streaming:
-        # A file download's open file, closed as the server does once it is sent; without
-        # closing the test's database connection (which Django's test client keeps open the
-        # same way while it runs a request).
-        request_finished.disconnect(close_old_connections)
-        try:
-            response.close()
-        finally:
-            request_finished.connect(close_old_connections)
-    return response
+    return client.generic(method, url, headers=headers)
 
 
 def security_header_problems(response) -> list[str]:

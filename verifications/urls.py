@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verifications.views import batches, certificates, claims, dashboard, retention
+from verifications.views import analytics, batches, certificates, claims, dashboard, retention
 
 
 urlpatterns = [
@@ -26,6 +26,9 @@ urlpatterns = [
         claims.claim_variant_correct,
         name="claim_variant_correct",
     ),
+    # How the verifications go (supervisors and institution admins)
+    path("analyses/", analytics.analytics_page, name="analytics"),
+    path("analyses/<str:figure>.csv", analytics.analytics_export, name="analytics_export"),
     # Verification certificates (docs/CERTIFICATES.md): the PDF for members, the public check
     # (no login), and the published signing keys.
     path(

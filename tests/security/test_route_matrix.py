@@ -201,6 +201,11 @@ ROUTES: dict[str, Route] = {
         post=NOT_ALLOWED,
     ),
     "signing_keys": route(get=everyone(200), post=NOT_ALLOWED),
+    # How the verifications go: aggregates of the institution's own checks, for supervisors
+    "analytics": route(get=members(200, clerk=403), post=NOT_ALLOWED),
+    "analytics_export": route(
+        lambda t: {"figure": "delais"}, ids=False, get=members(200, clerk=403), post=NOT_ALLOWED
+    ),
     # a redirect to /static/favicon.svg, for pages that do not link it (the back-office's)
     "favicon": route(get=everyone(302), post=NOT_ALLOWED),
 }

@@ -277,6 +277,8 @@ AUDIT_OBJECT_TYPES = {
     "verificationrequest": _("Demande de vérification"),
     "source": _("Source"),
     "sourcealert": _("Alerte d'une source"),
+    "certificate": _("Certificat de vérification"),
+    "certificatearchive": _("Certificats d'un lot"),
 }
 
 

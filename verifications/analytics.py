@@ -19,6 +19,7 @@ from admissions.enums import VERDICTS_NEEDING_ATTENTION, ClaimKind, Verdict
 from admissions.models import Claim
 from verifications.enums import PERSON_TRIGGERS, AttemptOutcome, RequestState, Trigger
 from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.verdicts import REASONS
 
 
 PERIODS = (7, 30, 90, 365)
@@ -152,37 +153,46 @@ class ReasonCount:
     source: str
     verdict: str
     reason_code: str
+    # The provider's error (code, HTTP status) for the reasons that are one; empty otherwise.
     error_code: str
+    error_status: str
     count: int
 
 
+def _is_provider_error(reason_code: str) -> bool:
+    return reason_code in REASONS and "%(error)s" in str(REASONS[reason_code])
+
+
 def top_reasons(scope: Scope) -> list[ReasonCount]:
-    """For "not found", "mismatch" and "unavailable", the commonest reasons per source, with
-    the provider's error code when there is one."""
+    """For "not found", "mismatch" and "unavailable", the commonest reasons per source; a
+    provider error counts per error code (a reason's other details, such as the year a source
+    echoed, vary from one applicant to the next and are not counted apart)."""
     rows = (
         _source_answers(scope)
         .filter(verdict__in=EXPLAINED_VERDICTS)
-        .values("source", "verdict", "reason_code", "reason_params__code")
+        .values("source", "verdict", "reason_code", "reason_params__code", "reason_params__status")
         .annotate(n=Count("id"))
-        .order_by("source", "verdict", "-n", "reason_code")
     )
+    counts: dict[tuple[str, str, str, str, str], int] = {}
+    for row in rows:
+        error = _is_provider_error(row["reason_code"])
+        code, status = row["reason_params__code"], row["reason_params__status"]
+        key = (
+            row["source"],
+            row["verdict"],
+            row["reason_code"],
+            str(code) if error and code is not None else "",
+            str(status) if error and status is not None else "",
+        )
+        counts[key] = counts.get(key, 0) + row["n"]
+    ordered = sorted(counts.items(), key=lambda item: (item[0][0], item[0][1], -item[1], item[0]))
     kept: dict[tuple[str, str], int] = {}
     reasons = []
-    for row in rows:
-        key = (row["source"], row["verdict"])
-        if kept.get(key, 0) >= TOP_REASONS:
+    for (source, verdict, reason_code, code, status), n in ordered:
+        if kept.get((source, verdict), 0) >= TOP_REASONS:
             continue
-        kept[key] = kept.get(key, 0) + 1
-        code = row["reason_params__code"]
-        reasons.append(
-            ReasonCount(
-                row["source"],
-                row["verdict"],
-                row["reason_code"],
-                "" if code is None else str(code),
-                row["n"],
-            )
-        )
+        kept[(source, verdict)] = kept.get((source, verdict), 0) + 1
+        reasons.append(ReasonCount(source, verdict, reason_code, code, status, n))
     return reasons
 
 

@@ -52,9 +52,11 @@ def bar_chart(
     )
     return format_html(
         '<svg class="chart" id="{}" role="img" aria-labelledby="{}-title" viewBox="0 0 {} {}" '
-        'width="100%" preserveAspectRatio="xMinYMin meet"><title id="{}-title">{}</title>{}</svg>',
+        'width="{}" height="{}"><title id="{}-title">{}</title>{}</svg>',
         chart_id,
         chart_id,
+        label_width + bar_width + 90,
+        height,
         label_width + bar_width + 90,
         height,
         chart_id,
@@ -124,9 +126,11 @@ def strips(
     body = SafeString("".join(parts))
     return format_html(
         '<svg class="chart" id="{}" role="img" aria-labelledby="{}-title" viewBox="0 0 {} {}" '
-        'width="100%" preserveAspectRatio="xMinYMin meet"><title id="{}-title">{}</title>{}</svg>',
+        'width="{}" height="{}"><title id="{}-title">{}</title>{}</svg>',
         chart_id,
         chart_id,
+        label_width + plot_width + 20,
+        axis_y + 18,
         label_width + plot_width + 20,
         axis_y + 18,
         chart_id,

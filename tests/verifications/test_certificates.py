@@ -537,3 +537,15 @@ def test_clerks_do_not_get_a_batch_s_certificates(client, institution, superviso
     batch = finished_batch(institution, supervisor, [ScolariteOutcome.ENROLLED])
     client.force_login(clerk)
     assert client.post(reverse("batch_certificates", args=[batch.pk])).status_code == 403
+
+
+def test_a_source_that_did_not_answer_gives_nothing_to_certify(client, institution, clerk):
+    claim = claim_for(
+        person_with(scolarite=ScolariteOutcome.PROVIDER_ERROR), ClaimKind.SCOLARITE, institution
+    )
+    request = run_until_done(request_for(claim), max_runs=30)
+    claim.refresh_from_db()
+    assert (request.verdict, claim.verdict) == (Verdict.UNAVAILABLE, Verdict.UNAVAILABLE)
+    client.force_login(clerk)
+    card = client.get(reverse("claim_card", args=[claim.pk])).text
+    assert reverse("claim_certificate", args=[claim.pk]) not in card

@@ -2,6 +2,7 @@
 
 from typing import TYPE_CHECKING
 
+from admissions.enums import Verdict
 from verifications.enums import RequestState
 
 
@@ -10,13 +11,18 @@ if TYPE_CHECKING:
     from verifications.models import VerificationRequest
 
 
+# A source that did not answer, or refused the request, stated nothing about the claim.
+NOTHING_STATED = frozenset({Verdict.UNAVAILABLE, Verdict.REJECTED})
+
+
 def certifiable(request: "VerificationRequest", claim: "Claim") -> bool:
     """Whether ``request`` is a finished check that gives ``claim`` its verdict now: a source's
     answer, a variant the source found, or a person's decision, about the declaration and
-    identity as they stand."""
+    identity as they stand; not a source's silence or refusal."""
     return (
         request.state == RequestState.DONE
         and bool(request.verdict)
+        and request.verdict not in NOTHING_STATED
         and request.verdict == claim.verdict
         and (not request.question_digest or request.question_digest == claim.question_digest)
     )

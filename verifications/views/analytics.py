@@ -1,6 +1,7 @@
 """The analytics page: how the institution's verifications go, per period and claim kind, each
 figure as a chart, its data table and a CSV file (supervisors and institution admins)."""
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -54,10 +55,20 @@ def _decimal(value: float) -> str:
 
 
 def reason_words(row: analytics.ReasonCount) -> str:
-    if row.reason_code in REASONS:
-        params = {"code": row.error_code, "source": row.source} if row.error_code else {}
-        return render_reason(row.reason_code, params, language=get_language() or "fr")
-    return row.reason_code or _("motif non précisé")
+    """A counted reason in words: a provider error with its code in words; any other with its
+    per-applicant details (a year, a code) left as "…"."""
+    if row.reason_code not in REASONS:
+        return row.reason_code or _("motif non précisé")
+    if row.error_code or row.error_status:
+        params: dict[str, Any] = {
+            "code": row.error_code or None,
+            "status": int(row.error_status) if row.error_status.isdigit() else None,
+            "source": row.source,
+        }
+    else:
+        names = re.findall(r"%\((\w+)\)s", str(REASONS[row.reason_code]))
+        params = {name: "…" for name in names if name != "error"}
+    return render_reason(row.reason_code, params, language=get_language() or "fr")
 
 
 def _scope(request: HtmxHttpRequest) -> tuple[AnalyticsForm, analytics.Scope]:
@@ -204,7 +215,10 @@ def analytics_page(request: HtmxHttpRequest) -> HttpResponse:
         "availability_chart": charts.bar_chart(
             "chart-availability",
             _("Disponibilité des sources (part des appels qui ont eu une réponse)"),
-            [(choice_label(Source, r.source), r.percent, f"{r.percent} %") for r in availability],
+            [
+                (choice_label(Source, r.source), r.percent, f"{_decimal(r.percent)} %")
+                for r in availability
+            ],
             maximum=100,
         ),
         "figures": FIGURES,

@@ -23,10 +23,12 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from admissions import crypto, services
+from admissions import services
 from admissions.access import client_ip
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Source
+from admissions.infra import crypto
+from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import (
     Applicant,
@@ -37,7 +39,6 @@ from admissions.models import (
     InstitutionCredential,
     User,
 )
-from admissions.text_input import PlainTextForm
 
 
 class ThrottledAdminLoginForm(PlainTextForm, ThrottledLoginFormMixin, AdminAuthenticationForm):

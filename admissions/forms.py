@@ -12,10 +12,10 @@ from django.utils.translation import gettext_lazy as _
 from admissions.claims import clean_declared
 from admissions.enums import AuditAction, ClaimKind, Sex
 from admissions.identity import clean_identity, parse_birth_date
-from admissions.integers import IdField
+from admissions.infra.integers import IdField
+from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.selectors import AuditFilters
-from admissions.text_input import PlainTextForm
 
 
 class LoginForm(PlainTextForm, ThrottledLoginFormMixin, AuthenticationForm):

@@ -11,7 +11,6 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
-from admissions.append_only import AppendOnlyModel
 from admissions.claims import claim_question_digest
 from admissions.enums import (
     AuditAction,
@@ -23,7 +22,8 @@ from admissions.enums import (
     Source,
     Verdict,
 )
-from admissions.fields import EncryptedTextField
+from admissions.infra.append_only import AppendOnlyModel
+from admissions.infra.fields import EncryptedTextField
 
 
 def default_enabled_sources() -> list[str]:

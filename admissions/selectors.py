@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from admissions.enums import VERDICTS_NEEDING_ATTENTION, claim_kind_order
 from admissions.identity import search_key
-from admissions.integers import parse_id, parse_int
+from admissions.infra.integers import parse_id, parse_int
 from admissions.models import Applicant, AuditEvent, Batch, Claim, User
 from admissions.validators import normalize_ine
 

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from admissions import crypto
 from admissions.audit import audit_record
 from admissions.claims import (
     IDENTITY_KINDS,
@@ -22,8 +21,9 @@ from admissions.claims import (
 )
 from admissions.enums import AuditAction, Role, Source
 from admissions.identity import applicant_search_key, clean_identity
+from admissions.infra import crypto
+from admissions.infra.tokens import jwt_expiry
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
-from admissions.tokens import jwt_expiry
 from admissions.validators import normalize_siret, normalize_uai
 from admissions.verify_on_record import claims_verify_on_commit
 

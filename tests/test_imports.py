@@ -281,3 +281,27 @@ def test_no_module_imports_another_modules_private_names():
                 if alias.name.startswith("_") and not alias.name.startswith("__")
             )
     assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
+# --- Layers of the packages ----------------------------------------------------------------------
+# Dependencies flow one way: verifications → the applicant domain (admissions) → infrastructure
+# (admissions.infra). The project configuration (admissions.settings, celery, urls, wsgi, asgi)
+# sits above them all and may import anything.
+
+
+def _in(package: str, module: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def test_infrastructure_imports_neither_the_domain_nor_verifications():
+    graph = import_graph()
+    modules = module_files()
+    infra = [name for name in graph if _in("admissions.infra", name)]
+    assert len(infra) > 10  # the reading found the package
+    wrong = [
+        f"{a} imports {b} ({modules[a].relative_to(ROOT)}:{line})"
+        for a in sorted(infra)
+        for b, line in sorted(graph[a].items())
+        if not _in("admissions.infra", b)
+    ]
+    assert not wrong, "admissions.infra imports outside itself:\n" + "\n".join(wrong)

@@ -5,7 +5,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from admissions.text_input import PlainTextForm
+from admissions.infra.text_input import PlainTextForm
 from verifications import freshness
 from verifications.batch_labels import batch_label
 from verifications.services.decisions import OVERRIDABLE

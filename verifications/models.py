@@ -6,8 +6,8 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from admissions.append_only import AppendOnlyModel
 from admissions.enums import ClaimKind, Source, Verdict
+from admissions.infra.append_only import AppendOnlyModel
 from admissions.models import Batch, Claim, Institution
 from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Trigger
 
@@ -108,7 +108,7 @@ class VerificationAttempt(AppendOnlyModel):
     """One upstream call: what was asked of whom, how it went and how long it took.
 
     Append-only. ``payload`` is redacted: keys, statuses and error codes, never an identity.
-    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.append_only``).
+    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.infra.append_only``).
     """
 
     PURGEABLE_FIELDS = ("payload",)

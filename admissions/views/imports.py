@@ -19,7 +19,6 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from admissions.access import HtmxHttpRequest, client_ip, member_institution, member_required
 from admissions.enums import ClaimKind
-from admissions.exports import CSV_CONTENT_TYPE
 from admissions.imports import (
     COLUMNS,
     ISSUES_SHOWN,
@@ -37,7 +36,8 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
-from admissions.text_input import PlainTextForm
+from admissions.infra.exports import CSV_CONTENT_TYPE
+from admissions.infra.text_input import PlainTextForm
 
 
 # Valid lines shown in the preview.

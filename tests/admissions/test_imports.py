@@ -16,7 +16,6 @@ from django.utils import timezone
 
 from admissions import imports
 from admissions.audit import AuditEntry, audit_chains_verify, audit_record, audit_record_many
-from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind
 from admissions.imports import (
     COLUMNS,
@@ -33,6 +32,7 @@ from admissions.imports import (
     parse_import,
 )
 from admissions.imports.columns import TEMPLATE_EXAMPLE
+from admissions.infra.bulk import bulk_insert
 from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
 

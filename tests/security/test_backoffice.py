@@ -444,7 +444,7 @@ def test_institution_and_user_changes_in_the_admin_are_audited(staff_client, sta
 def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
     staff_client, settings
 ):
-    from admissions import crypto
+    from admissions.infra import crypto
 
     institution = InstitutionFactory(name="Lycée Vauban")
     services.credential_set(
@@ -486,8 +486,8 @@ def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
 def test_a_token_the_keys_cannot_read_breaks_neither_the_dashboard_nor_the_expiry_check(
     client, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from admissions import crypto
     from admissions.enums import Role
+    from admissions.infra import crypto
     from admissions.models import InstitutionCredential
     from verifications.services.notifications import credential_expiry_check
 

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from admissions.enums import ClaimKind
-from admissions.tokens import jwt_expiry
+from admissions.infra.tokens import jwt_expiry
 from sandbox.tokens import make_token
 from verifications import freshness
 

@@ -266,7 +266,8 @@ def test_source_not_configured_is_rejected_without_a_call(institution, settings)
 def test_a_stored_token_the_keys_cannot_read_is_rejected_without_a_call(
     institution, settings, sandbox_settings
 ):
-    from admissions import crypto, services
+    from admissions import services
+    from admissions.infra import crypto
 
     services.credential_set(
         acting_user=None, institution=institution, source=Source.CVEC, token="jeton-de-test"

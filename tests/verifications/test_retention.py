@@ -11,9 +11,9 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.append_only import AppendOnlyError, purge_allowed
 from admissions.audit import ANCHOR_HASH, ANCHOR_SEQ, audit_chains_verify, audit_record
 from admissions.enums import AuditAction, ClaimKind, Source, Verdict
+from admissions.infra.append_only import AppendOnlyError, purge_allowed
 from admissions.models import AuditEvent
 from sandbox.population import CvecOutcome
 from tests.factories import ClaimFactory, InstitutionFactory, UserFactory

@@ -83,7 +83,7 @@ def test_a_broker_outage_costs_about_its_length(cluster, broker, sandbox_setting
         VerificationRequest.objects.filter(batch=batch).values_list("verdict", flat=True)
     ) == {Verdict.CONFIRMED}
     cost = makespan - reference_makespan
-    # The workers retried every second (admissions/worker.py), not after 2, 4, 6... seconds.
+    # The workers retried every second (admissions/infra/worker.py), not after 2, 4, 6... seconds.
     assert "Trying again in 1.00 second" in cluster.log("w1")
     figures(
         f"{PER_BATCH} requests at 5/s: {reference_makespan:.1f} s without an outage; with Redis "

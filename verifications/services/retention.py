@@ -30,10 +30,10 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from admissions.append_only import purge_allowed
 from admissions.audit import audit_events_purge, audit_record
 from admissions.enums import AuditAction, claim_kind_order
 from admissions.identity import IDENTITY_FIELDS
+from admissions.infra.append_only import purge_allowed
 from admissions.models import Applicant, AuditEvent, Claim, Institution, User
 from verifications import freshness
 from verifications.enums import RequestState

@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from admissions.crypto import DecryptionError
 from admissions.enums import Verdict
+from admissions.infra.crypto import DecryptionError
 from verifications import rematch, verdicts
 from verifications.models import VerificationRequest
 from verifications.pipeline import gates, record

@@ -18,7 +18,6 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from admissions import exports
 from admissions import selectors as admissions_selectors
 from admissions.access import (
     HtmxHttpRequest,
@@ -28,6 +27,7 @@ from admissions.access import (
     supervisor_required,
 )
 from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
+from admissions.infra import exports
 from verifications import selectors
 from verifications.enums import RequestState
 from verifications.forms import BatchCohortForm

@@ -13,8 +13,8 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from admissions.enums import BatchKind
 from admissions.models import Batch, Institution, User
+from verifications.enums import BatchKind
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -26,7 +26,7 @@ from django.utils.translation import ngettext
 from admissions import services
 from admissions.access import client_ip
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, Source
+from admissions.enums import AuditAction
 from admissions.infra import crypto
 from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
@@ -39,6 +39,7 @@ from admissions.models import (
     InstitutionCredential,
     User,
 )
+from verifications.enums import Source
 
 
 class ThrottledAdminLoginForm(PlainTextForm, ThrottledLoginFormMixin, AdminAuthenticationForm):

@@ -15,9 +15,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
-from admissions.enums import ClaimKind
 from admissions.infra.integers import parse_int
 from admissions.infra.text_input import text_errors
+from verifications.enums import ClaimKind
 
 
 @dataclass(frozen=True)

@@ -12,18 +12,10 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
 from admissions.claims import claim_question_digest
-from admissions.enums import (
-    AuditAction,
-    BatchKind,
-    BatchStatus,
-    ClaimKind,
-    Role,
-    Sex,
-    Source,
-    Verdict,
-)
+from admissions.enums import AuditAction, Role, Sex
 from admissions.infra.append_only import AppendOnlyModel
 from admissions.infra.fields import EncryptedTextField
+from verifications.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict
 
 
 def default_enabled_sources() -> list[str]:

@@ -19,13 +19,14 @@ from admissions.claims import (
     claim_question_digest,
     clean_declared,
 )
-from admissions.enums import AuditAction, Role, Source
+from admissions.enums import AuditAction, Role
 from admissions.identity import applicant_search_key, clean_identity
 from admissions.infra import crypto
 from admissions.infra.tokens import jwt_expiry
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
 from admissions.validators import normalize_siret, normalize_uai
 from admissions.verify_on_record import claims_verify_on_commit
+from verifications.enums import Source
 
 
 def _require_institution(user: User) -> Institution:

@@ -14,8 +14,8 @@ from django.views.decorators.http import require_POST
 
 from admissions.access import client_ip
 from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin, staff_user
-from admissions.enums import Source
 from verifications.backoffice import provider_health, stuck_condition
+from verifications.enums import Source
 from verifications.models import (
     FreshnessPolicy,
     InstitutionPolicy,

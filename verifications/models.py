@@ -6,10 +6,17 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from admissions.enums import ClaimKind, Source, Verdict
 from admissions.infra.append_only import AppendOnlyModel
 from admissions.models import Batch, Claim, Institution
-from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Trigger
+from verifications.enums import (
+    OPEN_STATES,
+    AttemptOutcome,
+    ClaimKind,
+    RequestState,
+    Source,
+    Trigger,
+    Verdict,
+)
 
 
 class VerificationRequest(models.Model):

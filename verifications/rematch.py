@@ -41,7 +41,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from admissions.claims import CertificationDeclared, CvecDeclared, Declared
-from admissions.enums import ClaimKind, Verdict
+from verifications.enums import ClaimKind, Verdict
 from verifications.names import fold_name, fold_to_ascii
 from verifications.providers.base import Identity
 from verifications.providers.cvec import etudiant_key

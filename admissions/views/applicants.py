@@ -15,8 +15,8 @@ from admissions.access import (
     import_verification_allowed,
     member_required,
 )
-from admissions.enums import ClaimKind
 from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
+from verifications.enums import ClaimKind
 
 
 PAGE_SIZE = 50

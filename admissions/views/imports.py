@@ -18,7 +18,6 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from admissions.access import HtmxHttpRequest, client_ip, member_institution, member_required
-from admissions.enums import ClaimKind
 from admissions.imports import (
     COLUMNS,
     ISSUES_SHOWN,
@@ -38,6 +37,7 @@ from admissions.imports import (
 )
 from admissions.infra.exports import CSV_CONTENT_TYPE
 from admissions.infra.text_input import PlainTextForm
+from verifications.enums import ClaimKind
 
 
 # Valid lines shown in the preview.

@@ -2,7 +2,6 @@ import pytest
 from django.urls import reverse
 
 from admissions import services
-from admissions.enums import Source
 from admissions.models import (
     Applicant,
     AuditEvent,
@@ -13,6 +12,7 @@ from admissions.models import (
     User,
 )
 from tests.factories import ClaimFactory, UserFactory
+from verifications.enums import Source
 from verifications.models import VerificationAttempt, VerificationRequest
 
 

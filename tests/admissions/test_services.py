@@ -4,9 +4,10 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from admissions import services
-from admissions.enums import AuditAction, ClaimKind, Source
+from admissions.enums import AuditAction
 from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
+from verifications.enums import ClaimKind, Source
 
 
 pytestmark = pytest.mark.django_db

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.models import Applicant, AuditEvent, Claim
 from sandbox.population import ScolariteOutcome
 from tests.browser.conftest import TIMEOUT_MS
@@ -17,6 +17,7 @@ from tests.verifications.helpers import (
     run_until_done,
     typo_claim,
 )
+from verifications.enums import ClaimKind
 from verifications.models import VerificationRequest
 
 

@@ -12,10 +12,10 @@ from django.utils import timezone
 
 from admissions import services
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, BatchKind, Source
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent, Batch
 from tests.factories import ClaimFactory, InstitutionFactory, UserFactory
-from verifications.enums import AttemptOutcome, RequestState, Trigger
+from verifications.enums import AttemptOutcome, BatchKind, RequestState, Source, Trigger
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
 

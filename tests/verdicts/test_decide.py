@@ -12,8 +12,8 @@ from admissions.claims import (
     CvecDeclared,
     ScolariteDeclared,
 )
-from admissions.enums import ClaimKind, Source, Verdict
 from tests.verdicts.conftest import at, not_found
+from verifications.enums import ClaimKind, Source, Verdict
 from verifications.providers.base import (
     ROUTE_NOT_FOUND,
     UNEXPECTED_REDIRECT,

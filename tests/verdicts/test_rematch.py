@@ -11,8 +11,8 @@ from admissions.claims import (
     CvecDeclared,
     ScolariteDeclared,
 )
-from admissions.enums import ClaimKind, Verdict
 from verifications import rematch
+from verifications.enums import ClaimKind, Verdict
 from verifications.providers.base import Identity
 from verifications.rematch import Variant
 from verifications.verdicts.common import decision, row

@@ -5,7 +5,6 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from admissions.enums import ClaimKind
 from admissions.models import Applicant, Claim, Institution
 from sandbox.population import (
     STAGING_PUPILS,
@@ -17,7 +16,7 @@ from sandbox.population import (
     person,
 )
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
-from verifications.enums import Trigger
+from verifications.enums import ClaimKind, Trigger
 from verifications.models import VerdictChange, VerificationRequest
 from verifications.services import verification_request_create, verification_run
 

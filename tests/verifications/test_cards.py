@@ -13,7 +13,7 @@ from django.urls import reverse
 
 from admissions import services as admissions_services
 from admissions.claims import claim_question_digest
-from admissions.enums import AuditAction, ClaimKind, Role, Verdict
+from admissions.enums import AuditAction, Role
 from admissions.models import Applicant, AuditEvent, Batch, Claim
 from sandbox.population import ScolariteOutcome, person
 from tests.factories import InstitutionFactory, UserFactory
@@ -25,7 +25,7 @@ from tests.verifications.helpers import (
     run_until_done,
     typo_claim,
 )
-from verifications.enums import RequestState, Trigger
+from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
 from verifications.models import VerificationRequest
 from verifications.pipeline.questions import question_digest_for
 from verifications.rematch import FOUND_WITH_VARIANT

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, ClaimKind, Verdict
+from admissions.enums import AuditAction
 from admissions.models import Applicant, AuditEvent, Claim
 from sandbox.population import CvecOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
@@ -18,6 +18,7 @@ from tests.verifications.helpers import (
     run_until_done,
     verdict_change_for,
 )
+from verifications.enums import ClaimKind, Verdict
 from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
 
 

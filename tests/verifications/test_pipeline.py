@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, ClaimKind, Source, Verdict
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent, Claim, InstitutionCredential
 from sandbox import tokens
 from sandbox.population import (
@@ -25,7 +25,7 @@ from tests.verifications.helpers import (
     run_until_done,
     staging_claim,
 )
-from verifications.enums import AttemptOutcome, RequestState
+from verifications.enums import AttemptOutcome, ClaimKind, RequestState, Source, Verdict
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
 from verifications.services import verification_dispatch, verification_run

@@ -13,10 +13,9 @@ import time
 
 import pytest
 
-from admissions.enums import ClaimKind, Verdict
 from tests.workers.batches import assert_each_ended_exactly_once, batch_done, batch_of
 from tests.workers.cluster import wait_for
-from verifications.enums import RequestState
+from verifications.enums import ClaimKind, RequestState, Verdict
 from verifications.models import VerificationRequest
 
 

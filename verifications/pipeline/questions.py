@@ -20,8 +20,8 @@ from admissions.claims import (
     question_digest,
     question_identity,
 )
-from admissions.enums import ClaimKind, Source
 from admissions.models import Applicant, Claim, Institution, InstitutionCredential
+from verifications.enums import ClaimKind, Source
 from verifications.providers.base import (
     CertificationQuery,
     CovoiturageQuery,

@@ -26,9 +26,9 @@ from django.utils.translation import gettext as _
 
 from admissions.access import import_verification_allowed
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, BatchKind, BatchStatus
+from admissions.enums import AuditAction
 from admissions.models import Batch, Claim, User
-from verifications.enums import OPEN_STATES, RequestState, Trigger
+from verifications.enums import OPEN_STATES, BatchKind, BatchStatus, RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.selectors import (
     RERUNNABLE_VERDICTS,

@@ -19,10 +19,10 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, Role, Verdict
+from admissions.enums import AuditAction, Role
 from admissions.models import InstitutionCredential, User
 from verifications import freshness
-from verifications.enums import RequestState
+from verifications.enums import RequestState, Verdict
 from verifications.models import VerdictChange, VerificationRequest
 
 

@@ -31,12 +31,12 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from admissions.audit import audit_events_purge, audit_record
-from admissions.enums import AuditAction, claim_kind_order
+from admissions.enums import AuditAction
 from admissions.identity import IDENTITY_FIELDS
 from admissions.infra.append_only import purge_allowed
 from admissions.models import Applicant, AuditEvent, Claim, Institution, User
 from verifications import freshness
-from verifications.enums import RequestState
+from verifications.enums import RequestState, claim_kind_order
 from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
 from verifications.services.policies import institution_policy_get
 

@@ -8,7 +8,8 @@ from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
 from admissions.claims import variant_label
-from admissions.enums import Role, choice_label
+from admissions.enums import Role
+from admissions.infra.choices import choice_label
 
 
 if TYPE_CHECKING:

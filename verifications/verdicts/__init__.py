@@ -17,7 +17,7 @@ from admissions.claims import (
     Declared,
     ScolariteDeclared,
 )
-from admissions.enums import CLAIM_KIND_SOURCE, ClaimKind
+from verifications.enums import CLAIM_KIND_SOURCE, ClaimKind
 from verifications.providers.base import Identity, ProviderError, ProviderResult
 from verifications.verdicts import certification, covoiturage, cvec, scolarite
 from verifications.verdicts.common import Decision, error_decision

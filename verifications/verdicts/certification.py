@@ -39,7 +39,7 @@ import datetime as dt
 from typing import Any
 
 from admissions.claims import CertificationDeclared
-from admissions.enums import Verdict
+from verifications.enums import Verdict
 from verifications.providers.base import (
     CertificationRecord,
     ProviderResult,

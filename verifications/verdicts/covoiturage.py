@@ -27,7 +27,7 @@ import uuid as uuidlib
 from typing import Any
 
 from admissions.claims import CovoiturageDeclared
-from admissions.enums import Verdict
+from verifications.enums import Verdict
 from verifications.providers.base import CovoiturageRecord, ProviderResult
 from verifications.verdicts.common import Decision, decision, row, unexpected_answer
 

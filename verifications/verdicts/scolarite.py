@@ -35,7 +35,7 @@ import datetime as dt
 from typing import Any
 
 from admissions.claims import ScolariteDeclared
-from admissions.enums import Verdict
+from verifications.enums import Verdict
 from verifications.providers.base import Identity, ProviderResult, ScolariteRecord
 from verifications.verdicts.common import (
     FORMAT_ONLY,

@@ -26,10 +26,10 @@ from admissions.access import (
     member_required,
     supervisor_required,
 )
-from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
 from admissions.infra import exports
+from admissions.infra.choices import choice_label
 from verifications import selectors
-from verifications.enums import RequestState
+from verifications.enums import BatchKind, ClaimKind, RequestState, Verdict
 from verifications.forms import BatchCohortForm
 from verifications.services import batches as batch_services
 from verifications.services import rematch as rematch_services

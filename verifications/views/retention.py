@@ -21,8 +21,8 @@ from admissions.access import (
     member_required,
     supervisor_required,
 )
-from admissions.enums import ClaimKind
 from verifications import selectors
+from verifications.enums import ClaimKind
 from verifications.forms import ErasureForm, FreshnessPolicyForm, InstitutionPolicyForm
 from verifications.services.notifications import verdict_change_dismiss
 from verifications.services.policies import (

@@ -12,7 +12,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from admissions import services
-from admissions.enums import ClaimKind, Role
+from admissions.enums import Role
 from admissions.models import Claim, Institution, User
 from sandbox.population import (
     STAGING_PUPILS,
@@ -20,6 +20,7 @@ from sandbox.population import (
     CertificationOutcome,
     person,
 )
+from verifications.enums import ClaimKind
 from verifications.services.batches import batch_verification_launch
 
 

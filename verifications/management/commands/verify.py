@@ -26,9 +26,10 @@ from admissions.claims import (
     clean_declared,
     declared_as,
 )
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.identity import clean_identity
 from admissions.models import Institution
+from verifications.enums import ClaimKind
 from verifications.pipeline.questions import recipient_for
 from verifications.providers.base import (
     CertificationQuery,

@@ -13,8 +13,9 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from admissions.models import Batch, Institution, User
+from admissions.models import Institution, User
 from verifications.enums import BatchKind
+from verifications.models import Batch
 
 
 class HtmxHttpRequest(HttpRequest):

@@ -30,16 +30,9 @@ from admissions.enums import AuditAction
 from admissions.infra import crypto
 from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
-from admissions.models import (
-    Applicant,
-    AuditEvent,
-    Batch,
-    Claim,
-    Institution,
-    InstitutionCredential,
-    User,
-)
+from admissions.models import Applicant, AuditEvent, Institution, User
 from verifications.enums import Source
+from verifications.models import Batch, Claim, InstitutionCredential
 
 
 class ThrottledAdminLoginForm(PlainTextForm, ThrottledLoginFormMixin, AdminAuthenticationForm):

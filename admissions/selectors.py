@@ -17,9 +17,10 @@ from django.utils import timezone
 
 from admissions.identity import search_key
 from admissions.infra.integers import parse_id, parse_int
-from admissions.models import Applicant, AuditEvent, Batch, Claim, User
+from admissions.models import Applicant, AuditEvent, User
 from admissions.validators import normalize_ine
 from verifications.enums import VERDICTS_NEEDING_ATTENTION, claim_kind_order
+from verifications.models import Batch, Claim
 
 
 def _institution_id(user: User) -> int | None:

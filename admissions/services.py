@@ -23,10 +23,11 @@ from admissions.enums import AuditAction, Role
 from admissions.identity import applicant_search_key, clean_identity
 from admissions.infra import crypto
 from admissions.infra.tokens import jwt_expiry
-from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
+from admissions.models import Applicant, Institution, User
 from admissions.validators import normalize_siret, normalize_uai
 from admissions.verify_on_record import claims_verify_on_commit
 from verifications.enums import Source
+from verifications.models import Claim, InstitutionCredential
 
 
 def _require_institution(user: User) -> Institution:

@@ -10,8 +10,8 @@ from django.conf import settings
 from django.utils import translation
 
 from admissions.imports.commit import import_batch_label
-from admissions.models import Batch
 from verifications.enums import BatchKind
+from verifications.models import Batch
 from verifications.services.batches import default_label
 
 

@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from admissions.access import import_verification_allowed
-from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
+from admissions.models import Applicant, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
 from verifications.enums import (
@@ -30,6 +30,9 @@ from verifications.enums import (
 )
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
+    Batch,
+    Claim,
+    InstitutionCredential,
     SourceAlert,
     VerdictChange,
     VerificationAttempt,

@@ -20,9 +20,10 @@ from admissions.imports.parsing import existing_references, parse_import
 from admissions.imports.report import ImportRefused, ImportReport
 from admissions.imports.staging import clean_filename, import_discard, import_load
 from admissions.infra.bulk import bulk_insert
-from admissions.models import Applicant, Batch, Claim, Institution, User
+from admissions.models import Applicant, Institution, User
 from admissions.verify_on_record import claims_verify_on_commit
 from verifications.enums import BatchKind, BatchStatus
+from verifications.models import Batch, Claim
 
 
 APPLICANT_CHUNK = 1000

@@ -33,9 +33,10 @@ from admissions.imports import (
 )
 from admissions.imports.columns import TEMPLATE_EXAMPLE
 from admissions.infra.bulk import bulk_insert
-from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
+from admissions.models import Applicant, AuditEvent
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
 from verifications.enums import BatchKind, BatchStatus, ClaimKind
+from verifications.models import Claim, InstitutionCredential
 
 
 pytestmark = pytest.mark.django_db

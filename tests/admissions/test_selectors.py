@@ -6,9 +6,9 @@ from django.http import Http404
 from admissions import selectors
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
-from admissions.models import Batch
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from verifications.enums import BatchKind
+from verifications.models import Batch
 
 
 pytestmark = pytest.mark.django_db

@@ -7,7 +7,7 @@ import re
 import pytest
 
 from admissions.enums import AuditAction
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.browser.conftest import TIMEOUT_MS
 from tests.verifications.helpers import (
@@ -18,7 +18,7 @@ from tests.verifications.helpers import (
     typo_claim,
 )
 from verifications.enums import ClaimKind
-from verifications.models import VerificationRequest
+from verifications.models import Claim, VerificationRequest
 
 
 expect = pytest.importorskip(

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from admissions.models import Applicant, Claim, Institution
+from admissions.models import Applicant, Institution
 from sandbox.population import (
     STAGING_PUPILS,
     CertificationOutcome,
@@ -17,7 +17,7 @@ from sandbox.population import (
 )
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from verifications.enums import ClaimKind, Trigger
-from verifications.models import VerdictChange, VerificationRequest
+from verifications.models import Claim, VerdictChange, VerificationRequest
 from verifications.services import verification_request_create, verification_run
 
 

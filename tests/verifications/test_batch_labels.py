@@ -8,10 +8,10 @@ from django.urls import reverse
 from django.utils import translation
 
 from admissions.imports.commit import import_batch_label
-from admissions.models import Batch
 from tests.factories import InstitutionFactory, UserFactory
 from verifications.batch_labels import batch_label
 from verifications.enums import BatchKind
+from verifications.models import Batch
 from verifications.services.batches import default_label
 
 

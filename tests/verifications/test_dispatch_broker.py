@@ -88,7 +88,7 @@ def test_a_single_request_the_broker_refuses_is_left_to_the_next_tick(tmp_path):
     VerificationRequest.objects.filter(pk=request.pk).delete()
     claim = request.claim
     code = (
-        "from admissions.models import Claim; "
+        "from verifications.models import Claim; "
         "from verifications.services import verification_request_create; "
         f"r = verification_request_create(claim=Claim.objects.get(pk={claim.pk}), "
         "acting_user=None); print(r.pk)"

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import CvecOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import (
@@ -19,7 +19,7 @@ from tests.verifications.helpers import (
     verdict_change_for,
 )
 from verifications.enums import ClaimKind, Verdict
-from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.models import Claim, VerdictChange, VerificationAttempt, VerificationRequest
 
 
 pytestmark = pytest.mark.django_db

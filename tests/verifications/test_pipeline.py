@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction
-from admissions.models import AuditEvent, Claim, InstitutionCredential
+from admissions.models import AuditEvent
 from sandbox import tokens
 from sandbox.population import (
     CertificationOutcome,
@@ -26,7 +26,13 @@ from tests.verifications.helpers import (
     staging_claim,
 )
 from verifications.enums import AttemptOutcome, ClaimKind, RequestState, Source, Verdict
-from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.models import (
+    Claim,
+    InstitutionCredential,
+    SourceAlert,
+    VerificationAttempt,
+    VerificationRequest,
+)
 from verifications.providers.limits import get_limiter
 from verifications.services import verification_dispatch, verification_run
 

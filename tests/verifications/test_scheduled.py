@@ -10,10 +10,10 @@ import time_machine
 
 from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction
-from admissions.models import AuditEvent, Claim
+from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory
 from verifications.enums import ClaimKind, RequestState, Source, Trigger, Verdict
-from verifications.models import InstitutionPolicy, VerificationRequest
+from verifications.models import Claim, InstitutionPolicy, VerificationRequest
 from verifications.services.policies import freshness_policies_get, institution_policy_get
 from verifications.services.scheduled import scheduled_reverification_tick
 

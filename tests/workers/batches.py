@@ -4,7 +4,7 @@ product launches them, and the checks that each request ended exactly once."""
 from collections import Counter
 
 from admissions.enums import AuditAction
-from admissions.models import AuditEvent, Batch
+from admissions.models import AuditEvent
 from sandbox.population import (
     CertificationOutcome,
     CovoiturageOutcome,
@@ -14,7 +14,7 @@ from sandbox.population import (
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
-from verifications.models import VerificationRequest
+from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_requests_create
 
 

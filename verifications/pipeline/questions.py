@@ -20,8 +20,9 @@ from admissions.claims import (
     question_digest,
     question_identity,
 )
-from admissions.models import Applicant, Claim, Institution, InstitutionCredential
+from admissions.models import Applicant, Institution
 from verifications.enums import ClaimKind, Source
+from verifications.models import Claim, InstitutionCredential
 from verifications.providers.base import (
     CertificationQuery,
     CovoiturageQuery,

@@ -27,9 +27,9 @@ from django.utils.translation import gettext as _
 from admissions.access import import_verification_allowed
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
-from admissions.models import Batch, Claim, User
+from admissions.models import User
 from verifications.enums import OPEN_STATES, BatchKind, BatchStatus, RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.models import Batch, Claim, VerificationRequest
 from verifications.selectors import (
     RERUNNABLE_VERDICTS,
     batch_current_requests,

@@ -14,9 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
-from admissions.models import Claim, User
+from admissions.models import User
 from verifications.enums import OPEN_STATES, RequestState, Trigger, Verdict
-from verifications.models import VerificationRequest
+from verifications.models import Claim, VerificationRequest
 from verifications.pipeline.questions import source_for
 
 

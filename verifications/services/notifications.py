@@ -20,10 +20,10 @@ from django.utils import timezone, translation
 
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Role
-from admissions.models import InstitutionCredential, User
+from admissions.models import User
 from verifications import freshness
 from verifications.enums import RequestState, Verdict
-from verifications.models import VerdictChange, VerificationRequest
+from verifications.models import InstitutionCredential, VerdictChange, VerificationRequest
 
 
 logger = logging.getLogger(__name__)

@@ -34,10 +34,10 @@ from admissions.audit import audit_events_purge, audit_record
 from admissions.enums import AuditAction
 from admissions.identity import IDENTITY_FIELDS
 from admissions.infra.append_only import purge_allowed
-from admissions.models import Applicant, AuditEvent, Claim, Institution, User
+from admissions.models import Applicant, AuditEvent, Institution, User
 from verifications import freshness
 from verifications.enums import RequestState, claim_kind_order
-from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.models import Claim, VerdictChange, VerificationAttempt, VerificationRequest
 from verifications.services.policies import institution_policy_get
 
 

@@ -13,7 +13,7 @@ from django.db import transaction
 
 from admissions import services
 from admissions.enums import Role
-from admissions.models import Claim, Institution, User
+from admissions.models import Institution, User
 from sandbox.population import (
     STAGING_PUPILS,
     STAGING_RECIPIENT,
@@ -21,6 +21,7 @@ from sandbox.population import (
     person,
 )
 from verifications.enums import ClaimKind
+from verifications.models import Claim
 from verifications.services.batches import batch_verification_launch
 
 

@@ -24,10 +24,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from admissions import services
-from admissions.access import client_ip
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.infra import crypto
+from admissions.infra.client_address import client_ip
 from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import Applicant, AuditEvent, Institution, User

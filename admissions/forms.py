@@ -9,13 +9,13 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import clean_declared
 from admissions.enums import AuditAction, Sex
 from admissions.identity import clean_identity, parse_birth_date
 from admissions.infra.integers import IdField
 from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.selectors import AuditFilters
+from verifications.claims import clean_declared
 from verifications.enums import ClaimKind
 
 

@@ -13,12 +13,6 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from admissions.audit import audit_record
-from admissions.claims import (
-    IDENTITY_KINDS,
-    QUESTION_IDENTITY_FIELDS,
-    claim_question_digest,
-    clean_declared,
-)
 from admissions.enums import AuditAction, Role
 from admissions.identity import applicant_search_key, clean_identity
 from admissions.infra import crypto
@@ -26,6 +20,12 @@ from admissions.infra.tokens import jwt_expiry
 from admissions.models import Applicant, Institution, User
 from admissions.validators import normalize_siret, normalize_uai
 from admissions.verify_on_record import claims_verify_on_commit
+from verifications.claims import (
+    IDENTITY_KINDS,
+    QUESTION_IDENTITY_FIELDS,
+    claim_question_digest,
+    clean_declared,
+)
 from verifications.enums import Source
 from verifications.models import Claim, InstitutionCredential
 

@@ -12,8 +12,8 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from admissions.access import client_ip
 from admissions.admin import AuditedViewMixin, ReadOnlyAdminMixin, staff_user
+from admissions.infra.client_address import client_ip
 from verifications.backoffice import provider_health, stuck_condition
 from verifications.enums import Source
 from verifications.models import (

@@ -7,10 +7,10 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import claim_question_digest
 from admissions.infra.append_only import AppendOnlyModel
 from admissions.infra.fields import EncryptedTextField
 from admissions.models import Applicant, Institution, User
+from verifications.claims import claim_question_digest
 from verifications.enums import (
     OPEN_STATES,
     AttemptOutcome,
@@ -101,7 +101,7 @@ class Claim(models.Model):
     institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
     applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="claims")
     kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
-    # Shape per kind in admissions/claims.py; always written through clean_declared().
+    # Shape per kind in verifications/claims.py; always written through clean_declared().
     declared = models.JSONField(_("déclaration"))
     verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
     verdict_reason = models.TextField(_("motif"), blank=True)
@@ -201,7 +201,7 @@ class VerificationRequest(models.Model):
     # replaced ones stay (history) but no longer count in the batch's progress and results.
     superseded = models.BooleanField(_("remplacée"), default=False)
     # What was asked of the source: a digest of the claim's declaration and, for the kinds
-    # the sources match on a person, the identity sent (``admissions.claims.question_digest``).
+    # the sources match on a person, the identity sent (``verifications.claims.question_digest``).
     # A verdict whose digest is not the claim's current one concerns a previous declaration.
     question_digest = models.CharField(_("empreinte de la question"), max_length=64, blank=True)
     # An identity variant a person chose to try after a "not found" (``verifications.rematch``):

@@ -11,10 +11,10 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.access import import_verification_allowed
 from admissions.models import Applicant, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
+from verifications.access import import_verification_allowed
 from verifications.enums import (
     OPEN_STATES,
     PERSON_TRIGGERS,

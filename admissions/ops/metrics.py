@@ -332,7 +332,7 @@ def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def _address_allowed(request: HttpRequest) -> bool:
-    from admissions.access import client_ip
+    from admissions.infra.client_address import client_ip
 
     try:
         address = ipaddress.ip_address(client_ip(request) or "")

@@ -76,7 +76,7 @@ def test_an_id_past_the_database_range_is_not_found(client, applicant_id):
 def test_a_superscript_digit_in_a_certification_level_is_a_form_error():
     from django.core.exceptions import ValidationError
 
-    from admissions.claims import clean_declared
+    from verifications.claims import clean_declared
 
     with pytest.raises(ValidationError) as exc:
         clean_declared("certification", {"code": "RNCP12345", "min_level": "²"})
@@ -177,7 +177,7 @@ def test_a_hidden_character_in_a_name_is_its_one_error():
 def test_a_hidden_character_in_a_declared_code_is_refused():
     from django.core.exceptions import ValidationError
 
-    from admissions.claims import clean_declared
+    from verifications.claims import clean_declared
 
     with pytest.raises(ValidationError) as exc:
         clean_declared("cvec", {"code": "ABC\u202eDEF123"})

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from admissions.claims import CvecDeclared
 from tests.verdicts.conftest import at, found, not_found, rows
+from verifications.claims import CvecDeclared
 from verifications.enums import Source, Verdict
 from verifications.providers.base import CvecRecord, Identity
 from verifications.verdicts import decide

@@ -5,13 +5,13 @@ import datetime as dt
 
 import pytest
 
-from admissions.claims import (
+from verifications import rematch
+from verifications.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,
     ScolariteDeclared,
 )
-from verifications import rematch
 from verifications.enums import ClaimKind, Verdict
 from verifications.providers.base import Identity
 from verifications.rematch import Variant

@@ -158,7 +158,7 @@ def typo_claim(institution: Institution) -> tuple[Claim, Person]:
     """A pupil the sandbox knows (enrolled, valid CVEC), recorded with day and month of birth
     swapped, as a clerk's slip: not found as typed, found by the ``day_month_swapped``
     variant. Returns the scolarité claim and the person as the sandbox knows them."""
-    from admissions.claims import claim_question_digest
+    from verifications.claims import claim_question_digest
 
     p = next(
         q

@@ -12,7 +12,6 @@ from django.db import connection
 from django.urls import reverse
 
 from admissions import services as admissions_services
-from admissions.claims import claim_question_digest
 from admissions.enums import AuditAction, Role
 from admissions.models import Applicant, AuditEvent
 from sandbox.population import ScolariteOutcome, person
@@ -25,6 +24,7 @@ from tests.verifications.helpers import (
     run_until_done,
     typo_claim,
 )
+from verifications.claims import claim_question_digest
 from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
 from verifications.models import Batch, Claim, VerificationRequest
 from verifications.pipeline.questions import question_digest_for

@@ -11,10 +11,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from admissions.claims import IDENTITY_KINDS
 from admissions.models import User
 from admissions.services import applicant_update, claim_update_declared
 from verifications import rematch
+from verifications.claims import IDENTITY_KINDS
 from verifications.enums import BatchKind, BatchStatus, RequestState, Trigger
 from verifications.models import Batch, Claim, VerificationRequest
 from verifications.rematch import Variant

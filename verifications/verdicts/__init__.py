@@ -10,7 +10,7 @@ docs/VERDICTS.md §The verdict functions and §The rule; each kind's rules in it
 import datetime as dt
 from typing import Any
 
-from admissions.claims import (
+from verifications.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,

@@ -36,7 +36,7 @@ the declared or echoed campaign, else the one in progress); contradicted and not
 
 import datetime as dt
 
-from admissions.claims import CvecDeclared
+from verifications.claims import CvecDeclared
 from verifications.enums import Verdict
 from verifications.providers.base import CvecRecord, Identity, ProviderResult
 from verifications.verdicts.common import (

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from admissions.claims import ScolariteDeclared, clean_declared, declared_as
+from verifications.claims import ScolariteDeclared, clean_declared, declared_as
 from verifications.enums import ClaimKind
 
 

@@ -21,10 +21,12 @@ from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import variant_label
-from admissions.enums import AuditAction, ClaimKind, Role, Source, Verdict, choice_label
+from admissions.enums import AuditAction, Role
 from admissions.forms import AUDIT_OBJECT_TYPES, claim_fields
+from admissions.infra.choices import choice_label
 from admissions.models import Applicant, AuditEvent, Institution, User
+from verifications.claims import variant_label
+from verifications.enums import ClaimKind, Source, Verdict
 
 
 # What a batch event's ``change`` says happened (``verifications/services/batches.py``).

@@ -37,7 +37,7 @@ from admissions.settings import *  # noqa: F403
 # embedded SQLite broker under their VIGIE_VAR_DIR).
 CELERY_BROKER_URL = os.environ.get("VIGIE_TEST_BROKER_URL", "memory://")
 if CELERY_BROKER_URL.startswith("sqlite:"):
-    from admissions import broker as _broker
+    from admissions.infra import broker as _broker
 
     CELERY_BROKER_TRANSPORT = _broker.TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(_broker.TRANSPORT_OPTIONS)

@@ -95,11 +95,11 @@ def test_embedded_defaults_need_nothing_installed(tmp_path):
     assert result.stdout.split() == [
         "True",
         "django.db.backends.sqlite3",
-        f"sqlite:///{tmp_path / 'celery-broker.sqlite3'}",  # admissions/broker.py, not the files
+        f"sqlite:///{tmp_path / 'celery-broker.sqlite3'}",  # infra/broker.py, not files
         "http://127.0.0.1:8001/particulier",
         "fr",
         "Europe/Paris",
-        "admissions.broker:Transport",
+        "admissions.infra.broker:Transport",
     ]
 
 

@@ -15,10 +15,16 @@ from django.db.models import Count, Min, Q, QuerySet
 from django.db.models.functions import TruncWeek
 from django.utils import timezone
 
-from admissions.enums import VERDICTS_NEEDING_ATTENTION, ClaimKind, Verdict
-from admissions.models import Claim
-from verifications.enums import PERSON_TRIGGERS, AttemptOutcome, RequestState, Trigger
-from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.enums import (
+    PERSON_TRIGGERS,
+    VERDICTS_NEEDING_ATTENTION,
+    AttemptOutcome,
+    ClaimKind,
+    RequestState,
+    Trigger,
+    Verdict,
+)
+from verifications.models import Claim, VerdictChange, VerificationAttempt, VerificationRequest
 from verifications.verdicts import REASONS
 
 

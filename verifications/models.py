@@ -1,15 +1,143 @@
-"""The verification pipeline's rows: a request per check (its current state, and the outbox of
-the Celery task), and one append-only attempt per upstream call."""
+"""The verification domain's rows: what applicants declare (claims), batches, the institutions'
+API tokens; a request per check (its current state, and the outbox of the Celery task), and one
+append-only attempt per upstream call."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from admissions.append_only import AppendOnlyModel
-from admissions.enums import ClaimKind, Source, Verdict
-from admissions.models import Batch, Claim, Institution
-from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Trigger
+from admissions.infra.append_only import AppendOnlyModel
+from admissions.infra.fields import EncryptedTextField
+from admissions.models import Applicant, Institution, User
+from verifications.claims import claim_question_digest
+from verifications.enums import (
+    OPEN_STATES,
+    AttemptOutcome,
+    BatchKind,
+    BatchStatus,
+    ClaimKind,
+    RequestState,
+    Source,
+    Trigger,
+    Verdict,
+)
+
+
+class CredentialManager(models.Manager["InstitutionCredential"]):
+    """Credentials load without their token: only the code that sends it asks for it
+    (``.only("token")``, or reading ``credential.token``, which loads it then). A token the
+    configured keys cannot decrypt (after a wrong key rotation) raises where it is read, and so
+    only there: not on the dashboard, the back-office lists or the daily expiry check."""
+
+    def get_queryset(self) -> models.QuerySet["InstitutionCredential"]:
+        return super().get_queryset().defer("token")
+
+
+class InstitutionCredential(models.Model):
+    """An institution's token for one source, encrypted at rest and never displayed back."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="credentials"
+    )
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    token = EncryptedTextField(_("jeton"))
+    fingerprint = models.CharField(_("empreinte"), max_length=16, editable=False)
+    # Read from the token itself when it is a JWT (its `exp`), without checking the signature.
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+    # The smallest warning threshold (days before expiry) already e-mailed for this token.
+    expiry_warned_days = models.PositiveSmallIntegerField(
+        _("dernier avertissement d'expiration (jours)"), null=True, blank=True, editable=False
+    )
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    objects = CredentialManager()
+
+    class Meta:
+        db_table = "admissions_institutioncredential"  # its table from before the move to this app
+        verbose_name = _("identifiant d'API")
+        verbose_name_plural = _("identifiants d'API")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "source"], name="one_credential_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} / {self.get_source_display()}"
+
+
+class Batch(models.Model):
+    """A CSV import or a cohort verification, with who launched it and when."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="batches")
+    kind = models.CharField(_("type"), max_length=16, choices=BatchKind)
+    label = models.CharField(_("libellé"), max_length=200)
+    status = models.CharField(
+        _("état"), max_length=16, choices=BatchStatus, default=BatchStatus.RUNNING
+    )
+    total = models.PositiveIntegerField(_("total"), default=0)
+    source_filename = models.CharField(_("fichier"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+
+    class Meta:
+        db_table = "admissions_batch"  # its table from before the move to this app
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["institution", "-created_at"], name="batch_recent")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Claim(models.Model):
+    """Something the applicant declares, checked against one government source."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="claims")
+    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
+    # Shape per kind in verifications/claims.py; always written through clean_declared().
+    declared = models.JSONField(_("déclaration"))
+    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
+    verdict_reason = models.TextField(_("motif"), blank=True)
+    verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valable jusqu'au"), null=True, blank=True)
+    # What a check of this claim asks its source now (``claims.question_digest``): kept in step
+    # with the declaration and the applicant's identity by every write. A verdict reached for
+    # another question is never recorded on the claim.
+    question_digest = models.CharField(
+        _("empreinte de la question"), max_length=64, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        db_table = "admissions_claim"  # its table from before the move to this app
+        verbose_name = _("déclaration")
+        verbose_name_plural = _("déclarations")
+        ordering = ["applicant", "kind", "id"]
+        indexes = [
+            models.Index(fields=["institution", "verdict"], name="claim_by_verdict"),
+            models.Index(fields=["institution", "kind", "verdict"], name="claim_by_kind"),
+            models.Index(fields=["valid_until"], name="claim_by_validity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.applicant_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        # A derived column, like a slug: filled from the declaration and the applicant when a
+        # claim is first written; the services keep it in step afterwards.
+        if not self.question_digest:
+            self.question_digest = claim_question_digest(self)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "question_digest"}
+        super().save(*args, **kwargs)
 
 
 class VerificationRequest(models.Model):
@@ -73,7 +201,7 @@ class VerificationRequest(models.Model):
     # replaced ones stay (history) but no longer count in the batch's progress and results.
     superseded = models.BooleanField(_("remplacée"), default=False)
     # What was asked of the source: a digest of the claim's declaration and, for the kinds
-    # the sources match on a person, the identity sent (``admissions.claims.question_digest``).
+    # the sources match on a person, the identity sent (``verifications.claims.question_digest``).
     # A verdict whose digest is not the claim's current one concerns a previous declaration.
     question_digest = models.CharField(_("empreinte de la question"), max_length=64, blank=True)
     # An identity variant a person chose to try after a "not found" (``verifications.rematch``):
@@ -108,7 +236,7 @@ class VerificationAttempt(AppendOnlyModel):
     """One upstream call: what was asked of whom, how it went and how long it took.
 
     Append-only. ``payload`` is redacted: keys, statuses and error codes, never an identity.
-    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.append_only``).
+    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.infra.append_only``).
     """
 
     PURGEABLE_FIELDS = ("payload",)

@@ -11,22 +11,30 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.access import import_verification_allowed
-from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict, claim_kind_order
-from admissions.models import Applicant, Batch, Claim, InstitutionCredential, User
+from admissions.models import Applicant, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
+from verifications.access import import_verification_allowed
 from verifications.certificates.rules import certifiable
 from verifications.enums import (
     OPEN_STATES,
     PERSON_TRIGGERS,
     AttemptOutcome,
+    BatchKind,
+    BatchStatus,
+    ClaimKind,
     RequestState,
+    Source,
     Trigger,
+    Verdict,
+    claim_kind_order,
 )
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
+    Batch,
     CertificateArchive,
+    Claim,
+    InstitutionCredential,
     SourceAlert,
     VerdictChange,
     VerificationAttempt,
@@ -682,8 +690,8 @@ def cohort_claims(
     a person when ``needs_me``. So "Vérifier" on the list filtered on "Source indisponible"
     checks those claims again, not the applicants' confirmed ones.
     """
-    from admissions.enums import VERDICTS_NEEDING_ATTENTION
     from admissions.selectors import applicant_search
+    from verifications.enums import VERDICTS_NEEDING_ATTENTION
 
     if not user.is_authenticated or user.institution_id is None:
         return Claim.objects.none()
@@ -762,7 +770,7 @@ class CohortSummary:
 def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
     """Three aggregate queries, whatever the cohort's size. A claim already being checked is
     not sent again: its open request is counted among those queued ahead."""
-    from admissions.enums import CLAIM_KIND_SOURCE
+    from verifications.enums import CLAIM_KIND_SOURCE
     from verifications.eta import eta_seconds
 
     by_kind = claims.order_by().values("kind").annotate(n=Count("id"))

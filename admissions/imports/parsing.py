@@ -17,7 +17,6 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from admissions.claims import clean_declared
 from admissions.identity import clean_identity, tidy_name
 from admissions.imports.columns import (
     CLAIM_COLUMNS,
@@ -36,6 +35,7 @@ from admissions.imports.report import (
     import_max_rows,
 )
 from admissions.models import Applicant, Institution
+from verifications.claims import clean_declared
 
 
 # References looked up per query when checking which already exist.

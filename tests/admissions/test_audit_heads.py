@@ -9,9 +9,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
-from admissions import signing
 from admissions.audit import GENESIS_HASH, audit_chains_verify, event_hash
 from admissions.audit_heads import audit_chains_verify_signed, audit_heads_sign
+from admissions.infra import signing
 from admissions.models import AuditEvent, AuditHead
 from admissions.tasks import audit_chain_check_task
 from tests.admissions.test_audit import _events

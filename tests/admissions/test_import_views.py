@@ -8,12 +8,14 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from admissions.enums import AuditAction, BatchKind
+from admissions.enums import AuditAction
 from admissions.imports import COLUMNS, import_stage
-from admissions.models import Applicant, AuditEvent, Batch, Claim
+from admissions.models import Applicant, AuditEvent
 from tests.admissions.test_imports import _csv, _row
 from tests.factories import UserFactory
 from tests.html import region
+from verifications.enums import BatchKind
+from verifications.models import Batch, Claim
 
 
 pytestmark = pytest.mark.django_db

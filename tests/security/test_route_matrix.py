@@ -24,9 +24,11 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
-from admissions.enums import BatchKind, ClaimKind, Role
-from admissions.models import AuditEvent, Batch, Institution
+from admissions.enums import Role
+from admissions.models import AuditEvent, Institution
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from verifications.enums import BatchKind, ClaimKind
+from verifications.models import Batch
 
 
 pytestmark = pytest.mark.django_db

@@ -10,10 +10,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.enums import ClaimKind, Role, Verdict
+from admissions.enums import Role
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.html import region
 from verifications import analytics
+from verifications.enums import ClaimKind, Verdict
 from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
 
 

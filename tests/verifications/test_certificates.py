@@ -17,8 +17,8 @@ from django.core.management import CommandError, call_command
 from django.urls import reverse
 from pypdf import PdfReader, PdfWriter
 
-from admissions import signing
-from admissions.enums import AuditAction, ClaimKind, Role, Verdict
+from admissions.enums import AuditAction, Role
+from admissions.infra import signing
 from admissions.models import AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.factories import InstitutionFactory, UserFactory
@@ -26,6 +26,7 @@ from tests.html import region
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
 from verifications.certificates import payload as certificate_payload
 from verifications.certificates import pdf
+from verifications.enums import ClaimKind, Verdict
 from verifications.models import Certificate
 from verifications.services.retention import applicant_erase
 

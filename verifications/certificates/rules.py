@@ -2,13 +2,11 @@
 
 from typing import TYPE_CHECKING
 
-from admissions.enums import Verdict
-from verifications.enums import RequestState
+from verifications.enums import RequestState, Verdict
 
 
 if TYPE_CHECKING:
-    from admissions.models import Claim
-    from verifications.models import VerificationRequest
+    from verifications.models import Claim, VerificationRequest
 
 
 # A source that did not answer, or refused the request, stated nothing about the claim.

@@ -7,7 +7,8 @@ from typing import Any
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from admissions.enums import ClaimKind, Source, Verdict, choice_label
+from admissions.infra.choices import choice_label
+from verifications.enums import ClaimKind, Source, Verdict
 
 
 def _when(iso: str) -> str:

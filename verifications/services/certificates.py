@@ -2,8 +2,8 @@
 
 A certificate vouches for one check: the request that gives a claim its current verdict (a
 source's answer, a variant the source found, or a person's decision). It is issued once per
-check, signed with the deployment's key (``admissions.signing``); asking again returns the same
-certificate. Every issue (download) and every online check is in the audit trail.
+check, signed with the deployment's key (``admissions.infra.signing``); asking again returns
+the same certificate. Every issue (download) and every online check is in the audit trail.
 """
 
 import logging
@@ -18,17 +18,23 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from admissions import signing
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
-from admissions.models import Batch, Claim, User
+from admissions.infra import signing
+from admissions.models import User
 from verifications import selectors
 from verifications.certificates import payload as certificate_payload
 from verifications.certificates import pdf
 from verifications.certificates.rules import certifiable
 from verifications.enqueue import certificate_archive_enqueue
 from verifications.enums import PERSON_TRIGGERS
-from verifications.models import Certificate, CertificateArchive, VerificationRequest
+from verifications.models import (
+    Batch,
+    Certificate,
+    CertificateArchive,
+    Claim,
+    VerificationRequest,
+)
 from verifications.verdicts import REASONS, render_reason
 
 

@@ -13,11 +13,12 @@ from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from admissions import exports
 from admissions.access import HtmxHttpRequest, member_institution, supervisor_required
-from admissions.enums import ClaimKind, Source, Verdict, choice_label
-from admissions.text_input import PlainTextForm
+from admissions.infra import exports
+from admissions.infra.choices import choice_label
+from admissions.infra.text_input import PlainTextForm
 from verifications import analytics, charts
+from verifications.enums import ClaimKind, Source, Verdict
 from verifications.verdicts import REASONS, render_reason
 
 

@@ -19,18 +19,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from admissions import exports
 from admissions import selectors as admissions_selectors
-from admissions.access import (
-    HtmxHttpRequest,
-    client_ip,
-    import_verification_allowed,
-    member_required,
-    supervisor_required,
-)
-from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
+from admissions.access import HtmxHttpRequest, member_required, supervisor_required
+from admissions.infra import exports
+from admissions.infra.choices import choice_label
+from admissions.infra.client_address import client_ip
 from verifications import selectors
-from verifications.enums import RequestState
+from verifications.access import import_verification_allowed
+from verifications.enums import BatchKind, ClaimKind, RequestState, Verdict
 from verifications.forms import BatchCohortForm
 from verifications.services import batches as batch_services
 from verifications.services import certificates as certificate_services

@@ -12,8 +12,9 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from admissions import selectors as admissions_selectors
-from admissions import signing
-from admissions.access import HtmxHttpRequest, client_ip, member_required
+from admissions.access import HtmxHttpRequest, member_required
+from admissions.infra import signing
+from admissions.infra.client_address import client_ip
 from verifications import selectors
 from verifications.certificates import payload as certificate_payload
 from verifications.certificates import pdf, throttle

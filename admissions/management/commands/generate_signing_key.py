@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from admissions.signing import generate_key
+from admissions.infra.signing import generate_key
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from admissions import signing
+from admissions.infra import signing
 from verifications.certificates import payload as certificate_payload
 from verifications.certificates import pdf
 

@@ -12,7 +12,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
-from admissions.enums import ClaimKind, Source, Verdict, choice_label
+from admissions.infra.choices import choice_label
+from verifications.enums import ClaimKind, Source, Verdict
 
 
 register = template.Library()

@@ -3,11 +3,12 @@
 A hash chain shows that no row was changed or removed *unless every later row was rehashed*:
 someone with write access to the database could rewrite a whole chain consistently. Each night,
 after verifying every chain, Vigie signs each intact chain's head (its length and last hash)
-with the deployment's Ed25519 key (``admissions.infra.signing``) and keeps the signed
-statement. From then on, ``audit_verify`` also checks each signed head: its signature, and that the chain still
-has that hash at that row and is at least that long. A rewrite after a signed head, however
-consistent, changes the hash at that row; a chain cut short loses the row. Forging a new head
-needs the private key, which the database does not hold (docs/SECURITY.md §The audit trail).
+with the deployment's Ed25519 key (``admissions.infra.signing``) and keeps the signed statement.
+From then on, ``audit_verify`` also checks each signed head: its signature, and that the chain
+still has that hash at that row and is at least that long. A rewrite after a signed head,
+however consistent, changes the hash at that row; a chain cut short loses the row. Forging a new
+head needs the private key, which the database does not hold (docs/SECURITY.md §The audit
+trail).
 """
 
 import json

@@ -243,7 +243,8 @@ if not DEBUG and not FIELD_ENCRYPTION_KEY:
 
 # Ed25519 keys (comma-separated, newest first) that sign verification certificates; every key's
 # public half is published at /.well-known/vigie-signing-keys.json (admissions/infra/signing.py).
-# Generate one with `python manage.py generate_signing_key`. In DEBUG a key is derived from SECRET_KEY.
+# Generate one with `python manage.py generate_signing_key`. In DEBUG a key is derived from
+# SECRET_KEY.
 VIGIE_SIGNING_KEYS = env.list("VIGIE_SIGNING_KEYS", default=[])
 if not DEBUG and not VIGIE_SIGNING_KEYS:
     raise ImproperlyConfigured("Set VIGIE_SIGNING_KEYS: verification certificates are signed.")

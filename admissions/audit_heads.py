@@ -7,8 +7,8 @@ with the deployment's Ed25519 key (``admissions.infra.signing``) and keeps the s
 From then on, ``audit_verify`` also checks each signed head: its signature, and that the chain
 still has that hash at that row and is at least that long. A rewrite after a signed head,
 however consistent, changes the hash at that row; a chain cut short loses the row. Forging a new
-head needs the private key, which the database does not hold (docs/SECURITY.md §The audit
-trail).
+head needs the private key, which the database does not hold
+(docs/SECURITY.md §The audit trail).
 """
 
 import json

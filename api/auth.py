@@ -10,7 +10,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 from ninja.security.http import HttpBearer
 
-from admissions.access import client_ip
+from admissions.infra.client_address import client_ip
 from api.models import ApiKey
 from api.problems import ApiProblem
 from api.ratelimit import RateState, rate_consume

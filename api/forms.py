@@ -7,7 +7,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from admissions.text_input import PlainTextForm
+from admissions.infra.text_input import PlainTextForm
 from api.enums import Scope
 
 

@@ -7,8 +7,8 @@ from datetime import datetime
 from django.db.models import Q, QuerySet
 from django.http import Http404
 
-from admissions.integers import id_or_404, parse_id
-from admissions.models import Applicant, Claim, User
+from admissions.infra.integers import id_or_404, parse_id
+from admissions.models import Applicant, User
 from admissions.selectors import (
     applicant_get_for_user,
     applicant_search,
@@ -18,6 +18,7 @@ from admissions.selectors import (
 )
 from api.keys import key_matches, key_prefix
 from api.models import ApiKey
+from verifications.models import Claim
 
 
 def api_keys_for_user(user: User) -> QuerySet[ApiKey]:

@@ -19,9 +19,9 @@ from ninja.responses import Status
 from pydantic import Field
 
 from admissions import services
-from admissions.access import client_ip
 from admissions.audit import audit_view_record
-from admissions.models import Applicant, Claim, User
+from admissions.infra.client_address import client_ip
+from admissions.models import Applicant, User
 from api import selectors
 from api.auth import KeyAuth
 from api.enums import Scope
@@ -37,6 +37,7 @@ from api.schemas import (
     KindName,
     Problem,
 )
+from verifications.models import Claim
 
 
 # The purpose recorded when a key reads an applicant's personal data (docs/SECURITY.md §The

@@ -12,7 +12,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from admissions.access import HtmxHttpRequest, client_ip, institution_admin_required
+from admissions.access import HtmxHttpRequest, institution_admin_required
+from admissions.infra.client_address import client_ip
 from api import selectors, services
 from api.forms import ApiKeyForm
 

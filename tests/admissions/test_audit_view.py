@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from admissions import services
 from admissions.audit import AuditEntry, audit_record, audit_record_many
-from admissions.enums import AuditAction, ClaimKind, Verdict
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.html import assert_same_region, region
+from verifications.enums import ClaimKind, Verdict
 from verifications.services import claim_override_verdict, claim_verify_manually
 
 

@@ -3,10 +3,11 @@
 import pytest
 
 from admissions.enums import AuditAction
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.models import Applicant, AuditEvent
 from api.v1 import API_READ_PURPOSE
 from tests.api.conftest import ApiClient, make_key
 from tests.factories import ApplicantFactory, ClaimFactory
+from verifications.models import Claim
 
 
 pytestmark = pytest.mark.django_db

@@ -26,9 +26,11 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from admissions.enums import BatchKind, ClaimKind, Role
-from admissions.models import AuditEvent, Batch, Institution
+from admissions.enums import Role
+from admissions.models import AuditEvent, Institution
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from verifications.enums import BatchKind, ClaimKind
+from verifications.models import Batch
 
 
 pytestmark = pytest.mark.django_db
@@ -193,6 +195,23 @@ ROUTES: dict[str, Route] = {
     "healthz": route(get=everyone(200), post=NOT_ALLOWED),
     "readyz": route(get=everyone(200), post=NOT_ALLOWED),
     "metrics": route(get=everyone(404), post=NOT_ALLOWED),
+    # Certificates (docs/CERTIFICATES.md): a claim never checked has none (back to its page
+    # with a message); the public check and the signing keys need no login and show nothing
+    # of an institution's data to a guess.
+    "claim_certificate": route(claim, get=members(302), post=NOT_ALLOWED),
+    "certificate_public": route(get=everyone(200), post=NOT_ALLOWED),
+    "certificate_public_direct": route(
+        lambda t: {"number": "VC-0000-0000", "code": "AAAAAAAA"},
+        ids=False,
+        get=everyone(200),
+        post=NOT_ALLOWED,
+    ),
+    "signing_keys": route(get=everyone(200), post=NOT_ALLOWED),
+    # How the verifications go: aggregates of the institution's own checks, for supervisors
+    "analytics": route(get=members(200, clerk=403), post=NOT_ALLOWED),
+    "analytics_export": route(
+        lambda t: {"figure": "delais"}, ids=False, get=members(200, clerk=403), post=NOT_ALLOWED
+    ),
     # a redirect to /static/favicon.svg, for pages that do not link it (the back-office's)
     "favicon": route(get=everyone(302), post=NOT_ALLOWED),
 }
@@ -264,6 +283,25 @@ def verdict_change(t: Tenant) -> dict[str, Any]:
         verdict="contradicted",
     )
     return {"change_id": change.pk}
+
+
+def certificate_archive(t: Tenant) -> dict[str, Any]:
+    """A ready certificate archive of the tenant's verification batch."""
+    from django.core.files.base import ContentFile
+
+    from verifications.models import CertificateArchive
+
+    batch = t.extra["verification_batch"]
+    archive = CertificateArchive(
+        institution=t.institution,
+        batch=batch,
+        state="done",
+        total=0,
+        requested_by=t.extra["member"],
+        verify_url="http://testserver/certificats/",
+    )
+    archive.file.save("matrice.zip", ContentFile(b"PK\x05\x06" + b"\x00" * 18), save=True)
+    return {"batch_id": batch.pk, "archive_id": archive.pk}
 
 
 SUPERVISORS_ONLY = 403  # what a clerk gets on a supervisor's page
@@ -371,6 +409,18 @@ ROUTES.update(
         ),
         "batch_export": route(
             lambda t: {**verification_batch(t), "file_format": "csv"},
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=NOT_ALLOWED,
+        ),
+        # A batch's certificates: the panel, and asking for a ZIP (nothing to certify in the
+        # tenant's batch: back to its page with a message); a ready archive downloads.
+        "batch_certificates": route(
+            verification_batch,
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=members(302, clerk=SUPERVISORS_ONLY),
+        ),
+        "certificate_archive_download": route(
+            certificate_archive,
             get=members(200, clerk=SUPERVISORS_ONLY),
             post=NOT_ALLOWED,
         ),

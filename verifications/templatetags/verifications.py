@@ -7,8 +7,9 @@ from django import template
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import variant_label
-from admissions.enums import Role, choice_label
+from admissions.enums import Role
+from admissions.infra.choices import choice_label
+from verifications.claims import variant_label
 
 
 if TYPE_CHECKING:

@@ -1,8 +1,8 @@
 import pytest
 from django.core.exceptions import ValidationError
 
-from admissions.claims import ScolariteDeclared, clean_declared, declared_as
-from admissions.enums import ClaimKind
+from verifications.claims import ScolariteDeclared, clean_declared, declared_as
+from verifications.enums import ClaimKind
 
 
 def test_scolarite_is_normalised():

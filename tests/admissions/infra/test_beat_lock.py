@@ -9,7 +9,7 @@ import redis
 from celery.beat import PersistentScheduler
 from django.db import connection
 
-from admissions.beat import (
+from admissions.infra.beat import (
     REDIS_KEY,
     FileBeatLock,
     LockUnavailable,
@@ -119,5 +119,5 @@ def test_the_settings_choose_the_store(settings, tmp_path):
 def test_the_celery_app_runs_the_single_beat_scheduler():
     from admissions.celery import app
 
-    assert app.conf.beat_scheduler == "admissions.beat:SingleBeatScheduler"
+    assert app.conf.beat_scheduler == "admissions.infra.beat:SingleBeatScheduler"
     assert issubclass(SingleBeatScheduler, PersistentScheduler)

@@ -52,7 +52,7 @@ class SessionLifetimeMiddleware:
                 request.session[AUTHENTICATED_AT] = now
             elif now - int(started) > settings.VIGIE_SESSION_MAX_LIFETIME:
                 # The request goes on as anonymous: login_required sends it to the login page
-                # (htmx requests get HX-Redirect there: admissions.middleware, audit area).
+                # (htmx requests get HX-Redirect there: admissions.infra.middleware, audit area).
                 logout(request)
                 return self.get_response(request)
             refreshed = request.session.get(REFRESHED_AT)

@@ -3,7 +3,7 @@
 ``make run`` and the worker tests use it when neither ``CELERY_BROKER_URL`` nor ``REDIS_URL`` is
 set (``admissions/settings.py``)::
 
-    CELERY_BROKER_URL = "admissions.broker.Transport+sqlite:////…/var/broker.sqlite3"
+    CELERY_BROKER_URL = "admissions.infra.broker.Transport+sqlite:////…/var/broker.sqlite3"
 
 It replaces kombu's filesystem transport, which loses and corrupts messages when a producer and a
 consumer meet on the same file (kombu issue #1551: the file is created before it is locked and
@@ -51,7 +51,7 @@ from sqlalchemy.orm import configure_mappers
 
 
 # What admissions/settings.py sets for the embedded broker (and the worker tests, the bench).
-TRANSPORT = "admissions.broker:Transport"
+TRANSPORT = "admissions.infra.broker:Transport"
 # kombu polls an empty queue every second by default, and a worker that waits for its task's
 # acknowledgement (prefetch 1) waits that second too: poll often (an empty poll is ~0.2 ms).
 TRANSPORT_OPTIONS = {"polling_interval": 0.05}

@@ -12,7 +12,7 @@ import pytest
 from django.http import StreamingHttpResponse
 from django.utils.translation import gettext_lazy
 
-from admissions.exports import (
+from admissions.infra.exports import (
     CSV_CONTENT_TYPE,
     csv_bytes,
     csv_cell,

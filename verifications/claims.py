@@ -15,8 +15,9 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
-from admissions.enums import ClaimKind
-from admissions.integers import parse_int
+from admissions.infra.integers import parse_int
+from admissions.infra.text_input import text_errors
+from verifications.enums import ClaimKind
 
 
 @dataclass(frozen=True)
@@ -147,7 +148,7 @@ def clean_declared(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
             )
         )
     # A hidden or control character is the one error of its field.
-    errors.update(validators.text_errors(data, list(cleaned)))
+    errors.update(text_errors(data, list(cleaned)))
     if errors:
         raise ValidationError(errors)
     return cleaned

@@ -1,7 +1,7 @@
 import pytest
 from django.core.exceptions import ImproperlyConfigured
 
-from admissions import crypto
+from admissions.infra import crypto
 
 
 def test_round_trip_and_rotation(settings):

@@ -12,7 +12,8 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 from django.utils.translation import get_language, gettext
 
-from admissions.enums import ClaimKind, Verdict, choice_label
+from admissions.infra.choices import choice_label
+from verifications.enums import ClaimKind, Source, Verdict
 
 
 register = template.Library()
@@ -52,6 +53,12 @@ def _badge(verdict: str, in_progress: bool, language: str | None) -> SafeString:
 def kind_label(kind: str) -> str:
     """A claim kind's label (``claim.get_kind_display`` without rebuilding the choices)."""
     return choice_label(ClaimKind, kind)
+
+
+@register.filter
+def source_label(source: str) -> str:
+    """A source's name (``get_source_display`` without rebuilding the choices)."""
+    return choice_label(Source, source)
 
 
 @register.filter

@@ -1,6 +1,8 @@
 from django.utils import translation
 
-from admissions.enums import AuditAction, Verdict, choice_label
+from admissions.enums import AuditAction
+from admissions.infra.choices import choice_label
+from verifications.enums import Verdict
 
 
 def test_a_choice_is_labelled_in_the_active_language_and_an_unknown_value_is_kept():

@@ -2,7 +2,7 @@ from typing import Any
 
 from django.db import models
 
-from admissions import crypto
+from admissions.infra import crypto
 
 
 class EncryptedTextField(models.TextField):

@@ -1,11 +1,11 @@
-"""The embedded broker (admissions/broker.py) in one process, with kombu's real transport on an
-SQLite file: what two processes meeting on a fresh file would do, made to happen in order."""
+"""The embedded broker (admissions/infra/broker.py) in one process, with kombu's real transport
+on an SQLite file: what two processes meeting on a fresh file would do, made to happen in order."""
 
 import pytest
 from kombu import Connection
 from sqlalchemy import create_engine, event, text
 
-from admissions import broker
+from admissions.infra import broker
 
 
 @pytest.fixture(autouse=True)

@@ -1,5 +1,5 @@
-"""Who is asking, and from where: the typed request our views receive, the client's address
-(for the audit trail and the login throttle), and the role checks on views.
+"""Who is asking: the typed request our views receive and the role checks on views. (From where:
+``admissions/infra/client_address.py``.)
 
 (Named apart from ``verifications/providers/http.py``, the provider clients' HTTP calls.)"""
 
@@ -7,29 +7,17 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
-from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django_htmx.middleware import HtmxDetails
 
-from admissions.enums import BatchKind
-from admissions.models import Batch, Institution, User
+from admissions.models import Institution, User
 
 
 class HtmxHttpRequest(HttpRequest):
     htmx: HtmxDetails
     user: User
-
-
-def client_ip(request: HttpRequest) -> str | None:
-    """The client's IP for the audit trail. Behind a reverse proxy that sets X-Forwarded-For,
-    set VIGIE_TRUST_X_FORWARDED_FOR=true: the address the proxy saw is then the last one."""
-    if getattr(settings, "VIGIE_TRUST_X_FORWARDED_FOR", False):
-        forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-        if forwarded:
-            return forwarded.split(",")[-1].strip() or None
-    return request.META.get("REMOTE_ADDR") or None
 
 
 def _role_required(check: Callable[[User], bool]) -> Callable:
@@ -61,16 +49,3 @@ member_required = _role_required(lambda user: True)
 # Supervisors and institution admins: batches, exports, audit, overrides.
 supervisor_required = _role_required(lambda user: user.is_supervisor)
 institution_admin_required = _role_required(lambda user: user.is_institution_admin)
-
-
-def import_verification_allowed(user: User, batch: Batch) -> bool:
-    """Whether ``user`` may verify an import's claims in one step ("Vérifier les déclarations
-    importées"): a supervisor any import of the institution, a clerk the imports they made
-    (docs/DESIGN.md §Users and roles)."""
-    return (
-        user.is_authenticated
-        and user.institution_id is not None
-        and batch.institution_id == user.institution_id
-        and batch.kind == BatchKind.IMPORT
-        and (user.is_supervisor or batch.created_by_id == user.pk)
-    )

@@ -11,11 +11,12 @@ class AdmissionsConfig(AppConfig):
         from django.urls import register_converter
 
         # ``tasks``: registered in every process, as the dashboard sends its recount by name.
-        from admissions import login_throttle, session_security, tasks  # noqa: F401
-        from admissions.integers import IdConverter
+        from admissions import login_throttle, tasks  # noqa: F401
+        from admissions.infra import session_security
+        from admissions.infra.integers import IdConverter
         from admissions.ops import celery_signals
 
-        # ``<id:...>`` in URL patterns (admissions/integers.py): before any URLconf is loaded.
+        # ``<id:...>`` in URL patterns (admissions/infra/integers.py): before any URLconf is loaded.
         register_converter(IdConverter, "id")
 
         user_login_failed.connect(login_throttle.on_login_failed, dispatch_uid="vigie-throttle")

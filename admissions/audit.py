@@ -40,9 +40,9 @@ from django.db.models import Model
 from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
-from admissions.append_only import purge_allowed
-from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction
+from admissions.infra.append_only import purge_allowed
+from admissions.infra.bulk import bulk_insert
 from admissions.models import AuditEvent, Institution, User
 
 

@@ -38,6 +38,9 @@ SYSTEM_PURPOSES: dict[str, "StrOrPromise"] = {
     "résultats d'une vérification groupée": _("résultats d'une vérification groupée"),
     "changement de verdict vu": _("changement de verdict vu"),
     "vérification en ligne de commande": _("vérification en ligne de commande"),
+    "certificat de vérification": _("certificat de vérification"),
+    "contrôle public d'un certificat": _("contrôle public d'un certificat"),
+    "certificats de vérification d'un lot": _("certificats de vérification d'un lot"),
 }
 
 

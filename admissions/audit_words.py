@@ -21,10 +21,12 @@ from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import variant_label
-from admissions.enums import AuditAction, ClaimKind, Role, Source, Verdict, choice_label
+from admissions.enums import AuditAction, Role
 from admissions.forms import AUDIT_OBJECT_TYPES, claim_fields
+from admissions.infra.choices import choice_label
 from admissions.models import Applicant, AuditEvent, Institution, User
+from verifications.claims import variant_label
+from verifications.enums import ClaimKind, Source, Verdict
 
 
 # What a batch event's ``change`` says happened (``verifications/services/batches.py``).
@@ -245,6 +247,14 @@ def _plain(fn: Callable[[Any], str]) -> Callable[[Any, Mapping[str, Any]], str]:
 
 Words = Callable[[Any, Mapping[str, Any]], str]
 
+# What the public page answered about a certificate (verifications.services.certificates).
+CERTIFICATE_STATES = {
+    "valid": _("authentique, toujours valable"),
+    "erased": _("révoqué : dossier effacé"),
+    "verdict_changed": _("révoqué : verdict changé depuis"),
+    "declaration_changed": _("révoqué : déclaration modifiée depuis"),
+}
+
 # Every detail key the code writes: its label, and its value in words.
 DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     "kind": (_("Déclaration"), _plain(_kind)),
@@ -298,6 +308,12 @@ DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     "finished_before": (_("Terminées avant le"), _plain(_when)),
     "audit_purged_through_seq": (_("Supprimés jusqu'au n°"), _plain(_number)),
     "audit_purged_through_hash": (_("Empreinte du dernier supprimé"), _plain(str)),
+    "number": (_("Certificat"), _plain(str)),
+    "first": (_("Première délivrance"), _plain(_yes_no)),
+    "language": (_("Langue"), _plain(lambda v: "English" if v == "en" else "Français")),
+    "state": (_("Réponse donnée"), _plain(lambda v: str(CERTIFICATE_STATES.get(v, v)))),
+    "certificates": (_("Certificats"), _plain(_number)),
+    "downloaded": (_("Téléchargé"), _plain(_yes_no)),
 }
 
 
@@ -356,6 +372,13 @@ def details_summary(details: Mapping[str, Any] | None) -> str:
         )
     if details.get("changes"):
         parts.append(_changes(details["changes"], details))
+    if details.get("number"):
+        parts.append(str(details["number"]))
+    if details.get("state") in CERTIFICATE_STATES:
+        parts.append(str(CERTIFICATE_STATES[details["state"]]))
+    if isinstance(details.get("certificates"), int):
+        n = details["certificates"]
+        parts.append(ngettext("%(n)s certificat", "%(n)s certificats", n) % {"n": n})
     if details.get("format"):
         parts.append(str(details["format"]).upper())
     if isinstance(details.get("count"), int):

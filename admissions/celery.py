@@ -2,7 +2,7 @@
 
 Beat runs a few fixed *ticks* defined here, in code; *what is due* at each tick is data in the
 database. Exactly one beat sends them: each beat runs ``SingleBeatScheduler``, which sends only
-while it holds the beat lock (``admissions/beat.py``), so a second beat started by mistake
+while it holds the beat lock (``admissions/infra/beat.py``), so a second beat started by mistake
 stands by instead of doubling the work.
 """
 
@@ -31,10 +31,10 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.task_queues = [Queue(CeleryQueue.GOV_API.value), Queue(CeleryQueue.DEFAULT.value)]
 app.conf.task_default_queue = CeleryQueue.DEFAULT.value
 app.conf.task_routes = {"verifications.verification_run": {"queue": CeleryQueue.GOV_API.value}}
-app.conf.beat_scheduler = "admissions.beat:SingleBeatScheduler"
+app.conf.beat_scheduler = "admissions.infra.beat:SingleBeatScheduler"
 # Workers reconnect to a lost broker every second or so, not after Celery's growing back-off,
 # and never give up (Celery's default, 100 attempts, would be 100 seconds at that pace).
-app.conf.worker_consumer = "admissions.worker:Consumer"
+app.conf.worker_consumer = "admissions.infra.worker:Consumer"
 app.conf.broker_connection_max_retries = None
 app.conf.beat_schedule = {
     # Sends due verification requests at the sources' pace; reclaims abandoned ones.

@@ -22,8 +22,9 @@ from django.core.cache import cache
 from django.db.models import Count
 from django.utils import timezone
 
-from admissions.enums import VERDICTS_NEEDING_ATTENTION
-from admissions.models import Applicant, Claim, User
+from admissions.models import Applicant, User
+from verifications.enums import VERDICTS_NEEDING_ATTENTION
+from verifications.models import Claim
 
 
 logger = logging.getLogger(__name__)

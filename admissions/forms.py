@@ -9,13 +9,14 @@ from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import clean_declared
-from admissions.enums import AuditAction, ClaimKind, Sex
+from admissions.enums import AuditAction, Sex
 from admissions.identity import clean_identity, parse_birth_date
-from admissions.integers import IdField
+from admissions.infra.integers import IdField
+from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.selectors import AuditFilters
-from admissions.text_input import PlainTextForm
+from verifications.claims import clean_declared
+from verifications.enums import ClaimKind
 
 
 class LoginForm(PlainTextForm, ThrottledLoginFormMixin, AuthenticationForm):
@@ -248,7 +249,7 @@ class ApplicantFilterForm(PlainTextForm, forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        from admissions.enums import Verdict
+        from verifications.enums import Verdict
 
         cast(forms.ChoiceField, self.fields["verdict"]).choices = [
             ("", _("Tous")),
@@ -277,6 +278,8 @@ AUDIT_OBJECT_TYPES = {
     "verificationrequest": _("Demande de vérification"),
     "source": _("Source"),
     "sourcealert": _("Alerte d'une source"),
+    "certificate": _("Certificat de vérification"),
+    "certificatearchive": _("Certificats d'un lot"),
 }
 
 

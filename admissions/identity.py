@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
 from admissions.enums import Sex
+from admissions.infra.text_input import text_errors
 
 
 IDENTITY_FIELDS = (
@@ -210,7 +211,7 @@ def clean_identity(data: Mapping[str, Any], *, partial: bool = False) -> dict[st
 
     # A hidden or control character is the one error of its field (names, references and
     # phones refuse it through their pattern too; an e-mail address only through this).
-    errors.update(validators.text_errors(data, [f for f in IDENTITY_FIELDS if wanted(f)]))
+    errors.update(text_errors(data, [f for f in IDENTITY_FIELDS if wanted(f)]))
     if errors:
         raise ValidationError(errors)
     if not partial:

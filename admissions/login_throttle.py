@@ -13,8 +13,8 @@ module does:
   apart from it nothing is stored but counters under hashed keys; axes keeps its own tables
   (``AccessAttempt``, ``AccessLog``, ``AccessFailureLog``: usernames, addresses, POST data) with
   their migrations, a middleware and its backend;
-* the client address is ``admissions.access.client_ip``'s, the same ``VIGIE_TRUST_X_FORWARDED_FOR``
-  rule as the audit trail's.
+* the client address is ``admissions.infra.client_address.client_ip``'s, the same
+  ``VIGIE_TRUST_X_FORWARDED_FOR`` rule as the audit trail's.
 
 This module is a counter on the default cache (Redis in production, so every web process shares
 it; without REDIS_URL each process counts for itself).
@@ -47,9 +47,9 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.utils.translation import ngettext
 
-from admissions.access import client_ip
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
+from admissions.infra.client_address import client_ip
 from admissions.models import AuditEvent, User
 
 

@@ -1,5 +1,7 @@
-"""The applicant domain: institutions and their users, applicants and what they declare,
-batches, and the audit trail.
+"""The applicant domain: institutions and their users, applicants, and the audit trail.
+
+What applicants declare (``Claim``), batches and the institutions' API tokens are the
+verification domain's (``verifications/models.py``).
 
 Every row that belongs to an institution carries its ``institution`` so that selectors scope
 each query with one indexed condition.
@@ -8,22 +10,13 @@ each query with one indexed condition.
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
-from admissions.append_only import AppendOnlyModel
-from admissions.claims import claim_question_digest
-from admissions.enums import (
-    AuditAction,
-    BatchKind,
-    BatchStatus,
-    ClaimKind,
-    Role,
-    Sex,
-    Source,
-    Verdict,
-)
-from admissions.fields import EncryptedTextField
+from admissions.enums import AuditAction, Role, Sex
+from admissions.infra.append_only import AppendOnlyModel
+from verifications.enums import Source
 
 
 def default_enabled_sources() -> list[str]:
@@ -59,46 +52,10 @@ class Institution(models.Model):
         return source in self.enabled_sources
 
 
-class CredentialManager(models.Manager["InstitutionCredential"]):
-    """Credentials load without their token: only the code that sends it asks for it
-    (``.only("token")``, or reading ``credential.token``, which loads it then). A token the
-    configured keys cannot decrypt (after a wrong key rotation) raises where it is read, and so
-    only there: not on the dashboard, the back-office lists or the daily expiry check."""
-
-    def get_queryset(self) -> models.QuerySet["InstitutionCredential"]:
-        return super().get_queryset().defer("token")
-
-
-class InstitutionCredential(models.Model):
-    """An institution's token for one source, encrypted at rest and never displayed back."""
-
-    institution = models.ForeignKey(
-        Institution, on_delete=models.CASCADE, related_name="credentials"
-    )
-    source = models.CharField(_("source"), max_length=32, choices=Source)
-    token = EncryptedTextField(_("jeton"))
-    fingerprint = models.CharField(_("empreinte"), max_length=16, editable=False)
-    # Read from the token itself when it is a JWT (its `exp`), without checking the signature.
-    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
-    # The smallest warning threshold (days before expiry) already e-mailed for this token.
-    expiry_warned_days = models.PositiveSmallIntegerField(
-        _("dernier avertissement d'expiration (jours)"), null=True, blank=True, editable=False
-    )
-    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
-
-    objects = CredentialManager()
-
-    class Meta:
-        verbose_name = _("identifiant d'API")
-        verbose_name_plural = _("identifiants d'API")
-        constraints = [
-            models.UniqueConstraint(
-                fields=["institution", "source"], name="one_credential_per_source"
-            ),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.institution} / {self.get_source_display()}"
+# The username of an API key's service account (api.models.ApiKey.user) starts with this. A
+# person's username never does: the username validator refuses ":", and people are created
+# through it (services.user_create, the back-office's forms).
+API_KEY_USERNAME_PREFIX = "apikey:"
 
 
 class User(AbstractUser):
@@ -127,49 +84,25 @@ class User(AbstractUser):
         ]
 
     @property
+    def is_api_key(self) -> bool:
+        """Whether this is an API key's service account, not a person: it has no usable
+        password, cannot sign in to the pages, and is not listed among the people."""
+        return self.username.startswith(API_KEY_USERNAME_PREFIX)
+
+    def get_full_name(self) -> str:
+        """A person's name; an API key's service account reads « clé API « SI scolarité » »
+        (its first name holds the key's name), wherever the pages and the trail name actors."""
+        if self.is_api_key:
+            return gettext("clé API « %(name)s »") % {"name": self.first_name}
+        return super().get_full_name()
+
+    @property
     def is_supervisor(self) -> bool:
         return self.role in {Role.SUPERVISOR, Role.INSTITUTION_ADMIN}
 
     @property
     def is_institution_admin(self) -> bool:
         return self.role == Role.INSTITUTION_ADMIN
-
-
-class Batch(models.Model):
-    """A CSV import or a cohort verification, with who launched it and when."""
-
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="batches")
-    kind = models.CharField(_("type"), max_length=16, choices=BatchKind)
-    label = models.CharField(_("libellé"), max_length=200)
-    status = models.CharField(
-        _("état"), max_length=16, choices=BatchStatus, default=BatchStatus.RUNNING
-    )
-    total = models.PositiveIntegerField(_("total"), default=0)
-    source_filename = models.CharField(_("fichier"), max_length=255, blank=True)
-    created_by = models.ForeignKey(
-        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
-    )
-    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
-    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
-    # A verification of an import's claims ("Vérifier les déclarations importées", or the checks
-    # of an institution that verifies claims as soon as they are recorded): the import.
-    import_batch = models.ForeignKey(
-        "self",
-        on_delete=models.SET_NULL,
-        related_name="verifications",
-        null=True,
-        blank=True,
-        verbose_name=_("import vérifié"),
-    )
-
-    class Meta:
-        verbose_name = _("lot")
-        verbose_name_plural = _("lots")
-        ordering = ["-created_at"]
-        indexes = [models.Index(fields=["institution", "-created_at"], name="batch_recent")]
-
-    def __str__(self) -> str:
-        return self.label
 
 
 class Applicant(models.Model):
@@ -191,7 +124,7 @@ class Applicant(models.Model):
     email = models.EmailField(_("courriel"), blank=True)
     phone = models.CharField(_("téléphone"), max_length=32, blank=True)
     batch = models.ForeignKey(
-        Batch,
+        "verifications.Batch",
         on_delete=models.SET_NULL,
         related_name="applicants",
         null=True,
@@ -232,50 +165,6 @@ class Applicant(models.Model):
         if self.usage_name and self.usage_name != self.birth_name:
             name = f"{self.usage_name} ({self.birth_name})"
         return f"{name} {' '.join(self.first_names)}"
-
-
-class Claim(models.Model):
-    """Something the applicant declares, checked against one government source."""
-
-    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
-    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="claims")
-    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
-    # Shape per kind in admissions/claims.py; always written through clean_declared().
-    declared = models.JSONField(_("déclaration"))
-    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
-    verdict_reason = models.TextField(_("motif"), blank=True)
-    verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
-    valid_until = models.DateTimeField(_("valable jusqu'au"), null=True, blank=True)
-    # What a check of this claim asks its source now (``claims.question_digest``): kept in step
-    # with the declaration and the applicant's identity by every write. A verdict reached for
-    # another question is never recorded on the claim.
-    question_digest = models.CharField(
-        _("empreinte de la question"), max_length=64, blank=True, editable=False
-    )
-    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
-    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
-
-    class Meta:
-        verbose_name = _("déclaration")
-        verbose_name_plural = _("déclarations")
-        ordering = ["applicant", "kind", "id"]
-        indexes = [
-            models.Index(fields=["institution", "verdict"], name="claim_by_verdict"),
-            models.Index(fields=["institution", "kind", "verdict"], name="claim_by_kind"),
-            models.Index(fields=["valid_until"], name="claim_by_validity"),
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.get_kind_display()} — {self.applicant_id}"
-
-    def save(self, *args, **kwargs) -> None:
-        # A derived column, like a slug: filled from the declaration and the applicant when a
-        # claim is first written; the services keep it in step afterwards.
-        if not self.question_digest:
-            self.question_digest = claim_question_digest(self)
-            if kwargs.get("update_fields") is not None:
-                kwargs["update_fields"] = {*kwargs["update_fields"], "question_digest"}
-        super().save(*args, **kwargs)
 
 
 class AuditEvent(AppendOnlyModel):
@@ -337,3 +226,30 @@ class AuditEvent(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"#{self.seq} {self.actor_label} {self.action} {self.object_type}:{self.object_id}"
+
+
+class AuditHead(AppendOnlyModel):
+    """An audit chain's head (its length and last hash), signed with the deployment's key each
+    night (``admissions.audit_heads``). ``audit_verify`` checks every signed head against the
+    chain: a history rewritten after a head was signed, even rehashed whole, no longer has that
+    hash at that row."""
+
+    chain = models.CharField(_("chaîne"), max_length=20)
+    seq = models.PositiveBigIntegerField(_("numéro"))
+    hash = models.CharField(_("empreinte"), max_length=64)
+    signed_at = models.DateTimeField(_("signée le"))
+    # The signed bytes (canonical JSON of chain, seq, hash and signed_at) and the signature.
+    payload = models.TextField(_("contenu signé"))
+    key_id = models.CharField(_("clé"), max_length=16)
+    signature = models.CharField(_("signature"), max_length=100)
+
+    class Meta:
+        verbose_name = _("tête de chaîne signée")
+        verbose_name_plural = _("têtes de chaîne signées")
+        ordering = ["chain", "-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["chain", "seq"], name="one_signed_head_per_seq"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.chain} #{self.seq}"

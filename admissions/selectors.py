@@ -15,11 +15,13 @@ from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.enums import VERDICTS_NEEDING_ATTENTION, AuditAction, BatchKind, claim_kind_order
+from admissions.enums import AuditAction
 from admissions.identity import search_key
-from admissions.integers import parse_id, parse_int
-from admissions.models import Applicant, AuditEvent, Batch, Claim, User
+from admissions.infra.integers import parse_id, parse_int
+from admissions.models import Applicant, AuditEvent, User
 from admissions.validators import normalize_ine
+from verifications.enums import VERDICTS_NEEDING_ATTENTION, BatchKind, claim_kind_order
+from verifications.models import Batch, Claim
 
 
 def _institution_id(user: User) -> int | None:

@@ -12,20 +12,22 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
-from admissions import crypto
 from admissions.audit import audit_record
-from admissions.claims import (
+from admissions.enums import AuditAction, Role
+from admissions.identity import applicant_search_key, clean_identity
+from admissions.infra import crypto
+from admissions.infra.tokens import jwt_expiry
+from admissions.models import Applicant, Institution, User
+from admissions.validators import normalize_siret, normalize_uai
+from admissions.verify_on_record import claims_verify_on_commit
+from verifications.claims import (
     IDENTITY_KINDS,
     QUESTION_IDENTITY_FIELDS,
     claim_question_digest,
     clean_declared,
 )
-from admissions.enums import AuditAction, Role, Source
-from admissions.identity import applicant_search_key, clean_identity
-from admissions.models import Applicant, Claim, Institution, InstitutionCredential, User
-from admissions.tokens import jwt_expiry
-from admissions.validators import normalize_siret, normalize_uai
-from admissions.verify_on_record import claims_verify_on_commit
+from verifications.enums import Source
+from verifications.models import Claim, InstitutionCredential
 
 
 def _require_institution(user: User) -> Institution:

@@ -59,8 +59,11 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django_htmx",
+    # For its static files only: Swagger UI's assets (the API's reference page, api/views.py).
+    "ninja",
     "admissions",
     "verifications",
+    "api",
 ]
 
 MIDDLEWARE = [
@@ -68,9 +71,12 @@ MIDDLEWARE = [
     "whitenoise.middleware.WhiteNoiseMiddleware",
     # no-store on every response Django renders (static files were answered just above), and
     # outside every other middleware, so that it sees the answer as it leaves.
-    "admissions.session_security.NoStoreMiddleware",
+    "admissions.infra.session_security.NoStoreMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Under /api/ only: body size and type, Idempotency-Key replays, RateLimit-* headers, and
+    # every error answered as application/problem+json (in the language LocaleMiddleware chose).
+    "api.middleware.ApiMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -79,9 +85,9 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
     # Absolute session lifetime (docs/SECURITY.md).
-    "admissions.session_security.SessionLifetimeMiddleware",
+    "admissions.infra.session_security.SessionLifetimeMiddleware",
     # After HtmxMiddleware: an expired session sends htmx requests to the login page in full.
-    "admissions.middleware.SessionExpiryMiddleware",
+    "admissions.infra.middleware.SessionExpiryMiddleware",
     # A view's Http404 answers the product's 404 page, in DEBUG too.
     "admissions.not_found.NotFoundPageMiddleware",
 ]
@@ -153,7 +159,7 @@ SESSION_EXPIRE_AT_BROWSER_CLOSE = True
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
-# However active, a session ends this long after its login (admissions/session_security.py).
+# However active, a session ends this long after its login (admissions/infra/session_security.py).
 VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", default=12 * 3600)
 
 # The dashboard's counts are served from the cache for this many seconds, then recounted by a
@@ -172,7 +178,18 @@ VIGIE_AUDIT_VIEW_WINDOW_SECONDS = env.int("VIGIE_AUDIT_VIEW_WINDOW_SECONDS", def
 VIGIE_LOGIN_FAILURE_LIMIT = env.int("VIGIE_LOGIN_FAILURE_LIMIT", default=5)
 VIGIE_LOGIN_IP_FAILURE_LIMIT = env.int("VIGIE_LOGIN_IP_FAILURE_LIMIT", default=30)
 VIGIE_LOGIN_LOCKOUT_SECONDS = env.int("VIGIE_LOGIN_LOCKOUT_SECONDS", default=15 * 60)
+# Checks of certificates one address may make per hour on the public page (0: no limit).
+VIGIE_CERTIFICATE_CHECKS_PER_HOUR = env.int("VIGIE_CERTIFICATE_CHECKS_PER_HOUR", default=30)
 AUTHENTICATION_BACKENDS = ["admissions.login_throttle.LoginThrottleBackend"]
+
+# The integration API (api/): requests per key per window (api/ratelimit.py), the largest body
+# a request may send, how long an Idempotency-Key's first answer is replayed, and the default
+# lifetime of a new key.
+VIGIE_API_RATE_LIMIT = env.int("VIGIE_API_RATE_LIMIT", default=600)
+VIGIE_API_RATE_WINDOW_SECONDS = env.int("VIGIE_API_RATE_WINDOW_SECONDS", default=60)
+VIGIE_API_MAX_BODY_BYTES = env.int("VIGIE_API_MAX_BODY_BYTES", default=1024 * 1024)
+VIGIE_API_IDEMPOTENCY_HOURS = 24
+VIGIE_API_KEY_DEFAULT_DAYS = 365
 
 # --- Internationalisation -------------------------------------------------------------------
 
@@ -190,6 +207,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files Vigie writes for people to download later (a batch's certificates as a ZIP, built by a
+# worker): under var/ by default. With several hosts, web and workers must share it (a network
+# volume), or STORAGES["default"] must name a shared storage (docs/DEPLOYMENT.md).
+MEDIA_ROOT = env("VIGIE_MEDIA_ROOT", default=str(VAR_DIR / "files"))
+
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -234,6 +256,14 @@ FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 if not DEBUG and not FIELD_ENCRYPTION_KEY:
     raise ImproperlyConfigured("Set FIELD_ENCRYPTION_KEY: credentials are encrypted at rest.")
 
+# Ed25519 keys (comma-separated, newest first) that sign verification certificates; every key's
+# public half is published at /.well-known/vigie-signing-keys.json (admissions/infra/signing.py).
+# Generate one with `python manage.py generate_signing_key`. In DEBUG a key is derived from
+# SECRET_KEY.
+VIGIE_SIGNING_KEYS = env.list("VIGIE_SIGNING_KEYS", default=[])
+if not DEBUG and not VIGIE_SIGNING_KEYS:
+    raise ImproperlyConfigured("Set VIGIE_SIGNING_KEYS: verification certificates are signed.")
+
 # --- Caches and Redis -----------------------------------------------------------------------
 
 # Redis carries the shared rate limits and breakers of every worker on every machine. Without
@@ -252,14 +282,15 @@ else:
 
 # --- Celery ---------------------------------------------------------------------------------
 
-# The embedded broker (no CELERY_BROKER_URL, no REDIS_URL): an SQLite file under var/, through
-# admissions/broker.py (kombu's SQLAlchemy transport, made safe for many producers and workers:
-# kombu's filesystem transport, the previous default, lost and corrupted messages, issue #1551).
+# The embedded broker (no CELERY_BROKER_URL, no REDIS_URL): an SQLite file under var/,
+# through admissions/infra/broker.py (kombu's SQLAlchemy transport, made safe for many producers
+# and workers: kombu's filesystem transport, the previous default, lost and corrupted messages,
+# issue #1551).
 CELERY_BROKER_URL = env(
     "CELERY_BROKER_URL", default=REDIS_URL or f"sqlite:///{VAR_DIR / 'celery-broker.sqlite3'}"
 )
 if CELERY_BROKER_URL.startswith("sqlite:"):
-    from admissions import broker as _broker
+    from admissions.infra import broker as _broker
 
     VAR_DIR.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT = _broker.TRANSPORT
@@ -364,7 +395,7 @@ VERIFICATION_STUCK_PENDING = timedelta(
     seconds=env.int("VERIFICATION_STUCK_PENDING_SECONDS", default=1800)
 )
 
-# --- One beat (admissions/beat.py), broker reconnection -------------------------------------
+# --- One beat (admissions/infra/beat.py), broker reconnection -------------------------------------
 # Only the beat holding the beat lock sends the schedule; another stands by and takes over
 # within TTL + RENEW seconds once the holder stops renewing. The lock lives in Redis (REDIS_URL),
 # else in PostgreSQL (an advisory lock), else in VAR_DIR/beat-lock.sqlite3: VIGIE_BEAT_LOCK=auto,
@@ -372,7 +403,7 @@ VERIFICATION_STUCK_PENDING = timedelta(
 VIGIE_BEAT_LOCK = env("VIGIE_BEAT_LOCK", default="auto")
 VIGIE_BEAT_LOCK_TTL_SECONDS = env.float("VIGIE_BEAT_LOCK_TTL_SECONDS", default=30.0)
 VIGIE_BEAT_LOCK_RENEW_SECONDS = env.float("VIGIE_BEAT_LOCK_RENEW_SECONDS", default=5.0)
-# Workers retry a lost broker connection this often (admissions/worker.py; Celery's own
+# Workers retry a lost broker connection this often (admissions/infra/worker.py; Celery's own
 # back-off grows to 30 s, which a broker outage would cost on top of its own length).
 VIGIE_BROKER_RECONNECT_SECONDS = env.float("VIGIE_BROKER_RECONNECT_SECONDS", default=1.0)
 # --- end of one beat and broker reconnection -------------------------------------------------
@@ -491,7 +522,7 @@ LOGGING: dict[str, Any] = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
     },
     "filters": {
-        "redact_query": {"()": "admissions.log_filters.RedactQueryStrings"},
+        "redact_query": {"()": "admissions.infra.log_filters.RedactQueryStrings"},
     },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("DJANGO_LOG_LEVEL", default="INFO")},
@@ -514,7 +545,7 @@ LOGGING: dict[str, Any] = {
 # and the HTTP metrics right after no-store, before the session (a probe never reads or writes
 # one); the user's ids into the log context last, once the session has loaded the user.
 MIDDLEWARE.insert(0, "admissions.ops.middleware.RequestIdMiddleware")
-_after_no_store = MIDDLEWARE.index("admissions.session_security.NoStoreMiddleware") + 1
+_after_no_store = MIDDLEWARE.index("admissions.infra.session_security.NoStoreMiddleware") + 1
 MIDDLEWARE[_after_no_store:_after_no_store] = [
     "admissions.ops.middleware.HttpMetricsMiddleware",
     "admissions.ops.middleware.ProbeMiddleware",

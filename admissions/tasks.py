@@ -2,7 +2,7 @@ import logging
 
 from celery import shared_task
 
-from admissions.audit import audit_chains_verify
+from admissions.audit_heads import audit_chains_verify_signed, audit_heads_sign
 from admissions.dashboard_counts import RECOUNT_TASK, dashboard_counts_recount
 from admissions.ops import heartbeat
 
@@ -12,9 +12,10 @@ logger = logging.getLogger(__name__)
 
 @shared_task(name="admissions.audit_chain_check", ignore_result=True)
 def audit_chain_check_task() -> None:
-    """Nightly: recompute every audit chain; a broken chain is logged as critical. The time
+    """Nightly: recompute every audit chain and check its signed heads; a broken chain is logged
+    as critical; each intact chain's head is then signed (``admissions.audit_heads``). The time
     and the outcome are recorded for /metrics (``vigie_audit_chain_*``)."""
-    reports = audit_chains_verify()
+    reports = audit_chains_verify_signed()
     for report in reports:
         for brk in report.breaks:
             logger.critical(
@@ -27,6 +28,8 @@ def audit_chain_check_task() -> None:
         logger.info(
             "audit chain %s: %s events, head %s", report.chain, report.length, report.head_hash
         )
+    for head in audit_heads_sign(reports):
+        logger.info("audit chain %s: head %s signed at seq %s", head.chain, head.hash, head.seq)
     heartbeat.record(
         heartbeat.AUDIT_CHAIN_CHECK,
         intact=not any(report.breaks for report in reports),

@@ -49,6 +49,8 @@ urlpatterns = [
         name="favicon",
     ),
     path("back-office/", admin.site.urls),
+    # The integration API (/api/v1/) and its keys (the settings' "Clés d'API").
+    path("", include("api.urls")),
 ]
 
 handler403 = "admissions.views.errors.permission_denied"

@@ -12,7 +12,7 @@ throughput and the CPU time of everything (producers, workers, the broker), and 
 workers and broker burn per second. ``tests/workers/test_broker_race.py`` runs the same race.
 
 Candidates: ``filesystem`` (kombu's filesystem transport, the old embedded default), ``sqlite``
-(``admissions.broker``, the embedded default), ``redis`` (a ``redis-server`` of our own on a
+(``admissions.infra.broker``, the embedded default), ``redis`` (a ``redis-server`` of our own on a
 unix socket, when one is installed).
 """
 
@@ -149,8 +149,8 @@ def filesystem_broker(directory: Path) -> Broker:
 
 
 def sqlite_broker(directory: Path) -> Broker:
-    """The embedded default: admissions/broker.py on an SQLite file."""
-    from admissions.broker import TRANSPORT, TRANSPORT_OPTIONS
+    """The embedded default: admissions/infra/broker.py on an SQLite file."""
+    from admissions.infra.broker import TRANSPORT, TRANSPORT_OPTIONS
 
     return Broker(
         "sqlite",

@@ -127,10 +127,9 @@ def run(
 ) -> BulkResult:
     from django.db.models import Count
 
-    from admissions.models import Claim
     from bench.data import import_people, institution_and_clerk
     from verifications.enums import RequestState
-    from verifications.models import VerificationRequest
+    from verifications.models import Claim, VerificationRequest
     from verifications.services.batches import batch_verification_launch
 
     kinds = [KIND_OF[source] for source in limits]

@@ -5,7 +5,7 @@ population so that every source has an answer. Runs in the bench driver (Django 
 import csv
 import io
 
-from admissions.enums import ClaimKind
+from verifications.enums import ClaimKind
 
 
 ALL_KINDS = tuple(ClaimKind)

@@ -190,6 +190,7 @@ def child_env(tmp_path: Path) -> dict[str, str]:
         "DJANGO_DEBUG": "false",
         "DJANGO_SECRET_KEY": "import-bench-" + "x" * 50,
         "FIELD_ENCRYPTION_KEY": "3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs=",
+        "VIGIE_SIGNING_KEYS": "0Mk9n0bW2y8C2f0v6m3V0d9Qq2YH3e3l5m6JtRk0Yq8",
         "VIGIE_VAR_DIR": str(tmp_path),
         "PYTHONPATH": str(ROOT),
         "DATABASE_URL": f"sqlite:///{tmp_path / 'unused.sqlite3'}",

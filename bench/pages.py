@@ -171,8 +171,9 @@ def _request_columns(connection) -> tuple[list[str], list[str], list]:
 
 def _targets() -> dict:
     """Ids and search terms the clerks pick from (a sample of the whole table)."""
-    from admissions.models import Applicant, Claim
+    from admissions.models import Applicant
     from bench.data import institution_and_clerk
+    from verifications.models import Claim
 
     institution, _clerk = institution_and_clerk()
     applicants = list(
@@ -479,8 +480,8 @@ def _measure(stack: Stack, targets: dict, profile: Profile, duration: int, say) 
 
 
 def _launch_batch(claims: int) -> int:
-    from admissions.models import Claim
     from bench.data import import_people, institution_and_clerk
+    from verifications.models import Claim
     from verifications.services.batches import batch_verification_launch
 
     _institution, clerk = institution_and_clerk()

@@ -29,6 +29,7 @@ DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/vigie_bench"
 DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/5"
 # A fixed test key: the bench database holds no real personal data.
 FIELD_ENCRYPTION_KEY = "3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs="
+SIGNING_KEY = "0Mk9n0bW2y8C2f0v6m3V0d9Qq2YH3e3l5m6JtRk0Yq8"
 
 
 def free_port() -> int:
@@ -156,6 +157,7 @@ class Stack:
                 "DJANGO_ALLOWED_HOSTS": "127.0.0.1,localhost",
                 "DJANGO_SECURE_SSL_REDIRECT": "false",
                 "FIELD_ENCRYPTION_KEY": FIELD_ENCRYPTION_KEY,
+                "VIGIE_SIGNING_KEYS": SIGNING_KEY,
                 "DATABASE_URL": self.database_url,
                 "REDIS_URL": self.redis_url,
                 "VIGIE_VAR_DIR": str(self.directory / "var"),

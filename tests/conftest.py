@@ -53,6 +53,35 @@ def _isolated_caches(settings):
 
 
 @pytest.fixture(autouse=True)
+def _streamed_responses_closed(monkeypatch):
+    """File downloads the test client returns are closed when the test ends, as a server closes
+    a response once it is sent: their open files would otherwise outlive the test. Closing
+    runs the ``request_finished`` handlers without Django's ``close_old_connections``, as the
+    test client itself does, so that the test's database connection stays open."""
+    from django.core.signals import request_finished
+    from django.db import close_old_connections
+    from django.test import Client
+
+    streamed = []
+    request = Client.request
+
+    def keeping_track(self, **kwargs):
+        response = request(self, **kwargs)
+        if getattr(response, "streaming", False):
+            streamed.append(response)
+        return response
+
+    monkeypatch.setattr(Client, "request", keeping_track)
+    yield
+    request_finished.disconnect(close_old_connections)
+    try:
+        for response in streamed:
+            response.close()
+    finally:
+        request_finished.connect(close_old_connections)
+
+
+@pytest.fixture(autouse=True)
 def _french_by_default():
     """Each test starts in French, whatever language an earlier request activated."""
     from django.utils import translation

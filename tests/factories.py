@@ -5,9 +5,11 @@ import random
 
 import factory
 
-from admissions.enums import ClaimKind, Role, Sex
-from admissions.models import Applicant, Claim, Institution, User
+from admissions.enums import Role, Sex
+from admissions.models import Applicant, Institution, User
 from admissions.validators import luhn_is_valid
+from verifications.enums import ClaimKind
+from verifications.models import Claim
 
 
 def make_siret(seed: int) -> str:

@@ -37,7 +37,7 @@ from admissions.settings import *  # noqa: F403
 # embedded SQLite broker under their VIGIE_VAR_DIR).
 CELERY_BROKER_URL = os.environ.get("VIGIE_TEST_BROKER_URL", "memory://")
 if CELERY_BROKER_URL.startswith("sqlite:"):
-    from admissions import broker as _broker
+    from admissions.infra import broker as _broker
 
     CELERY_BROKER_TRANSPORT = _broker.TRANSPORT
     CELERY_BROKER_TRANSPORT_OPTIONS = dict(_broker.TRANSPORT_OPTIONS)
@@ -56,6 +56,7 @@ STORAGES["staticfiles"]["BACKEND"] = "django.contrib.staticfiles.storage.StaticF
 LANGUAGE_CODE = "fr"
 # pytest-django runs tests with DEBUG off, where a real key is required.
 FIELD_ENCRYPTION_KEY = ["3yR0b4ppV3mEJbHk1vYtq6Uu0mN9a2bXQh1pO5w8cLs="]
+VIGIE_SIGNING_KEYS = ["1kSkvrCuekRe0jjT6bUu3txpM2xdYLmqoU5ttjG-Auo"]
 # Serve static files from the source folders (no collectstatic before tests), as in development.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True

@@ -3,10 +3,11 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import BatchKind, ClaimKind, Role
-from admissions.models import Applicant, Batch, Claim, Institution, User
+from admissions.enums import Role
+from admissions.models import Applicant, Institution, User
 from sandbox.population import STAGING_PUPILS, person
-from verifications.models import VerificationRequest
+from verifications.enums import BatchKind, ClaimKind
+from verifications.models import Batch, Claim, VerificationRequest
 
 
 pytestmark = pytest.mark.django_db

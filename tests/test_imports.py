@@ -281,3 +281,87 @@ def test_no_module_imports_another_modules_private_names():
                 if alias.name.startswith("_") and not alias.name.startswith("__")
             )
     assert not found, "private names imported across modules:\n" + "\n".join(found)
+
+
+# --- Layers of the packages ----------------------------------------------------------------------
+# Dependencies flow one way: verifications → the applicant domain (admissions) → infrastructure
+# (admissions.infra). Above them all, and free to import anything: the project configuration
+# (admissions' package, settings, celery, urls, wsgi, asgi) and operations (admissions.ops: health
+# probes and metrics, which read both domains' rows).
+PROJECT = {
+    "admissions",
+    "admissions.settings",
+    "admissions.celery",
+    "admissions.urls",
+    "admissions.wsgi",
+    "admissions.asgi",
+}
+
+# Modules of the applicant domain that still import verifications, and why: the debt, visible. It
+# may only shrink (an entry that no longer imports verifications fails the test: remove it).
+DOMAIN_IMPORTS_VERIFICATIONS = {
+    "admissions.models": "Institution.enabled_sources defaults to every Source (a leaf enum)",
+    "admissions.admin": "an institution's page lists its tokens, an applicant's its claims",
+    "admissions.audit_words": "renders every audit event, verdicts and reasons included",
+    "admissions.dashboard_counts": "the dashboard counts claims by verdict",
+    "admissions.forms": "the applicant form takes the claims' sections with it",
+    "admissions.imports.columns": "the CSV import's claim columns, per ClaimKind",
+    "admissions.imports.commit": "an import stores its Batch and its claims with the applicants",
+    "admissions.imports.parsing": "an import's claim cells are checked by clean_declared",
+    "admissions.imports.report": "the import report names claim columns by ClaimKind",
+    "admissions.selectors": "applicant lists and pages prefetch claims, filter by verdict",
+    "admissions.services": "an applicant is recorded with its claims in one transaction; "
+    "institution settings write credentials",
+    "admissions.templatetags.applicants": "the applicant list's rows show verdict badges",
+    "admissions.views.applicants": "the applicant page's claim sections, per ClaimKind",
+    "admissions.views.imports": "the import page's claim columns, per ClaimKind",
+}
+
+
+def _in(package: str, module: str) -> bool:
+    return module == package or module.startswith(package + ".")
+
+
+def _applicant_domain(module: str) -> bool:
+    return (
+        _in("admissions", module)
+        and module not in PROJECT
+        and not _in("admissions.infra", module)
+        and not _in("admissions.ops", module)
+    )
+
+
+def test_the_applicant_domain_imports_verifications_only_where_listed():
+    graph = import_graph()
+    modules = module_files()
+    importing = {
+        a: min(line for b, line in edges.items() if _in("verifications", b))
+        for a, edges in graph.items()
+        if _applicant_domain(a) and any(_in("verifications", b) for b in edges)
+    }
+    assert len([name for name in graph if _applicant_domain(name)]) > 20
+    unlisted = [
+        f"{a} ({modules[a].relative_to(ROOT)}:{line})"
+        for a, line in sorted(importing.items())
+        if a not in DOMAIN_IMPORTS_VERIFICATIONS
+    ]
+    assert not unlisted, (
+        "the applicant domain imports verifications (move the code to verifications, or list "
+        "the module with its reason):\n" + "\n".join(unlisted)
+    )
+    paid = sorted(set(DOMAIN_IMPORTS_VERIFICATIONS) - set(importing))
+    assert not paid, "no longer importing verifications, remove from the list: " + ", ".join(paid)
+
+
+def test_infrastructure_imports_neither_the_domain_nor_verifications():
+    graph = import_graph()
+    modules = module_files()
+    infra = [name for name in graph if _in("admissions.infra", name)]
+    assert len(infra) > 10  # the reading found the package
+    wrong = [
+        f"{a} imports {b} ({modules[a].relative_to(ROOT)}:{line})"
+        for a in sorted(infra)
+        for b, line in sorted(graph[a].items())
+        if not _in("admissions.infra", b)
+    ]
+    assert not wrong, "admissions.infra imports outside itself:\n" + "\n".join(wrong)

@@ -10,10 +10,11 @@ applicant has a card of each claim kind, in states that show every form a card c
 import pytest
 from django.test import Client
 
-from admissions.enums import ClaimKind, Role, Verdict
+from admissions.enums import Role
 from tests.factories import ClaimFactory, UserFactory
 from tests.form_checks import assert_errors_flagged, assert_unique_ids
 from tests.security.test_route_matrix import MEMBERS, ROUTES, Tenant, make_tenant, url_for
+from verifications.enums import ClaimKind, Verdict
 
 
 pytestmark = pytest.mark.django_db

@@ -18,13 +18,19 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 
 from admissions import services
-from admissions.enums import AuditAction, BatchKind, ClaimKind, Role, Source
-from admissions.models import Applicant, AuditEvent, Batch, InstitutionCredential
+from admissions.enums import AuditAction, Role
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
-from verifications.enums import RequestState, Trigger
-from verifications.models import InstitutionPolicy, SourceAlert, VerificationRequest
+from verifications.enums import BatchKind, ClaimKind, RequestState, Source, Trigger
+from verifications.models import (
+    Batch,
+    InstitutionCredential,
+    InstitutionPolicy,
+    SourceAlert,
+    VerificationRequest,
+)
 from verifications.pipeline.record import raise_alert
 from verifications.providers.base import ProviderRejected
 from verifications.services import verification_requests_create, verification_run

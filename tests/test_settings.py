@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "DJANGO_SECRET_KEY": "k7#Qm2!vZp9@Lx4&Rt8^Wn3*Yb6(Hc1)Jd5-Fg0+Se7_Ua2=Ti9Ko4Ml8Nq1Pr6Vs3",
     "DJANGO_ALLOWED_HOSTS": "vigie.example.org",
     "FIELD_ENCRYPTION_KEY": "Jm2zQ3Yl9Zy7X9vJmV0nq2w0Jc8R6jK4g1Yw3oBq0Xo=",
+    "VIGIE_SIGNING_KEYS": "HA5eVJ6FQ2mMiQ3y6cN0Dq1wC7s0qHqkX8qS8yx3b1U",
     "DATABASE_URL": "postgres://vigie@127.0.0.1:5432/vigie",
     "REDIS_URL": "redis://127.0.0.1:6379/0",
 }
@@ -94,11 +95,11 @@ def test_embedded_defaults_need_nothing_installed(tmp_path):
     assert result.stdout.split() == [
         "True",
         "django.db.backends.sqlite3",
-        f"sqlite:///{tmp_path / 'celery-broker.sqlite3'}",  # admissions/broker.py, not the files
+        f"sqlite:///{tmp_path / 'celery-broker.sqlite3'}",  # infra/broker.py, not files
         "http://127.0.0.1:8001/particulier",
         "fr",
         "Europe/Paris",
-        "admissions.broker:Transport",
+        "admissions.infra.broker:Transport",
     ]
 
 

@@ -15,11 +15,11 @@ from django.conf import settings
 from django.test import override_settings
 from django.urls import reverse
 
-from admissions.enums import BatchKind, ClaimKind
-from admissions.models import Batch
 from sandbox.population import CvecOutcome, ScolariteOutcome
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from verifications.enums import BatchKind, ClaimKind
+from verifications.models import Batch
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]

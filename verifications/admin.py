@@ -1,8 +1,10 @@
-"""The back-office of the pipeline: requests (stuck ones, with a re-queue action), attempts
-(read-only), configuration alerts, and the providers' health page with a breaker reset."""
+"""The back-office of the verification domain: claims and batches (read-only), the institutions'
+API tokens (write-only), requests (stuck ones, with a re-queue action), attempts (read-only),
+configuration alerts, and the providers' health page with a breaker reset."""
 
 from typing import TYPE_CHECKING, Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
@@ -12,17 +14,24 @@ from django.urls import path, reverse
 from django.utils.translation import gettext_lazy as _
 from django.views.decorators.http import require_POST
 
-from admissions.access import client_ip
+from admissions import services
 from admissions.admin import (
     AuditedViewMixin,
     BoundedLookupsMixin,
     ReadOnlyAdminMixin,
+    credentials_without_tokens,
     staff_user,
+    token_state,
 )
-from admissions.enums import Source
+from admissions.infra.client_address import client_ip
+from admissions.infra.text_input import PlainTextForm
 from verifications.backoffice import provider_health, stuck_condition
+from verifications.enums import Source
 from verifications.models import (
+    Batch,
+    Claim,
     FreshnessPolicy,
+    InstitutionCredential,
     InstitutionPolicy,
     SourceAlert,
     VerificationAttempt,
@@ -39,6 +48,111 @@ from verifications.services.backoffice import (
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+
+class CredentialForm(PlainTextForm, forms.ModelForm):
+    """Takes a new token; never renders the stored one."""
+
+    new_token = forms.CharField(
+        label=_("Nouveau jeton"),
+        widget=forms.PasswordInput(render_value=False),
+        required=False,
+        help_text=_("Laissez vide pour garder le jeton actuel. Il n'est jamais réaffiché."),
+    )
+
+    class Meta:
+        model = InstitutionCredential
+        fields = ["institution", "source", "expires_at"]
+
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
+        if self.instance.pk is None and not cleaned.get("new_token"):
+            self.add_error("new_token", _("Saisissez le jeton."))
+        return cleaned
+
+
+@admin.register(InstitutionCredential)
+class InstitutionCredentialAdmin(BoundedLookupsMixin, admin.ModelAdmin):
+    form = CredentialForm
+    list_display = ["institution", "source", "state", "fingerprint", "expires_at", "updated_at"]
+    list_filter = ["source"]
+    search_fields = ["institution__name", "institution__siret"]
+    readonly_fields = ["state", "fingerprint", "updated_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InstitutionCredential]:
+        return credentials_without_tokens().select_related("institution")
+
+    @admin.display(description=_("État du jeton"))
+    def state(self, obj: InstitutionCredential) -> str:
+        return token_state(obj) if obj.pk is not None else "—"
+
+    def save_model(
+        self, request: HttpRequest, obj: InstitutionCredential, form: Any, change: bool
+    ) -> None:
+        token = form.cleaned_data.get("new_token")
+        if token:
+            saved = services.credential_set(
+                acting_user=staff_user(request),
+                institution=obj.institution,
+                source=Source(obj.source),
+                token=token,
+                ip=client_ip(request),
+            )
+            if saved is not None:
+                obj.pk = saved.pk
+                obj._state.adding = False
+        if obj.pk is not None and form.cleaned_data.get("expires_at") != obj.expires_at:
+            InstitutionCredential.objects.filter(pk=obj.pk).update(expires_at=obj.expires_at)
+
+    def get_fields(self, request: HttpRequest, obj: Any = None) -> tuple[str, ...]:
+        return (
+            "institution",
+            "source",
+            "state",
+            "new_token",
+            "expires_at",
+            "fingerprint",
+            "updated_at",
+        )
+
+
+@admin.register(Claim)
+class ClaimAdmin(BoundedLookupsMixin, AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "id",
+        "applicant",
+        "kind",
+        "verdict",
+        "verified_at",
+        "valid_until",
+        "institution",
+    ]
+    list_filter = ["kind", "verdict", "institution"]
+    search_fields = ["applicant__file_reference", "applicant__birth_name"]
+    list_select_related = ["applicant", "institution"]
+    raw_id_fields = ["applicant"]
+    readonly_fields = ["verdict", "verdict_reason", "verified_at", "valid_until"]
+
+    def audited_applicant_id(self, obj: Claim) -> int:
+        return obj.applicant_id
+
+
+@admin.register(Batch)
+class BatchAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    list_display = [
+        "label",
+        "kind",
+        "status",
+        "total",
+        "institution",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
+    list_filter = ["kind", "status", "institution"]
+    search_fields = ["label", "source_filename"]
+    list_select_related = ["institution", "created_by"]
 
 
 class StuckFilter(admin.SimpleListFilter):

@@ -8,8 +8,7 @@ from django.conf import settings
 from django.db.models import Count, Q
 from django.utils import timezone
 
-from admissions.enums import Source
-from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState
+from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Source
 from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers.limits import BreakerState, LimiterUnavailable, get_limiter
 

@@ -9,9 +9,9 @@ from the same date and file name. A label a person typed stays as typed.
 from django.conf import settings
 from django.utils import translation
 
-from admissions.enums import BatchKind
 from admissions.imports.commit import import_batch_label
-from admissions.models import Batch
+from verifications.enums import BatchKind
+from verifications.models import Batch
 from verifications.services.batches import default_label, import_verification_label
 
 

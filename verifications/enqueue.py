@@ -17,6 +17,7 @@ from celery import Task, current_app
 
 VERIFICATION_RUN = "verifications.verification_run"
 DISPATCH = "verifications.dispatch"
+CERTIFICATE_ARCHIVE = "verifications.certificate_archive_build"
 
 
 def _task(name: str) -> Task:
@@ -36,3 +37,8 @@ def verification_dispatch_enqueue(**options: Any) -> None:
 def broker_url() -> str:
     """The broker the tasks are sent to."""
     return current_app.conf.broker_url or ""
+
+
+def certificate_archive_enqueue(archive_id: int) -> None:
+    """Send the building of a batch's certificate archive."""
+    _task(CERTIFICATE_ARCHIVE).apply_async(args=(archive_id,), retry=False)

@@ -1,8 +1,80 @@
-"""Choices of the verification pipeline. The verdicts themselves are ``admissions.enums.Verdict``:
-a claim carries its verdict, and admissions never imports verifications."""
+"""The verification domain's vocabulary: the sources, the kinds of claim each checks, verdicts,
+batches, and the pipeline's request states. A leaf module: it imports nothing of Vigie's."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+
+
+class Source(models.TextChoices):
+    """A government API Vigie calls."""
+
+    API_PARTICULIER = "api_particulier", _("API Particulier (statut élève scolarisé)")
+    CVEC = "cvec", _("API de contrôle de la CVEC")
+    CERTIFINFO = "certifinfo", _("Certif Info")
+    COVOITURAGE = "covoiturage", _("Registre de preuve de covoiturage")
+
+
+class ClaimKind(models.TextChoices):
+    """What an applicant declares, each checked against one source."""
+
+    SCOLARITE = "scolarite", _("Scolarité")
+    CVEC = "cvec", _("CVEC")
+    CERTIFICATION = "certification", _("Certification")
+    COVOITURAGE = "covoiturage", _("Attestation de covoiturage")
+
+    @property
+    def source(self) -> Source:
+        return CLAIM_KIND_SOURCE[self]
+
+
+CLAIM_KIND_SOURCE = {
+    ClaimKind.SCOLARITE: Source.API_PARTICULIER,
+    ClaimKind.CVEC: Source.CVEC,
+    ClaimKind.CERTIFICATION: Source.CERTIFINFO,
+    ClaimKind.COVOITURAGE: Source.COVOITURAGE,
+}
+
+
+def claim_kind_order(field: str = "kind") -> models.Case:
+    """For ``order_by``: claims in ClaimKind's order, the order of the "+" buttons and of every
+    list of kinds, not the values' alphabetical order."""
+    return models.Case(
+        *(
+            models.When(**{field: kind.value}, then=models.Value(n))
+            for n, kind in enumerate(ClaimKind)
+        ),
+        output_field=models.IntegerField(),
+    )
+
+
+class Verdict(models.TextChoices):
+    """The outcome of a verification (docs/DESIGN.md §Request states and verdicts)."""
+
+    CONFIRMED = "confirmed", _("Confirmé")
+    CONTRADICTED = "contradicted", _("Contredit")
+    MISMATCH = "mismatch", _("Identité divergente")
+    NOT_FOUND = "not_found", _("Inconnu de la source")
+    UNAVAILABLE = "unavailable", _("Source indisponible")
+    REJECTED = "rejected", _("Requête refusée")
+    MANUAL = "manual", _("Vérifié manuellement")
+
+
+# Verdicts that need a person to look at the file.
+VERDICTS_NEEDING_ATTENTION = frozenset(
+    {Verdict.MISMATCH, Verdict.NOT_FOUND, Verdict.UNAVAILABLE, Verdict.REJECTED}
+)
+
+
+class BatchKind(models.TextChoices):
+    IMPORT = "import", _("Import CSV")
+    VERIFICATION = "verification", _("Vérification groupée")
+
+
+class BatchStatus(models.TextChoices):
+    RUNNING = "running", _("En cours")
+    PAUSED = "paused", _("En pause")
+    DONE = "done", _("Terminé")
+    FAILED = "failed", _("Échoué")
 
 
 class RequestState(models.TextChoices):

@@ -5,7 +5,7 @@ from django import forms
 from django.http import QueryDict
 from django.utils.translation import gettext_lazy as _
 
-from admissions.text_input import PlainTextForm
+from admissions.infra.text_input import PlainTextForm
 from verifications import freshness
 from verifications.batch_labels import batch_label
 from verifications.services.decisions import OVERRIDABLE
@@ -43,7 +43,7 @@ class OverrideForm(PlainTextForm, forms.Form):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        from admissions.enums import Verdict
+        from verifications.enums import Verdict
 
         # No verdict chosen in advance: a decision is a choice.
         cast(forms.ChoiceField, self.fields["verdict"]).choices = [
@@ -201,7 +201,7 @@ class FreshnessPolicyForm(PlainTextForm, forms.Form):
     @property
     def error_group(self) -> str:
         """The claim kind's name in the page's error summary (each kind has these fields)."""
-        from admissions.enums import ClaimKind
+        from verifications.enums import ClaimKind
 
         return str(ClaimKind(self.kind).label) if self.kind else ""
 
@@ -282,7 +282,7 @@ class BatchCohortForm(PlainTextForm, forms.Form):
             else:
                 kwargs["data"] = data
         super().__init__(*args, **kwargs)
-        from admissions.enums import ClaimKind, Verdict
+        from verifications.enums import ClaimKind, Verdict
 
         cast(forms.ChoiceField, self.fields["batch"]).choices = [
             ("", _("Tous les candidats")),
@@ -305,3 +305,18 @@ class BatchCohortForm(PlainTextForm, forms.Form):
             "needs_me": data.get("needs_me", False),
             "kinds": data.get("kinds") or [],
         }
+
+
+class CertificateCheckForm(PlainTextForm, forms.Form):
+    """The public page's question: a certificate's number and its check code, as printed."""
+
+    number = forms.CharField(
+        label=_("Numéro du certificat"),
+        max_length=32,
+        help_text=_("Par exemple VC-7K3Q-9XDM, en haut du certificat."),
+    )
+    code = forms.CharField(
+        label=_("Code de contrôle"),
+        max_length=16,
+        help_text=_("Les 8 caractères imprimés à côté du numéro."),
+    )

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
-from admissions.enums import ClaimKind
+from verifications.enums import ClaimKind
 
 
 # Beat runs the re-verification tick this often (admissions/celery.py uses the same number).

@@ -1,15 +1,153 @@
-"""The verification pipeline's rows: a request per check (its current state, and the outbox of
-the Celery task), and one append-only attempt per upstream call."""
+"""The verification domain's rows: what applicants declare (claims), batches, the institutions'
+API tokens; a request per check (its current state, and the outbox of the Celery task), and one
+append-only attempt per upstream call."""
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from admissions.append_only import AppendOnlyModel
-from admissions.enums import ClaimKind, Source, Verdict
-from admissions.models import Batch, Claim, Institution
-from verifications.enums import OPEN_STATES, AttemptOutcome, RequestState, Trigger
+from admissions.infra.append_only import AppendOnlyModel
+from admissions.infra.fields import EncryptedTextField
+from admissions.models import Applicant, Institution, User
+from verifications.claims import claim_question_digest
+from verifications.enums import (
+    OPEN_STATES,
+    AttemptOutcome,
+    BatchKind,
+    BatchStatus,
+    ClaimKind,
+    RequestState,
+    Source,
+    Trigger,
+    Verdict,
+)
+
+
+class CredentialManager(models.Manager["InstitutionCredential"]):
+    """Credentials load without their token: only the code that sends it asks for it
+    (``.only("token")``, or reading ``credential.token``, which loads it then). A token the
+    configured keys cannot decrypt (after a wrong key rotation) raises where it is read, and so
+    only there: not on the dashboard, the back-office lists or the daily expiry check."""
+
+    def get_queryset(self) -> models.QuerySet["InstitutionCredential"]:
+        return super().get_queryset().defer("token")
+
+
+class InstitutionCredential(models.Model):
+    """An institution's token for one source, encrypted at rest and never displayed back."""
+
+    institution = models.ForeignKey(
+        Institution, on_delete=models.CASCADE, related_name="credentials"
+    )
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    token = EncryptedTextField(_("jeton"))
+    fingerprint = models.CharField(_("empreinte"), max_length=16, editable=False)
+    # Read from the token itself when it is a JWT (its `exp`), without checking the signature.
+    expires_at = models.DateTimeField(_("expire le"), null=True, blank=True)
+    # The smallest warning threshold (days before expiry) already e-mailed for this token.
+    expiry_warned_days = models.PositiveSmallIntegerField(
+        _("dernier avertissement d'expiration (jours)"), null=True, blank=True, editable=False
+    )
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    objects = CredentialManager()
+
+    class Meta:
+        db_table = "admissions_institutioncredential"  # its table from before the move to this app
+        verbose_name = _("identifiant d'API")
+        verbose_name_plural = _("identifiants d'API")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "source"], name="one_credential_per_source"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution} / {self.get_source_display()}"
+
+
+class Batch(models.Model):
+    """A CSV import or a cohort verification, with who launched it and when."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="batches")
+    kind = models.CharField(_("type"), max_length=16, choices=BatchKind)
+    label = models.CharField(_("libellé"), max_length=200)
+    status = models.CharField(
+        _("état"), max_length=16, choices=BatchStatus, default=BatchStatus.RUNNING
+    )
+    total = models.PositiveIntegerField(_("total"), default=0)
+    source_filename = models.CharField(_("fichier"), max_length=255, blank=True)
+    created_by = models.ForeignKey(
+        User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    # A verification of an import's claims ("Vérifier les déclarations importées", or the checks
+    # of an institution that verifies claims as soon as they are recorded): the import.
+    import_batch = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        related_name="verifications",
+        null=True,
+        blank=True,
+        verbose_name=_("import vérifié"),
+    )
+
+    class Meta:
+        db_table = "admissions_batch"  # its table from before the move to this app
+        verbose_name = _("lot")
+        verbose_name_plural = _("lots")
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["institution", "-created_at"], name="batch_recent")]
+
+    def __str__(self) -> str:
+        return self.label
+
+
+class Claim(models.Model):
+    """Something the applicant declares, checked against one government source."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    applicant = models.ForeignKey(Applicant, on_delete=models.CASCADE, related_name="claims")
+    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
+    # Shape per kind in verifications/claims.py; always written through clean_declared().
+    declared = models.JSONField(_("déclaration"))
+    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict, blank=True)
+    verdict_reason = models.TextField(_("motif"), blank=True)
+    verified_at = models.DateTimeField(_("vérifié le"), null=True, blank=True)
+    valid_until = models.DateTimeField(_("valable jusqu'au"), null=True, blank=True)
+    # What a check of this claim asks its source now (``claims.question_digest``): kept in step
+    # with the declaration and the applicant's identity by every write. A verdict reached for
+    # another question is never recorded on the claim.
+    question_digest = models.CharField(
+        _("empreinte de la question"), max_length=64, blank=True, editable=False
+    )
+    created_at = models.DateTimeField(_("créé le"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("modifié le"), auto_now=True)
+
+    class Meta:
+        db_table = "admissions_claim"  # its table from before the move to this app
+        verbose_name = _("déclaration")
+        verbose_name_plural = _("déclarations")
+        ordering = ["applicant", "kind", "id"]
+        indexes = [
+            models.Index(fields=["institution", "verdict"], name="claim_by_verdict"),
+            models.Index(fields=["institution", "kind", "verdict"], name="claim_by_kind"),
+            models.Index(fields=["valid_until"], name="claim_by_validity"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} — {self.applicant_id}"
+
+    def save(self, *args, **kwargs) -> None:
+        # A derived column, like a slug: filled from the declaration and the applicant when a
+        # claim is first written; the services keep it in step afterwards.
+        if not self.question_digest:
+            self.question_digest = claim_question_digest(self)
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "question_digest"}
+        super().save(*args, **kwargs)
 
 
 class VerificationRequest(models.Model):
@@ -73,7 +211,7 @@ class VerificationRequest(models.Model):
     # replaced ones stay (history) but no longer count in the batch's progress and results.
     superseded = models.BooleanField(_("remplacée"), default=False)
     # What was asked of the source: a digest of the claim's declaration and, for the kinds
-    # the sources match on a person, the identity sent (``admissions.claims.question_digest``).
+    # the sources match on a person, the identity sent (``verifications.claims.question_digest``).
     # A verdict whose digest is not the claim's current one concerns a previous declaration.
     question_digest = models.CharField(_("empreinte de la question"), max_length=64, blank=True)
     # An identity variant a person chose to try after a "not found" (``verifications.rematch``):
@@ -108,7 +246,7 @@ class VerificationAttempt(AppendOnlyModel):
     """One upstream call: what was asked of whom, how it went and how long it took.
 
     Append-only. ``payload`` is redacted: keys, statuses and error codes, never an identity.
-    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.append_only``).
+    The retention purge may blank it (``PURGEABLE_FIELDS``, see ``admissions.infra.append_only``).
     """
 
     PURGEABLE_FIELDS = ("payload",)
@@ -264,3 +402,86 @@ class VerdictChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.claim_id}: {self.previous_verdict} -> {self.verdict}"
+
+
+class Certificate(models.Model):
+    """A signed certificate of one check (a source's verdict, or a person's decision): the PDF
+    anyone can authenticate (docs/CERTIFICATES.md).
+
+    ``payload`` is the exact signed text (canonical JSON): the PDF is rebuilt from it, in French
+    or English, and always carries the same signed bytes. It names the applicant (name and file
+    reference only), so erasing the applicant blanks it; the certificate then reads "revoked"
+    online, and the rest of the row (the verdict and the signature's digest) stays as the trace
+    of what was issued.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    request = models.OneToOneField(
+        VerificationRequest,
+        on_delete=models.SET_NULL,
+        related_name="certificate",
+        null=True,
+        blank=True,
+    )
+    # Random, not a sequence: numbers say nothing of how many were issued, and a guess finds
+    # nothing without the code printed beside it.
+    number = models.CharField(_("numéro"), max_length=16, unique=True)
+    # Derived from the signature, printed on the certificate; asked with the number online.
+    code = models.CharField(_("code de contrôle"), max_length=8)
+    kind = models.CharField(_("type"), max_length=16, choices=ClaimKind)
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    verdict = models.CharField(_("verdict"), max_length=16, choices=Verdict)
+    payload = models.TextField(_("contenu signé"), blank=True)
+    payload_digest = models.CharField(_("empreinte du contenu"), max_length=64)
+    key_id = models.CharField(_("clé"), max_length=16)
+    signature = models.CharField(_("signature"), max_length=100)
+    issued_at = models.DateTimeField(_("délivré le"), auto_now_add=True)
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+", null=True
+    )
+    # Set when the applicant is erased: the certificate no longer vouches for anything.
+    erased_at = models.DateTimeField(_("effacé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("certificat de vérification")
+        verbose_name_plural = _("certificats de vérification")
+        ordering = ["-issued_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class CertificateArchive(models.Model):
+    """A batch's certificates, one PDF per check in one ZIP, built by a worker in the background
+    (``verifications.services.certificates.certificate_archive_build``) with its progress shown
+    on the batch's page. The file lives in the default storage (``MEDIA_ROOT``)."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("En attente")
+        RUNNING = "running", _("En cours")
+        DONE = "done", _("Prête")
+        FAILED = "failed", _("Échouée")
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="certificate_archives")
+    language = models.CharField(_("langue"), max_length=2, default="fr")
+    state = models.CharField(_("état"), max_length=16, choices=State, default=State.PENDING)
+    total = models.PositiveIntegerField(_("certificats à produire"), default=0)
+    done = models.PositiveIntegerField(_("certificats produits"), default=0)
+    file = models.FileField(_("fichier"), upload_to="certificate-archives/", blank=True)
+    # The public check page's address as the person asking reached Vigie (the worker has no
+    # request to build it from): printed on each certificate.
+    verify_url = models.CharField(_("adresse de vérification"), max_length=300)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("demandée le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminée le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("archive de certificats")
+        verbose_name_plural = _("archives de certificats")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.language} {self.state}"

@@ -6,7 +6,7 @@ share of it (``services/scheduled.py``), and the batch pages' estimates divide b
 (``selectors.py``, ``eta.py``).
 """
 
-from admissions.enums import Source
+from verifications.enums import Source
 from verifications.providers.limits import get_limiter
 
 

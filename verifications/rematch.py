@@ -30,7 +30,7 @@ corrects the record from it (``services.rematch.applicant_correct_from_variant``
 check confirms it.
 
 Pure functions: no ORM, no settings, no HTTP. What each variant does, in words, is
-``admissions.claims.VARIANT_LABELS`` (the audit trail names variants too).
+``verifications.claims.VARIANT_LABELS`` (the audit trail names variants too).
 """
 
 import dataclasses
@@ -40,8 +40,8 @@ from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from admissions.claims import CertificationDeclared, CvecDeclared, Declared
-from admissions.enums import ClaimKind, Verdict
+from verifications.claims import CertificationDeclared, CvecDeclared, Declared
+from verifications.enums import ClaimKind, Verdict
 from verifications.names import fold_name, fold_to_ascii
 from verifications.providers.base import Identity
 from verifications.providers.cvec import etudiant_key

@@ -11,20 +11,30 @@ from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from admissions.access import import_verification_allowed
-from admissions.enums import BatchKind, BatchStatus, ClaimKind, Source, Verdict, claim_kind_order
-from admissions.models import Applicant, Batch, Claim, Institution, InstitutionCredential, User
+from admissions.models import Applicant, Institution, User
 from admissions.selectors import batches_for_user, claims_for_user
 from verifications import rematch
+from verifications.access import import_verification_allowed
+from verifications.certificates.rules import certifiable
 from verifications.enums import (
     OPEN_STATES,
     PERSON_TRIGGERS,
     AttemptOutcome,
+    BatchKind,
+    BatchStatus,
+    ClaimKind,
     RequestState,
+    Source,
     Trigger,
+    Verdict,
+    claim_kind_order,
 )
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
+    Batch,
+    CertificateArchive,
+    Claim,
+    InstitutionCredential,
     SourceAlert,
     VerdictChange,
     VerificationAttempt,
@@ -163,6 +173,15 @@ class ClaimCard:
         """What gave the claim its current verdict: a person's decision, a variant the source
         found, else the source's answer."""
         return self.decision or self.variant_verdict or self.answer
+
+    @property
+    def certifiable(self) -> VerificationRequest | None:
+        """The check a certificate may vouch for now (docs/CERTIFICATES.md): the one that gives
+        the claim its verdict, finished, about the declaration as it stands."""
+        request = self.request
+        if self.in_progress or request is None or not certifiable(request, self.claim):
+            return None
+        return request
 
     @property
     def attempts(self) -> list[VerificationAttempt]:
@@ -710,8 +729,8 @@ def cohort_claims(
     a person when ``needs_me``. So "Vérifier" on the list filtered on "Source indisponible"
     checks those claims again, not the applicants' confirmed ones.
     """
-    from admissions.enums import VERDICTS_NEEDING_ATTENTION
     from admissions.selectors import applicant_search
+    from verifications.enums import VERDICTS_NEEDING_ATTENTION
 
     if not user.is_authenticated or user.institution_id is None:
         return Claim.objects.none()
@@ -790,7 +809,7 @@ class CohortSummary:
 def cohort_summary(*, user: User, claims: QuerySet[Claim]) -> CohortSummary:
     """Three aggregate queries, whatever the cohort's size. A claim already being checked is
     not sent again: its open request is counted among those queued ahead."""
-    from admissions.enums import CLAIM_KIND_SOURCE
+    from verifications.enums import CLAIM_KIND_SOURCE
     from verifications.eta import eta_seconds
 
     by_kind = claims.order_by().values("kind").annotate(n=Count("id"))
@@ -860,3 +879,30 @@ def batch_variant_proposals(*, user: User, batch: Batch) -> list[tuple[Claim, li
     )
     found = variant_proposals(user=user, claims=claims)
     return [(claim, found[claim.pk]) for claim in claims if claim.pk in found]
+
+
+# --- Certificates ------------------------------------------------------------------------------
+
+
+def batch_certifiable_requests(*, batch: Batch) -> list[VerificationRequest]:
+    """The batch's checks a certificate may vouch for now (``certificates.rules``): each gives
+    its claim the verdict it has, in the results file's order."""
+    requests = (
+        batch_current_requests(batch)
+        .filter(state=RequestState.DONE)
+        .exclude(verdict="")
+        .select_related("claim__applicant")
+        .order_by("claim__applicant__birth_name", "claim__applicant_id", "claim__kind", "id")
+    )
+    return [request for request in requests if certifiable(request, request.claim)]
+
+
+def certificate_archives_of_batch(*, user: User, batch: Batch) -> QuerySet[CertificateArchive]:
+    return _of_institution(user, CertificateArchive.objects.filter(batch=batch)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def certificate_archives_for_batch(*, user: User, batch: Batch) -> list[CertificateArchive]:
+    """The batch's latest archives, for its page."""
+    return list(certificate_archives_of_batch(user=user, batch=batch)[:5])

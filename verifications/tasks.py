@@ -8,7 +8,7 @@ visibility timeout never redelivers a waiting message.
 from celery import shared_task
 
 from admissions.verify_on_record import VERIFY_ON_RECORD_TASK
-from verifications.enqueue import DISPATCH, VERIFICATION_RUN
+from verifications.enqueue import CERTIFICATE_ARCHIVE, DISPATCH, VERIFICATION_RUN
 
 
 @shared_task(
@@ -72,3 +72,10 @@ def credential_expiry_check_task() -> None:
     from verifications.services.notifications import credential_expiry_check
 
     credential_expiry_check()
+
+
+@shared_task(name=CERTIFICATE_ARCHIVE, ignore_result=True)
+def certificate_archive_build_task(archive_id: int) -> None:
+    from verifications.services.certificates import certificate_archive_build
+
+    certificate_archive_build(archive_id)

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from verifications.views import batches, claims, dashboard, retention
+from verifications.views import analytics, batches, certificates, claims, dashboard, retention
 
 
 urlpatterns = [
@@ -25,6 +25,27 @@ urlpatterns = [
         "declarations/<id:claim_id>/variantes/<id:request_id>/corriger/",
         claims.claim_variant_correct,
         name="claim_variant_correct",
+    ),
+    # How the verifications go (supervisors and institution admins)
+    path("analyses/", analytics.analytics_page, name="analytics"),
+    path("analyses/<str:figure>.csv", analytics.analytics_export, name="analytics_export"),
+    # Verification certificates (docs/CERTIFICATES.md): the PDF for members, the public check
+    # (no login), and the published signing keys.
+    path(
+        "declarations/<id:claim_id>/certificat.pdf",
+        certificates.claim_certificate,
+        name="claim_certificate",
+    ),
+    path("certificats/", certificates.certificate_public, name="certificate_public"),
+    path(
+        "certificats/<str:number>/<str:code>/",
+        certificates.certificate_public_direct,
+        name="certificate_public_direct",
+    ),
+    path(
+        ".well-known/vigie-signing-keys.json",
+        certificates.signing_keys,
+        name="signing_keys",
     ),
     # Retention area: settings, verdict-change notices, GDPR export and erasure.
     path(
@@ -70,6 +91,16 @@ urlpatterns = [
         "lots/<id:batch_id>/variantes/",
         batches.batch_variants,
         name="batch_variants",
+    ),
+    path(
+        "lots/<id:batch_id>/certificats/",
+        batches.batch_certificates,
+        name="batch_certificates",
+    ),
+    path(
+        "lots/<id:batch_id>/certificats/<id:archive_id>/",
+        batches.certificate_archive_download,
+        name="certificate_archive_download",
     ),
     path(
         "lots/<id:batch_id>/resultats.<str:file_format>",

@@ -5,7 +5,7 @@ import io
 import re
 import unicodedata
 
-from admissions.enums import ClaimKind
+from verifications.enums import ClaimKind
 
 
 # Identity columns and the ``clean_identity`` field each fills. The three given-name columns

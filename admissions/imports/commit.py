@@ -14,14 +14,16 @@ from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
 from admissions.audit import AuditEntry, audit_record_many
-from admissions.bulk import bulk_insert
-from admissions.claims import claim_question_digest
-from admissions.enums import AuditAction, BatchKind, BatchStatus
+from admissions.enums import AuditAction
 from admissions.imports.parsing import existing_references, parse_import
 from admissions.imports.report import ImportRefused, ImportReport
 from admissions.imports.staging import clean_filename, import_discard, import_load
-from admissions.models import Applicant, Batch, Claim, Institution, User
+from admissions.infra.bulk import bulk_insert
+from admissions.models import Applicant, Institution, User
 from admissions.verify_on_record import claims_verify_on_commit
+from verifications.claims import claim_question_digest
+from verifications.enums import BatchKind, BatchStatus
+from verifications.models import Batch, Claim
 
 
 APPLICANT_CHUNK = 1000

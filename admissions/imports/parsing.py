@@ -17,7 +17,6 @@ from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from admissions.claims import clean_declared
 from admissions.identity import clean_identity, tidy_name
 from admissions.imports.columns import (
     CLAIM_COLUMNS,
@@ -36,6 +35,7 @@ from admissions.imports.report import (
     import_max_rows,
 )
 from admissions.models import Applicant, Institution
+from verifications.claims import clean_declared
 
 
 # References looked up per query when checking which already exist.
@@ -240,6 +240,9 @@ def _first_name_column(error: ValidationError, first_names: list[str]) -> str:
 
 def existing_references(institution: Institution, references: list[str]) -> set[str]:
     """Which of ``references`` the institution already has (one query per 10,000)."""
+    # A reference holding a NUL cannot be stored (PostgreSQL refuses it in text, even in a
+    # query's parameters): no applicant has it, and its line already has its own error.
+    references = [reference for reference in references if "\x00" not in reference]
     existing: set[str] = set()
     for start in range(0, len(references), _EXISTING_CHUNK):
         chunk = references[start : start + _EXISTING_CHUNK]

@@ -6,7 +6,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from admissions.enums import ClaimKind
+from verifications.enums import ClaimKind
 
 
 # Defaults of the settings that bound an import; override them in settings (read at call time).

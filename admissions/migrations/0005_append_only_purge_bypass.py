@@ -1,10 +1,10 @@
-"""The append-only trigger learns the retention purge's bypass (admissions/append_only.py):
+"""The append-only trigger learns the retention purge's bypass (admissions/infra/append_only.py):
 with `vigie.allow_purge` on for the transaction, DELETE passes, and an UPDATE that only blanks
 the table's purgeable columns (none for audit events). Everything else is still refused."""
 
 from django.db import migrations
 
-from admissions.append_only import reinstall_append_only_trigger
+from admissions.infra.append_only import reinstall_append_only_trigger
 
 
 def forwards(apps, schema_editor):

@@ -4,8 +4,8 @@ from django.db import migrations, models
 
 
 def fill_digests(apps, schema_editor):
-    """The question each existing claim asks now (admissions.claims.question_digest)."""
-    from admissions.claims import question_digest, question_identity
+    """The question each existing claim asks now (verifications.claims.question_digest)."""
+    from verifications.claims import question_digest, question_identity
 
     Claim = apps.get_model("admissions", "Claim")
     batch = []

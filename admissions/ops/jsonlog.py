@@ -6,7 +6,7 @@ attributes is the point here, since ``extra`` may carry objects whose text holds
 (``django.request`` passes the request itself, whose repr has the query string). A library
 that dumps every extra attribute would have to be fenced in anyway.
 
-The redaction filters (``admissions.log_filters``) run before any formatter, on the record
+The redaction filters (``admissions.infra.log_filters``) run before any formatter, on the record
 itself, so the JSON ``message`` is as redacted as the plain one.
 
 No Django import here (``LOGGING`` names ``JsonFormatter``).

@@ -110,8 +110,7 @@ def observe_upstream_calls(source: str, calls, outcome: str = "") -> None:
 
 
 def _requests() -> Iterator[GaugeMetricFamily]:
-    from admissions.enums import Source
-    from verifications.enums import OPEN_STATES, RequestState
+    from verifications.enums import OPEN_STATES, RequestState, Source
     from verifications.models import VerificationRequest
 
     now = timezone.now()
@@ -146,8 +145,7 @@ def _requests() -> Iterator[GaugeMetricFamily]:
 
 
 def _batches() -> Iterator[GaugeMetricFamily]:
-    from admissions.enums import BatchKind, BatchStatus
-    from verifications.enums import RequestState
+    from verifications.enums import BatchKind, BatchStatus, RequestState
     from verifications.models import VerificationRequest
 
     rows = (
@@ -334,7 +332,7 @@ def _networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
 
 
 def _address_allowed(request: HttpRequest) -> bool:
-    from admissions.access import client_ip
+    from admissions.infra.client_address import client_ip
 
     try:
         address = ipaddress.ip_address(client_ip(request) or "")

@@ -12,7 +12,7 @@ from django.utils.safestring import SafeString
 from django.utils.translation import gettext
 
 from admissions.models import Applicant
-from admissions.templatetags.verdicts import kind_label, verdict_badge
+from verifications.templatetags.verdicts import kind_label, verdict_badge
 
 
 register = template.Library()

@@ -9,14 +9,11 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
 from admissions import selectors, services
-from admissions.access import (
-    HtmxHttpRequest,
-    client_ip,
-    import_verification_allowed,
-    member_required,
-)
-from admissions.enums import BatchKind, ClaimKind
+from admissions.access import HtmxHttpRequest, member_required
 from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
+from admissions.infra.client_address import client_ip
+from verifications.access import import_verification_allowed
+from verifications.enums import BatchKind, ClaimKind
 
 
 PAGE_SIZE = 50

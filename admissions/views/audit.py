@@ -13,10 +13,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from admissions import audit_words, exports, selectors, services
-from admissions.access import HtmxHttpRequest, client_ip, supervisor_required
+from admissions import audit_words, selectors, services
+from admissions.access import HtmxHttpRequest, supervisor_required
 from admissions.audit_purposes import purpose_text
 from admissions.forms import AUDIT_OBJECT_TYPES, AuditFilterForm
+from admissions.infra import exports
+from admissions.infra.client_address import client_ip
 from admissions.models import AuditEvent, User
 
 

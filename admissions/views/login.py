@@ -26,7 +26,7 @@ class LoginView(auth_views.LoginView):
 
 class LogoutView(auth_views.LogoutView):
     """Django's logout, which then says so on the login page (not that the session expired:
-    ``admissions.middleware`` says that only of a page that sent the person to log in)."""
+    ``admissions.infra.middleware`` says that only of a page that sent the person to log in)."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         response = super().post(request, *args, **kwargs)

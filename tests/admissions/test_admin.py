@@ -2,18 +2,16 @@ import pytest
 from django.urls import reverse
 
 from admissions import services
-from admissions.enums import Source
-from admissions.models import (
-    Applicant,
-    AuditEvent,
+from admissions.models import Applicant, AuditEvent, Institution, User
+from tests.factories import ClaimFactory, UserFactory
+from verifications.enums import Source
+from verifications.models import (
     Batch,
     Claim,
-    Institution,
     InstitutionCredential,
-    User,
+    VerificationAttempt,
+    VerificationRequest,
 )
-from tests.factories import ClaimFactory, UserFactory
-from verifications.models import VerificationAttempt, VerificationRequest
 
 
 pytestmark = pytest.mark.django_db
@@ -57,9 +55,9 @@ def test_credential_is_write_only(staff_client):
         acting_user=None, institution=institution, source=Source.API_PARTICULIER, token=token
     )
     for url in (
-        reverse("admin:admissions_institutioncredential_change", args=[credential.pk]),
+        reverse("admin:verifications_institutioncredential_change", args=[credential.pk]),
         reverse("admin:admissions_institution_change", args=[institution.pk]),
-        reverse("admin:admissions_institutioncredential_changelist"),
+        reverse("admin:verifications_institutioncredential_changelist"),
     ):
         response = staff_client.get(url)
         assert response.status_code == 200
@@ -67,13 +65,13 @@ def test_credential_is_write_only(staff_client):
         assert "very-secret" not in response.text
     assert (
         credential.fingerprint
-        in staff_client.get(reverse("admin:admissions_institutioncredential_changelist")).text
+        in staff_client.get(reverse("admin:verifications_institutioncredential_changelist")).text
     )
 
 
 def test_credential_replaced_through_the_admin_is_encrypted_and_audited(staff_client):
     institution = UserFactory().institution
-    url = reverse("admin:admissions_institutioncredential_add")
+    url = reverse("admin:verifications_institutioncredential_add")
     response = staff_client.post(
         url,
         {

@@ -3,9 +3,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection, transaction
 
-from admissions.append_only import AppendOnlyError
 from admissions.audit import GENESIS_HASH, audit_chains_verify, audit_record, event_hash
 from admissions.enums import AuditAction
+from admissions.infra.append_only import AppendOnlyError
 from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
 

@@ -4,12 +4,13 @@ at the end of its check, reloads it; a card still polling does not, and nothing 
 import pytest
 from django.urls import reverse
 
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.html import assert_same_region, region
 from tests.verifications.helpers import claim_for, person_with
+from verifications.enums import ClaimKind
 from verifications.models import VerificationRequest
 from verifications.services import verification_run
 

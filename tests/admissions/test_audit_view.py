@@ -15,10 +15,11 @@ from django.utils import timezone
 
 from admissions import services
 from admissions.audit import AuditEntry, audit_record, audit_record_many
-from admissions.enums import AuditAction, ClaimKind, Verdict
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.html import assert_same_region, region
+from verifications.enums import ClaimKind, Verdict
 from verifications.services import claim_override_verdict, claim_verify_manually
 
 
@@ -489,7 +490,7 @@ def test_a_batchs_pause_and_resume_are_their_own_actions_on_the_page_and_in_the_
 ):
     """Both were "Modification Lot #4" (issue 15): they say "Mise en pause" and "Reprise" in the
     action column, the filter and both exports, events written as edits before included."""
-    from admissions.models import Batch
+    from verifications.models import Batch
     from verifications.services.batches import (
         batch_pause,
         batch_resume,

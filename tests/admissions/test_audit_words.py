@@ -14,9 +14,10 @@ from django.utils import translation
 
 from admissions import audit_words
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.forms import AUDIT_OBJECT_TYPES
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
+from verifications.enums import ClaimKind
 from verifications.services.batches import batch_pause, batch_resume, batch_verification_launch
 
 

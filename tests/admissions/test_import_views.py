@@ -8,11 +8,14 @@ from django.conf import settings as django_settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
-from admissions.enums import AuditAction, BatchKind
+from admissions.enums import AuditAction
 from admissions.imports import COLUMNS, import_stage
-from admissions.models import Applicant, AuditEvent, Batch, Claim
+from admissions.models import Applicant, AuditEvent
 from tests.admissions.test_imports import _csv, _row
 from tests.factories import UserFactory
+from tests.html import region
+from verifications.enums import BatchKind
+from verifications.models import Batch, Claim
 
 
 pytestmark = pytest.mark.django_db
@@ -201,3 +204,19 @@ def test_import_pages_need_an_institution_member(client):
 
 def test_the_list_links_to_the_import(clerk_client):
     assert reverse("import_upload") in clerk_client.get(reverse("applicant_list")).text
+
+
+def test_a_nul_in_a_file_reference_is_that_lines_error_not_a_500(clerk_client):
+    """Found by the generated no-500 test on PostgreSQL: the check for references already taken
+    sent the NUL to the database, which refuses it even as a query parameter."""
+    data = (
+        b"reference_dossier;nom_naissance;prenom_1;sexe;date_naissance\r\n"
+        b"REF\x00-1;MARTIN;EMMA;F;15/08/2005\r\n"
+    )
+    response = _upload(clerk_client, data)
+    assert response.status_code == 302  # to the preview, which lists the line's error
+    preview = clerk_client.get(response["Location"])
+    assert preview.status_code == 200
+    error = region(preview.text, "import-errors")
+    assert "reference_dossier" in error
+    assert "caractère invisible ou de contrôle (U+0000, position 4)" in error

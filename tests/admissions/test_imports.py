@@ -16,8 +16,7 @@ from django.utils import timezone
 
 from admissions import imports
 from admissions.audit import AuditEntry, audit_chains_verify, audit_record, audit_record_many
-from admissions.bulk import bulk_insert
-from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind
+from admissions.enums import AuditAction
 from admissions.imports import (
     COLUMNS,
     ImportRefused,
@@ -33,8 +32,11 @@ from admissions.imports import (
     parse_import,
 )
 from admissions.imports.columns import TEMPLATE_EXAMPLE
-from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
+from admissions.infra.bulk import bulk_insert
+from admissions.models import Applicant, AuditEvent
 from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
+from verifications.enums import BatchKind, BatchStatus, ClaimKind
+from verifications.models import Claim, InstitutionCredential
 
 
 pytestmark = pytest.mark.django_db

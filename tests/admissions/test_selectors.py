@@ -5,9 +5,10 @@ from django.http import Http404
 
 from admissions import selectors
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, BatchKind
-from admissions.models import Batch
+from admissions.enums import AuditAction
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from verifications.enums import BatchKind
+from verifications.models import Batch
 
 
 pytestmark = pytest.mark.django_db

@@ -4,9 +4,11 @@ import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from admissions import services
-from admissions.enums import AuditAction, ClaimKind, Source
-from admissions.models import Applicant, AuditEvent, Claim, InstitutionCredential
+from admissions.enums import AuditAction
+from admissions.models import Applicant, AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
+from verifications.enums import ClaimKind, Source
+from verifications.models import Claim, InstitutionCredential
 
 
 pytestmark = pytest.mark.django_db

@@ -52,7 +52,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from admissions import broker
+from admissions.infra import broker
 from tests.celery_pools import reset_broker_connections
 from tests.factories import InstitutionFactory, UserFactory
 from tests.workers.cluster import (

@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from admissions.enums import AuditAction, ClaimKind
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.enums import AuditAction
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.browser.conftest import TIMEOUT_MS
 from tests.verifications.helpers import (
@@ -17,7 +17,8 @@ from tests.verifications.helpers import (
     run_until_done,
     typo_claim,
 )
-from verifications.models import VerificationRequest
+from verifications.enums import ClaimKind
+from verifications.models import Claim, VerificationRequest
 
 
 expect = pytest.importorskip(

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from admissions.enums import ClaimKind
-from admissions.models import Claim
 from tests.verifications.helpers import answering_people, claim_for, declared_for, import_row
+from verifications.enums import ClaimKind
+from verifications.models import Claim
 
 
 pytest.importorskip(

@@ -5,9 +5,9 @@ label (settings, erasure confirmation)."""
 
 import pytest
 
-from admissions.enums import Verdict
 from tests.browser.guards import no_navigation_guard
 from tests.factories import ApplicantFactory, ClaimFactory
+from verifications.enums import Verdict
 
 
 expect = pytest.importorskip(

@@ -4,8 +4,7 @@ WCAG 1.4.10 (reflow) asks for, which is also a 1280 px screen at 400 % zoom."""
 
 import pytest
 
-from admissions.enums import BatchKind, ClaimKind
-from admissions.models import Applicant, Batch, Claim
+from admissions.models import Applicant
 from sandbox.population import (
     CertificationOutcome,
     CovoiturageOutcome,
@@ -14,6 +13,8 @@ from sandbox.population import (
 )
 from tests.factories import ApplicantFactory
 from tests.verifications.helpers import declared_for, person_with, request_for, run_until_done
+from verifications.enums import BatchKind, ClaimKind
+from verifications.models import Batch, Claim
 
 
 pytest.importorskip(

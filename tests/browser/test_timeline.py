@@ -3,11 +3,11 @@ without a reload, and nothing polls it once the check is over."""
 
 import pytest
 
-from admissions.enums import ClaimKind
 from sandbox.population import ScolariteOutcome
 from tests.browser.conftest import TIMEOUT_MS
 from tests.browser.guards import no_navigation_guard
 from tests.verifications.helpers import claim_for, person_with
+from verifications.enums import ClaimKind
 
 
 expect = pytest.importorskip(

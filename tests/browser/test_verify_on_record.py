@@ -9,12 +9,10 @@ import time
 
 import pytest
 
-from admissions.enums import BatchKind, ClaimKind
-from admissions.models import Batch, Claim
 from tests.browser.test_cohort_verification import _write_csv
 from tests.verifications.helpers import answering_people, claim_for, import_row
-from verifications.enums import Trigger
-from verifications.models import VerificationRequest
+from verifications.enums import BatchKind, ClaimKind, Trigger
+from verifications.models import Batch, Claim, VerificationRequest
 
 
 pytest.importorskip(

@@ -21,7 +21,6 @@ from celery.contrib.testing.worker import start_worker
 from django.urls import reverse
 
 from admissions.celery import app
-from admissions.enums import ClaimKind
 from admissions.ops.context import LogContext
 from admissions.ops.jsonlog import JsonFormatter
 from sandbox.population import (
@@ -33,7 +32,7 @@ from sandbox.population import (
 from tests.factories import InstitutionFactory, UserFactory
 from tests.security.test_log_privacy import _forbidden_strings
 from tests.verifications.helpers import claim_for, person_with
-from verifications.enums import RequestState
+from verifications.enums import ClaimKind, RequestState
 from verifications.models import VerificationRequest
 
 

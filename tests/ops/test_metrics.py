@@ -13,15 +13,14 @@ import pytest
 from django.urls import reverse
 from prometheus_client.parser import text_string_to_metric_families
 
-from admissions.enums import BatchKind, ClaimKind
-from admissions.models import AuditEvent, Batch
+from admissions.models import AuditEvent
 from admissions.tasks import audit_chain_check_task
 from bench.stack import free_port
 from tests.admissions.test_audit import _events, _tamper
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import answering_people, claim_for, run_until_done
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.enums import BatchKind, ClaimKind, RequestState, Trigger
+from verifications.models import Batch, VerificationRequest
 from verifications.providers.limits import get_limiter
 from verifications.services import verification_requests_create, verification_run
 from verifications.tasks import verification_dispatch_task, verification_run_task

@@ -4,9 +4,9 @@ import datetime as dt
 import pytest
 from responses import matchers
 
-from admissions.enums import Source
 from tests.providers import payloads
 from tests.providers.conftest import CERTIFINFO, TOKEN
+from verifications.enums import Source
 from verifications.providers import certifinfo
 from verifications.providers.base import (
     INVALID_QUERY,

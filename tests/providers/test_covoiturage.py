@@ -3,9 +3,9 @@ import datetime as dt
 
 import pytest
 
-from admissions.enums import Source
 from tests.providers import payloads
 from tests.providers.conftest import COVOITURAGE
+from verifications.enums import Source
 from verifications.providers import covoiturage
 from verifications.providers.base import (
     INVALID_QUERY,

@@ -5,9 +5,9 @@ import json
 import pytest
 import responses
 
-from admissions.enums import Source
 from tests.providers import payloads
 from tests.providers.conftest import CVEC
+from verifications.enums import Source
 from verifications.providers import cvec
 from verifications.providers.base import (
     INVALID_QUERY,

@@ -203,7 +203,7 @@ def test_urllib3_log_redaction_scrubs_attestation_numbers_in_paths():
 
 
 def test_runserver_request_lines_lose_their_query_string():
-    from admissions.log_filters import RedactQueryStrings
+    from admissions.infra.log_filters import RedactQueryStrings
 
     record = logging.LogRecord(
         "django.server",

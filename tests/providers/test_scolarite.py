@@ -7,9 +7,9 @@ import urllib.parse
 import pytest
 import requests
 
-from admissions.enums import Source
 from tests.providers import payloads
 from tests.providers.conftest import PARTICULIER, SIRET, TOKEN
+from verifications.enums import Source
 from verifications.providers import scolarite
 from verifications.providers.base import (
     INVALID_QUERY,

@@ -12,11 +12,11 @@ from django.utils import timezone
 
 from admissions import services
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, BatchKind, Source
-from admissions.models import AuditEvent, Batch
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from tests.factories import ClaimFactory, InstitutionFactory, UserFactory
-from verifications.enums import AttemptOutcome, RequestState, Trigger
-from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.enums import AttemptOutcome, BatchKind, RequestState, Source, Trigger
+from verifications.models import Batch, SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
 
 
@@ -283,7 +283,7 @@ def test_batches_are_listed_with_their_institution(staff_client):
     Batch.objects.create(
         institution=institution, kind=BatchKind.IMPORT, label="Rentrée 2026", total=120
     )
-    response = staff_client.get(reverse("admin:admissions_batch_changelist"))
+    response = staff_client.get(reverse("admin:verifications_batch_changelist"))
     assert response.status_code == 200
     assert "Rentrée 2026" in response.text
     assert "Université de Brest" in response.text
@@ -319,7 +319,7 @@ def test_opening_an_applicant_claim_or_request_in_the_back_office_is_audited(sta
     )
     pages = [
         reverse("admin:admissions_applicant_change", args=[claim.applicant_id]),
-        reverse("admin:admissions_claim_change", args=[claim.pk]),
+        reverse("admin:verifications_claim_change", args=[claim.pk]),
         reverse("admin:verifications_verificationrequest_change", args=[request.pk]),
     ]
     for url in pages:
@@ -385,8 +385,8 @@ def test_applicants_claims_batches_and_requests_are_not_written_from_the_admin(s
     batch = Batch.objects.create(institution=claim.institution, kind=BatchKind.IMPORT, label="L")
     for model, pk in (
         ("admissions_applicant", claim.applicant_id),
-        ("admissions_claim", claim.pk),
-        ("admissions_batch", batch.pk),
+        ("verifications_claim", claim.pk),
+        ("verifications_batch", batch.pk),
     ):
         assert staff_client.get(reverse(f"admin:{model}_add")).status_code == 403, model
         change = reverse(f"admin:{model}_change", args=[pk])
@@ -447,7 +447,7 @@ def test_institution_and_user_changes_in_the_admin_are_audited(staff_client, sta
 def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
     staff_client, settings
 ):
-    from admissions import crypto
+    from admissions.infra import crypto
 
     institution = InstitutionFactory(name="Lycée Vauban")
     services.credential_set(
@@ -459,8 +459,8 @@ def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
     unreadable = "illisible avec les clés actuelles"
 
     pages = [
-        reverse("admin:admissions_institutioncredential_changelist"),
-        reverse("admin:admissions_institutioncredential_change", args=[credential.pk]),
+        reverse("admin:verifications_institutioncredential_changelist"),
+        reverse("admin:verifications_institutioncredential_change", args=[credential.pk]),
         reverse("admin:admissions_institution_changelist"),
         reverse("admin:admissions_institution_change", args=[institution.pk]),
     ]
@@ -489,9 +489,9 @@ def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
 def test_a_token_the_keys_cannot_read_breaks_neither_the_dashboard_nor_the_expiry_check(
     client, settings, mailoutbox, django_capture_on_commit_callbacks
 ):
-    from admissions import crypto
     from admissions.enums import Role
-    from admissions.models import InstitutionCredential
+    from admissions.infra import crypto
+    from verifications.models import InstitutionCredential
     from verifications.services.notifications import credential_expiry_check
 
     admin = UserFactory(role=Role.INSTITUTION_ADMIN, email="admin@example.org")

@@ -1,12 +1,12 @@
 """Hostile inputs that once answered 500 or were stored as typed (issue 15), and the helpers
-that close their kind: ``admissions.integers`` (every integer of a URL, a query string or a
-form) and ``admissions.validators.validate_text`` (NUL, control, bidi and zero-width
+that close their kind: ``admissions.infra.integers`` (every integer of a URL, a query string or a
+form) and ``admissions.infra.text_input.validate_text`` (NUL, control, bidi and zero-width
 characters in free text, forms and import alike)."""
 
 import pytest
 from django.urls import reverse
 
-from admissions.integers import ID_MAX, IdConverter, parse_id, parse_int
+from admissions.infra.integers import ID_MAX, IdConverter, parse_id, parse_int
 from admissions.selectors import AuditCursor
 from tests.factories import ApplicantFactory, UserFactory
 
@@ -76,7 +76,7 @@ def test_an_id_past_the_database_range_is_not_found(client, applicant_id):
 def test_a_superscript_digit_in_a_certification_level_is_a_form_error():
     from django.core.exceptions import ValidationError
 
-    from admissions.claims import clean_declared
+    from verifications.claims import clean_declared
 
     with pytest.raises(ValidationError) as exc:
         clean_declared("certification", {"code": "RNCP12345", "min_level": "²"})
@@ -92,7 +92,7 @@ HIDDEN = ["\x00", "\u202e", "\x1b[31m", "\u200b", "\ufeff", "\u2028", "\x7f", "\
 def test_validate_text_refuses_hidden_and_control_characters(char):
     from django.core.exceptions import ValidationError
 
-    from admissions.validators import validate_text
+    from admissions.infra.text_input import validate_text
 
     with pytest.raises(ValidationError) as exc:
         validate_text(f"emma{char}@example.org")
@@ -102,7 +102,7 @@ def test_validate_text_refuses_hidden_and_control_characters(char):
 
 
 def test_validate_text_accepts_what_people_type():
-    from admissions.validators import validate_multiline_text, validate_text
+    from admissions.infra.text_input import validate_multiline_text, validate_text
 
     for text in ("Émilie N'Diaye-Ørsted", "张伟", "Ahmed", "emma+vigie@example.org", "« ok » 🎓"):
         validate_text(text)
@@ -177,7 +177,7 @@ def test_a_hidden_character_in_a_name_is_its_one_error():
 def test_a_hidden_character_in_a_declared_code_is_refused():
     from django.core.exceptions import ValidationError
 
-    from admissions.claims import clean_declared
+    from verifications.claims import clean_declared
 
     with pytest.raises(ValidationError) as exc:
         clean_declared("cvec", {"code": "ABC\u202eDEF123"})
@@ -215,7 +215,7 @@ def _our_form_classes() -> list[type]:
 def test_every_form_of_ours_checks_its_text():
     """The mechanism: a form added later refuses hidden characters without anyone remembering
     to, as long as it inherits ``PlainTextForm`` (this test says so when it does not)."""
-    from admissions.text_input import PlainTextForm
+    from admissions.infra.text_input import PlainTextForm
 
     found = _our_form_classes()
     assert len(found) >= 15
@@ -225,7 +225,7 @@ def test_every_form_of_ours_checks_its_text():
         if not issubclass(cls, PlainTextForm)
     ]
     assert not missing, (
-        "these forms do not inherit admissions.text_input.PlainTextForm (put it first among "
+        "these forms do not inherit admissions.infra.text_input.PlainTextForm (put it first among "
         f"their bases): {missing}"
     )
 

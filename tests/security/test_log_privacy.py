@@ -14,8 +14,6 @@ import pytest
 from django.core.management import call_command
 from django.urls import reverse
 
-from admissions.enums import ClaimKind, Source, Verdict
-from admissions.models import InstitutionCredential
 from sandbox import tokens
 from sandbox.population import (
     CertificationOutcome,
@@ -25,6 +23,8 @@ from sandbox.population import (
 )
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from verifications.enums import ClaimKind, Source, Verdict
+from verifications.models import InstitutionCredential
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]

@@ -28,7 +28,7 @@ from django.urls import reverse
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from admissions.enums import ClaimKind, Role
+from admissions.enums import Role
 from admissions.imports import COLUMNS
 from tests.factories import UserFactory
 from tests.security.test_route_matrix import (
@@ -43,6 +43,7 @@ from tests.security.test_route_matrix import (
     discovered,
     make_tenant,
 )
+from verifications.enums import ClaimKind
 
 
 pytestmark = pytest.mark.django_db

@@ -18,15 +18,19 @@ For each entry:
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
-from admissions.enums import BatchKind, ClaimKind, Role
-from admissions.models import AuditEvent, Batch, Institution
+from admissions.enums import Role
+from admissions.models import AuditEvent, Institution
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from verifications.enums import BatchKind, ClaimKind
+from verifications.models import Batch
 
 
 pytestmark = pytest.mark.django_db
@@ -45,6 +49,8 @@ LOGIN = "302 to login"
 # Routes not in the matrix, and why. Anything else without an entry fails the walk.
 SKIPPED_NAMESPACES = {
     "admin": "Django admin: staff only, its own login; tested in tests/security/test_backoffice.py",
+    "api-v1": "the integration API: keys, not sessions; its own matrix, generated from the same "
+    "URL configuration, in tests/security/test_api_matrix.py",
 }
 SKIPPED_NAMES = {
     "set_language": "Django's i18n view: sets a language cookie, reads and shows no data",
@@ -189,6 +195,23 @@ ROUTES: dict[str, Route] = {
     "healthz": route(get=everyone(200), post=NOT_ALLOWED),
     "readyz": route(get=everyone(200), post=NOT_ALLOWED),
     "metrics": route(get=everyone(404), post=NOT_ALLOWED),
+    # Certificates (docs/CERTIFICATES.md): a claim never checked has none (back to its page
+    # with a message); the public check and the signing keys need no login and show nothing
+    # of an institution's data to a guess.
+    "claim_certificate": route(claim, get=members(302), post=NOT_ALLOWED),
+    "certificate_public": route(get=everyone(200), post=NOT_ALLOWED),
+    "certificate_public_direct": route(
+        lambda t: {"number": "VC-0000-0000", "code": "AAAAAAAA"},
+        ids=False,
+        get=everyone(200),
+        post=NOT_ALLOWED,
+    ),
+    "signing_keys": route(get=everyone(200), post=NOT_ALLOWED),
+    # How the verifications go: aggregates of the institution's own checks, for supervisors
+    "analytics": route(get=members(200, clerk=403), post=NOT_ALLOWED),
+    "analytics_export": route(
+        lambda t: {"figure": "delais"}, ids=False, get=members(200, clerk=403), post=NOT_ALLOWED
+    ),
     # a redirect to /static/favicon.svg, for pages that do not link it (the back-office's)
     "favicon": route(get=everyone(302), post=NOT_ALLOWED),
 }
@@ -260,6 +283,25 @@ def verdict_change(t: Tenant) -> dict[str, Any]:
         verdict="contradicted",
     )
     return {"change_id": change.pk}
+
+
+def certificate_archive(t: Tenant) -> dict[str, Any]:
+    """A ready certificate archive of the tenant's verification batch."""
+    from django.core.files.base import ContentFile
+
+    from verifications.models import CertificateArchive
+
+    batch = t.extra["verification_batch"]
+    archive = CertificateArchive(
+        institution=t.institution,
+        batch=batch,
+        state="done",
+        total=0,
+        requested_by=t.extra["member"],
+        verify_url="http://testserver/certificats/",
+    )
+    archive.file.save("matrice.zip", ContentFile(b"PK\x05\x06" + b"\x00" * 18), save=True)
+    return {"batch_id": batch.pk, "archive_id": archive.pk}
 
 
 SUPERVISORS_ONLY = 403  # what a clerk gets on a supervisor's page
@@ -369,6 +411,46 @@ ROUTES.update(
             lambda t: {**verification_batch(t), "file_format": "csv"},
             get=members(200, clerk=SUPERVISORS_ONLY),
             post=NOT_ALLOWED,
+        ),
+        # A batch's certificates: the panel, and asking for a ZIP (nothing to certify in the
+        # tenant's batch: back to its page with a message); a ready archive downloads.
+        "batch_certificates": route(
+            verification_batch,
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=members(302, clerk=SUPERVISORS_ONLY),
+        ),
+        "certificate_archive_download": route(
+            certificate_archive,
+            get=members(200, clerk=SUPERVISORS_ONLY),
+            post=NOT_ALLOWED,
+        ),
+    }
+)
+
+
+def api_key(t: Tenant) -> dict[str, Any]:
+    from api.services import api_key_create
+
+    admin = UserFactory(institution=t.institution, role=Role.INSTITUTION_ADMIN)
+    created = api_key_create(
+        acting_user=admin,
+        name="SI",
+        scopes=["read"],
+        expires_at=timezone.now() + timedelta(days=30),
+    )
+    return {"key_id": created.api_key.pk}
+
+
+ADMINS_ONLY = {**members(200, clerk=403), SUPERVISOR: 403}
+
+# Landed with the integration API (issue 16): its pages. The API itself: test_api_matrix.py.
+ROUTES.update(
+    {
+        # The reference page reads no data: open to all, like the OpenAPI document.
+        "api_docs": route(get=everyone(200), post=NOT_ALLOWED),
+        "api_keys": route(get=ADMINS_ONLY, post={**members(400, clerk=403), SUPERVISOR: 403}),
+        "api_key_revoke": route(
+            api_key, get=ADMINS_ONLY, post={**members(302, clerk=403), SUPERVISOR: 403}
         ),
     }
 )

@@ -3,7 +3,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from admissions.enums import Source
+from verifications.enums import Source
 from verifications.providers.base import CallInfo, Identity, ProviderResult
 
 

@@ -3,9 +3,9 @@ import datetime as dt
 
 import pytest
 
-from admissions.claims import CertificationDeclared
-from admissions.enums import Source, Verdict
 from tests.verdicts.conftest import at, found, not_found, rows
+from verifications.claims import CertificationDeclared
+from verifications.enums import Source, Verdict
 from verifications.providers.base import CertificationRecord
 from verifications.verdicts import decide
 

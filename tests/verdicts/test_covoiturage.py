@@ -3,9 +3,9 @@ import datetime as dt
 
 import pytest
 
-from admissions.claims import CovoiturageDeclared
-from admissions.enums import Source, Verdict
 from tests.verdicts.conftest import at, found, not_found
+from verifications.claims import CovoiturageDeclared
+from verifications.enums import Source, Verdict
 from verifications.providers.base import CovoiturageRecord
 from verifications.verdicts import decide
 

@@ -6,9 +6,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from admissions.claims import CvecDeclared
-from admissions.enums import Source, Verdict
 from tests.verdicts.conftest import at, found, not_found, rows
+from verifications.claims import CvecDeclared
+from verifications.enums import Source, Verdict
 from verifications.providers.base import CvecRecord, Identity
 from verifications.verdicts import decide
 from verifications.verdicts.cvec import VALID_STATES, current_campaigns, is_valid_state

@@ -6,14 +6,14 @@ import json
 import pytest
 from django.utils import translation
 
-from admissions.claims import (
+from tests.verdicts.conftest import at, not_found
+from verifications.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,
     ScolariteDeclared,
 )
-from admissions.enums import ClaimKind, Source, Verdict
-from tests.verdicts.conftest import at, not_found
+from verifications.enums import ClaimKind, Source, Verdict
 from verifications.providers.base import (
     ROUTE_NOT_FOUND,
     UNEXPECTED_REDIRECT,

@@ -5,14 +5,14 @@ import datetime as dt
 
 import pytest
 
-from admissions.claims import (
+from verifications import rematch
+from verifications.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,
     ScolariteDeclared,
 )
-from admissions.enums import ClaimKind, Verdict
-from verifications import rematch
+from verifications.enums import ClaimKind, Verdict
 from verifications.providers.base import Identity
 from verifications.rematch import Variant
 from verifications.verdicts.common import decision, row

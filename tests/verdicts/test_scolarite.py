@@ -7,9 +7,9 @@ from django.utils import translation
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from admissions.claims import ScolariteDeclared
-from admissions.enums import Source, Verdict
 from tests.verdicts.conftest import at, found, not_found, rows
+from verifications.claims import ScolariteDeclared
+from verifications.enums import Source, Verdict
 from verifications.providers.base import Identity, ScolariteRecord
 from verifications.verdicts import decide, render_reason
 

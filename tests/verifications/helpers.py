@@ -5,8 +5,7 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from admissions.enums import ClaimKind
-from admissions.models import Applicant, Claim, Institution
+from admissions.models import Applicant, Institution
 from sandbox.population import (
     STAGING_PUPILS,
     CertificationOutcome,
@@ -17,8 +16,8 @@ from sandbox.population import (
     person,
 )
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
-from verifications.enums import Trigger
-from verifications.models import VerdictChange, VerificationRequest
+from verifications.enums import ClaimKind, Trigger
+from verifications.models import Claim, VerdictChange, VerificationRequest
 from verifications.services import verification_request_create, verification_run
 
 
@@ -159,7 +158,7 @@ def typo_claim(institution: Institution) -> tuple[Claim, Person]:
     """A pupil the sandbox knows (enrolled, valid CVEC), recorded with day and month of birth
     swapped, as a clerk's slip: not found as typed, found by the ``day_month_swapped``
     variant. Returns the scolarité claim and the person as the sandbox knows them."""
-    from admissions.claims import claim_question_digest
+    from verifications.claims import claim_question_digest
 
     p = next(
         q

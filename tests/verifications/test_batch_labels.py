@@ -7,11 +7,11 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from admissions.enums import BatchKind
 from admissions.imports.commit import import_batch_label
-from admissions.models import Batch
 from tests.factories import InstitutionFactory, UserFactory
 from verifications.batch_labels import batch_label
+from verifications.enums import BatchKind
+from verifications.models import Batch
 from verifications.services.batches import default_label
 
 

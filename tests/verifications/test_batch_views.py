@@ -10,14 +10,14 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
-from admissions.models import AuditEvent, Batch
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from sandbox.population import CvecOutcome, ScolariteOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.html import assert_same_region
 from tests.verifications.helpers import answering_people, claim_for, import_row, person_with
-from verifications.enums import RequestState
-from verifications.models import VerificationRequest
+from verifications.enums import BatchKind, BatchStatus, ClaimKind, RequestState, Verdict
+from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_dispatch, verification_run
 from verifications.services.batches import batch_pause, batch_verification_launch
 

@@ -8,15 +8,15 @@ import pytest
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
-from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
-from admissions.models import AuditEvent, Batch
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from verifications import selectors
-from verifications.enums import RequestState, Trigger
+from verifications.enums import BatchKind, BatchStatus, ClaimKind, RequestState, Trigger, Verdict
 from verifications.eta import duration_text, eta_seconds
-from verifications.models import VerificationRequest
+from verifications.models import Batch, VerificationRequest
 from verifications.selectors import RERUNNABLE_VERDICTS
 from verifications.services import verification_dispatch, verification_run
 from verifications.services.batches import (

@@ -5,10 +5,10 @@ focused: the card alone when htmx sent the form, the whole page otherwise (no Ja
 import pytest
 from django.urls import reverse
 
-from admissions.enums import Verdict
 from tests.factories import ApplicantFactory, ClaimFactory
 from tests.form_checks import assert_errors_flagged, assert_unique_ids, parse
 from tests.html import region
+from verifications.enums import Verdict
 
 
 pytestmark = pytest.mark.django_db

@@ -12,9 +12,8 @@ from django.db import connection
 from django.urls import reverse
 
 from admissions import services as admissions_services
-from admissions.claims import claim_question_digest
-from admissions.enums import AuditAction, ClaimKind, Role, Verdict
-from admissions.models import Applicant, AuditEvent, Batch, Claim
+from admissions.enums import AuditAction, Role
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import ScolariteOutcome, person
 from tests.factories import InstitutionFactory, UserFactory
 from tests.html import region
@@ -25,8 +24,9 @@ from tests.verifications.helpers import (
     run_until_done,
     typo_claim,
 )
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.claims import claim_question_digest
+from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
+from verifications.models import Batch, Claim, VerificationRequest
 from verifications.pipeline.questions import question_digest_for
 from verifications.rematch import FOUND_WITH_VARIANT
 from verifications.services import verification_run

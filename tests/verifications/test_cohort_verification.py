@@ -8,13 +8,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.enums import AuditAction, BatchKind, BatchStatus, ClaimKind, Verdict
-from admissions.models import AuditEvent, Batch
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from tests.admissions.test_imports import _csv
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.verifications.helpers import answering_people, import_row
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.enums import BatchKind, BatchStatus, ClaimKind, RequestState, Trigger, Verdict
+from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_run
 
 

@@ -9,13 +9,14 @@ from django.core import mail
 from django.urls import reverse
 
 from admissions import services
-from admissions.enums import AuditAction, ClaimKind, Source, Verdict
-from admissions.models import AuditEvent, InstitutionCredential
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from sandbox import tokens
 from sandbox.population import ScolariteOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
-from verifications.models import SourceAlert
+from verifications.enums import ClaimKind, Source, Verdict
+from verifications.models import InstitutionCredential, SourceAlert
 from verifications.services.notifications import credential_expiry_check
 
 

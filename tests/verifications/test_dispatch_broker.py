@@ -15,12 +15,11 @@ import pytest
 import redis
 from django.utils import timezone
 
-from admissions.enums import ClaimKind
 from sandbox.population import ScolariteOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from tests.workers.cluster import ROOT, database_url
-from verifications.enums import RequestState, Trigger
+from verifications.enums import ClaimKind, RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.services import verification_requests_create
 from verifications.services.dispatch import BROKER_EPOCH_KEY
@@ -89,7 +88,7 @@ def test_a_single_request_the_broker_refuses_is_left_to_the_next_tick(tmp_path):
     VerificationRequest.objects.filter(pk=request.pk).delete()
     claim = request.claim
     code = (
-        "from admissions.models import Claim; "
+        "from verifications.models import Claim; "
         "from verifications.services import verification_request_create; "
         f"r = verification_request_create(claim=Claim.objects.get(pk={claim.pk}), "
         "acting_user=None); print(r.pk)"

@@ -6,10 +6,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from admissions.enums import ClaimKind
-from admissions.tokens import jwt_expiry
+from admissions.infra.tokens import jwt_expiry
 from sandbox.tokens import make_token
 from verifications import freshness
+from verifications.enums import ClaimKind
 
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -7,8 +7,8 @@ import pytest
 from django.urls import reverse
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, ClaimKind, Verdict
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.enums import AuditAction
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import CvecOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import (
@@ -18,7 +18,8 @@ from tests.verifications.helpers import (
     run_until_done,
     verdict_change_for,
 )
-from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.enums import ClaimKind, Verdict
+from verifications.models import Claim, VerdictChange, VerificationAttempt, VerificationRequest
 
 
 pytestmark = pytest.mark.django_db

@@ -4,11 +4,12 @@ in words, and recorded in the audit trail as an export in "html"."""
 import pytest
 from django.urls import reverse
 
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from sandbox.population import CvecOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from verifications.enums import ClaimKind
 
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("sandbox_settings")]

@@ -7,10 +7,11 @@ import re
 import pytest
 from django.urls import reverse
 
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from tests.factories import UserFactory
 from tests.html import region
+from verifications.enums import ClaimKind
 from verifications.models import FreshnessPolicy, InstitutionPolicy
 
 

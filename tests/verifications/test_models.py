@@ -1,9 +1,9 @@
 import pytest
 from django.db import connection, transaction
 
-from admissions.append_only import AppendOnlyError
-from admissions.enums import Source
+from admissions.infra.append_only import AppendOnlyError
 from tests.factories import ClaimFactory
+from verifications.enums import Source
 from verifications.models import VerificationAttempt, VerificationRequest
 
 

@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, ClaimKind, Source, Verdict
-from admissions.models import AuditEvent, Claim, InstitutionCredential
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from sandbox import tokens
 from sandbox.population import (
     CertificationOutcome,
@@ -25,8 +25,14 @@ from tests.verifications.helpers import (
     run_until_done,
     staging_claim,
 )
-from verifications.enums import AttemptOutcome, RequestState
-from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.enums import AttemptOutcome, ClaimKind, RequestState, Source, Verdict
+from verifications.models import (
+    Claim,
+    InstitutionCredential,
+    SourceAlert,
+    VerificationAttempt,
+    VerificationRequest,
+)
 from verifications.providers.limits import get_limiter
 from verifications.services import verification_dispatch, verification_run
 
@@ -266,7 +272,8 @@ def test_source_not_configured_is_rejected_without_a_call(institution, settings)
 def test_a_stored_token_the_keys_cannot_read_is_rejected_without_a_call(
     institution, settings, sandbox_settings
 ):
-    from admissions import crypto, services
+    from admissions import services
+    from admissions.infra import crypto
 
     services.credential_set(
         acting_user=None, institution=institution, source=Source.CVEC, token="jeton-de-test"

@@ -11,13 +11,14 @@ from django.db import connection, transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.append_only import AppendOnlyError, purge_allowed
 from admissions.audit import ANCHOR_HASH, ANCHOR_SEQ, audit_chains_verify, audit_record
-from admissions.enums import AuditAction, ClaimKind, Source, Verdict
+from admissions.enums import AuditAction
+from admissions.infra.append_only import AppendOnlyError, purge_allowed
 from admissions.models import AuditEvent
 from sandbox.population import CvecOutcome
 from tests.factories import ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
+from verifications.enums import ClaimKind, Source, Verdict
 from verifications.freshness import evidence_digest
 from verifications.models import InstitutionPolicy, VerificationAttempt, VerificationRequest
 from verifications.services.policies import institution_policy_get

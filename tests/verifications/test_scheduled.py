@@ -9,11 +9,11 @@ import pytest
 import time_machine
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, ClaimKind, Source, Verdict
-from admissions.models import AuditEvent, Claim
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory
-from verifications.enums import RequestState, Trigger
-from verifications.models import InstitutionPolicy, VerificationRequest
+from verifications.enums import ClaimKind, RequestState, Source, Trigger, Verdict
+from verifications.models import Claim, InstitutionPolicy, VerificationRequest
 from verifications.services.policies import freshness_policies_get, institution_policy_get
 from verifications.services.scheduled import scheduled_reverification_tick
 

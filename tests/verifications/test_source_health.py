@@ -9,11 +9,10 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions.enums import ClaimKind, Source, Verdict
 from sandbox.population import ScolariteOutcome, person
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
-from verifications.enums import AttemptOutcome, Trigger
+from verifications.enums import AttemptOutcome, ClaimKind, Source, Trigger, Verdict
 from verifications.eta import eta_seconds, eta_text
 from verifications.models import VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter

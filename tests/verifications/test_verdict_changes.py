@@ -9,7 +9,7 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from admissions.enums import AuditAction, ClaimKind, Verdict
+from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from sandbox.population import CvecOutcome
 from tests.factories import InstitutionFactory, UserFactory
@@ -20,7 +20,7 @@ from tests.verifications.helpers import (
     run_until_done,
     verdict_change_for,
 )
-from verifications.enums import Trigger
+from verifications.enums import ClaimKind, Trigger, Verdict
 from verifications.models import VerdictChange, VerificationRequest
 from verifications.services.scheduled import scheduled_reverification_tick
 

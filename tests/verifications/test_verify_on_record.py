@@ -9,13 +9,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from admissions import services
-from admissions.enums import AuditAction, BatchKind, ClaimKind
-from admissions.models import AuditEvent, Batch, Claim
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from tests.admissions.test_imports import _csv
 from tests.factories import ApplicantFactory, UserFactory
 from tests.verifications.helpers import answering_people, declared_for, import_row
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.enums import BatchKind, ClaimKind, RequestState, Trigger
+from verifications.models import Batch, Claim, VerificationRequest
 
 
 pytestmark = pytest.mark.django_db

@@ -8,13 +8,14 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from admissions.enums import AuditAction, ClaimKind, Source, Verdict
-from admissions.models import Applicant, AuditEvent, Claim
+from admissions.enums import AuditAction
+from admissions.models import Applicant, AuditEvent
 from sandbox.population import ScolariteOutcome
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
 from tests.html import assert_same_region
 from tests.verifications.helpers import claim_for, person_with
-from verifications.models import SourceAlert, VerificationRequest
+from verifications.enums import ClaimKind, Source, Verdict
+from verifications.models import Claim, SourceAlert, VerificationRequest
 from verifications.services import verification_run
 
 

@@ -3,8 +3,8 @@ product launches them, and the checks that each request ended exactly once."""
 
 from collections import Counter
 
-from admissions.enums import AuditAction, ClaimKind, Verdict
-from admissions.models import AuditEvent, Batch
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from sandbox.population import (
     CertificationOutcome,
     CovoiturageOutcome,
@@ -13,8 +13,8 @@ from sandbox.population import (
 )
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
+from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_requests_create
 
 

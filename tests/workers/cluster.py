@@ -1,6 +1,6 @@
 """Real Celery worker and beat processes for the worker tests, sharing the test database, a
 broker (a Redis server of their own when `redis-server` is installed, the embedded SQLite broker
-of ``admissions/broker.py`` otherwise) and the sandbox."""
+of ``admissions/infra/broker.py`` otherwise) and the sandbox."""
 
 import os
 import shutil

@@ -5,15 +5,13 @@ import time
 
 import pytest
 
-from admissions.enums import BatchStatus, ClaimKind, Verdict
-from admissions.models import Batch
 from sandbox.population import ScolariteOutcome
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with
 from tests.workers.batches import assert_each_ended_exactly_once
 from tests.workers.cluster import wait_for
-from verifications.enums import RequestState
-from verifications.models import VerificationRequest
+from verifications.enums import BatchStatus, ClaimKind, RequestState, Verdict
+from verifications.models import Batch, VerificationRequest
 from verifications.services.batches import batch_pause, batch_resume, batch_verification_launch
 
 

@@ -1,6 +1,6 @@
 """Exactly one beat sends the schedule: two real beat processes started by mistake send one
 beat's worth of ticks (the other stands by, and says so), and when the active one is killed the
-standby takes over within the lock's TTL plus a renewal (``admissions/beat.py``)."""
+standby takes over within the lock's TTL plus a renewal (``admissions/infra/beat.py``)."""
 
 import re
 import time

@@ -13,10 +13,9 @@ import time
 
 import pytest
 
-from admissions.enums import ClaimKind, Verdict
 from tests.workers.batches import assert_each_ended_exactly_once, batch_done, batch_of
 from tests.workers.cluster import wait_for
-from verifications.enums import RequestState
+from verifications.enums import ClaimKind, RequestState, Verdict
 from verifications.models import VerificationRequest
 
 
@@ -83,7 +82,7 @@ def test_a_broker_outage_costs_about_its_length(cluster, broker, sandbox_setting
         VerificationRequest.objects.filter(batch=batch).values_list("verdict", flat=True)
     ) == {Verdict.CONFIRMED}
     cost = makespan - reference_makespan
-    # The workers retried every second (admissions/worker.py), not after 2, 4, 6... seconds.
+    # The workers retried every second (admissions/infra/worker.py), not after 2, 4, 6... seconds.
     assert "Trying again in 1.00 second" in cluster.log("w1")
     figures(
         f"{PER_BATCH} requests at 5/s: {reference_makespan:.1f} s without an outage; with Redis "

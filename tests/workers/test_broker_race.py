@@ -5,9 +5,9 @@ creates a message's file before it locks and writes it (kombu issue #1551), so a
 lists the folder at that moment reads an empty or half-written file and dies of
 ``JSONDecodeError``, and the message is lost. Here real producer processes publish numbered
 tasks while real Celery workers (prefork, ``acks_late``, ``reject_on_worker_lost``) run them, on
-the embedded SQLite broker (``admissions/broker.py``) and, to show that the race is real, on the
-filesystem transport, which must fail (strict xfail). The harness is ``bench/broker_race.py``,
-which also measures the candidates (docs/DEPLOYMENT.md).
+the embedded SQLite broker (``admissions/infra/broker.py``) and, to show that the race is real,
+on the filesystem transport, which must fail (strict xfail). The harness is
+``bench/broker_race.py``, which also measures the candidates (docs/DEPLOYMENT.md).
 
 Messages carry some padding, as a large task would: it widens the window between the file's
 creation and its last byte, so that the filesystem transport's race shows within seconds rather

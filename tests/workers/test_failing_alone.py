@@ -16,14 +16,12 @@ from collections import Counter
 import pytest
 from django.db.models import Max, Min
 
-from admissions.enums import ClaimKind, Source, Verdict
-from admissions.models import Batch
 from sandbox.population import ScolariteOutcome, person
 from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for
 from tests.workers.cluster import ROOT, wait_for
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationAttempt, VerificationRequest
+from verifications.enums import ClaimKind, RequestState, Source, Trigger, Verdict
+from verifications.models import Batch, VerificationAttempt, VerificationRequest
 from verifications.services import verification_requests_create
 
 

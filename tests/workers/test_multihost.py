@@ -44,8 +44,8 @@ from django.db import connection
 from django.db.models import Max, Min
 
 from admissions.audit import audit_chains_verify
-from admissions.enums import AuditAction, ClaimKind, Verdict
-from admissions.models import AuditEvent, Batch
+from admissions.enums import AuditAction
+from admissions.models import AuditEvent
 from sandbox.population import ScolariteOutcome, person
 from tests.factories import InstitutionFactory, UserFactory
 from tests.fixtures.sandbox import SandboxClient, start_sandbox, stop_sandbox
@@ -53,8 +53,8 @@ from tests.verifications.helpers import claim_for
 from tests.workers import netns
 from tests.workers.batches import batch_done
 from tests.workers.cluster import redis_server_available, wait_for, worker_env
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationAttempt, VerificationRequest
+from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
+from verifications.models import Batch, VerificationAttempt, VerificationRequest
 from verifications.services import verification_requests_create
 
 

@@ -9,14 +9,12 @@ import os
 import pytest
 from django.urls import reverse
 
-from admissions.enums import ClaimKind
-from admissions.models import Batch
 from tests.factories import InstitutionFactory, UserFactory
 from tests.ops.test_metrics import AUTH, TOKEN, samples, scrape, value
 from tests.verifications.helpers import answering_people, claim_for
 from tests.workers.cluster import wait_for
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.enums import ClaimKind, RequestState, Trigger
+from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_requests_create
 
 

@@ -8,14 +8,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.utils import timezone
 
-from admissions.enums import ClaimKind, Source, Verdict
-from admissions.models import Claim
 from sandbox.population import CvecOutcome
 from tests.factories import InstitutionFactory
 from tests.verifications.helpers import claim_for, person_with
 from tests.workers.cluster import wait_for
-from verifications.enums import RequestState, Trigger
-from verifications.models import InstitutionPolicy, VerificationRequest
+from verifications.enums import ClaimKind, RequestState, Source, Trigger, Verdict
+from verifications.models import Claim, InstitutionPolicy, VerificationRequest
 from verifications.providers.limits import reset_limiter_cache
 from verifications.services.policies import institution_policy_get
 from verifications.services.scheduled import scheduled_reverification_tick

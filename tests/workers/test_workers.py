@@ -9,7 +9,6 @@ from collections import Counter
 import pytest
 from django.db.models import Count
 
-from admissions.enums import ClaimKind, Verdict
 from tests.workers.batches import (
     EXPECTED,
     assert_each_ended_exactly_once,
@@ -17,7 +16,7 @@ from tests.workers.batches import (
     batch_of,
 )
 from tests.workers.cluster import wait_for
-from verifications.enums import RequestState
+from verifications.enums import ClaimKind, RequestState, Verdict
 from verifications.models import VerificationRequest
 
 

@@ -1,6 +1,6 @@
 from django.db import migrations
 
-from admissions.append_only import install_append_only_trigger, remove_append_only_trigger
+from admissions.infra.append_only import install_append_only_trigger, remove_append_only_trigger
 
 
 def forwards(apps, schema_editor):

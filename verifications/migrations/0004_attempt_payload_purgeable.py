@@ -1,9 +1,9 @@
-"""Attempts' trigger: the retention purge may blank `payload` (admissions/append_only.py); any
+"""Attempts' trigger: the retention purge may blank `payload` (admissions/infra/append_only.py); any
 other UPDATE, and any UPDATE or DELETE outside the purge, is still refused."""
 
 from django.db import migrations
 
-from admissions.append_only import reinstall_append_only_trigger
+from admissions.infra.append_only import reinstall_append_only_trigger
 
 
 def forwards(apps, schema_editor):

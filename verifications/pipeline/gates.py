@@ -53,10 +53,8 @@ from datetime import datetime
 from django.conf import settings
 from django.db.models import Q
 
-from admissions.enums import BatchStatus
-from admissions.models import Batch
-from verifications.enums import RequestState
-from verifications.models import VerificationRequest
+from verifications.enums import BatchStatus, RequestState
+from verifications.models import Batch, VerificationRequest
 from verifications.providers.base import ProviderConfig, ProviderUnavailable, Query
 from verifications.providers.limits import Admission, get_limiter
 

@@ -9,7 +9,8 @@ from collections.abc import Mapping
 
 from django.conf import settings
 
-from admissions.claims import (
+from admissions.models import Applicant, Institution
+from verifications.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,
@@ -20,8 +21,8 @@ from admissions.claims import (
     question_digest,
     question_identity,
 )
-from admissions.enums import ClaimKind, Source
-from admissions.models import Applicant, Claim, Institution, InstitutionCredential
+from verifications.enums import ClaimKind, Source
+from verifications.models import Claim, InstitutionCredential
 from verifications.providers.base import (
     CertificationQuery,
     CovoiturageQuery,
@@ -63,7 +64,7 @@ def question_for(claim: Claim, variant: Variant | None = None) -> tuple[Identity
 
 
 def question_digest_for(claim: Claim, variant: Variant | None = None) -> str:
-    """``admissions.claims.question_digest`` of the question a check of ``claim`` asks."""
+    """``verifications.claims.question_digest`` of the question a check of ``claim`` asks."""
     identity, declared = question_for(claim, variant)
     return question_digest(claim.kind, declared_to_json(declared), question_identity(identity))
 

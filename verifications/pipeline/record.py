@@ -13,12 +13,11 @@ from django.db.models import F
 
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
-from admissions.models import Claim
 from admissions.ops.metrics import observe_upstream_calls
 from verifications import rematch
 from verifications.enums import AttemptOutcome, RequestState
 from verifications.freshness import evidence_digest
-from verifications.models import SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.models import Claim, SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.pipeline.questions import question_digest_for, variant_of
 from verifications.providers.base import CallInfo, ProviderError
 from verifications.services.batches import batch_finish_if_complete

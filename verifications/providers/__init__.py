@@ -4,7 +4,7 @@ source to its own. The types they take, return and raise are ``providers.base``'
 here). The contract (what a client may do, what each exception means): docs/PROVIDERS.md.
 """
 
-from admissions.enums import Source
+from verifications.enums import Source
 from verifications.providers import certifinfo, covoiturage, cvec, scolarite
 from verifications.providers.base import (
     CallInfo,

@@ -46,7 +46,7 @@ from typing import Any, Protocol
 
 import requests
 
-from admissions.enums import Source
+from verifications.enums import Source
 
 
 # --- Inputs -----------------------------------------------------------------------------------

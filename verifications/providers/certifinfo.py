@@ -43,7 +43,7 @@ from typing import Any
 
 import requests
 
-from admissions.enums import Source
+from verifications.enums import Source
 from verifications.names import fold_name
 from verifications.providers import coerce, http
 from verifications.providers.base import (

@@ -32,7 +32,7 @@ from typing import Any
 
 import requests
 
-from admissions.enums import Source
+from verifications.enums import Source
 from verifications.providers import coerce, http
 from verifications.providers.base import (
     INVALID_QUERY,

@@ -34,7 +34,7 @@ from typing import Any
 
 import requests
 
-from admissions.enums import Source
+from verifications.enums import Source
 from verifications.names import fold_to_ascii
 from verifications.providers import coerce, http
 from verifications.providers.base import (

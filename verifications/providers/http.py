@@ -14,7 +14,7 @@ Identities travel in query strings (API Particulier) and attestation numbers in 
 are never logged nor put in exception messages: logs name the *route template*; transport
 exceptions are re-raised ``from None`` (requests' messages contain the full URL); and
 :func:`build_session` installs a filter that scrubs request targets (paths and query strings)
-from urllib3's debug log (``admissions.log_filters``).
+from urllib3's debug log (``admissions.infra.log_filters``).
 """
 
 import datetime as dt
@@ -32,7 +32,7 @@ from requests.adapters import HTTPAdapter
 from requests.structures import CaseInsensitiveDict
 from urllib3.util.retry import Retry
 
-from admissions.log_filters import RedactQueryStrings
+from admissions.infra.log_filters import RedactQueryStrings
 from verifications.providers.base import (
     DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_TIMEOUT,

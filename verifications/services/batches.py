@@ -24,12 +24,12 @@ from django.db import IntegrityError, transaction
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
-from admissions.access import import_verification_allowed
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, BatchKind, BatchStatus
-from admissions.models import Batch, Claim, User
-from verifications.enums import OPEN_STATES, RequestState, Trigger
-from verifications.models import VerificationRequest
+from admissions.enums import AuditAction
+from admissions.models import User
+from verifications.access import import_verification_allowed
+from verifications.enums import OPEN_STATES, BatchKind, BatchStatus, RequestState, Trigger
+from verifications.models import Batch, Claim, VerificationRequest
 from verifications.selectors import (
     RERUNNABLE_VERDICTS,
     batch_current_requests,
@@ -129,7 +129,7 @@ def import_verification_launch(
     """ "Vérifier les déclarations importées": a verification batch of the import's claims not
     yet checked, which the person follows on its page like any other. A clerk may launch it for
     an import they made, a supervisor for any import of the institution
-    (``admissions.access.import_verification_allowed``). With ``trigger=on_record``, the checks
+    (``verifications.access.import_verification_allowed``). With ``trigger=on_record``, the checks
     an institution that verifies claims as soon as they are recorded asks for an import
     (``import_verify_on_record``), in the importer's name."""
     if not import_verification_allowed(acting_user, batch):

@@ -14,10 +14,10 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from admissions.claims import Declared
-from admissions.enums import ClaimKind
 from admissions.models import Institution
 from verifications import verdicts
+from verifications.claims import Declared
+from verifications.enums import ClaimKind
 from verifications.pipeline.call import call_source
 from verifications.pipeline.classify import Retry, classify
 from verifications.providers.base import (

@@ -13,10 +13,10 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, Verdict
-from admissions.models import Claim, User
-from verifications.enums import OPEN_STATES, RequestState, Trigger
-from verifications.models import VerificationRequest
+from admissions.enums import AuditAction
+from admissions.models import User
+from verifications.enums import OPEN_STATES, RequestState, Trigger, Verdict
+from verifications.models import Claim, VerificationRequest
 from verifications.pipeline.questions import source_for
 
 

@@ -30,11 +30,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from admissions.enums import BatchStatus, Source
-from admissions.models import Batch
 from verifications.enqueue import broker_url, verification_run_enqueue
-from verifications.enums import RequestState
-from verifications.models import VerificationRequest
+from verifications.enums import BatchStatus, RequestState, Source
+from verifications.models import Batch, VerificationRequest
 from verifications.rates import check_rate
 
 

@@ -19,11 +19,11 @@ from django.urls import reverse
 from django.utils import timezone, translation
 
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, Role, Verdict
-from admissions.models import InstitutionCredential, User
+from admissions.enums import AuditAction, Role
+from admissions.models import User
 from verifications import freshness
-from verifications.enums import RequestState
-from verifications.models import VerdictChange, VerificationRequest
+from verifications.enums import RequestState, Verdict
+from verifications.models import InstitutionCredential, VerdictChange, VerificationRequest
 
 
 logger = logging.getLogger(__name__)

@@ -8,9 +8,10 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 
 from admissions.audit import audit_record
-from admissions.enums import AuditAction, ClaimKind
+from admissions.enums import AuditAction
 from admissions.models import Institution, User
 from verifications import freshness
+from verifications.enums import ClaimKind
 from verifications.models import FreshnessPolicy, InstitutionPolicy
 
 

@@ -11,13 +11,12 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
-from admissions.claims import IDENTITY_KINDS
-from admissions.enums import BatchKind, BatchStatus
-from admissions.models import Batch, Claim, User
+from admissions.models import User
 from admissions.services import applicant_update, claim_update_declared
 from verifications import rematch
-from verifications.enums import RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.claims import IDENTITY_KINDS
+from verifications.enums import BatchKind, BatchStatus, RequestState, Trigger
+from verifications.models import Batch, Claim, VerificationRequest
 from verifications.rematch import Variant
 from verifications.services.decisions import written_reason
 from verifications.services.requests import (

@@ -17,12 +17,12 @@ from django.db.models import Field
 from django.utils import timezone
 
 from admissions.audit import audit_record
-from admissions.bulk import bulk_insert
 from admissions.enums import AuditAction
-from admissions.models import Applicant, Batch, Claim, User
+from admissions.infra.bulk import bulk_insert
+from admissions.models import Applicant, User
 from verifications.enqueue import verification_dispatch_enqueue, verification_run_enqueue
 from verifications.enums import OPEN_STATES, RequestState, Trigger
-from verifications.models import VerificationRequest
+from verifications.models import Batch, Claim, VerificationRequest
 from verifications.pipeline.questions import source_for
 from verifications.rematch import Variant
 

@@ -30,14 +30,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from admissions.append_only import purge_allowed
 from admissions.audit import audit_events_purge, audit_record
-from admissions.enums import AuditAction, claim_kind_order
+from admissions.enums import AuditAction
 from admissions.identity import IDENTITY_FIELDS
-from admissions.models import Applicant, AuditEvent, Claim, Institution, User
+from admissions.infra.append_only import purge_allowed
+from admissions.models import Applicant, AuditEvent, Institution, User
 from verifications import freshness
-from verifications.enums import RequestState
-from verifications.models import VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.enums import RequestState, claim_kind_order
+from verifications.models import Claim, VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.services.certificates import certificates_erase
 from verifications.services.policies import institution_policy_get
 
 
@@ -142,6 +143,7 @@ def applicant_erase(
     institution = applicant.institution
     with purge_allowed():
         _purge_evidence(requests, now)
+        certificates_erase(requests, now)
         attempts, _detail = VerificationAttempt.objects.filter(request__in=requests).delete()
         VerdictChange.objects.filter(claim__in=claims).delete()
         request_count, _detail = requests.delete()

@@ -24,9 +24,9 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from admissions.crypto import DecryptionError
-from admissions.enums import Verdict
+from admissions.infra.crypto import DecryptionError
 from verifications import rematch, verdicts
+from verifications.enums import Verdict
 from verifications.models import VerificationRequest
 from verifications.pipeline import gates, record
 from verifications.pipeline.call import Answer, call_source

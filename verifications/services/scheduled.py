@@ -26,10 +26,9 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 from django.utils import timezone
 
-from admissions.enums import CLAIM_KIND_SOURCE, ClaimKind
 from admissions.models import Institution
 from verifications import freshness
-from verifications.enums import RequestState, Trigger
+from verifications.enums import CLAIM_KIND_SOURCE, ClaimKind, RequestState, Trigger
 from verifications.models import VerificationRequest
 from verifications.rates import source_rate
 from verifications.selectors import claims_due_for_recheck, open_scheduled_by_source

@@ -7,8 +7,9 @@ from django import template
 from django.utils.translation import get_language, pgettext_lazy
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import variant_label
-from admissions.enums import Role, choice_label
+from admissions.enums import Role
+from admissions.infra.choices import choice_label
+from verifications.claims import variant_label
 
 
 if TYPE_CHECKING:
@@ -193,5 +194,6 @@ def person_label(user: Any) -> str:
     if user is None:
         return str(_("Vigie"))
     name = user.get_full_name() or user.get_username()
-    role = choice_label(Role, user.role) if getattr(user, "institution_id", None) else ""
+    person = getattr(user, "institution_id", None) and not user.is_api_key
+    role = choice_label(Role, user.role) if person else ""
     return f"{name} ({role})" if role else name

@@ -10,14 +10,14 @@ docs/VERDICTS.md §The verdict functions and §The rule; each kind's rules in it
 import datetime as dt
 from typing import Any
 
-from admissions.claims import (
+from verifications.claims import (
     CertificationDeclared,
     CovoiturageDeclared,
     CvecDeclared,
     Declared,
     ScolariteDeclared,
 )
-from admissions.enums import CLAIM_KIND_SOURCE, ClaimKind
+from verifications.enums import CLAIM_KIND_SOURCE, ClaimKind
 from verifications.providers.base import Identity, ProviderError, ProviderResult
 from verifications.verdicts import certification, covoiturage, cvec, scolarite
 from verifications.verdicts.common import Decision, error_decision

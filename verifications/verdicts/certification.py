@@ -38,8 +38,8 @@ slowly, archiving happens on fixed dates), 7 days for not found.
 import datetime as dt
 from typing import Any
 
-from admissions.claims import CertificationDeclared
-from admissions.enums import Verdict
+from verifications.claims import CertificationDeclared
+from verifications.enums import Verdict
 from verifications.providers.base import (
     CertificationRecord,
     ProviderResult,

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from admissions.enums import Verdict
+from verifications.enums import Verdict
 from verifications.names import first_name_matches, names_match
 from verifications.providers.base import (
     ROUTE_NOT_FOUND,

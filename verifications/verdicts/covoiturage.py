@@ -26,8 +26,8 @@ import datetime as dt
 import uuid as uuidlib
 from typing import Any
 
-from admissions.claims import CovoiturageDeclared
-from admissions.enums import Verdict
+from verifications.claims import CovoiturageDeclared
+from verifications.enums import Verdict
 from verifications.providers.base import CovoiturageRecord, ProviderResult
 from verifications.verdicts.common import Decision, decision, row, unexpected_answer
 

@@ -36,8 +36,8 @@ the declared or echoed campaign, else the one in progress); contradicted and not
 
 import datetime as dt
 
-from admissions.claims import CvecDeclared
-from admissions.enums import Verdict
+from verifications.claims import CvecDeclared
+from verifications.enums import Verdict
 from verifications.providers.base import CvecRecord, Identity, ProviderResult
 from verifications.verdicts.common import (
     FORMAT_ONLY,

@@ -14,8 +14,8 @@ from django.utils import translation
 from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
-from admissions.claims import variant_label
-from admissions.enums import Verdict
+from verifications.claims import variant_label
+from verifications.enums import Verdict
 from verifications.providers.error_codes import describe as describe_error
 
 

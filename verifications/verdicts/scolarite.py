@@ -34,8 +34,8 @@ the declared school year is over, the answer is history: ``None`` (never stale),
 import datetime as dt
 from typing import Any
 
-from admissions.claims import ScolariteDeclared
-from admissions.enums import Verdict
+from verifications.claims import ScolariteDeclared
+from verifications.enums import Verdict
 from verifications.providers.base import Identity, ProviderResult, ScolariteRecord
 from verifications.verdicts.common import (
     FORMAT_ONLY,

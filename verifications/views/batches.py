@@ -13,25 +13,23 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from admissions import exports
 from admissions import selectors as admissions_selectors
-from admissions.access import (
-    HtmxHttpRequest,
-    client_ip,
-    import_verification_allowed,
-    member_required,
-    supervisor_required,
-)
-from admissions.enums import BatchKind, ClaimKind, Verdict, choice_label
+from admissions.access import HtmxHttpRequest, member_required, supervisor_required
+from admissions.infra import exports
+from admissions.infra.choices import choice_label
+from admissions.infra.client_address import client_ip
 from verifications import selectors
-from verifications.enums import RequestState
+from verifications.access import import_verification_allowed
+from verifications.enums import BatchKind, ClaimKind, RequestState, Verdict
 from verifications.forms import BatchCohortForm
 from verifications.services import batches as batch_services
+from verifications.services import certificates as certificate_services
 from verifications.services import rematch as rematch_services
 from verifications.templatetags.verifications import variant_text
 
@@ -147,11 +145,19 @@ def _progress_context(request: HtmxHttpRequest, batch) -> dict:
     return {"batch": batch, "progress": progress, "poll_every": POLL_EVERY}
 
 
+def _archives_context(request: HtmxHttpRequest, batch) -> dict:
+    if not request.user.is_supervisor or batch.kind != BatchKind.VERIFICATION:
+        return {}
+    archives = selectors.certificate_archives_for_batch(user=request.user, batch=batch)
+    under_way = any(a.state in ("pending", "running") for a in archives)
+    return {"archives": archives, "archives_under_way": under_way}
+
+
 @require_GET
 @member_required
 def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
-    context = _progress_context(request, batch)
+    context = {**_progress_context(request, batch), **_archives_context(request, batch)}
     if batch.kind == BatchKind.IMPORT:
         context["applicant_count"] = admissions_selectors.applicant_search(
             user=request.user, batch_id=batch.pk
@@ -356,3 +362,60 @@ def batch_export(
             out, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE
         )
     return response
+
+
+# --- Certificates of a batch ------------------------------------------------------------------
+
+
+@require_http_methods(["GET", "POST"])
+@supervisor_required
+def batch_certificates(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    """POST: ask for the batch's certificates as a ZIP; GET: the archives panel alone, which
+    the batch page polls while one is being built."""
+    batch = _verification_batch_or_404(request, batch_id)
+    if request.method == "POST":
+        language = request.POST.get("langue", "fr")
+        if language not in ("fr", "en"):
+            language = "fr"
+        try:
+            certificate_services.certificate_archive_request(
+                batch=batch,
+                acting_user=request.user,
+                language=language,
+                verify_url=request.build_absolute_uri(reverse("certificate_public")),
+                ip=client_ip(request),
+            )
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.info(
+                request, _("Les certificats sont en préparation : le lien apparaît ci-dessous.")
+            )
+        return redirect("batch_detail", batch_id=batch.pk)
+    return render(
+        request,
+        "verifications/batch_detail.html#certificate-archives",
+        {"batch": batch, **_archives_context(request, batch)},
+    )
+
+
+@require_GET
+@supervisor_required
+def certificate_archive_download(
+    request: HtmxHttpRequest, batch_id: int, archive_id: int
+) -> FileResponse:
+    batch = _verification_batch_or_404(request, batch_id)
+    archive = get_object_or_404(
+        selectors.certificate_archives_of_batch(user=request.user, batch=batch),
+        pk=archive_id,
+        state="done",
+    )
+    certificate_services.certificate_archive_downloaded(
+        archive=archive, acting_user=request.user, ip=client_ip(request)
+    )
+    return FileResponse(
+        archive.file.open("rb"),
+        as_attachment=True,
+        filename=f"vigie-lot-{batch.pk}-certificats-{archive.language}.zip",
+        content_type="application/zip",
+    )

@@ -12,11 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseClientRedirect
 
 from admissions import selectors as admissions_selectors
-from admissions.access import HtmxHttpRequest, client_ip, member_required, supervisor_required
+from admissions.access import HtmxHttpRequest, member_required, supervisor_required
 from admissions.audit import audit_view_record
-from admissions.enums import ClaimKind
+from admissions.infra.client_address import client_ip
 from verifications import selectors, services
-from verifications.enums import Trigger
+from verifications.enums import ClaimKind, Trigger
 from verifications.forms import ManualCheckForm, OverrideForm, VariantTryForm
 from verifications.services import rematch as rematch_services
 from verifications.services.decisions import MANUAL_ALLOWED_AFTER

@@ -15,14 +15,14 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from admissions import selectors as admissions_selectors
 from admissions.access import (
     HtmxHttpRequest,
-    client_ip,
     institution_admin_required,
     member_institution,
     member_required,
     supervisor_required,
 )
-from admissions.enums import ClaimKind
+from admissions.infra.client_address import client_ip
 from verifications import selectors
+from verifications.enums import ClaimKind
 from verifications.forms import ErasureForm, FreshnessPolicyForm, InstitutionPolicyForm
 from verifications.services.notifications import verdict_change_dismiss
 from verifications.services.policies import (

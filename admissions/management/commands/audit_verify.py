@@ -1,11 +1,12 @@
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from admissions.audit import audit_chains_verify
+from admissions.audit_heads import audit_chains_verify_signed
 
 
 class Command(BaseCommand):
     help = (
-        "Recompute the audit trail's hash chains and say which row breaks them. "
+        "Recompute the audit trail's hash chains, check them against their signed heads, and "
+        "say which row breaks them. "
         "Exit status 1 when any chain is broken."
     )
 
@@ -13,15 +14,16 @@ class Command(BaseCommand):
         parser.add_argument("--chain", help="Only this chain (an institution id, or 'backoffice').")
 
     def handle(self, *args: object, chain: str | None = None, **options: object) -> None:
-        reports = audit_chains_verify(chain)
+        reports = audit_chains_verify_signed(chain)
         broken = 0
         for report in reports:
             if report.breaks:
                 broken += 1
                 for brk in report.breaks:
-                    self.stderr.write(
-                        f"chain {brk.chain}: row id={brk.event_id} seq={brk.seq}: {brk.reason}"
+                    where = (
+                        f"row id={brk.event_id} seq={brk.seq}" if brk.event_id else f"seq={brk.seq}"
                     )
+                    self.stderr.write(f"chain {brk.chain}: {where}: {brk.reason}")
             else:
                 self.stdout.write(
                     f"chain {report.chain}: {report.length} events, intact, "

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from admissions.crypto import generate_key
+from admissions.infra.crypto import generate_key
 
 
 class Command(BaseCommand):

@@ -12,14 +12,16 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from admissions import services
-from admissions.enums import ClaimKind, Role
-from admissions.models import Claim, Institution, User
+from admissions.enums import Role
+from admissions.models import Institution, User
 from sandbox.population import (
     STAGING_PUPILS,
     STAGING_RECIPIENT,
     CertificationOutcome,
     person,
 )
+from verifications.enums import ClaimKind
+from verifications.models import Claim
 from verifications.services.batches import batch_verification_launch
 
 

@@ -18,7 +18,10 @@ from django.db import transaction
 from django.utils import translation
 
 from admissions.audit import audit_record
-from admissions.claims import (
+from admissions.enums import AuditAction
+from admissions.identity import clean_identity
+from admissions.models import Institution
+from verifications.claims import (
     CertificationDeclared,
     CvecDeclared,
     Declared,
@@ -26,9 +29,7 @@ from admissions.claims import (
     clean_declared,
     declared_as,
 )
-from admissions.enums import AuditAction, ClaimKind
-from admissions.identity import clean_identity
-from admissions.models import Institution
+from verifications.enums import ClaimKind
 from verifications.pipeline.questions import recipient_for
 from verifications.providers.base import (
     CertificationQuery,

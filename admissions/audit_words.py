@@ -203,12 +203,20 @@ def _claims(value: Any, _details: Mapping[str, Any]) -> str:
     return _number(value)
 
 
-def _reason(value: Any, _details: Mapping[str, Any]) -> str:
+def _reason(value: Any, details: Mapping[str, Any]) -> str:
+    """The reason's sentence with the values the decision gave it (``reason_params``, recorded
+    since 2026-12-05; before, the sentence's values show as "—")."""
     from verifications.verdicts import REASONS, render_reason
 
     if value in REASONS:
-        return render_reason(value, language=get_language() or "fr")
+        return render_reason(
+            value, details.get("reason_params") or {}, language=get_language() or "fr"
+        )
     return str(value) if value else "—"
+
+
+def _reason_params(value: Any, _details: Mapping[str, Any]) -> str:
+    return ", ".join(f"{key} = {item}" for key, item in sorted((value or {}).items())) or "—"
 
 
 def _alert(value: Any, details: Mapping[str, Any]) -> str:
@@ -270,6 +278,8 @@ DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     "verdict_reset_from": (_("Verdict remis à « Non vérifié »"), _plain(_verdict)),
     "verdicts_reset": (_("Verdicts remis à « Non vérifié »"), _plain(_number)),
     "reason": (_("Motif"), _reason),
+    # Said within the reason's sentence when there is one (``_SAID_WITH``).
+    "reason_params": (_("Valeurs du motif"), _reason_params),
     "applied": (_("Reporté sur la déclaration"), _plain(_yes_no)),
     "variant": (_("Variante"), _plain(lambda v: variant_label(v) if v else "—")),
     "variants": (_("Variantes essayées"), _plain(_yes_no)),
@@ -326,12 +336,19 @@ def detail_words(key: str, value: Any, details: Mapping[str, Any]) -> tuple[str,
     return str(label), words(value, details)
 
 
+# Details said within another's words when that one is there: key → the other key.
+_SAID_WITH = {"reason_params": "reason"}
+
+
 def details_text(details: Mapping[str, Any] | None) -> str:
     """Every detail in words, "label : value" separated by " ; " (the exports), with the
     language's punctuation ("label: value; …" in English)."""
     details = details or {}
     order = {key: n for n, key in enumerate(DETAIL_WORDS)}
-    keys = sorted(details, key=lambda key: (order.get(key, len(order)), key))
+    keys = sorted(
+        (key for key in details if _SAID_WITH.get(key) not in details),
+        key=lambda key: (order.get(key, len(order)), key),
+    )
     # Translators: between two details of an audit event in the exports.
     separator = gettext(" ; ")
     return separator.join(_pair(*detail_words(key, details[key], details)) for key in keys)

@@ -44,9 +44,17 @@ class Route:
     name: str
     fragment: bool
     weight: int
+    baseline: bool = False
 
+
+# Each page's p95 is compared with the one-query baseline's, measured in the same run under the
+# same load (bench/baseline.py): full pages within 2x, htmx fragments within 1.5x.
+BASELINE = "baseline: one query"
+PAGE_BASELINE_RATIO, FRAGMENT_BASELINE_RATIO = 2.0, 1.5
 
 ROUTES = (
+    Route("baseline: bare", False, 1, baseline=True),
+    Route(BASELINE, False, 1, baseline=True),
     Route("dashboard", False, 2),
     Route("applicant list", False, 2),
     Route("list partial (htmx)", True, 3),
@@ -196,6 +204,10 @@ def _targets() -> dict:
 def _path(route: Route, targets: dict, rng: random.Random) -> tuple[str, dict]:
     htmx = {"HX-Request": "true"}
     match route.name:
+        case "baseline: bare":
+            return "/__bench__/bare/", {}
+        case "baseline: one query":
+            return f"/__bench__/one-query/{rng.choice(targets['applicants'])}/", {}
         case "dashboard":
             return "/", {}
         case "applicant list":
@@ -319,14 +331,27 @@ def summarise(samples: list[tuple]) -> list[dict]:
             {
                 "route": route.name,
                 "fragment": route.fragment,
+                "baseline": route.baseline,
                 "requests": len(times),
                 "errors": errors,
                 "p50": statistics.median(times) if times else float("nan"),
                 "p95": p95,
                 "p99": _percentile(times, 0.99),
+                "slowest": max(times, default=float("nan")),
                 "target": target,
                 "ratio": p95 / target,
             }
+        )
+    base = next(r for r in rows if r["route"] == BASELINE)
+    for row in rows:
+        row["base_p50_ratio"] = row["p50"] / base["p50"]
+        row["base_p95_ratio"] = row["p95"] / base["p95"]
+        row["base_target"] = (
+            None
+            if row["baseline"]
+            else FRAGMENT_BASELINE_RATIO
+            if row["fragment"]
+            else PAGE_BASELINE_RATIO
         )
     return rows
 
@@ -345,6 +370,8 @@ def query_counts(targets: dict) -> list[dict]:
     rng = random.Random(3)
     rows = []
     for route in ROUTES:
+        if route.baseline:
+            continue  # served by gunicorn's bench.urls only
         path, headers = _path(route, targets, rng)
         client.get(path, headers=headers)  # warm-up (templates, caches)
         with CaptureQueriesContext(connection) as queries:
@@ -464,7 +491,8 @@ def _measure(stack: Stack, targets: dict, profile: Profile, duration: int, say) 
     for row in rows:
         say(
             f"  {row['route']:<22} n={row['requests']:4d} p50 {row['p50']:6.1f} "
-            f"p95 {row['p95']:6.1f} p99 {row['p99']:6.1f} ms  errors {row['errors']}"
+            f"p95 {row['p95']:6.1f} p99 {row['p99']:6.1f} max {row['slowest']:6.0f} ms  "
+            f"p95 {row['base_p95_ratio']:.2f}x baseline  errors {row['errors']}"
         )
     return {
         "name": profile.name,

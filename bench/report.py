@@ -82,18 +82,25 @@ def pages_table(pages: dict) -> str:
             + f". Load {profile['load_before'].split()[0]} → "
             f"{profile['load_after'].split()[0]}.",
             "",
-            "| Route | Requests | Errors | p50 | p95 | p99 | Target (p95) | Ratio | Queries "
+            "| Route | Requests | Errors | p50 | p95 | p99 | Slowest | Target (p95) | Ratio "
+            "| p50 / p95 x baseline | Baseline target | Queries "
             "| Server time (1 request, in-process) |",
-            "|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in profile["routes"]:
             q = counts.get(r["route"], {})
             mark = "✅" if r["ratio"] <= 1 else "❌"
+            if r.get("base_target") is None:
+                base_target = "—"
+            else:
+                ok = "✅" if r["base_p95_ratio"] <= r["base_target"] else "❌"
+                base_target = f"≤ {r['base_target']:g}x {ok}"
             lines.append(
                 f"| {r['route']} | {r['requests']} | {r['errors']} | {r['p50']:.0f} ms | "
-                f"{r['p95']:.0f} ms | {r['p99']:.0f} ms | {r['target']} ms | "
-                f"**{r['ratio']:.2f}** {mark} | {q.get('queries', '?')} | "
-                f"{q.get('server_ms', 0):.0f} ms |"
+                f"{r['p95']:.0f} ms | {r['p99']:.0f} ms | {r['slowest']:.0f} ms | "
+                f"{r['target']} ms | **{r['ratio']:.2f}** {mark} | "
+                f"{r['base_p50_ratio']:.2f} / **{r['base_p95_ratio']:.2f}** | {base_target} | "
+                f"{q.get('queries', '—')} | " + (f"{q['server_ms']:.0f} ms |" if q else "— |")
             )
     return "\n".join(lines)
 

@@ -186,13 +186,15 @@ class Stack:
         path = self.directory / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
 
-    def spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+    def spawn(
+        self, name: str, command: list[str], env: dict[str, str] | None = None
+    ) -> subprocess.Popen:
         (self.directory / "var").mkdir(parents=True, exist_ok=True)
         with (self.directory / f"{name}.log").open("wb") as log:
             proc = subprocess.Popen(
                 command,
                 cwd=ROOT,
-                env=self.env,
+                env=self.env | (env or {}),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,  # its own process group: stop() takes its children
@@ -368,6 +370,8 @@ class Stack:
                 "--access-logformat",
                 "%(m)s %(U)s %(s)s %(M)s",
             ],
+            # The product's settings plus the pages benchmark's baseline routes (bench/urls.py).
+            env={"DJANGO_SETTINGS_MODULE": "bench.settings"},
         )
         self.web_url = f"http://127.0.0.1:{port}"
         if not wait_for(lambda: _connects(port), timeout=60):

@@ -249,6 +249,20 @@ def test_a_reason_is_its_sentence():
     assert code not in text
 
 
+def test_a_reason_says_the_values_its_decision_gave_it():
+    text = audit_words.details_text(
+        {
+            "reason": "scolarite.confirmed",
+            "reason_params": {"uai": "0751234A", "school_year": "2025-2026"},
+        }
+    )
+    assert "l'établissement 0751234A pour l'année scolaire 2025-2026" in text
+    assert "—" not in text
+    assert "Valeurs du motif" not in text  # said within the sentence, not again
+    # Without its reason, the values are still said.
+    assert "uai = 0751234A" in audit_words.details_text({"reason_params": {"uai": "0751234A"}})
+
+
 @pytest.mark.django_db
 def test_people_by_name_and_vigie_by_its_name():
     named = UserFactory(first_name="Marie", last_name="Dupont", username="mdupont")

@@ -147,6 +147,9 @@ def test_the_main_pages_do_not_scroll_sideways_at_320_px(signed_in_page, make_us
         "/journal/",
         "/imports/nouveau/",
         "/etablissement/parametres/",
+        "/etablissement/cles-api/",
+        "/analyses/",
+        "/certificats/",
         f"/candidats/{applicant.pk}/effacer/",
         f"/candidats/{applicant.pk}/export-rgpd/page/",
     ]
@@ -172,3 +175,18 @@ def test_the_gdpr_page_and_the_erase_page_pass_axe(signed_in_page, make_user, ax
     page.goto(f"/candidats/{applicant.pk}/effacer/")
     assert page.get_by_role("heading", level=1).inner_text() == f"Effacer {applicant.display_name}"
     axe(page)
+
+
+def test_the_back_office_health_page_does_not_scroll_sideways_on_a_phone(signed_in_page):
+    """Eight columns scrolled sideways at 390 px (seen on make run): on a phone each source is
+    a block, each cell a line labelled by its column."""
+    from tests.factories import UserFactory
+
+    staff = UserFactory(backoffice=True)
+    page = signed_in_page(staff, viewport={"width": 390, "height": 844})
+    page.goto("/back-office/verifications/sourcealert/sante/")
+    assert page.locator("#provider-health tbody tr").count() == 4
+    assert sideways(page) == 0, overflowing_elements(page)
+    first = page.locator("#provider-health tbody tr").first.locator("td").first
+    label = first.evaluate("td => getComputedStyle(td, '::before').content")
+    assert "Disjoncteur" in label

@@ -52,6 +52,18 @@ def test_every_valid_state_confirms(state):
     assert decision.evidence["etat.code"] == state
 
 
+def test_the_state_is_said_in_the_language_rendered_not_in_the_sources_french():
+    from verifications.verdicts import render_reason
+
+    decision = run(dataclasses.replace(RECORD, state_code="71", state_label="Valide (bourse)"))
+
+    english = render_reason(decision.reason_code, decision.reason_params, language="en")
+    assert "(state 71: Valid attestation, scholarship holder)" in english
+    assert "Valide" not in english
+    french = render_reason(decision.reason_code, decision.reason_params, language="fr")
+    assert "(état 71 : Attestation valide, boursier)" in french
+
+
 def test_confirmed_details():
     decision = run()
 

@@ -112,6 +112,9 @@ def finish(
         "kind": claim.kind,
         "verdict": decision.verdict,
         "reason": decision.reason_code,
+        # The sentence's values (never a name or a birth date: verdicts/reasons.py), so that
+        # the journal's export says the reason whole.
+        "reason_params": decision.reason_params,
         "from": claim.verdict,
         "applied": applied,
     }

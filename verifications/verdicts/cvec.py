@@ -54,10 +54,11 @@ from verifications.verdicts.common import (
     unexpected_answer,
     year_echo,
 )
+from verifications.verdicts.reasons import CVEC_VALID_STATES
 
 
 # "Etat de validation" codes of a valid attestation [V: docs/api/cvec.md §Validity].
-VALID_STATES = frozenset({"70", "71", "73", "75", "76", "98"})
+VALID_STATES = frozenset(CVEC_VALID_STATES)
 NEGATIVE_RECHECK = dt.timedelta(days=1)
 MISMATCH_RECHECK = dt.timedelta(days=30)
 

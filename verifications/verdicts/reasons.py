@@ -22,6 +22,18 @@ from verifications.providers.error_codes import describe as describe_error
 DEFAULT_LANGUAGE = "fr"
 MISSING = "—"
 
+# The CVEC's "Etat de validation" codes of a valid attestation, in words (verbatim table of
+# docs/api/cvec.md §Validity): a reason says the state in the language rendered, not in the
+# source's own French ``libelle`` (kept in the evidence). Any other state is not valid.
+CVEC_VALID_STATES: dict[str, Promise] = {
+    "70": _("Attestation valide"),
+    "71": _("Attestation valide, boursier"),
+    "73": _("Attestation valide, après exonération"),
+    "75": _("Attestation valide, payé"),
+    "76": _("Attestation valide, payé par un tiers"),
+    "98": _("Attestation valide remboursée"),
+}
+
 REASONS: dict[str, Promise] = {
     # --- Any source: the request could not be answered ----------------------------------------
     "source.not_configured": _(
@@ -267,6 +279,8 @@ def render_reason(
     """The reason ``code`` in ``language`` with its parameters (missing ones shown as "—")."""
     with translation.override(language):
         values = {key: _param(key, value) for key, value in (params or {}).items()}
+        if code.startswith("cvec.") and str(values.get("state")) in CVEC_VALID_STATES:
+            values["label"] = str(CVEC_VALID_STATES[str(values["state"])])
         template = str(REASONS[code])
         if "%(error)s" in template and "error" not in values:
             values["error"] = _error_words(params or {})

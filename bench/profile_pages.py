@@ -41,6 +41,8 @@ def main() -> None:
             redis_url=stack_module.redis_url(),
         )
         os.environ.update(stack.env)
+        # With the baseline routes (bench/urls.py), as gunicorn serves them in the benchmark.
+        os.environ["DJANGO_SETTINGS_MODULE"] = "bench.settings"
         import django
 
         django.setup()

@@ -66,7 +66,14 @@ def _normalise_ip(ip: str | None) -> str | None:
 
 def event_hash(event: AuditEvent) -> str:
     """The SHA-256 of a row's content and its predecessor's hash, in canonical JSON."""
-    payload = {
+    canonical = json.dumps(
+        _hash_payload(event), sort_keys=True, separators=(",", ":"), ensure_ascii=False
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _hash_payload(event: AuditEvent) -> dict[str, Any]:
+    return {
         "chain": event.chain,
         "seq": event.seq,
         "created_at": event.created_at.astimezone(UTC).isoformat(),
@@ -82,8 +89,6 @@ def event_hash(event: AuditEvent) -> str:
         "details": event.details,
         "prev_hash": event.prev_hash,
     }
-    canonical = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
 
 
 def _lock_chain(institution_id: int | None) -> None:
@@ -115,28 +120,134 @@ def audit_record(
         object_id = object_id or obj.pk
     institution_id = institution.pk if institution is not None else None
     chain = chain_key(institution_id)
+    event = AuditEvent(
+        institution_id=institution_id,
+        chain=chain,
+        created_at=timezone.now(),
+        actor=actor,
+        actor_label=actor_label or (actor.get_username() if actor else "system"),
+        action=action,
+        object_type=object_type,
+        object_id=str(object_id),
+        applicant_id=applicant_id,
+        purpose=purpose[:255],
+        ip=_normalise_ip(ip),
+        details=details or {},
+    )
+    if connection.vendor == "postgresql" and _append(event):
+        return event
     with transaction.atomic():
         _lock_chain(institution_id)
         head = AuditEvent.objects.filter(chain=chain).order_by("-seq").values("seq", "hash").first()
-        event = AuditEvent(
-            institution_id=institution_id,
-            chain=chain,
-            seq=(head["seq"] + 1) if head else 1,
-            created_at=timezone.now(),
-            actor=actor,
-            actor_label=actor_label or (actor.get_username() if actor else "system"),
-            action=action,
-            object_type=object_type,
-            object_id=str(object_id),
-            applicant_id=applicant_id,
-            purpose=purpose[:255],
-            ip=_normalise_ip(ip),
-            details=details or {},
-            prev_hash=head["hash"] if head else GENESIS_HASH,
-        )
+        event.seq = (head["seq"] + 1) if head else 1
+        event.prev_hash = head["hash"] if head else GENESIS_HASH
         event.hash = event_hash(event)
         event.save()
     return event
+
+
+# How many times an append reads the head again after another transaction took its seq
+# (each time, that transaction has committed a row: the chain moved on).
+_APPEND_ROUNDS = 100
+_HASH_SPLIT = "\x00vigie:audit:split\x00"
+
+
+def _hash_parts(event: AuditEvent) -> tuple[str, str, str] | None:
+    """``event_hash``'s canonical JSON with its ``prev_hash`` and ``seq`` left out: the text
+    before the previous hash, between it and the seq, and after the seq. The keys are sorted,
+    and ``json.dumps`` with ``sort_keys`` writes a dict as its items in that order, each as
+    ``dumps(key):dumps(value)``; so the three parts, with the previous hash (a JSON string of
+    hex digits) and the seq (an integer) put back between them, are exactly
+    ``event_hash``'s text (``tests/admissions/test_audit_append.py`` checks it)."""
+    event.seq = 0
+    event.prev_hash = _HASH_SPLIT
+    payload = _hash_payload(event)
+    payload["seq"] = _HASH_SPLIT
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    parts = text.split(json.dumps(_HASH_SPLIT))
+    if len(parts) != 3:  # the marker in the details too (jsonb refuses a NUL): locked path
+        return None
+    before, between, after = parts
+    return before + '"', '"' + between, after
+
+
+# One statement: take the chain's lock, read its head, hash the next row and insert it. The
+# lock keeps the chain's other writers (``audit_record_many``, the purge, a view's check) out
+# until this transaction ends, as before. The head is read in the statement's snapshot, which
+# may predate the lock (taken while the statement runs); then another transaction has
+# committed the same seq meanwhile, the unique (chain, seq) index refuses this row (ON CONFLICT
+# DO NOTHING: no error, nothing returned) and ``_append`` reads the head again in a new
+# statement, which sees that row.
+_APPEND_SQL = """
+WITH locked AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock(%(lock_class)s, %(lock_id)s)
+),
+head AS (
+    SELECT (SELECT COALESCE(MAX(seq), 0) + 1 FROM admissions_auditevent
+            WHERE chain = %(chain)s) AS seq,
+           COALESCE((SELECT hash FROM admissions_auditevent
+                     WHERE chain = %(chain)s ORDER BY seq DESC LIMIT 1), %(genesis)s) AS prev
+    FROM locked
+)
+INSERT INTO admissions_auditevent (
+    institution_id, chain, seq, created_at, actor_id, actor_label, action, object_type,
+    object_id, applicant_id, purpose, ip, details, prev_hash, hash
+)
+SELECT %(institution_id)s, %(chain)s, head.seq, %(created_at)s, %(actor_id)s,
+       %(actor_label)s, %(action)s, %(object_type)s, %(object_id)s, %(applicant_id)s,
+       %(purpose)s, %(ip)s, %(details)s, head.prev,
+       encode(sha256(convert_to(
+           %(before)s || head.prev || %(between)s || head.seq::text || %(after)s, 'UTF8'
+       )), 'hex')
+FROM head
+ON CONFLICT DO NOTHING
+RETURNING id, seq, prev_hash, hash
+"""
+
+
+def _append(event: AuditEvent) -> bool:
+    """Append ``event`` to its chain on PostgreSQL in one statement (``_APPEND_SQL``), where
+    the lock, the head read and the insert took three and a savepoint. Correct under
+    concurrency because ``seq`` is unique per chain: of two appends that read the same head,
+    one inserts and the other, refused, reads the head again. The hash is the same as
+    ``event_hash``'s (checked after the insert: a difference fails the caller's
+    transaction). False when the event cannot be appended this way (``_hash_parts``)."""
+    parts = _hash_parts(event)
+    if parts is None:
+        return False
+    before, between, after = parts
+    params: dict[str, Any] = {
+        "chain": event.chain,
+        "genesis": GENESIS_HASH,
+        "lock_class": _ADVISORY_LOCK_CLASS,
+        "lock_id": event.institution_id or 0,
+        "institution_id": event.institution_id,
+        "created_at": event.created_at,
+        "actor_id": event.actor_id,
+        "actor_label": event.actor_label,
+        "action": str(event.action),
+        "object_type": event.object_type,
+        "object_id": event.object_id,
+        "applicant_id": event.applicant_id,
+        "purpose": event.purpose,
+        "ip": event.ip,
+        "details": json.dumps(event.details),
+        "before": before,
+        "between": between,
+        "after": after,
+    }
+    with connection.cursor() as cursor:
+        for _round in range(_APPEND_ROUNDS):
+            cursor.execute(_APPEND_SQL, params)
+            row = cursor.fetchone()
+            if row is not None:
+                event.pk, event.seq, event.prev_hash, event.hash = row
+                event._state.adding = False
+                event._state.db = connection.alias
+                if event_hash(event) != event.hash:
+                    raise RuntimeError(f"audit chain {event.chain}: seq {event.seq} misshashed")
+                return True
+    raise RuntimeError(f"audit chain {event.chain}: no free seq after {_APPEND_ROUNDS} reads")
 
 
 def audit_view_record(

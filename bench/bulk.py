@@ -109,6 +109,8 @@ class BulkResult:
     rate_limited_by_api: dict[str, int] = field(default_factory=dict)
     load_before: str = ""
     load_after: str = ""
+    # SQL statements of one check, per source (``statements_per_check``).
+    statements: dict[str, float] = field(default_factory=dict)
 
     @property
     def ratio(self) -> float:
@@ -162,6 +164,7 @@ def run(
     cpu_after = cpu_seconds(pids)
     load_after = load()
     stats = stack.sandbox("GET", "stats")
+    statements = statements_per_check(stack, claims, clerk)
 
     rows = list(requests.values_list("source", "created_at", "finished_at"))
     done = [(created, finished) for _s, created, finished in rows if finished]
@@ -208,7 +211,58 @@ def run(
         rate_limited_by_api=limited_by_api,
         load_before=load_before,
         load_after=load_after,
+        statements=statements,
     )
+
+
+# Checks per source whose statements are counted after a run.
+COUNTED_CHECKS = 3
+
+
+def statements_per_check(stack: Stack, claims: list, clerk) -> dict[str, float]:
+    """SQL statements of one check, per source: the workers and beat stopped, a batch of
+    ``COUNTED_CHECKS`` of the run's claims per source is checked again in this process,
+    each check counted by Django's ``CaptureQueriesContext`` (BEGIN and COMMIT included, as
+    ``tests/verifications/test_check_statements.py`` counts them). The workers run the same
+    service; counting in their processes would need a hook in the product."""
+    from django.db import connection
+    from django.test import override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    from sandbox import tokens
+    from verifications.models import VerificationRequest
+    from verifications.services.batches import batch_verification_launch
+    from verifications.services.run import verification_run
+
+    stack.stop(*[name for name in stack.processes if name.startswith(("worker", "beat"))])
+    chosen: dict[str, list] = {}
+    for claim in claims:
+        source = _source_of(claim.kind)
+        if len(chosen.setdefault(source, [])) < COUNTED_CHECKS:
+            chosen[source].append(claim)
+    batch = batch_verification_launch(
+        acting_user=clerk, claims=[c for cs in chosen.values() for c in cs], label="statements"
+    )
+    counts: dict[str, list[int]] = {}
+    with override_settings(
+        API_PARTICULIER_BASE_URL=f"{stack.sandbox_url}/particulier",
+        API_PARTICULIER_TOKEN=tokens.DEFAULT_TOKEN,
+        CVEC_BASE_URL=f"{stack.sandbox_url}/cvec",
+        CERTIFINFO_BASE_URL=f"{stack.sandbox_url}/certifinfo",
+        CERTIFINFO_TOKEN=tokens.CERTIFINFO_TOKEN,
+        COVOITURAGE_BASE_URL=f"{stack.sandbox_url}/covoiturage/v3.2",
+    ):
+        for request in VerificationRequest.objects.filter(batch=batch).order_by("pk"):
+            with CaptureQueriesContext(connection) as queries:
+                verification_run(request_id=request.pk, task_id="bench", worker="bench")
+            counts.setdefault(request.source, []).append(len(queries))
+    return {source: statistics.mean(n) for source, n in counts.items()}
+
+
+def _source_of(kind: str) -> str:
+    from verifications.enums import ClaimKind
+
+    return str(ClaimKind(kind).source)
 
 
 def describe(r: BulkResult) -> str:
@@ -220,6 +274,18 @@ def describe(r: BulkResult) -> str:
         f"makespan {r.makespan:.1f} s, minimum {r.minimum:.1f} s, ratio {r.ratio:.2f}; "
         f"429s {r.rate_limited} {r.rate_limited_by_api or ''}; "
         f"request->verdict p50 {r.p50:.1f} s p95 {r.p95:.1f} s; "
-        f"CPU {r.cpu_per_verification_ms:.0f} ms/verification; unfinished {r.unfinished}; "
+        f"CPU {r.cpu_per_verification_ms:.0f} ms/verification; statements per check "
+        f"{statements_cell(r.statements)}; unfinished {r.unfinished}; "
         f"load {r.load_before} -> {r.load_after}"
     )
+
+
+def statements_cell(statements: dict[str, float]) -> str:
+    """``5`` when every source's check costs the same, else ``cvec 5, certifinfo 6``; ``–``
+    when none was counted (a run of before this column)."""
+    values = set(statements.values())
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return f"{values.pop():g}"
+    return ", ".join(f"{source} {n:g}" for source, n in sorted(statements.items()))

@@ -7,7 +7,7 @@ The import table keeps its own markers (bench/import_bench.py writes it too).
 
 from pathlib import Path
 
-from bench import import_bench
+from bench import bulk, import_bench
 
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "PERFORMANCE.md"
@@ -37,8 +37,9 @@ def machine(results: dict) -> str:
 def bulk_table(rows: list[dict]) -> str:
     lines = [
         "| Scenario | Workers | Checks (upstream calls) | Minimum | Makespan | Ratio | 429s "
-        "| Request → verdict p50 / p95 | CPU per check | Load before → after |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| Request → verdict p50 / p95 | CPU per check | Statements per check "
+        "| Load before → after |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         checks = ", ".join(
@@ -51,6 +52,7 @@ def bulk_table(rows: list[dict]) -> str:
             f"| {r['name']} | {r['workers']} | {checks} | {r['minimum']:.1f} s | "
             f"{r['makespan']:.1f} s | **{ratio:.2f}** {mark} | {r['rate_limited']} | "
             f"{r['p50']:.1f} s / {r['p95']:.1f} s | {r['cpu_per_verification_ms']:.0f} ms | "
+            f"{bulk.statements_cell(r.get('statements') or {})} | "
             f"{r['load_before'].split()[0]} → {r['load_after'].split()[0]} |"
         )
     unfinished = sum(r["unfinished"] for r in rows)

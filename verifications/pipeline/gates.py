@@ -51,7 +51,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
-from django.db.models import Q
+from django.db import connection
 
 from verifications.enums import BatchStatus, RequestState
 from verifications.models import Batch, VerificationRequest
@@ -67,14 +67,36 @@ def claim(request_id: int, worker: str, now: datetime) -> bool:
     or it is not due (3). A message sent before a pause is skipped: the dispatcher sends the
     request again on resume."""
     lease_expired_before = now - settings.VERIFICATION_LEASE
-    due = Q(state=RequestState.PENDING) & (Q(not_before__isnull=True) | Q(not_before__lte=now))
-    abandoned = Q(state=RequestState.RUNNING, claimed_at__lt=lease_expired_before)
-    paused = Batch.objects.filter(status=BatchStatus.PAUSED).values("id")
-    return bool(
-        VerificationRequest.objects.filter(due | abandoned, pk=request_id)
-        .exclude(batch_id__in=paused)
-        .update(state=RequestState.RUNNING, claimed_at=now, claimed_by=worker)
-    )
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM_SQL,
+            [
+                RequestState.RUNNING.value,
+                adapt(now),
+                worker,
+                request_id,
+                RequestState.PENDING.value,
+                adapt(now),
+                RequestState.RUNNING.value,
+                adapt(lease_expired_before),
+                BatchStatus.PAUSED.value,
+            ],
+        )
+        return bool(cursor.rowcount == 1)
+
+
+# ``claim`` as the ORM wrote it (``filter(due | abandoned, pk=...).exclude(batch_id__in=
+# paused).update(...)``), written out once: compiling it cost a tenth of a check's CPU.
+_CLAIM_SQL = f"""
+UPDATE {VerificationRequest._meta.db_table}
+SET state = %s, claimed_at = %s, claimed_by = %s
+WHERE id = %s
+  AND ((state = %s AND (not_before IS NULL OR not_before <= %s))
+       OR (state = %s AND claimed_at < %s))
+  AND NOT (batch_id IS NOT NULL
+           AND batch_id IN (SELECT id FROM {Batch._meta.db_table} WHERE status = %s))
+"""  # noqa: S608 - table names from the models, values as parameters
 
 
 # --- Gates 4 to 6: the admission of a call ----------------------------------------------------

@@ -7,21 +7,32 @@ mid-call finds its update refused (the functions return False) and records nothi
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any, Literal, cast
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F, QuerySet
+from django.db.models.sql.subqueries import UpdateQuery
 
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.ops.metrics import observe_upstream_calls
 from verifications import rematch
-from verifications.enums import AttemptOutcome, RequestState
+from verifications.enums import AttemptOutcome, BatchKind, BatchStatus, RequestState
 from verifications.freshness import evidence_digest
-from verifications.models import Claim, SourceAlert, VerificationAttempt, VerificationRequest
+from verifications.models import (
+    Batch,
+    Claim,
+    SourceAlert,
+    VerificationAttempt,
+    VerificationRequest,
+)
 from verifications.pipeline.questions import question_digest_for, variant_of
 from verifications.providers.base import CallInfo, ProviderError
-from verifications.services.batches import batch_finish_if_complete
-from verifications.services.notifications import verdict_change_record
+from verifications.services.batches import (
+    batch_finish_if_complete,
+    batch_finish_if_complete_locked,
+)
+from verifications.services.notifications import previous_definitive, verdict_change_record
 from verifications.verdicts import Decision
 
 
@@ -63,49 +74,68 @@ def finish(
     calls: int,
 ) -> bool:
     """Mark the request done with its verdict, if this worker still holds it; the claim takes
-    the verdict if it still asks what this check asked; the audit trail records it."""
+    the verdict if it still asks what this check asked; the audit trail records it.
+
+    On PostgreSQL the request's update, the claim's, the read of the claim's previous
+    definitive verdict and the batch's row lock are one statement (``_FINISH_SQL``); then,
+    in a batch, whether the batch is complete (one statement, after the lock), and the audit
+    event (one)."""
     claim = request.claim
     variant = variant_of(request.variant)
     asked = claim.question_digest if variant is None else question_digest_for(claim, variant)
-    updated = VerificationRequest.objects.filter(
+    finished = VerificationRequest.objects.filter(
         pk=request.pk, state=RequestState.RUNNING, claimed_by=worker
-    ).update(
-        question_digest=asked,
-        state=RequestState.DONE,
-        verdict=decision.verdict,
-        reason_code=decision.reason_code,
-        reason=str(decision.reason),
-        reason_params=decision.reason_params,
-        diff=decision.diff,
-        evidence=decision.evidence,
-        evidence_hash=evidence_digest(decision.evidence),
-        notes=[str(note) for note in decision.notes],
-        note_codes=decision.note_codes,
-        finished_at=now,
-        attempt_count=F("attempt_count") + calls,
-        claimed_by="",
     )
-    if not updated:
-        return False
+    done_changes: dict[str, object] = {
+        "question_digest": asked,
+        "state": RequestState.DONE,
+        "verdict": decision.verdict,
+        "reason_code": decision.reason_code,
+        "reason": str(decision.reason),
+        "reason_params": decision.reason_params,
+        "diff": decision.diff,
+        "evidence": decision.evidence,
+        "evidence_hash": evidence_digest(decision.evidence),
+        "notes": [str(note) for note in decision.notes],
+        "note_codes": decision.note_codes,
+        "finished_at": now,
+        "attempt_count": F("attempt_count") + calls,
+        "claimed_by": "",
+    }
     # The claim takes the verdict only if it still asks what this check asked (no edit of
     # the declaration or of the identity since it started), and, for a variant, only if the
     # source found someone: a variant it does not know either changes nothing.
-    applied = False
-    if variant is None or rematch.found(decision):
-        applied = bool(
-            Claim.objects.filter(pk=claim.pk, question_digest=claim.question_digest).update(
-                verdict=decision.verdict,
-                verdict_reason=str(decision.reason),
-                verified_at=now,
-                valid_until=decision.valid_until,
-                updated_at=now,
-            )
+    applies = variant is None or rematch.found(decision)
+    same_question = Claim.objects.filter(pk=claim.pk, question_digest=claim.question_digest)
+    claim_changes: dict[str, object] = {
+        "verdict": decision.verdict,
+        "verdict_reason": str(decision.reason),
+        "verified_at": now,
+        "valid_until": decision.valid_until,
+        "updated_at": now,
+    }
+    previous: tuple[int, str] | Literal[False] | None = False  # not read yet
+    if connection.vendor == "postgresql":
+        updated, applied, previous = _finish_in_one_statement(
+            request, finished, done_changes, same_question, claim_changes, applies=applies
         )
-    # Before the audit event: every path takes the batch's row lock before the audit chain's.
-    batch_finish_if_complete(batch_id=request.batch_id)
+        if not updated:
+            return False
+        # Before the audit event: every path takes the batch's row lock before the audit
+        # chain's (taken by the statement above).
+        if request.batch_id is not None:
+            batch_finish_if_complete_locked(batch_id=request.batch_id)
+    else:
+        if not finished.update(**done_changes):
+            return False
+        applied = applies and bool(same_question.update(**claim_changes))
+        batch_finish_if_complete(batch_id=request.batch_id)  # before the audit event, as above
     if applied:
         verdict_change_record(
-            request=request, previous_claim_verdict=claim.verdict, verdict=decision.verdict
+            request=request,
+            previous_claim_verdict=claim.verdict,
+            verdict=decision.verdict,
+            previous=previous,
         )
     details: dict[str, object] = {
         "request": request.pk,
@@ -130,6 +160,74 @@ def finish(
         details=details,
     )
     return True
+
+
+def _finish_in_one_statement(
+    request: VerificationRequest,
+    finished: QuerySet[VerificationRequest],
+    done_changes: dict[str, object],
+    same_question: QuerySet[Claim],
+    claim_changes: dict[str, object],
+    *,
+    applies: bool,
+) -> tuple[bool, bool, tuple[int, str] | None]:
+    """``finish``'s updates on PostgreSQL, in one statement (``_FINISH_SQL``): whether the
+    request was updated, whether the claim was, and the claim's previous definitive check
+    (id, verdict), if any."""
+    done_sql, done_params = _update_sql(finished, done_changes)
+    claim_sql, claim_params = _update_sql(same_question, claim_changes)
+    previous_sql, previous_params = (
+        previous_definitive(request).values("pk", "verdict").query.sql_with_params()
+    )
+    batch_sql, batch_params = "SELECT 1 WHERE FALSE", ()  # no batch: nothing to lock
+    if request.batch_id is not None:
+        batch_sql, batch_params = (
+            Batch.objects.filter(
+                pk=request.batch_id,
+                kind=BatchKind.VERIFICATION,
+                status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+            )
+            .order_by()
+            .values("pk")
+            .query.sql_with_params()
+        )
+    sql = _FINISH_SQL.format(
+        done=done_sql,
+        claim=claim_sql,
+        applies="TRUE" if applies else "FALSE",
+        previous=previous_sql,
+        batch=batch_sql,
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, (*done_params, *claim_params, *previous_params, *batch_params))
+        updated, applied, previous_id, previous_verdict, _locked = cursor.fetchone()
+    previous = (previous_id, previous_verdict) if previous_id is not None else None
+    return bool(updated), bool(applied), previous
+
+
+# A request's finish in one statement (a data-modifying WITH: PostgreSQL only; elsewhere
+# ``finish`` sends the updates one by one). Every part runs in the statement's snapshot:
+# ``done`` updates the request if this worker still holds it; ``applied`` updates the claim
+# only if ``done`` did (and the claim still asks the same question); ``previous`` reads the
+# claim's last definitive check (this one is not done in that snapshot, and is excluded
+# anyway); ``locked`` takes the batch's row lock, so that the next statement, which decides
+# whether the batch is complete, sees every request finished before it got the lock.
+_FINISH_SQL = """
+WITH done AS ({done} RETURNING 1),
+applied AS ({claim} AND {applies} AND EXISTS (SELECT 1 FROM done) RETURNING 1),
+previous (id, verdict) AS ({previous}),
+locked AS ({batch} FOR UPDATE)
+SELECT (SELECT COUNT(*) FROM done), (SELECT COUNT(*) FROM applied),
+       (SELECT id FROM previous), (SELECT verdict FROM previous), (SELECT COUNT(*) FROM locked)
+"""
+
+
+def _update_sql(queryset: QuerySet[Any], values: dict[str, object]) -> tuple[str, tuple[Any, ...]]:
+    """The SQL and parameters of ``queryset.update(**values)``, as Django would send it."""
+    query = cast(UpdateQuery, queryset.query.chain(UpdateQuery))
+    query.add_update_values(values)
+    sql, params = query.get_compiler(queryset.db).as_sql()
+    return sql, tuple(params)
 
 
 def release(

@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -291,7 +292,8 @@ def batch_finish_if_complete(*, batch_id: int | None) -> bool:
     request the first one finished."""
     if batch_id is None:
         return False
-    with transaction.atomic():
+    # No savepoint: nothing here is caught, and the caller's transaction is the unit.
+    with transaction.atomic(savepoint=False):
         batch = (
             Batch.objects.select_for_update(of=("self",))
             .filter(
@@ -309,6 +311,26 @@ def batch_finish_if_complete(*, batch_id: int | None) -> bool:
             status=BatchStatus.DONE, finished_at=timezone.now()
         )
     return True
+
+
+def batch_finish_if_complete_locked(*, batch_id: int) -> bool:
+    """``batch_finish_if_complete`` in one statement, for a caller that already holds the
+    batch's row lock in its transaction (the worker's finish: ``pipeline.record``). The
+    statement starts after the lock was granted, so it sees every request finished by a
+    transaction that held the lock before."""
+    return bool(
+        Batch.objects.filter(
+            pk=batch_id,
+            kind=BatchKind.VERIFICATION,
+            status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED],
+        )
+        .exclude(
+            Exists(
+                VerificationRequest.objects.filter(batch_id=OuterRef("pk"), state__in=OPEN_STATES)
+            )
+        )
+        .update(status=BatchStatus.DONE, finished_at=timezone.now())
+    )
 
 
 @transaction.atomic

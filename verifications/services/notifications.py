@@ -8,12 +8,13 @@ file reference, the kind of claim, the verdicts and a link; the rest is behind t
 import logging
 from datetime import datetime, timedelta
 from functools import partial
+from typing import Literal
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.core.mail import send_mail
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone, translation
@@ -54,26 +55,38 @@ def _recipient(request: VerificationRequest) -> User | None:
     return request.claim.applicant.created_by
 
 
+def previous_definitive(request: VerificationRequest) -> QuerySet[VerificationRequest]:
+    """The claim's last definitive check before ``request`` (at most one row)."""
+    return (
+        VerificationRequest.objects.filter(
+            claim_id=request.claim_id, state=RequestState.DONE, verdict__in=DEFINITIVE
+        )
+        .exclude(pk=request.pk)
+        .order_by("-finished_at", "-id")[:1]
+    )
+
+
 def verdict_change_record(
-    *, request: VerificationRequest, previous_claim_verdict: str, verdict: str
+    *,
+    request: VerificationRequest,
+    previous_claim_verdict: str,
+    verdict: str,
+    previous: tuple[int, str] | Literal[False] | None = False,
 ) -> VerdictChange | None:
     """Called by the pipeline when a request ends, in its transaction: if the new verdict is
     definitive and differs from the claim's last definitive one, record the change and e-mail
     the clerk once committed.
 
     A claim whose verdict was blank before this check (never checked, or its declaration
-    edited since) has no previous verdict to compare with."""
+    edited since) has no previous verdict to compare with. ``previous`` is the id and verdict
+    of ``previous_definitive(request)`` when the caller has read it in the same transaction
+    (None: there is none); by default it is read here."""
     if verdict not in DEFINITIVE or not previous_claim_verdict:
         return None
-    previous = (
-        VerificationRequest.objects.filter(
-            claim_id=request.claim_id, state=RequestState.DONE, verdict__in=DEFINITIVE
-        )
-        .exclude(pk=request.pk)
-        .order_by("-finished_at", "-id")
-        .first()
-    )
-    if previous is None or previous.verdict == verdict:
+    if previous is False:
+        row = previous_definitive(request).values_list("pk", "verdict").first()
+        previous = (row[0], row[1]) if row else None
+    if previous is None or previous[1] == verdict:
         return None
     recipient = _recipient(request)
     if recipient is not None and (
@@ -84,8 +97,8 @@ def verdict_change_record(
         institution_id=request.institution_id,
         claim_id=request.claim_id,
         request=request,
-        previous_request=previous,
-        previous_verdict=previous.verdict,
+        previous_request_id=previous[0],
+        previous_verdict=previous[1],
         verdict=verdict,
         recipient=recipient,
     )

@@ -22,12 +22,13 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from admissions.infra.crypto import DecryptionError
 from verifications import rematch, verdicts
 from verifications.enums import Verdict
-from verifications.models import VerificationRequest
+from verifications.models import SourceAlert, VerificationRequest
 from verifications.pipeline import gates, record
 from verifications.pipeline.call import Answer, call_source
 from verifications.pipeline.classify import (
@@ -41,10 +42,11 @@ from verifications.pipeline.classify import (
     given_up_decision,
 )
 from verifications.pipeline.questions import (
-    config_for,
+    config_from_stored,
     query_for,
     question_for,
     recipient_for,
+    stored_token_of_request,
     variant_of,
 )
 from verifications.providers.base import ProviderNotConfigured
@@ -113,9 +115,24 @@ def breaker_subject(request: VerificationRequest) -> str:
 
 
 def _load(request_id: int) -> VerificationRequest:
-    return VerificationRequest.objects.select_related(
-        "claim__applicant", "institution", "batch"
-    ).get(pk=request_id)
+    """The request with everything its check reads, in one statement: its claim and
+    applicant, its institution, the institution's stored token for the source (still
+    encrypted: ``stored_token``) and whether the institution has an open alert about the
+    source (``open_alert``: only then does a success resolve alerts)."""
+    return (
+        VerificationRequest.objects.select_related("claim__applicant", "institution")
+        .annotate(
+            stored_token=stored_token_of_request(),
+            open_alert=Exists(
+                SourceAlert.objects.filter(
+                    institution_id=OuterRef("institution_id"),
+                    source=OuterRef("source"),
+                    resolved_at__isnull=True,
+                )
+            ),
+        )
+        .get(pk=request_id)
+    )
 
 
 def _ask(request: VerificationRequest) -> Answer:
@@ -129,7 +146,8 @@ def _ask(request: VerificationRequest) -> Answer:
             )
         )
     try:
-        config = config_for(source, institution)
+        stored: str | None = getattr(request, "stored_token", None)  # _load's annotation
+        config = config_from_stored(source, stored)
     except DecryptionError:
         # The institution's stored token, which the configured keys cannot decrypt (a wrong key
         # rotation): nothing can be sent until staff enter it again in the back-office.
@@ -185,7 +203,7 @@ def _conclude(
             )
         if step.alert is AlertChange.RAISE and answer.error is not None:
             record.raise_alert(request, answer.error, now)
-        elif step.alert is AlertChange.RESOLVE:
+        elif step.alert is AlertChange.RESOLVE and getattr(request, "open_alert", True):
             record.resolve_alerts(request, now)
         if not record.finish(request, worker, decision, now, calls=len(answer.calls)):
             return RunOutcome("lost_lease")

@@ -25,7 +25,7 @@ from admissions.imports.staging import clean_filename, import_discard, import_lo
 from admissions.infra.bulk import bulk_insert
 from admissions.models import Applicant, Institution, User
 from admissions.verify_on_record import claims_verify_on_commit
-from verifications.claims import claim_question_digest
+from verifications.claims import question_digest, question_identity
 from verifications.enums import BatchKind, BatchStatus
 from verifications.models import Batch, Claim
 
@@ -236,11 +236,14 @@ def _store_rows(
                 declared,
                 "",
                 "",
-                claim_question_digest(Claim(kind=kind, declared=declared), applicant),
+                question_digest(kind, declared, identity),
                 now,
                 now,
             )
             for applicant, row in zip(applicants, rows, strict=True)
+            # The identity the questions ask about, read once per applicant (no model instance
+            # per claim: ``claim_question_digest`` does the same from a ``Claim``).
+            for identity in [question_identity(applicant)]
             for kind, declared in row.claims
         ),
         batch_size=CLAIM_CHUNK,

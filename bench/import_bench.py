@@ -12,7 +12,12 @@ database created next to the one given and dropped afterwards. Runs, in order, i
 database: 10,000 rows into an empty institution, 100,000 rows (over the product limits, which
 are raised for it), then 10,000 rows again into the institution now holding 110,000 applicants
 and their audit trail. Peak memory is the child process's maximum resident set size (VmHWM),
-Django and the database driver included.
+Django and the database driver included. ``--rows 500000`` (or ``10000+100000``...) imports
+files of those sizes instead, in order.
+
+As the product does, the file is read from disk: *parse* is the preview (``parse_import`` of
+the file's path), *commit* is the import (``import_commit``, which reads the file again,
+validating each block of lines as it stores it).
 """
 
 import argparse

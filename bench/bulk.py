@@ -7,8 +7,12 @@ makespan runs from the batch's creation to its last verdict; its theoretical min
 source, the number of calls divided by the allowed rate, the slowest source bounding it.
 """
 
+import contextlib
 import statistics
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 from bench.stack import Stack, cpu_seconds, load
@@ -111,6 +115,10 @@ class BulkResult:
     load_after: str = ""
     # SQL statements of one check, per source (``statements_per_check``).
     statements: dict[str, float] = field(default_factory=dict)
+    # The loaded profile: CPU burners running meanwhile, and the largest grant-to-send delay
+    # the limiter measured (what widened its windows), read at the end of the run.
+    burners: int = 0
+    send_delay_ms: float | None = None
 
     @property
     def ratio(self) -> float:
@@ -165,6 +173,7 @@ def run(
     load_after = load()
     stats = stack.sandbox("GET", "stats")
     statements = statements_per_check(stack, claims, clerk)
+    send_delay_ms = _send_delay_ms(stack, list(limits))
 
     rows = list(requests.values_list("source", "created_at", "finished_at"))
     done = [(created, finished) for _s, created, finished in rows if finished]
@@ -212,7 +221,45 @@ def run(
         load_before=load_before,
         load_after=load_after,
         statements=statements,
+        send_delay_ms=send_delay_ms,
     )
+
+
+def _send_delay_ms(stack: Stack, sources: list[str]) -> float | None:
+    """The largest grant-to-send delay the limiter holds now (decayed), over ``sources``."""
+    import redis
+
+    client = redis.Redis.from_url(stack.redis_url)
+    try:
+        values = [client.hget(f"vigie:limits:{{{source}}}:delay", "v") for source in sources]
+    finally:
+        client.close()
+    found = [float(v) for v in values if v is not None]
+    return 1000 * max(found) if found else None
+
+
+@contextlib.contextmanager
+def cpu_burners(count: int, *, warm_up: float = 20.0) -> Iterator[list[int]]:
+    """``count`` processes spinning at nice 0 (the load a busy machine puts on the workers and
+    the sandbox), started ``warm_up`` seconds before the block so the load average climbs;
+    stopped, by their own ids, when it ends."""
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", "while True: pass"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for _ in range(count)
+    ]
+    try:
+        time.sleep(warm_up)
+        yield [proc.pid for proc in procs]
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
 
 
 # Checks per source whose statements are counted after a run.

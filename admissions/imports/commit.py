@@ -1,11 +1,15 @@
-"""Storing a validated import: all of it in one transaction, or nothing.
+"""Storing an import: all of it in one transaction, or nothing.
 
-One transaction creates the ``Batch``, inserts the applicants and their claims with
-``bulk_create`` in chunks, and appends to the institution's audit chain one ``CREATED`` event
-per applicant (for its timeline) and one ``IMPORTED`` event for the batch, in one bulk write
-(``audit_record_many``). Nothing is validated row by row in the database: ``parse_import``
-already did it with the forms' rules; the unique constraint on (institution, reference) is the
-last word if someone else created the same reference meanwhile.
+The file is read again (nothing from the preview is trusted) and stored as it is validated,
+block by block (``parsing.import_blocks``): one transaction creates the ``Batch``, then, per
+block of ``COMMIT_BLOCK_LINES`` lines, looks up its references, inserts its applicants
+(``bulk_create``) and their claims (``bulk_insert``: one ``COPY`` on PostgreSQL), and appends
+to the institution's audit chain one ``CREATED`` event per applicant (``audit_record_many``);
+an ``IMPORTED`` event for the batch ends it. Memory holds one block, whatever the file's size.
+A line found invalid anywhere in the file (or a reference the institution has) stops the
+writing, the rest of the file is still read for the report, and the transaction is rolled
+back: nothing stays. The unique constraint on (institution, reference) is the last word if
+someone else created the same reference meanwhile.
 """
 
 from django.core.exceptions import PermissionDenied
@@ -15,19 +19,21 @@ from django.utils.translation import gettext as _
 
 from admissions.audit import AuditEntry, audit_record_many
 from admissions.enums import AuditAction
-from admissions.imports.parsing import existing_references, parse_import
-from admissions.imports.report import ImportRefused, ImportReport
+from admissions.imports.parsing import Source, existing_references, import_blocks
+from admissions.imports.report import ImportRefused, ImportReport, ImportRow
 from admissions.imports.staging import clean_filename, import_discard, import_load
 from admissions.infra.bulk import bulk_insert
 from admissions.models import Applicant, Institution, User
 from admissions.verify_on_record import claims_verify_on_commit
-from verifications.claims import claim_question_digest
+from verifications.claims import question_digest, question_identity
 from verifications.enums import BatchKind, BatchStatus
 from verifications.models import Batch, Claim
 
 
 APPLICANT_CHUNK = 1000
 CLAIM_CHUNK = 2000
+# Lines validated, looked up and stored together.
+COMMIT_BLOCK_LINES = 1000
 _REFERENCES_SHOWN = 5
 _CLAIM_FIELDS = (
     "institution_id",
@@ -52,10 +58,12 @@ def _institution_of(user: User) -> Institution:
 def import_commit(
     *, acting_user: User, report: ImportReport, filename: str, ip: str | None = None
 ) -> Batch:
-    """Store every row of a valid report as applicants of a new import batch, or nothing.
+    """Store the file of a valid report (``report.source``, read and validated again) as
+    applicants of a new import batch, or nothing.
 
-    Raises ``ImportRefused`` when the report has errors, or when a reference of the file was
-    taken since the report was made (nothing is written then either).
+    Raises ``ImportRefused`` when the report has errors, or when the file, read again, has
+    some: a reference taken since the report was made (``reference_taken``), or any other
+    problem (``invalid``); nothing is written then either.
     """
     institution = _institution_of(acting_user)
     if report.institution_id != institution.pk:
@@ -66,12 +74,29 @@ def import_commit(
             code="invalid",
             report=report,
         )
+    return _commit(
+        acting_user=acting_user,
+        institution=institution,
+        source=report.source,
+        filename=filename,
+        ip=ip,
+    )
+
+
+def _commit(
+    *,
+    acting_user: User,
+    institution: Institution,
+    source: Source,
+    filename: str,
+    ip: str | None,
+) -> Batch:
     try:
         with transaction.atomic():
             return _store(
                 acting_user=acting_user,
                 institution=institution,
-                report=report,
+                source=source,
                 filename=clean_filename(filename),
                 ip=ip,
             )
@@ -85,39 +110,109 @@ def import_commit(
         ) from exc
 
 
+def _taken(institution: Institution, references: list[str]) -> set[str]:
+    # Looked up at call time, so that a test may stand in for it.
+    return existing_references(institution, references)
+
+
 def _store(
     *,
     acting_user: User,
     institution: Institution,
-    report: ImportReport,
+    source: Source,
     filename: str,
     ip: str | None,
 ) -> Batch:
-    references = [row.identity["file_reference"] for row in report.rows]
-    taken = sorted(existing_references(institution, references))
-    if taken:
-        raise ImportRefused(
-            _(
-                "Ces références existent déjà dans l'établissement : %(references)s. Rien n'a "
-                "été importé."
-            )
-            % {
-                "references": ", ".join(taken[:_REFERENCES_SHOWN])
-                + ("…" * (len(taken) > _REFERENCES_SHOWN))
-            },
-            code="reference_taken",
-        )
     now = timezone.now()
     batch = Batch.objects.create(
         institution=institution,
         kind=BatchKind.IMPORT,
         label=import_batch_label(filename, now)[:200],
         status=BatchStatus.DONE,
-        total=len(report.rows),
+        total=0,
         source_filename=filename,
         created_by=acting_user,
         finished_at=now,
     )
+    report = ImportReport(institution_id=institution.pk, source=source)
+    stored = 0
+    for rows in import_blocks(
+        source,
+        institution=institution,
+        report=report,
+        block_lines=COMMIT_BLOCK_LINES,
+        keep_rows=True,
+        existing=_taken,
+    ):
+        # After the first problem, the rest is only read for the report.
+        if rows and not report.error_count:
+            _store_rows(
+                acting_user=acting_user,
+                institution=institution,
+                batch=batch,
+                rows=rows,
+                now=now,
+                ip=ip,
+            )
+            stored += len(rows)
+    if not report.ok:
+        _refuse(report)
+    audit_record_many(
+        actor=acting_user,
+        institution=institution,
+        entries=[
+            AuditEntry(
+                action=AuditAction.IMPORTED,
+                object_type="batch",
+                object_id=batch.pk,
+                details={
+                    "filename": filename,
+                    "applicants": stored,
+                    "claims": report.claim_counts,
+                    "encoding": report.encoding,
+                },
+            )
+        ],
+        ip=ip,
+    )
+    batch.total = stored
+    batch.save(update_fields=["total"])
+    claims_verify_on_commit(
+        institution=institution, acting_user=acting_user, import_batch_id=batch.pk, ip=ip
+    )
+    return batch
+
+
+def _refuse(report: ImportReport) -> None:
+    """Raise the refusal of a file found invalid while storing it (the transaction rolls
+    back)."""
+    if report.taken_count and report.taken_count == report.error_count:
+        shown = report.taken_references[:_REFERENCES_SHOWN]
+        raise ImportRefused(
+            _(
+                "Ces références existent déjà dans l'établissement : %(references)s. Rien n'a "
+                "été importé."
+            )
+            % {"references": ", ".join(shown) + ("…" * (report.taken_count > len(shown)))},
+            code="reference_taken",
+            report=report,
+        )
+    raise ImportRefused(
+        _("Le fichier comporte des erreurs : rien n'a été importé."),
+        code="invalid",
+        report=report,
+    )
+
+
+def _store_rows(
+    *,
+    acting_user: User,
+    institution: Institution,
+    batch: Batch,
+    rows: list[ImportRow],
+    now,
+    ip: str | None,
+) -> None:
     applicants = Applicant.objects.bulk_create(
         [
             Applicant(
@@ -126,7 +221,7 @@ def _store(
                 created_by_id=acting_user.pk,
                 **row.identity,
             )
-            for row in report.rows
+            for row in rows
         ],
         batch_size=APPLICANT_CHUNK,
     )
@@ -141,43 +236,33 @@ def _store(
                 declared,
                 "",
                 "",
-                claim_question_digest(Claim(kind=kind, declared=declared), applicant),
+                question_digest(kind, declared, identity),
                 now,
                 now,
             )
-            for applicant, row in zip(applicants, report.rows, strict=True)
+            for applicant, row in zip(applicants, rows, strict=True)
+            # The identity the questions ask about, read once per applicant (no model instance
+            # per claim: ``claim_question_digest`` does the same from a ``Claim``).
+            for identity in [question_identity(applicant)]
             for kind, declared in row.claims
         ),
         batch_size=CLAIM_CHUNK,
     )
-    entries = [
-        AuditEntry(
-            action=AuditAction.CREATED,
-            object_type="applicant",
-            object_id=applicant.pk,
-            applicant_id=applicant.pk,
-            details={"batch": batch.pk, "claims": [kind for kind, _declared in row.claims]},
-        )
-        for applicant, row in zip(applicants, report.rows, strict=True)
-    ]
-    entries.append(
-        AuditEntry(
-            action=AuditAction.IMPORTED,
-            object_type="batch",
-            object_id=batch.pk,
-            details={
-                "filename": filename,
-                "applicants": len(applicants),
-                "claims": report.claim_counts,
-                "encoding": report.encoding,
-            },
-        )
+    audit_record_many(
+        actor=acting_user,
+        institution=institution,
+        entries=[
+            AuditEntry(
+                action=AuditAction.CREATED,
+                object_type="applicant",
+                object_id=applicant.pk,
+                applicant_id=applicant.pk,
+                details={"batch": batch.pk, "claims": [kind for kind, _declared in row.claims]},
+            )
+            for applicant, row in zip(applicants, rows, strict=True)
+        ],
+        ip=ip,
     )
-    audit_record_many(actor=acting_user, institution=institution, entries=entries, ip=ip)
-    claims_verify_on_commit(
-        institution=institution, acting_user=acting_user, import_batch_id=batch.pk, ip=ip
-    )
-    return batch
 
 
 def import_batch_label(filename: str, when) -> str:
@@ -190,11 +275,16 @@ def import_batch_label(filename: str, when) -> str:
 
 
 def import_commit_staged(*, acting_user: User, token: str, ip: str | None = None) -> Batch:
-    """Import a staged file: load it (``import_load``), validate it again, store it whole,
-    then forget it. Raises ``ImportRefused`` (with ``report``) when the file has errors, and
-    ``StagedImportNotFound``/``StagedImportExpired`` from ``import_load``."""
+    """Import a staged file: read it from disk, validating it again as it is stored, store it
+    whole, then forget it. Raises ``ImportRefused`` (with ``report``) when the file has
+    errors, and ``StagedImportNotFound``/``StagedImportExpired`` from ``import_load``."""
     staged = import_load(acting_user=acting_user, token=token)
-    report = parse_import(staged.data, institution=_institution_of(acting_user))
-    batch = import_commit(acting_user=acting_user, report=report, filename=staged.filename, ip=ip)
+    batch = _commit(
+        acting_user=acting_user,
+        institution=_institution_of(acting_user),
+        source=staged.path,
+        filename=staged.filename,
+        ip=ip,
+    )
     transaction.on_commit(lambda: import_discard(acting_user=acting_user, token=token))
     return batch

@@ -15,11 +15,14 @@ import os
 import re
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
+from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
 from admissions.imports.report import ImportRefused, import_max_bytes, import_stage_ttl
@@ -30,6 +33,7 @@ logger = logging.getLogger(__name__)
 
 _TOKEN_RE = re.compile(r"^[A-Za-z0-9_-]{32}$")
 _UNSAFE_FILENAME_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_COPY_CHUNK = 1 << 20
 
 
 class StagedImportNotFound(Exception):
@@ -44,10 +48,16 @@ class StagedImportExpired(StagedImportNotFound):
 @dataclass(frozen=True)
 class StagedImport:
     token: str
-    data: bytes
+    # The staged file, read from disk in chunks by the preview and the import.
+    path: Path
     filename: str
     staged_at: float
     user_id: int
+
+    @property
+    def data(self) -> bytes:
+        """The whole file, read now (for small files and tests: the import streams ``path``)."""
+        return self.path.read_bytes()
 
 
 def clean_filename(filename: str) -> str:
@@ -73,30 +83,61 @@ def _institution_id(user: User) -> int:
     return user.institution_id
 
 
-def _write_private(path: Path, content: bytes) -> None:
+def _write_private(path: Path, content: bytes | Iterable[bytes], max_bytes: int = -1) -> None:
+    """Write ``content`` (bytes, or chunks written one by one) to a new file only this user
+    reads; ``_TooLarge`` (the partial file deleted) past ``max_bytes`` when given."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as out:
-        out.write(content)
+    written = 0
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for chunk in [content] if isinstance(content, bytes) else content:
+                written += len(chunk)
+                if 0 <= max_bytes < written:
+                    raise _TooLarge
+                out.write(chunk)
+    except _TooLarge:
+        path.unlink(missing_ok=True)
+        raise
 
 
-def import_stage(*, acting_user: User, data: bytes, filename: str) -> str:
-    """Keep an uploaded file for the import that may follow its preview; return its token.
+class _TooLarge(Exception):
+    pass
 
-    Refuses (``ImportRefused``) a file over ``IMPORT_MAX_BYTES`` without storing it.
+
+def _chunks(data: "bytes | IO[bytes] | UploadedFile") -> Iterable[bytes]:
+    if isinstance(data, bytes):
+        return [data]
+    if isinstance(data, UploadedFile):
+        return data.chunks()
+    data.seek(0)
+    return iter(lambda: data.read(_COPY_CHUNK), b"")
+
+
+def import_stage(
+    *, acting_user: User, data: "bytes | IO[bytes] | UploadedFile", filename: str
+) -> str:
+    """Keep an uploaded file (its bytes, or a file copied in chunks) for the import that may
+    follow its preview; return its token.
+
+    Refuses (``ImportRefused``) a file over ``IMPORT_MAX_BYTES`` without keeping it.
     """
     institution_id = _institution_id(acting_user)
     max_bytes = import_max_bytes()
-    if len(data) > max_bytes:
-        raise ImportRefused(
-            _("Le fichier dépasse la taille maximale de %(max)s Mo.")
-            % {"max": max_bytes // (1024 * 1024) or 1},
-            code="too_large",
-        )
+    too_large = ImportRefused(
+        _("Le fichier dépasse la taille maximale de %(max)s Mo.")
+        % {"max": max_bytes // (1024 * 1024) or 1},
+        code="too_large",
+    )
+    if isinstance(data, bytes) and len(data) > max_bytes:
+        raise too_large
     import_stage_purge()
     _directory().mkdir(parents=True, exist_ok=True, mode=0o700)
     token = secrets.token_urlsafe(24)
     data_path, meta_path = _paths(token)
-    _write_private(data_path, data)
+    try:
+        _write_private(data_path, _chunks(data), max_bytes)
+    except _TooLarge:
+        raise too_large from None
     meta = {
         "institution_id": institution_id,
         "user_id": acting_user.pk,
@@ -129,13 +170,11 @@ def import_load(*, acting_user: User, token: str) -> StagedImport:
     expired; otherwise ``StagedImportNotFound`` (or its subclass ``StagedImportExpired``)."""
     meta = _read_meta(_institution_id(acting_user), token)
     data_path, _meta_path = _paths(token)
-    try:
-        data = data_path.read_bytes()
-    except FileNotFoundError as exc:
-        raise StagedImportNotFound(token) from exc
+    if not data_path.is_file():
+        raise StagedImportNotFound(token)
     return StagedImport(
         token=token,
-        data=data,
+        path=data_path,
         filename=meta["filename"],
         staged_at=meta["staged_at"],
         user_id=meta["user_id"],

@@ -1,6 +1,7 @@
 """Pages of the CSV import: the template, the upload, the preview, and the import itself.
 
-Upload → the file is read and validated (``parse_import``); a file refused whole (size,
+Upload → the file is copied to disk in chunks (``import_stage``), then read from there and
+validated (``parse_import``, in chunks too); a file refused whole (size,
 encoding, header...) is sent back with its reasons and nothing is kept. Otherwise it is staged
 server-side (``import_stage``: the browser only holds a token) and the preview lists every
 invalid line by line and column, with counts and a sample of the valid lines. "Importer"
@@ -107,9 +108,15 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
             "fichiers."
         ) % {"max": _max_mb()}
         return _upload_page(request, form, [message], status=400)
-    data = upload.read()
-    report = parse_import(data, institution=member_institution(request))
+    # Kept on disk (copied in chunks), then read from there in chunks: never whole in memory.
+    try:
+        token = import_stage(acting_user=request.user, data=upload, filename=upload.name)
+    except ImportRefused as exc:
+        return _upload_page(request, form, exc.messages, status=400)
+    staged = import_load(acting_user=request.user, token=token)
+    report = parse_import(staged.path, institution=member_institution(request))
     if _file_refused(report):
+        import_discard(acting_user=request.user, token=token)
         reasons = [
             _("Ligne 1 : %(message)s") % {"message": issue.message}
             if issue.line == 1
@@ -129,10 +136,6 @@ def import_upload(request: HtmxHttpRequest) -> HttpResponse:
                 % {"n": hidden},
             ]
         return _upload_page(request, form, reasons, status=400)
-    try:
-        token = import_stage(acting_user=request.user, data=data, filename=upload.name)
-    except ImportRefused as exc:
-        return _upload_page(request, form, exc.messages, status=400)
     return redirect("import_preview", token=token)
 
 
@@ -156,13 +159,14 @@ def _expired(request: HtmxHttpRequest) -> HttpResponse:
 def _preview(
     request: HtmxHttpRequest, staged, refusal: str = "", status: int = 200
 ) -> HttpResponse:
-    report = parse_import(staged.data, institution=member_institution(request))
+    report = parse_import(staged.path, institution=member_institution(request))
+    shown_errors = report.errors[:ISSUES_SHOWN]
     context = {
         "staged": staged,
         "report": report,
         # A file of 20,000 bad lines: the first problems, then how many more.
-        "shown_errors": report.errors[:ISSUES_SHOWN],
-        "hidden_error_count": max(0, len(report.errors) - ISSUES_SHOWN),
+        "shown_errors": shown_errors,
+        "hidden_error_count": report.error_count - len(shown_errors),
         "sample": [
             (row, [ClaimKind(kind).label for kind, _declared in row.claims])
             for row in report.rows[:SAMPLE_ROWS]

@@ -56,7 +56,7 @@ from django.db import connection
 from verifications.enums import BatchStatus, RequestState
 from verifications.models import Batch, VerificationRequest
 from verifications.providers.base import ProviderConfig, ProviderUnavailable, Query
-from verifications.providers.limits import Admission, get_limiter
+from verifications.providers.limits import Admission, get_limiter, send_delay
 
 
 # --- Gates 1 to 3: the claim ------------------------------------------------------------------
@@ -172,8 +172,12 @@ def admit(source: str, token: str, *, max_wait: float) -> Admission:
     limiter = get_limiter()
     deadline = time.monotonic() + max_wait
     while True:
+        asked = time.monotonic()
         admission = limiter.acquire(source, token=token)
-        if admission.granted or admission.wait > deadline - time.monotonic():
+        if admission.granted:
+            send_delay.granted(source, asked)  # measured until the request leaves
+            return admission
+        if admission.wait > deadline - time.monotonic():
             return admission
         time.sleep(max(admission.wait, 0.001))
 

@@ -44,6 +44,7 @@ from verifications.providers.base import (
     ProviderRejected,
     ProviderUnavailable,
 )
+from verifications.providers.limits import send_delay
 
 
 logger = logging.getLogger("verifications.providers")
@@ -65,6 +66,15 @@ class _TimeoutSession(requests.Session):
         if kwargs.get("timeout") is None:
             kwargs["timeout"] = self.default_timeout
         return super().request(method, url, *args, **kwargs)
+
+    def send(self, request: Any, **kwargs: Any) -> Any:
+        # When the request left after its grant feeds the limiter's margin (told once the
+        # answer is in, so that telling it never delays the request).
+        started = time.monotonic()
+        try:
+            return super().send(request, **kwargs)
+        finally:
+            send_delay.sent(started)
 
 
 def _install_log_redaction() -> None:

@@ -60,6 +60,7 @@ import hashlib
 import logging
 import math
 import re
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
@@ -323,6 +324,22 @@ class Bucket:
     keep: float = field(default=0.0)  # how long its entries are needed (longest window + margin)
 
 
+# The adaptive part of the margin (docs/LIMITS.md, "The margin"): the longest recent delay
+# between a grant and its request leaving the worker, measured by the workers
+# (``note_send_delay``) and shared through the backend. It decays by half every
+# ``SEND_DELAY_HALF_LIFE`` seconds, so a busy moment widens the windows for about a minute, and is
+# capped (a worker stopped for longer than the cap is not a rate question).
+SEND_DELAY_HALF_LIFE = 30.0
+SEND_DELAY_CAP = 1.0
+# How long a process reuses the shared delay it read (one read per source at most this often).
+SEND_DELAY_READ_EVERY = 0.25
+
+
+def decayed_delay(value: float, at: float, now: float) -> float:
+    """A recorded delay ``value`` (at ``at``) as it counts at ``now``."""
+    return float(value * 0.5 ** (max(now - at, 0.0) / SEND_DELAY_HALF_LIFE))
+
+
 class LimiterUnavailable(Exception):
     """The shared state (Redis) could not be reached for an admin or dashboard read."""
 
@@ -341,6 +358,7 @@ class Limiter(ABC):
 
     def __init__(self, config: LimitsConfig) -> None:
         self.config = config
+        self._delays: dict[str, tuple[float, float]] = {}  # source → (delay, read at, monotonic)
 
     # --- Public API -----------------------------------------------------------------------
 
@@ -429,13 +447,42 @@ class Limiter(ABC):
     def close(self) -> None:  # noqa: B027 - optional for backends
         """Release connections (tests, shutdown)."""
 
+    def note_send_delay(  # noqa: B027 - optional for backends
+        self, source: str, seconds: float, *, now: float | None = None
+    ) -> None:
+        """A worker measured ``seconds`` between asking for a slot of ``source`` and its
+        request leaving: the shared delay becomes the larger of it and the decayed one.
+        Backends without shared state ignore it (the margin stays the configured one)."""
+
+    def send_delay(self, source: str, *, now: float | None = None) -> float:
+        """The shared grant-to-send delay of ``source`` now (decayed, capped), 0 if none;
+        read from the backend at most every ``SEND_DELAY_READ_EVERY`` seconds per process
+        (always when ``now`` is given)."""
+        if now is None:
+            cached = self._delays.get(source)
+            if cached is not None and time.monotonic() - cached[1] < SEND_DELAY_READ_EVERY:
+                return cached[0]
+        delay = min(max(self._read_send_delay(source, now=now), 0.0), SEND_DELAY_CAP)
+        if now is None:
+            self._delays[source] = (delay, time.monotonic())
+        return delay
+
+    def _read_send_delay(self, source: str, *, now: float | None) -> float:
+        return 0.0
+
+    def margin(self, source: str, *, now: float | None = None) -> float:
+        """What every window of ``source`` is widened by: the configured margin (network
+        jitter, the server's own delay) plus the measured grant-to-send delay."""
+        return self.config.margin + self.send_delay(source, now=now)
+
     # --- Shared helpers -------------------------------------------------------------------
 
-    def buckets(self, source: str, token: str = "") -> list[Bucket]:
-        """The configured buckets that apply to one request, in checking order."""
+    def buckets(self, source: str, token: str = "", *, now: float | None = None) -> list[Bucket]:
+        """The configured buckets that apply to one request, in checking order, their windows
+        widened by the source's ``margin``."""
         check_source(source)
         scopes = self.config.rates.get(source, {})
-        margin = self.config.margin
+        margin = self.margin(source, now=now)
         found = []
         for scope in SCOPES:
             rates = tuple(

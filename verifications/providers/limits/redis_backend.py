@@ -30,6 +30,7 @@ from verifications.providers.limits.base import (
     DEFAULT_FLIGHT,
     EPOCH_FLOOR,
     MAX_SERVER_WAIT,
+    SEND_DELAY_HALF_LIFE,
     SERVER_CLOCK_MARGIN,
     SERVER_WINDOW,
     Admission,
@@ -302,6 +303,34 @@ return 1
 )
 
 
+# KEYS: 1 the source's send-delay hash. ARGV: 1 now, 2 the delay measured, 3 half-life.
+# The hash keeps the largest delay, decayed by half every half-life (``base.decayed_delay``).
+_DELAY_NOTE = (
+    _PRELUDE
+    + """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v')) or 0
+local at = tonumber(redis.call('HGET', KEYS[1], 'at')) or now
+local half = tonumber(ARGV[3])
+v = v * math.pow(0.5, math.max(now - at, 0) / half)
+local sample = tonumber(ARGV[2])
+if sample > v then v = sample end
+redis.call('HSET', KEYS[1], 'v', fmt(v), 'at', fmt(now))
+redis.call('EXPIRE', KEYS[1], math.ceil(half * 20))
+return fmt(v)
+"""
+)
+# KEYS: 1 the send-delay hash. ARGV: 1 now, 2 half-life. Returns the decayed delay.
+_DELAY_READ = (
+    _PRELUDE
+    + """
+local v = tonumber(redis.call('HGET', KEYS[1], 'v'))
+if not v then return '0' end
+local at = tonumber(redis.call('HGET', KEYS[1], 'at')) or now
+return fmt(v * math.pow(0.5, math.max(now - at, 0) / tonumber(ARGV[2])))
+"""
+)
+
+
 def _arg(value: float | None) -> str:
     return "" if value is None else repr(float(value))
 
@@ -327,6 +356,8 @@ class RedisLimiter(Limiter):
         self._acquire = self.client.register_script(_ACQUIRE)
         self._observe = self.client.register_script(_OBSERVE)
         self._pause = self.client.register_script(_PAUSE)
+        self._delay_note = self.client.register_script(_DELAY_NOTE)
+        self._delay_read = self.client.register_script(_DELAY_READ)
         self._failure = self.client.register_script(_FAILURE)
         self._success = self.client.register_script(_SUCCESS)
         self._alone = self.client.register_script(_ALONE)
@@ -349,7 +380,7 @@ class RedisLimiter(Limiter):
     # --- Admission --------------------------------------------------------------------------
 
     def acquire(self, source: str, *, token: str = "", now: float | None = None) -> Admission:
-        buckets = self.buckets(source, token)
+        buckets = self.buckets(source, token, now=now)
         scope = self.server_scope(source, token)
         margin = self.config.margin
         keys = [
@@ -390,6 +421,33 @@ class RedisLimiter(Limiter):
         else:
             reason = f"{reason}:{source}"
         return Admission(False, float(wait), reason, float(at))
+
+    def note_send_delay(self, source: str, seconds: float, *, now: float | None = None) -> None:
+        check_source(source)
+        try:
+            self._delay_note(
+                keys=[self._key("delay", source)],
+                args=[_arg(now), _arg(max(seconds, 0.0)), _arg(SEND_DELAY_HALF_LIFE)],
+            )
+        except redis.RedisError as exc:
+            logger.warning(
+                "Rate limiter unavailable (%s): send delay not noted", type(exc).__name__
+            )
+
+    def _read_send_delay(self, source: str, *, now: float | None) -> float:
+        try:
+            return float(
+                _text(
+                    self._delay_read(
+                        keys=[self._key("delay", source)],
+                        args=[_arg(now), _arg(SEND_DELAY_HALF_LIFE)],
+                    )
+                )
+            )
+        except redis.RedisError:
+            # acquire() refuses anyway when Redis is down; keep the last value read.
+            cached = self._delays.get(source)
+            return cached[0] if cached else 0.0
 
     def observe(
         self,

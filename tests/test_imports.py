@@ -301,7 +301,6 @@ PROJECT = {
 # may only shrink (an entry that no longer imports verifications fails the test: remove it).
 DOMAIN_IMPORTS_VERIFICATIONS = {
     "admissions.audit_words": "renders every audit event, verdicts and reasons included",
-    "admissions.dashboard_counts": "the dashboard counts claims by verdict",
     "admissions.forms": "the applicant form takes the claims' sections with it",
     "admissions.imports.columns": "the CSV import's claim columns, per ClaimKind",
     "admissions.imports.commit": "an import stores its Batch and its claims with the applicants",

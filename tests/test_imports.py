@@ -309,7 +309,6 @@ DOMAIN_IMPORTS_VERIFICATIONS = {
     "admissions.selectors": "applicant lists and pages prefetch claims, filter by verdict",
     "admissions.services": "an applicant is recorded with its claims in one transaction; "
     "institution settings write credentials",
-    "admissions.templatetags.applicants": "the applicant list's rows show verdict badges",
     "admissions.views.applicants": "the applicant page's claim sections, per ClaimKind",
     "admissions.views.imports": "the import page's claim columns, per ClaimKind",
 }

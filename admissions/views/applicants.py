@@ -12,6 +12,7 @@ from admissions import selectors, services
 from admissions.access import HtmxHttpRequest, member_required
 from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
 from admissions.infra.client_address import client_ip
+from verifications import selectors as verification_selectors
 from verifications.access import import_verification_allowed
 from verifications.enums import BatchKind, ClaimKind
 
@@ -25,7 +26,7 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ApplicantFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     order_by = ApplicantFilterForm.SORTS[filters.get("sort") or "nom"]
-    applicants = selectors.applicant_search(
+    applicants = verification_selectors.applicant_list_search(
         user=request.user,
         q=filters.get("q", ""),
         verdict=filters.get("verdict", ""),
@@ -42,7 +43,11 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
     query.pop("page", None)
     batch = None
     if filters.get("batch") is not None:
-        batch = selectors.batches_for_user(request.user).filter(pk=filters["batch"]).first()
+        batch = (
+            verification_selectors.batches_for_user(request.user)
+            .filter(pk=filters["batch"])
+            .first()
+        )
     context = {
         "form": form,
         "page": page,
@@ -52,10 +57,10 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
         "import_verifiable": (
             batch is not None
             and import_verification_allowed(request.user, batch)
-            and selectors.import_has_unchecked_claims(user=request.user, batch=batch)
+            and verification_selectors.import_has_unchecked_claims(user=request.user, batch=batch)
         ),
         "import_verification": (
-            selectors.import_verification_latest(user=request.user, batch=batch)
+            verification_selectors.import_verification_latest(user=request.user, batch=batch)
             if batch is not None and batch.kind == BatchKind.IMPORT
             else None
         ),
@@ -173,7 +178,7 @@ def claim_add(request: HtmxHttpRequest, applicant_id: int, kind: str) -> HttpRes
 @require_http_methods(["GET", "POST"])
 @member_required
 def claim_edit(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
-    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = verification_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = ClaimForm(request.POST or None, kind=claim.kind, initial=claim.declared)
     if request.method == "POST" and form.is_valid():
         services.claim_update_declared(

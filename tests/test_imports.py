@@ -306,8 +306,6 @@ DOMAIN_IMPORTS_VERIFICATIONS = {
     "admissions.imports.commit": "an import stores its Batch and its claims with the applicants",
     "admissions.imports.parsing": "an import's claim cells are checked by clean_declared",
     "admissions.imports.report": "the import report names claim columns by ClaimKind",
-    "admissions.services": "an applicant is recorded with its claims in one transaction; "
-    "institution settings write credentials",
     "admissions.views.applicants": "the applicant page's claim sections, per ClaimKind",
     "admissions.views.imports": "the import page's claim columns, per ClaimKind",
 }

@@ -23,7 +23,6 @@ from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from admissions import admin as admissions_admin
-from admissions import services
 from admissions.admin import (
     AuditedViewMixin,
     BoundedLookupsMixin,
@@ -47,6 +46,7 @@ from verifications.models import (
     VerificationRequest,
 )
 from verifications.providers.limits import LimiterUnavailable
+from verifications.services import credentials as credential_services
 from verifications.services.backoffice import (
     RequeueOutcome,
     source_alert_resolve,
@@ -164,7 +164,7 @@ class InstitutionCredentialAdmin(BoundedLookupsMixin, admin.ModelAdmin):
     ) -> None:
         token = form.cleaned_data.get("new_token")
         if token:
-            saved = services.credential_set(
+            saved = credential_services.credential_set(
                 acting_user=staff_user(request),
                 institution=obj.institution,
                 source=Source(obj.source),

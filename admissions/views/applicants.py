@@ -15,6 +15,7 @@ from admissions.infra.client_address import client_ip
 from verifications import selectors as verification_selectors
 from verifications.access import import_verification_allowed
 from verifications.enums import BatchKind, ClaimKind
+from verifications.services import claims as claim_services
 
 
 PAGE_SIZE = 50
@@ -159,7 +160,7 @@ def claim_add(request: HtmxHttpRequest, applicant_id: int, kind: str) -> HttpRes
         return render(request, "404.html", status=404)
     form = ClaimForm(request.POST or None, kind=claim_kind)
     if request.method == "POST" and form.is_valid():
-        services.claim_create(
+        claim_services.claim_create(
             acting_user=request.user,
             applicant=applicant,
             kind=claim_kind,
@@ -181,7 +182,7 @@ def claim_edit(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     claim = verification_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = ClaimForm(request.POST or None, kind=claim.kind, initial=claim.declared)
     if request.method == "POST" and form.is_valid():
-        services.claim_update_declared(
+        claim_services.claim_update_declared(
             acting_user=request.user, claim=claim, declared=form.declared(), ip=client_ip(request)
         )
         messages.success(request, _("Déclaration modifiée : elle devra être vérifiée à nouveau."))

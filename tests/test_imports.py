@@ -300,13 +300,10 @@ PROJECT = {
 # Modules of the applicant domain that still import verifications, and why: the debt, visible. It
 # may only shrink (an entry that no longer imports verifications fails the test: remove it).
 DOMAIN_IMPORTS_VERIFICATIONS = {
-    "admissions.audit_words": "renders every audit event, verdicts and reasons included",
-    "admissions.forms": "the applicant form takes the claims' sections with it",
     "admissions.imports.columns": "the CSV import's claim columns, per ClaimKind",
     "admissions.imports.commit": "an import stores its Batch and its claims with the applicants",
     "admissions.imports.parsing": "an import's claim cells are checked by clean_declared",
     "admissions.imports.report": "the import report names claim columns by ClaimKind",
-    "admissions.views.applicants": "the applicant page's claim sections, per ClaimKind",
     "admissions.views.imports": "the import page's claim columns, per ClaimKind",
 }
 

@@ -107,8 +107,8 @@ values = st.one_of(
 
 def _form_field_names() -> list[str]:
     """The fields of every form of ours (claim sections with and without their prefix)."""
-    from admissions.forms import claim_fields
     from tests.security.test_hostile_inputs import _our_form_classes
+    from verifications.forms import claim_fields
 
     names = {name for cls in _our_form_classes() for name in getattr(cls, "base_fields", {})}
     for kind in ClaimKind:

@@ -7,8 +7,8 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from admissions.forms import LoginForm
-from admissions.views import audit, imports, login
-from verifications.views import applicants
+from admissions.views import audit, login
+from verifications.views import applicants, imports
 
 
 urlpatterns = [

@@ -11,9 +11,9 @@ from django.urls import reverse
 from admissions import services
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
-from tests.admissions.test_imports import _csv
 from tests.factories import ApplicantFactory, UserFactory
 from tests.verifications.helpers import answering_people, declared_for, import_row
+from tests.verifications.test_imports import _csv
 from verifications.enums import BatchKind, ClaimKind, RequestState, Trigger
 from verifications.models import Batch, Claim, VerificationRequest
 from verifications.services import claims as claim_services

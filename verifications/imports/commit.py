@@ -15,14 +15,14 @@ from django.utils.translation import gettext as _
 
 from admissions.audit import AuditEntry, audit_record_many
 from admissions.enums import AuditAction
-from admissions.imports.parsing import existing_references, parse_import
-from admissions.imports.report import ImportRefused, ImportReport
-from admissions.imports.staging import clean_filename, import_discard, import_load
 from admissions.infra.bulk import bulk_insert
 from admissions.models import Applicant, Institution, User
 from admissions.verify_on_record import claims_verify_on_commit
 from verifications.claims import claim_question_digest
 from verifications.enums import BatchKind, BatchStatus
+from verifications.imports.parsing import existing_references, parse_import
+from verifications.imports.report import ImportRefused, ImportReport
+from verifications.imports.staging import clean_filename, import_discard, import_load
 from verifications.models import Batch, Claim
 
 

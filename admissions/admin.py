@@ -1,8 +1,9 @@
 """The back-office (Django admin) for staff: every institution and its data.
 
 Audit events are read-only. The verification domain's pages (claims, batches, the tokens, which
-are write-only) are ``verifications/admin.py``'s; an institution's page shows whether each token
-is set, its fingerprint and expiry, never the token.
+are write-only) are ``verifications/admin.py``'s, and so are an institution's tokens on its page
+(whether each is set, its fingerprint and expiry, never the token) and an applicant's claims on
+theirs: it registers subclasses of ``InstitutionAdmin`` and ``ApplicantAdmin`` in their place.
 """
 
 import ipaddress
@@ -20,26 +21,17 @@ from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.models import Group
 from django.core.exceptions import FieldDoesNotExist, PermissionDenied
 from django.db import transaction
-from django.db.models import GenericIPAddressField, Prefetch, QuerySet, TextField
-from django.db.models.functions import Cast
+from django.db.models import GenericIPAddressField, QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
-from django.utils.formats import date_format
-from django.utils.html import format_html_join
-from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 
 from admissions.audit import audit_record
-from admissions.enums import AuditAction
-from admissions.infra import crypto
+from admissions.enums import AuditAction, Source
 from admissions.infra.client_address import client_ip
 from admissions.infra.integers import ID_MAX, parse_id, parse_int
 from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.models import Applicant, AuditEvent, Institution, User
-from verifications.enums import Source
-from verifications.models import Claim, InstitutionCredential
 
 
 class ThrottledAdminLoginForm(PlainTextForm, ThrottledLoginFormMixin, AdminAuthenticationForm):
@@ -310,84 +302,16 @@ class InstitutionForm(PlainTextForm, forms.ModelForm):
         fields = ["name", "siret", "uai", "enabled_sources"]
 
 
-def credentials_without_tokens() -> QuerySet[InstitutionCredential]:
-    """Credentials as the back-office lists them: the token is never decrypted (a token that the
-    configured keys cannot read, after a wrong key rotation, would raise), only its stored
-    ciphertext is kept aside (``stored_token``) to tell whether it is still readable."""
-    return InstitutionCredential.objects.defer("token").annotate(
-        stored_token=Cast("token", output_field=TextField())
-    )
-
-
-def token_unreadable(credential: InstitutionCredential) -> bool:
-    """Whether the configured keys cannot decrypt the token (of a credential from
-    ``credentials_without_tokens``)."""
-    stored = getattr(credential, "stored_token", None)
-    return stored is not None and not crypto.readable(stored)
-
-
-def token_state(credential: InstitutionCredential) -> str:
-    """ "défini", or that the configured keys cannot read it and it must be entered again."""
-    if token_unreadable(credential):
-        return str(_("illisible avec les clés actuelles : saisissez le jeton à nouveau"))
-    return str(_("défini"))
-
-
-class CredentialInline(admin.TabularInline):
-    model = InstitutionCredential
-    extra = 0
-    fields = ["source", "state", "fingerprint", "expires_at", "updated_at"]
-    readonly_fields = ["source", "state", "fingerprint", "expires_at", "updated_at"]
-    can_delete = False
-    show_change_link = True
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[InstitutionCredential]:
-        return credentials_without_tokens()
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    @admin.display(description=_("État"))
-    def state(self, obj: InstitutionCredential) -> str:
-        return token_state(obj)
-
-
-def credential_status_rows(institution: Institution) -> list[tuple[str, str, str, str]]:
-    """(source, set or not, fingerprint, expiry) for every source: what the back-office shows of
-    an institution's tokens, never the tokens themselves."""
-    stored = {c.source: c for c in credentials_without_tokens().filter(institution=institution)}
-    now = timezone.now()
-    rows = []
-    for source in Source:
-        credential = stored.get(source.value)
-        if credential is None:
-            rows.append((str(source.label), str(_("non défini")), "—", "—"))
-            continue
-        if credential.expires_at is None:
-            expiry = str(_("inconnue"))
-        else:
-            expiry = date_format(timezone.localtime(credential.expires_at), "SHORT_DATE_FORMAT")
-            if credential.expires_at <= now:
-                expiry = f"{expiry} ({_('expiré')})"
-        rows.append((str(source.label), token_state(credential), credential.fingerprint, expiry))
-    return rows
-
-
 @admin.register(Institution)
 class InstitutionAdmin(BoundedLookupsMixin, AuditedSaveMixin, admin.ModelAdmin):
+    """An institution's settings. Its API tokens (their state, never the tokens) are added by the
+    verification domain's back-office, which registers its subclass in place of this one
+    (``verifications/admin.py``)."""
+
     form = InstitutionForm
     changed_action = AuditAction.SETTINGS_CHANGED
-    list_display = ["name", "siret", "uai", "sources", "credentials_set", "created_at"]
+    list_display = ["name", "siret", "uai", "sources", "created_at"]
     search_fields = ["name", "siret", "uai"]
-    readonly_fields = ["credential_status"]
-    inlines = [CredentialInline]
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[Institution]:
-        return (
-            super()
-            .get_queryset(request)
-            .prefetch_related(Prefetch("credentials", queryset=credentials_without_tokens()))
-        )
 
     def audited_institution(self, obj: Institution) -> Institution:
         return obj
@@ -395,32 +319,6 @@ class InstitutionAdmin(BoundedLookupsMixin, AuditedSaveMixin, admin.ModelAdmin):
     @admin.display(description=_("Sources activées"))
     def sources(self, obj: Institution) -> str:
         return ", ".join(str(Source(s).label) for s in obj.enabled_sources if s in Source.values)
-
-    @admin.display(description=_("Jetons définis"))
-    def credentials_set(self, obj: Institution) -> str:
-        credentials = list(obj.credentials.all())
-        summary = f"{len({c.source for c in credentials})}/{len(Source)}"
-        unreadable = sum(1 for c in credentials if token_unreadable(c))
-        if unreadable:
-            summary += " " + ngettext(
-                "(%(n)s illisible avec les clés actuelles)",
-                "(%(n)s illisibles avec les clés actuelles)",
-                unreadable,
-            ) % {"n": unreadable}
-        return summary
-
-    @admin.display(description=_("État des identifiants d'API"))
-    def credential_status(self, obj: Institution) -> SafeString:
-        if obj.pk is None:
-            return SafeString("")
-        return format_html_join(
-            "",
-            "<div>{} : {} — {} {} — {} {}</div>",
-            (
-                (source, state, _("empreinte"), fingerprint, _("expire le"), expiry)
-                for source, state, fingerprint, expiry in credential_status_rows(obj)
-            ),
-        )
 
 
 @admin.register(User)
@@ -450,17 +348,12 @@ class UserAdmin(BoundedLookupsMixin, AuditedSaveMixin, DjangoUserAdmin):
         return obj.institution
 
 
-class ClaimInline(ReadOnlyAdminMixin, admin.TabularInline):
-    model = Claim
-    extra = 0
-    fields = ("kind", "declared", "verdict", "verified_at", "valid_until")
-    readonly_fields = fields
-
-
 @admin.register(Applicant)
 class ApplicantAdmin(BoundedLookupsMixin, AuditedViewMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: applicants and claims are written by the clerks' services (each write
-    audited), and erased only through the GDPR erasure."""
+    audited), and erased only through the GDPR erasure. Its claims are added by the verification
+    domain's back-office, which registers its subclass in place of this one
+    (``verifications/admin.py``)."""
 
     list_display = [
         "file_reference",
@@ -476,7 +369,6 @@ class ApplicantAdmin(BoundedLookupsMixin, AuditedViewMixin, ReadOnlyAdminMixin, 
     list_select_related = ["institution"]
     raw_id_fields = ["batch", "created_by"]
     date_hierarchy = "created_at"
-    inlines = [ClaimInline]
 
     def audited_applicant_id(self, obj: Applicant) -> int:
         return obj.pk

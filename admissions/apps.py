@@ -10,7 +10,7 @@ class AdmissionsConfig(AppConfig):
         from django.contrib.auth.signals import user_logged_in, user_login_failed
         from django.urls import register_converter
 
-        # ``tasks``: registered in every process, as the dashboard sends its recount by name.
+        # ``tasks``: registered in every process, as their beat ticks send them by name.
         from admissions import login_throttle, tasks  # noqa: F401
         from admissions.infra import session_security
         from admissions.infra.integers import IdConverter

@@ -12,7 +12,8 @@ the fields changed, what happened to a batch), ``details_text`` says every detai
 
 import datetime as dt
 from collections.abc import Callable, Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import FieldDoesNotExist
 from django.db.models import Field, Model
@@ -21,12 +22,51 @@ from django.utils.functional import Promise
 from django.utils.translation import get_language, gettext, ngettext
 from django.utils.translation import gettext_lazy as _
 
-from admissions.enums import AuditAction, Role
-from admissions.forms import AUDIT_OBJECT_TYPES, claim_fields
+from admissions.enums import AuditAction, Role, Source
+from admissions.forms import AUDIT_OBJECT_TYPES
 from admissions.infra.choices import choice_label
 from admissions.models import Applicant, AuditEvent, Institution, User
-from verifications.claims import variant_label
-from verifications.enums import ClaimKind, Source, Verdict
+
+
+if TYPE_CHECKING:
+    from django_stubs_ext import StrOrPromise
+
+
+@dataclass(frozen=True)
+class ClaimWords:
+    """How the trail says the verification domain's values, which the applicant domain does not
+    import (docs/DESIGN.md §Where things are): registered by ``VerificationsConfig.ready``
+    (``verifications/audit_words.py``), in every process, before any page or export."""
+
+    # Claim kinds and verdicts: value → label.
+    kinds: "Mapping[str, StrOrPromise]"
+    verdicts: "Mapping[str, StrOrPromise]"
+    # A rematch variant's name in words.
+    variant_label: Callable[[str], str]
+    # A claim kind's declared fields, as its form labels them: name → label.
+    claim_field_labels: "Callable[[str], Mapping[str, StrOrPromise]]"
+    # Models whose fields a settings change names (the institution's policies).
+    setting_models: tuple[type[Model], ...]
+    # A verdict's reason in words (code, its values, language), None for a code it does not know.
+    reason: Callable[[str, Mapping[str, Any], str], str | None]
+    # A configuration alert in words (code, source), empty for a code it does not know.
+    alert: Callable[[str, str], str]
+
+
+_claim_words = ClaimWords(
+    kinds={},
+    verdicts={},
+    variant_label=str,
+    claim_field_labels=lambda kind: {},
+    setting_models=(),
+    reason=lambda code, params, language: None,
+    alert=lambda code, source: "",
+)
+
+
+def claim_words_register(words: ClaimWords) -> None:
+    global _claim_words
+    _claim_words = words
 
 
 # What a batch event's ``change`` says happened (``verifications/services/batches.py``).
@@ -100,11 +140,13 @@ def _when(value: Any) -> str:
 
 
 def _verdict(value: Any) -> str:
-    return str(Verdict(value).label) if value in Verdict.values else gettext("Non vérifié")
+    verdicts = _claim_words.verdicts
+    return str(verdicts[value]) if value in verdicts else gettext("Non vérifié")
 
 
 def _kind(value: Any) -> str:
-    return str(ClaimKind(value).label) if value in ClaimKind.values else str(value)
+    kinds = _claim_words.kinds
+    return str(kinds[value]) if value in kinds else str(value)
 
 
 def _source(value: Any) -> str:
@@ -114,19 +156,11 @@ def _source(value: Any) -> str:
 def _field_label(name: str, kind: Any = None) -> str:
     """A field's label: the claim's declared field as its form labels it (claim edits carry
     their ``kind``), else a field of the applicant, the institution, its settings or a user."""
-    if kind in ClaimKind.values:
-        labels = {field_name: field.label for field_name, field in claim_fields(kind)}
+    if kind in _claim_words.kinds:
+        labels = _claim_words.claim_field_labels(kind)
         if name in labels:
             return str(labels[name])
-    from verifications.models import FreshnessPolicy, InstitutionPolicy
-
-    models: tuple[type[Model], ...] = (
-        Applicant,
-        Institution,
-        User,
-        InstitutionPolicy,
-        FreshnessPolicy,
-    )
+    models: tuple[type[Model], ...] = (Applicant, Institution, User, *_claim_words.setting_models)
     for model in models:
         try:
             field = model._meta.get_field(name)
@@ -206,12 +240,12 @@ def _claims(value: Any, _details: Mapping[str, Any]) -> str:
 def _reason(value: Any, details: Mapping[str, Any]) -> str:
     """The reason's sentence with the values the decision gave it (``reason_params``, recorded
     since 2026-12-05; before, the sentence's values show as "—")."""
-    from verifications.verdicts import REASONS, render_reason
-
-    if value in REASONS:
-        return render_reason(
-            value, details.get("reason_params") or {}, language=get_language() or "fr"
+    if value:
+        text = _claim_words.reason(
+            str(value), details.get("reason_params") or {}, get_language() or "fr"
         )
+        if text is not None:
+            return text
     return str(value) if value else "—"
 
 
@@ -220,9 +254,7 @@ def _reason_params(value: Any, _details: Mapping[str, Any]) -> str:
 
 
 def _alert(value: Any, details: Mapping[str, Any]) -> str:
-    from verifications.providers.error_codes import describe
-
-    return describe(str(value), source=str(details.get("source") or "")) or str(value)
+    return _claim_words.alert(str(value), str(details.get("source") or "")) or str(value)
 
 
 def _seconds(value: Any, _details: Mapping[str, Any]) -> str:
@@ -281,7 +313,7 @@ DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     # Said within the reason's sentence when there is one (``_SAID_WITH``).
     "reason_params": (_("Valeurs du motif"), _reason_params),
     "applied": (_("Reporté sur la déclaration"), _plain(_yes_no)),
-    "variant": (_("Variante"), _plain(lambda v: variant_label(v) if v else "—")),
+    "variant": (_("Variante"), _plain(lambda v: _claim_words.variant_label(v) if v else "—")),
     "variants": (_("Variantes essayées"), _plain(_yes_no)),
     "fields": (_("Champs"), _fields),
     "count": (_("Déclarations"), _plain(_number)),
@@ -361,20 +393,23 @@ def details_summary(details: Mapping[str, Any] | None) -> str:
     details = details or {}
     parts = []
     # (A batch's pause, resume or re-run is its action: ``action_label``.)
-    if details.get("kind") in ClaimKind.values:
+    if details.get("kind") in _claim_words.kinds:
         parts.append(_kind(details["kind"]))
     for key in ("verdict", "to"):
-        if details.get(key) in Verdict.values:
+        if details.get(key) in _claim_words.verdicts:
             label = _verdict(details[key])
             if "from" in details:  # events before 2026-12 did not record it: no bare arrow
                 label = f"{_verdict(details['from'])} → {label}"
             parts.append(label)
-    if details.get("verdict_reset_from") in Verdict.values:
+    if details.get("verdict_reset_from") in _claim_words.verdicts:
         parts.append(f"{_verdict(details['verdict_reset_from'])} → {_verdict('')}")
     if details.get("applied") is False:
         parts.append(gettext("non reporté sur la déclaration, modifiée depuis"))
     if details.get("variant"):
-        parts.append(gettext("variante : %(what)s") % {"what": variant_label(details["variant"])})
+        parts.append(
+            gettext("variante : %(what)s")
+            % {"what": _claim_words.variant_label(details["variant"])}
+        )
     if details.get("fields"):
         parts.append(_fields(details["fields"], details))
     if isinstance(details.get("verdicts_reset"), int) and details["verdicts_reset"]:

@@ -1,6 +1,8 @@
 """Choices of the applicant domain. Values are stable identifiers; labels are French.
 
-The verification vocabulary (sources, claim kinds, verdicts, batches) is ``verifications.enums``."""
+The verification vocabulary (claim kinds, verdicts, batches) is ``verifications.enums``; the
+sources are defined here, because an institution enables them (``Institution.enabled_sources``),
+and ``verifications.enums`` re-exports them."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
@@ -42,3 +44,12 @@ class AuditAction(models.TextChoices):
     BATCH_RERUN = "batch_rerun", _("Relance des échecs")
     CERTIFICATE_ISSUED = "certificate_issued", _("Certificat délivré")
     CERTIFICATE_CHECKED = "certificate_checked", _("Certificat contrôlé")
+
+
+class Source(models.TextChoices):
+    """A government API Vigie calls."""
+
+    API_PARTICULIER = "api_particulier", _("API Particulier (statut élève scolarisé)")
+    CVEC = "cvec", _("API de contrôle de la CVEC")
+    CERTIFINFO = "certifinfo", _("Certif Info")
+    COVOITURAGE = "covoiturage", _("Registre de preuve de covoiturage")

@@ -1,5 +1,6 @@
-"""Forms of the clerk workspace. Validation is the domain's (identity.clean_identity,
-claims.clean_declared); forms only map its errors onto their fields."""
+"""Forms of the clerk workspace. Validation is the domain's (identity.clean_identity); forms
+only map its errors onto their fields. The claims' forms and the applicant list's filters (on
+claims and verdicts) are ``verifications/forms.py``'s."""
 
 from datetime import date
 from typing import Any, cast
@@ -11,12 +12,9 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.enums import AuditAction, Sex
 from admissions.identity import clean_identity, parse_birth_date
-from admissions.infra.integers import IdField
 from admissions.infra.text_input import PlainTextForm
 from admissions.login_throttle import ThrottledLoginFormMixin
 from admissions.selectors import AuditFilters
-from verifications.claims import clean_declared
-from verifications.enums import ClaimKind
 
 
 class LoginForm(PlainTextForm, ThrottledLoginFormMixin, AuthenticationForm):
@@ -34,7 +32,7 @@ class LoginForm(PlainTextForm, ThrottledLoginFormMixin, AuthenticationForm):
     }
 
 
-def _attach(form: forms.Form, exc: ValidationError, field_map: dict[str, str]) -> None:
+def attach_domain_errors(form: forms.Form, exc: ValidationError, field_map: dict[str, str]) -> None:
     """Put each domain error next to the form field it concerns. A field that already has an
     error (the form's own check: required, too long) keeps that one alone: the domain, which
     did not receive its value, would only repeat it."""
@@ -122,141 +120,8 @@ class ApplicantForm(PlainTextForm, forms.Form):
         try:
             clean_identity(self.identity(), partial=self.partial)
         except ValidationError as exc:
-            _attach(self, exc, self.FIELD_MAP)
+            attach_domain_errors(self, exc, self.FIELD_MAP)
         return cleaned
-
-
-class ClaimForm(PlainTextForm, forms.Form):
-    """One claim of a given kind; its fields depend on the kind."""
-
-    FIELDS: dict[str, list[tuple[str, forms.Field]]] = {}
-
-    def __init__(self, *args: Any, kind: str, **kwargs: Any) -> None:
-        self.kind = kind
-        super().__init__(*args, **kwargs)
-        for name, field in claim_fields(kind):
-            self.fields[name] = field
-
-    def declared(self) -> dict[str, Any]:
-        return {k: v for k, v in self.cleaned_data.items() if v not in (None, "")}
-
-    @property
-    def error_group(self) -> str:
-        """The section's name in the page's error summary (several sections share labels)."""
-        return str(ClaimKind(self.kind).label)
-
-    def clean(self) -> dict[str, Any]:
-        super().clean()
-        cleaned = self.cleaned_data
-        # The domain's rules on every field that passed the form's own checks, so that a wrong
-        # UAI is flagged even when the school year is missing.
-        try:
-            self.cleaned_declared = clean_declared(self.kind, self.declared())
-        except ValidationError as exc:
-            _attach(self, exc, {})
-        return cleaned
-
-
-def claim_fields(kind: str) -> list[tuple[str, forms.Field]]:
-    match kind:
-        case ClaimKind.SCOLARITE:
-            return [
-                (
-                    "uai",
-                    forms.CharField(
-                        label=_("Code UAI de l'établissement"),
-                        max_length=12,
-                        help_text=_("7 chiffres et une lettre de contrôle, ex. 0132733A."),
-                    ),
-                ),
-                (
-                    "school_year",
-                    forms.CharField(
-                        label=_("Année scolaire"),
-                        max_length=9,
-                        help_text=_("AAAA ou AAAA-AAAA, ex. 2025-2026."),
-                    ),
-                ),
-            ]
-        case ClaimKind.CVEC:
-            return [
-                ("code", forms.CharField(label=_("Numéro d'attestation CVEC"), max_length=60)),
-                (
-                    "campaign",
-                    forms.CharField(
-                        label=_("Campagne"),
-                        max_length=9,
-                        required=False,
-                        help_text=_("Première année de la campagne, ex. 2025."),
-                    ),
-                ),
-            ]
-        case ClaimKind.CERTIFICATION:
-            return [
-                (
-                    "code",
-                    forms.CharField(
-                        label=_("Code de la certification"),
-                        max_length=20,
-                        help_text=_("RNCP12345, RS1234 ou code Certif Info."),
-                    ),
-                ),
-                (
-                    "min_level",
-                    forms.IntegerField(
-                        label=_("Niveau européen minimum exigé"),
-                        min_value=1,
-                        max_value=8,
-                        required=False,
-                    ),
-                ),
-            ]
-        case ClaimKind.COVOITURAGE:
-            return [
-                ("uuid", forms.CharField(label=_("Identifiant de l'attestation"), max_length=40)),
-            ]
-    raise ValueError(kind)
-
-
-class ApplicantFilterForm(PlainTextForm, forms.Form):
-    """Search, filters and sort of the applicant list (GET parameters)."""
-
-    SORTS = {
-        "nom": ("birth_name", "id"),
-        "-nom": ("-birth_name", "-id"),
-        "reference": ("file_reference",),
-        "-reference": ("-file_reference",),
-        "recent": ("-created_at", "-id"),
-        "ancien": ("created_at", "id"),
-    }
-
-    q = forms.CharField(label=_("Rechercher"), required=False, max_length=100)
-    verdict = forms.ChoiceField(label=_("Verdict"), required=False)
-    kind = forms.ChoiceField(label=_("Type de déclaration"), required=False)
-    batch = IdField(label=_("Lot d'import"), required=False, widget=forms.HiddenInput)
-    needs_me = forms.BooleanField(label=_("À traiter"), required=False)
-    sort = forms.ChoiceField(
-        label=_("Trier par"),
-        required=False,
-        choices=[
-            ("nom", _("Nom (A → Z)")),
-            ("-nom", _("Nom (Z → A)")),
-            ("recent", _("Plus récents")),
-            ("ancien", _("Plus anciens")),
-            ("reference", _("Référence")),
-        ],
-    )
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        from verifications.enums import Verdict
-
-        cast(forms.ChoiceField, self.fields["verdict"]).choices = [
-            ("", _("Tous")),
-            ("unchecked", _("Non vérifié")),
-            *Verdict.choices,
-        ]
-        cast(forms.ChoiceField, self.fields["kind"]).choices = [("", _("Tous")), *ClaimKind.choices]
 
 
 # What an audit event's ``object_type`` names, in the clerks' words, for the audit view's

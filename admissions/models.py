@@ -14,9 +14,8 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from admissions import validators
-from admissions.enums import AuditAction, Role, Sex
+from admissions.enums import AuditAction, Role, Sex, Source
 from admissions.infra.append_only import AppendOnlyModel
-from verifications.enums import Source
 
 
 def default_enabled_sources() -> list[str]:

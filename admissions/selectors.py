@@ -1,4 +1,5 @@
-"""Reads of the applicant domain, scoped to the user's institution.
+"""Reads of the applicant domain, scoped to the user's institution. Claims and batches, and the
+applicant list's filters on them, are read by ``verifications.selectors``.
 
 Views never query models directly: they call these. Every queryset starts from
 ``_institution_id(user)``; a user without an institution (back-office staff in the clerk
@@ -11,7 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, cast
 
 from django.core.paginator import Paginator
-from django.db.models import Exists, F, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import F, Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -20,8 +21,6 @@ from admissions.identity import search_key
 from admissions.infra.integers import parse_id, parse_int
 from admissions.models import Applicant, AuditEvent, User
 from admissions.validators import normalize_ine
-from verifications.enums import VERDICTS_NEEDING_ATTENTION, BatchKind, claim_kind_order
-from verifications.models import Batch, Claim
 
 
 def _institution_id(user: User) -> int | None:
@@ -45,14 +44,12 @@ def applicant_search(
     *,
     user: User,
     q: str = "",
-    verdict: str = "",
-    kind: str = "",
     batch_id: int | None = None,
-    needs_me: bool = False,
     order_by: tuple[str, ...] = ("birth_name", "id"),
 ) -> QuerySet[Applicant]:
-    """The applicant list: search in names (accents and case ignored), INE and file reference;
-    filter by a claim's verdict and kind, by import batch, or on what needs a person."""
+    """Applicants by name (accents and case ignored), INE or file reference, and by import
+    batch. The applicant list adds its filters on claims and their verdicts
+    (``verifications.selectors.applicant_list_search``)."""
     applicants = applicants_for_user(user)
     raw = q.strip()
     if raw:
@@ -63,22 +60,9 @@ def applicant_search(
         applicants = applicants.filter(
             names | Q(file_reference__istartswith=raw) | Q(ine=normalize_ine(raw))
         )
-    claims = Claim.objects.filter(applicant=OuterRef("pk"))
-    if kind:
-        claims = claims.filter(kind=kind)
-    if verdict:
-        claims = claims.filter(verdict="" if verdict == "unchecked" else verdict)
-    if needs_me:
-        claims = claims.filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
-    if kind or verdict or needs_me:
-        applicants = applicants.filter(Exists(claims))
     if batch_id is not None:
         applicants = applicants.filter(batch_id=batch_id)
-    # The list shows each claim's kind and verdict only: no declared data (JSON) read for it.
-    claims_shown = Claim.objects.only("id", "applicant_id", "kind", "verdict")
-    return applicants.order_by(*order_by).prefetch_related(
-        Prefetch("claims", queryset=claims_shown.order_by(claim_kind_order(), "id"))
-    )
+    return applicants.order_by(*order_by)
 
 
 # A search matching at most this many applicants is sorted after its matches are found.
@@ -108,49 +92,6 @@ class ApplicantPaginator(Paginator):
             ordering = matches.query.order_by
             self.object_list = matches.order_by(F("institution_id") + 0, *ordering)
         return super().page(number)
-
-
-def claims_for_user(user: User) -> QuerySet[Claim]:
-    institution_id = _institution_id(user)
-    if institution_id is None:
-        return Claim.objects.none()
-    return Claim.objects.filter(institution_id=institution_id)
-
-
-def claim_get_for_user(*, user: User, claim_id: int) -> Claim:
-    return get_object_or_404(claims_for_user(user).select_related("applicant"), pk=claim_id)
-
-
-def claims_for_applicant(*, user: User, applicant: Applicant) -> QuerySet[Claim]:
-    return claims_for_user(user).filter(applicant=applicant).order_by(claim_kind_order(), "id")
-
-
-def batches_for_user(user: User) -> QuerySet[Batch]:
-    institution_id = _institution_id(user)
-    if institution_id is None:
-        return Batch.objects.none()
-    return Batch.objects.filter(institution_id=institution_id)
-
-
-def batch_get_for_user(*, user: User, batch_id: int) -> Batch:
-    return get_object_or_404(batches_for_user(user), pk=batch_id)
-
-
-def import_has_unchecked_claims(*, user: User, batch: Batch) -> bool:
-    """Whether an import still has claims never checked: "Vérifier les déclarations
-    importées" is offered only then (a click with nothing left to check was a dead end)."""
-    return claims_for_user(user).filter(applicant__batch=batch, verdict="").exists()
-
-
-def import_verification_latest(*, user: User, batch: Batch) -> Batch | None:
-    """The latest verification of an import's claims ("Vérifier les déclarations importées",
-    or the checks of an institution that verifies claims as soon as they are recorded)."""
-    return (
-        batches_for_user(user)
-        .filter(kind=BatchKind.VERIFICATION, import_batch=batch)
-        .order_by("-created_at", "-pk")
-        .first()
-    )
 
 
 def audit_events_for_user(user: User) -> QuerySet[AuditEvent]:

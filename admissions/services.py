@@ -5,7 +5,6 @@ and call them. Validation errors are raised as ``ValidationError`` keyed by fiel
 """
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -13,21 +12,12 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 
 from admissions.audit import audit_record
+from admissions.claim_hooks import claim_hooks
 from admissions.enums import AuditAction, Role
 from admissions.identity import applicant_search_key, clean_identity
-from admissions.infra import crypto
-from admissions.infra.tokens import jwt_expiry
 from admissions.models import Applicant, Institution, User
 from admissions.validators import normalize_siret, normalize_uai
 from admissions.verify_on_record import claims_verify_on_commit
-from verifications.claims import (
-    IDENTITY_KINDS,
-    QUESTION_IDENTITY_FIELDS,
-    claim_question_digest,
-    clean_declared,
-)
-from verifications.enums import Source
-from verifications.models import Claim, InstitutionCredential
 
 
 def _require_institution(user: User) -> Institution:
@@ -131,10 +121,13 @@ def applicant_create(
     claims: Iterable[tuple[str, Mapping[str, Any]]] = (),
     ip: str | None = None,
 ) -> Applicant:
-    """Create an applicant and their claims, validating everything before writing anything."""
+    """Create an applicant and their claims, validating everything before writing anything.
+    The claims are the verification domain's: cleaned and stored through its hooks
+    (``admissions/claim_hooks.py``)."""
     institution = _require_institution(acting_user)
     cleaned = clean_identity(identity)
-    cleaned_claims = [(kind, clean_declared(kind, declared)) for kind, declared in claims]
+    hooks = claim_hooks()
+    cleaned_claims = [(kind, hooks.clean(kind, declared)) for kind, declared in claims]
     _check_file_reference_free(institution, cleaned["file_reference"])
     applicant = Applicant(institution=institution, created_by=acting_user, **cleaned)
     _save_applicant(applicant, force_insert=True)
@@ -146,17 +139,13 @@ def applicant_create(
         applicant_id=applicant.pk,
         ip=ip,
     )
-    recorded = [
-        _claim_insert(
-            acting_user=acting_user, applicant=applicant, kind=kind, declared=declared, ip=ip
-        )
-        for kind, declared in cleaned_claims
-    ]
+    recorded = (
+        hooks.record(acting_user=acting_user, applicant=applicant, claims=cleaned_claims, ip=ip)
+        if cleaned_claims
+        else []
+    )
     claims_verify_on_commit(
-        institution=institution,
-        acting_user=acting_user,
-        claim_ids=[claim.pk for claim in recorded],
-        ip=ip,
+        institution=institution, acting_user=acting_user, claim_ids=recorded, ip=ip
     )
     return applicant
 
@@ -190,8 +179,9 @@ def applicant_update(
         update_fields.append("name_key")
     _save_applicant(applicant, update_fields=update_fields)
     details: dict[str, Any] = {"fields": sorted(changed)}
-    reset: list[int] = []
-    if set(QUESTION_IDENTITY_FIELDS) & set(changed) and (reset := _claims_ask_again(applicant)):
+    # The claims follow the identity (the verification domain's hook): a verdict that no longer
+    # applies is reset, and said.
+    if reset := claim_hooks().identity_changed(applicant=applicant, fields=changed):
         details["verdicts_reset"] = len(reset)
     audit_record(
         action=AuditAction.EDITED,
@@ -208,179 +198,6 @@ def applicant_update(
         institution=institution, acting_user=acting_user, claim_ids=reset, ip=ip
     )
     return applicant
-
-
-def _claims_ask_again(applicant: Applicant) -> list[int]:
-    """The identity the sources match on changed: the applicant's claims now ask another
-    question. Their digests follow, and the verdicts of the kinds asked about the person
-    (``IDENTITY_KINDS``) no longer apply: they go back to "not checked" (the requests and their
-    evidence stay, labelled as concerning the previous identity). Returns the claims whose
-    verdict was reset."""
-    reset = []
-    for claim in Claim.objects.select_for_update(of=("self",)).filter(applicant=applicant):
-        claim.question_digest = claim_question_digest(claim, applicant)
-        fields = ["question_digest"]
-        if claim.kind in IDENTITY_KINDS and claim.verdict:
-            _forget_verdict(claim)
-            fields += ["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"]
-            reset.append(claim.pk)
-        claim.save(update_fields=fields)
-    return reset
-
-
-def _forget_verdict(claim: Claim) -> None:
-    claim.verdict = ""
-    claim.verdict_reason = ""
-    claim.verified_at = None
-    claim.valid_until = None
-
-
-def _claim_insert(
-    *, acting_user: User, applicant: Applicant, kind: str, declared: dict[str, Any], ip: str | None
-) -> Claim:
-    claim = Claim.objects.create(
-        institution_id=applicant.institution_id, applicant=applicant, kind=kind, declared=declared
-    )
-    audit_record(
-        action=AuditAction.CREATED,
-        actor=acting_user,
-        institution=applicant.institution,
-        obj=claim,
-        applicant_id=applicant.pk,
-        ip=ip,
-        details={"kind": kind},
-    )
-    return claim
-
-
-@transaction.atomic
-def claim_create(
-    *,
-    acting_user: User,
-    applicant: Applicant,
-    kind: str,
-    declared: Mapping[str, Any],
-    ip: str | None = None,
-) -> Claim:
-    institution = _require_institution(acting_user)
-    if applicant.institution_id != institution.pk:
-        raise PermissionDenied("applicant of another institution")
-    claim = _claim_insert(
-        acting_user=acting_user,
-        applicant=applicant,
-        kind=kind,
-        declared=clean_declared(kind, declared),
-        ip=ip,
-    )
-    claims_verify_on_commit(
-        institution=institution, acting_user=acting_user, claim_ids=[claim.pk], ip=ip
-    )
-    return claim
-
-
-@transaction.atomic
-def claim_update_declared(
-    *,
-    acting_user: User,
-    claim: Claim,
-    declared: Mapping[str, Any],
-    ip: str | None = None,
-    purpose: str = "",
-) -> Claim:
-    """Change what was declared. The previous verdict no longer applies to it."""
-    institution = _require_institution(acting_user)
-    if claim.institution_id != institution.pk:
-        raise PermissionDenied("claim of another institution")
-    cleaned = clean_declared(claim.kind, declared)
-    if cleaned == claim.declared:
-        return claim
-    previous_declared = dict(claim.declared)
-    previous_verdict = claim.verdict
-    claim.declared = cleaned
-    claim.question_digest = claim_question_digest(claim)
-    _forget_verdict(claim)
-    claim.save(
-        update_fields=[
-            "declared",
-            "question_digest",
-            "verdict",
-            "verdict_reason",
-            "verified_at",
-            "valid_until",
-            "updated_at",
-        ]
-    )
-    details: dict[str, Any] = {
-        "kind": claim.kind,
-        "fields": sorted(k for k in cleaned if cleaned[k] != previous_declared.get(k)),
-    }
-    if previous_verdict:
-        details["verdict_reset_from"] = previous_verdict
-    audit_record(
-        action=AuditAction.EDITED,
-        actor=acting_user,
-        institution=institution,
-        obj=claim,
-        applicant_id=claim.applicant_id,
-        ip=ip,
-        purpose=purpose,
-        details=details,
-    )
-    claims_verify_on_commit(
-        institution=institution, acting_user=acting_user, claim_ids=[claim.pk], ip=ip
-    )
-    return claim
-
-
-@transaction.atomic
-def credential_set(
-    *,
-    acting_user: User | None,
-    institution: Institution,
-    source: Source,
-    token: str,
-    ip: str | None = None,
-    expires_at: datetime | None = None,
-) -> InstitutionCredential | None:
-    """Store (or replace) an institution's token for a source, encrypted; empty removes it
-    (and returns None).
-
-    The expiry is read from the token when it is a JWT (``exp``; API Particulier's are), else
-    taken from ``expires_at`` if given. A new token starts its expiry warnings afresh."""
-    token = token.strip()
-    existing = InstitutionCredential.objects.filter(institution=institution, source=source)
-    if not token:
-        existing.delete()
-        credential = None
-    else:
-        # The stored token is replaced unread: it may be one the configured keys cannot decrypt
-        # (after a wrong key rotation), which is why staff are entering it again.
-        credential, _created = InstitutionCredential.objects.defer("token").update_or_create(
-            institution=institution,
-            source=source,
-            defaults={
-                "token": token,
-                "fingerprint": crypto.fingerprint(token),
-                "expires_at": jwt_expiry(token) or expires_at,
-                "expiry_warned_days": None,
-            },
-        )
-    audit_record(
-        action=AuditAction.CREDENTIAL_CHANGED,
-        actor=acting_user,
-        institution=institution,
-        object_type="institutioncredential",
-        object_id=source,
-        ip=ip,
-        details={
-            "source": source,
-            "fingerprint": credential.fingerprint if credential else None,
-            "expires_at": (
-                credential.expires_at.isoformat() if credential and credential.expires_at else None
-            ),
-        },
-    )
-    return credential
 
 
 @transaction.atomic

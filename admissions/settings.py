@@ -163,7 +163,7 @@ CSRF_COOKIE_SAMESITE = "Lax"
 VIGIE_SESSION_MAX_LIFETIME = env.int("VIGIE_SESSION_MAX_LIFETIME_SECONDS", default=12 * 3600)
 
 # The dashboard's counts are served from the cache for this many seconds, then recounted by a
-# worker (admissions/dashboard_counts.py); 0 counts on every view.
+# worker (verifications/dashboard_counts.py); 0 counts on every view.
 VIGIE_DASHBOARD_COUNTS_SECONDS = 30
 
 # An applicant's page is a view of personal data and evidence, recorded in the audit trail

@@ -3,7 +3,6 @@ import logging
 from celery import shared_task
 
 from admissions.audit_heads import audit_chains_verify_signed, audit_heads_sign
-from admissions.dashboard_counts import RECOUNT_TASK, dashboard_counts_recount
 from admissions.ops import heartbeat
 
 
@@ -35,9 +34,3 @@ def audit_chain_check_task() -> None:
         intact=not any(report.breaks for report in reports),
         chains=len(reports),
     )
-
-
-@shared_task(name=RECOUNT_TASK, ignore_result=True)
-def dashboard_counts_refresh_task(institution_id: int) -> None:
-    """Recount an institution's dashboard counts that a view found stale."""
-    dashboard_counts_recount(institution_id)

@@ -7,7 +7,8 @@ from django.utils.functional import lazy
 from django.views.generic import RedirectView
 
 from admissions.forms import LoginForm
-from admissions.views import applicants, audit, imports, login
+from admissions.views import audit, login
+from verifications.views import applicants, imports
 
 
 urlpatterns = [

@@ -3,10 +3,10 @@
 settings page; off by default).
 
 The applicant domain records claims and never imports the pipeline (docs/DESIGN.md): once the
-claims are committed it sends the pipeline's task by name, as ``dashboard_counts`` sends its
-recount, and the task (``verifications.tasks``) asks for their checks with the trigger
-``on_record``, which the journal shows. A claim typed in a form or edited, or whose verdict an
-edit of the applicant's identity reset, is sent to its source at once
+claims are committed it sends the pipeline's task by name, as the pipeline's services send
+theirs (``verifications/enqueue.py``), and the task (``verifications.tasks``) asks for their
+checks with the trigger ``on_record``, which the journal shows. A claim typed in a form or
+edited, or whose verdict an edit of the applicant's identity reset, is sent to its source at once
 (``verifications.services.requests``); an import's claims make one verification batch linked to
 the import, which the importer follows as if they had clicked "Vérifier les déclarations
 importées" (``verifications.services.batches.import_verify_on_record``).

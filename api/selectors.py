@@ -9,16 +9,15 @@ from django.http import Http404
 
 from admissions.infra.integers import id_or_404, parse_id
 from admissions.models import Applicant, User
-from admissions.selectors import (
-    applicant_get_for_user,
-    applicant_search,
-    applicants_for_user,
-    claim_get_for_user,
-    claims_for_applicant,
-)
+from admissions.selectors import applicant_get_for_user, applicants_for_user
 from api.keys import key_matches, key_prefix
 from api.models import ApiKey
 from verifications.models import Claim
+from verifications.selectors import (
+    applicant_list_search,
+    claim_get_for_user,
+    claims_for_applicant,
+)
 
 
 def api_keys_for_user(user: User) -> QuerySet[ApiKey]:
@@ -97,7 +96,7 @@ def applicant_page(
     cursor: Cursor | None = None,
     limit: int = 50,
 ) -> ApplicantPage:
-    applicants = applicant_search(
+    applicants = applicant_list_search(
         user=user, verdict=verdict, kind=kind, order_by=("updated_at", "id")
     )
     if file_reference:

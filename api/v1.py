@@ -38,6 +38,7 @@ from api.schemas import (
     Problem,
 )
 from verifications.models import Claim
+from verifications.services import claims as claim_services
 
 
 # The purpose recorded when a key reads an applicant's personal data (docs/SECURITY.md §The
@@ -261,7 +262,7 @@ def claim_create(
     user = _user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     try:
-        claim = services.claim_create(
+        claim = claim_services.claim_create(
             acting_user=user,
             applicant=applicant,
             kind=payload.kind,
@@ -301,7 +302,7 @@ def claim_update(
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     claim = selectors.claim_get(user=user, applicant=applicant, claim_id=claim_id)
     try:
-        claim = services.claim_update_declared(
+        claim = claim_services.claim_update_declared(
             acting_user=user,
             claim=claim,
             declared=_present(payload.declared),

@@ -59,7 +59,7 @@ def csv_row(n: int, p, tag: str, kinds=ALL_KINDS) -> list[str]:
 def csv_bytes(start: int, count: int, tag: str, kinds=ALL_KINDS) -> bytes:
     """A CSV as French Excel writes it, one line per person (see ``people``), with the claims
     of ``kinds`` only (the other claim columns left empty)."""
-    from admissions.imports import COLUMNS
+    from verifications.imports import COLUMNS
 
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
@@ -88,7 +88,7 @@ def import_people(start: int, count: int, tag: str, kinds=ALL_KINDS):
     """Import ``count`` people with their claims; returns the import batch."""
     from django.conf import settings
 
-    from admissions.imports import import_commit, parse_import
+    from verifications.imports import import_commit, parse_import
 
     institution, clerk = institution_and_clerk()
     settings.IMPORT_MAX_BYTES = 10**9

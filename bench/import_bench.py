@@ -44,9 +44,9 @@ RUNS_AFTER = (("10,000 rows, institution of 110,000", 10_000),)
 
 
 def generate_csv(path: Path, start: int, count: int, tag: str) -> int:
-    from admissions.imports import COLUMNS
     from bench.data import csv_row
     from sandbox.population import POPULATION_SIZE, person
+    from verifications.imports import COLUMNS
 
     out = io.StringIO()
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
@@ -80,8 +80,8 @@ def child(args: argparse.Namespace) -> None:
     from django.core.management import call_command
     from django.db import connection
 
-    from admissions.imports import import_commit, parse_import
     from admissions.models import Institution, User
+    from verifications.imports import import_commit, parse_import
 
     if args.migrate:
         call_command("migrate", verbosity=0)

@@ -33,6 +33,7 @@ from verifications.models import (
 )
 from verifications.pipeline.record import raise_alert
 from verifications.providers.base import ProviderRejected
+from verifications.services import credentials as credential_services
 from verifications.services import verification_requests_create, verification_run
 from verifications.services.policies import institution_policy_get
 
@@ -172,7 +173,7 @@ def test_two_admins_storing_a_token_at_once_leave_one_credential():
     admin = UserFactory(institution=institution, role=Role.INSTITUTION_ADMIN)
 
     def store(token: str):
-        return lambda: services.credential_set(
+        return lambda: credential_services.credential_set(
             acting_user=admin, institution=institution, source=Source.CVEC, token=token
         )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from celery import current_app
 
-from admissions.dashboard_counts import RECOUNT_TASK
+from verifications.dashboard_counts import RECOUNT_TASK
 from verifications.enqueue import DISPATCH, VERIFICATION_RUN
 
 

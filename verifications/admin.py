@@ -1,30 +1,38 @@
 """The back-office of the verification domain: claims and batches (read-only), the institutions'
 API tokens (write-only), requests (stuck ones, with a re-queue action), attempts (read-only),
-configuration alerts, and the providers' health page with a breaker reset."""
+configuration alerts, and the providers' health page with a breaker reset. An institution's page
+(with its tokens) and an applicant's (with their claims) are the applicant domain's pages,
+extended here and registered in their place."""
 
 from typing import TYPE_CHECKING, Any
 
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet, TextField
+from django.db.models.functions import Cast
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.html import format_html_join
+from django.utils.safestring import SafeString
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
-from admissions import services
+from admissions import admin as admissions_admin
 from admissions.admin import (
     AuditedViewMixin,
     BoundedLookupsMixin,
     ReadOnlyAdminMixin,
-    credentials_without_tokens,
     staff_user,
-    token_state,
 )
+from admissions.infra import crypto
 from admissions.infra.client_address import client_ip
 from admissions.infra.text_input import PlainTextForm
+from admissions.models import Applicant, Institution
 from verifications.backoffice import provider_health, stuck_condition
 from verifications.enums import Source
 from verifications.models import (
@@ -38,6 +46,7 @@ from verifications.models import (
     VerificationRequest,
 )
 from verifications.providers.limits import LimiterUnavailable
+from verifications.services import credentials as credential_services
 from verifications.services.backoffice import (
     RequeueOutcome,
     source_alert_resolve,
@@ -48,6 +57,69 @@ from verifications.services.backoffice import (
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+
+def credentials_without_tokens() -> QuerySet[InstitutionCredential]:
+    """Credentials as the back-office lists them: the token is never decrypted (a token that the
+    configured keys cannot read, after a wrong key rotation, would raise), only its stored
+    ciphertext is kept aside (``stored_token``) to tell whether it is still readable."""
+    return InstitutionCredential.objects.defer("token").annotate(
+        stored_token=Cast("token", output_field=TextField())
+    )
+
+
+def token_unreadable(credential: InstitutionCredential) -> bool:
+    """Whether the configured keys cannot decrypt the token (of a credential from
+    ``credentials_without_tokens``)."""
+    stored = getattr(credential, "stored_token", None)
+    return stored is not None and not crypto.readable(stored)
+
+
+def token_state(credential: InstitutionCredential) -> str:
+    """ "défini", or that the configured keys cannot read it and it must be entered again."""
+    if token_unreadable(credential):
+        return str(_("illisible avec les clés actuelles : saisissez le jeton à nouveau"))
+    return str(_("défini"))
+
+
+class CredentialInline(admin.TabularInline):
+    model = InstitutionCredential
+    extra = 0
+    fields = ["source", "state", "fingerprint", "expires_at", "updated_at"]
+    readonly_fields = ["source", "state", "fingerprint", "expires_at", "updated_at"]
+    can_delete = False
+    show_change_link = True
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[InstitutionCredential]:
+        return credentials_without_tokens()
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description=_("État"))
+    def state(self, obj: InstitutionCredential) -> str:
+        return token_state(obj)
+
+
+def credential_status_rows(institution: Institution) -> list[tuple[str, str, str, str]]:
+    """(source, set or not, fingerprint, expiry) for every source: what the back-office shows of
+    an institution's tokens, never the tokens themselves."""
+    stored = {c.source: c for c in credentials_without_tokens().filter(institution=institution)}
+    now = timezone.now()
+    rows = []
+    for source in Source:
+        credential = stored.get(source.value)
+        if credential is None:
+            rows.append((str(source.label), str(_("non défini")), "—", "—"))
+            continue
+        if credential.expires_at is None:
+            expiry = str(_("inconnue"))
+        else:
+            expiry = date_format(timezone.localtime(credential.expires_at), "SHORT_DATE_FORMAT")
+            if credential.expires_at <= now:
+                expiry = f"{expiry} ({_('expiré')})"
+        rows.append((str(source.label), token_state(credential), credential.fingerprint, expiry))
+    return rows
 
 
 class CredentialForm(PlainTextForm, forms.ModelForm):
@@ -92,7 +164,7 @@ class InstitutionCredentialAdmin(BoundedLookupsMixin, admin.ModelAdmin):
     ) -> None:
         token = form.cleaned_data.get("new_token")
         if token:
-            saved = services.credential_set(
+            saved = credential_services.credential_set(
                 acting_user=staff_user(request),
                 institution=obj.institution,
                 source=Source(obj.source),
@@ -115,6 +187,67 @@ class InstitutionCredentialAdmin(BoundedLookupsMixin, admin.ModelAdmin):
             "fingerprint",
             "updated_at",
         )
+
+
+# An institution's page, with its tokens (never shown: their state, fingerprint and expiry), and
+# an applicant's, with their claims: the applicant domain's pages, which know nothing of
+# verifications, extended here and registered in their place.
+admin.site.unregister(Institution)
+
+
+@admin.register(Institution)
+class InstitutionAdmin(admissions_admin.InstitutionAdmin):
+    list_display = ["name", "siret", "uai", "sources", "credentials_set", "created_at"]
+    readonly_fields = ["credential_status"]
+    inlines = [CredentialInline]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Institution]:
+        return (
+            super()
+            .get_queryset(request)
+            .prefetch_related(Prefetch("credentials", queryset=credentials_without_tokens()))
+        )
+
+    @admin.display(description=_("Jetons définis"))
+    def credentials_set(self, obj: Institution) -> str:
+        credentials = list(obj.credentials.all())
+        summary = f"{len({c.source for c in credentials})}/{len(Source)}"
+        unreadable = sum(1 for c in credentials if token_unreadable(c))
+        if unreadable:
+            summary += " " + ngettext(
+                "(%(n)s illisible avec les clés actuelles)",
+                "(%(n)s illisibles avec les clés actuelles)",
+                unreadable,
+            ) % {"n": unreadable}
+        return summary
+
+    @admin.display(description=_("État des identifiants d'API"))
+    def credential_status(self, obj: Institution) -> SafeString:
+        if obj.pk is None:
+            return SafeString("")
+        return format_html_join(
+            "",
+            "<div>{} : {} — {} {} — {} {}</div>",
+            (
+                (source, state, _("empreinte"), fingerprint, _("expire le"), expiry)
+                for source, state, fingerprint, expiry in credential_status_rows(obj)
+            ),
+        )
+
+
+class ClaimInline(ReadOnlyAdminMixin, admin.TabularInline):
+    model = Claim
+    extra = 0
+    fields = ("kind", "declared", "verdict", "verified_at", "valid_until")
+    readonly_fields = fields
+
+
+admin.site.unregister(Applicant)
+
+
+@admin.register(Applicant)
+class ApplicantAdmin(admissions_admin.ApplicantAdmin):
+    inlines = [ClaimInline]
 
 
 @admin.register(Claim)

@@ -9,8 +9,8 @@ from the same date and file name. A label a person typed stays as typed.
 from django.conf import settings
 from django.utils import translation
 
-from admissions.imports.commit import import_batch_label
 from verifications.enums import BatchKind
+from verifications.imports.commit import import_batch_label
 from verifications.models import Batch
 from verifications.services.batches import default_label, import_verification_label
 

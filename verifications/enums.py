@@ -1,17 +1,15 @@
 """The verification domain's vocabulary: the sources, the kinds of claim each checks, verdicts,
-batches, and the pipeline's request states. A leaf module: it imports nothing of Vigie's."""
+batches, and the pipeline's request states. It imports only the applicant domain's vocabulary
+(``admissions.enums``), which imports nothing of Vigie's.
+
+``Source`` is defined in ``admissions.enums`` (an institution enables sources: its model's default
+names them, and the applicant domain imports nothing of verifications) and is this module's too:
+the verification domain imports it from here."""
 
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-
-class Source(models.TextChoices):
-    """A government API Vigie calls."""
-
-    API_PARTICULIER = "api_particulier", _("API Particulier (statut élève scolarisé)")
-    CVEC = "cvec", _("API de contrôle de la CVEC")
-    CERTIFINFO = "certifinfo", _("Certif Info")
-    COVOITURAGE = "covoiturage", _("Registre de preuve de covoiturage")
+from admissions.enums import Source as Source  # re-exported: the verification domain's vocabulary
 
 
 class ClaimKind(models.TextChoices):

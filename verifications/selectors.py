@@ -6,19 +6,31 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet, Subquery, Window
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    Model,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Window,
+)
 from django.db.models.functions import RowNumber
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from admissions.models import Applicant, Institution, User
-from admissions.selectors import batches_for_user, claims_for_user
+from admissions.selectors import applicant_search
 from verifications import rematch
 from verifications.access import import_verification_allowed
 from verifications.certificates.rules import certifiable
 from verifications.enums import (
     OPEN_STATES,
     PERSON_TRIGGERS,
+    VERDICTS_NEEDING_ATTENTION,
     AttemptOutcome,
     BatchKind,
     BatchStatus,
@@ -56,6 +68,85 @@ RERUNNABLE_VERDICTS = frozenset({Verdict.UNAVAILABLE, Verdict.REJECTED})
 
 if TYPE_CHECKING:
     from django_stubs_ext import StrOrPromise
+
+
+def _institution_id(user: User) -> int | None:
+    if not user.is_authenticated:
+        return None
+    return user.institution_id
+
+
+def claims_for_user(user: User) -> QuerySet[Claim]:
+    institution_id = _institution_id(user)
+    if institution_id is None:
+        return Claim.objects.none()
+    return Claim.objects.filter(institution_id=institution_id)
+
+
+def claim_get_for_user(*, user: User, claim_id: int) -> Claim:
+    return get_object_or_404(claims_for_user(user).select_related("applicant"), pk=claim_id)
+
+
+def claims_for_applicant(*, user: User, applicant: Applicant) -> QuerySet[Claim]:
+    return claims_for_user(user).filter(applicant=applicant).order_by(claim_kind_order(), "id")
+
+
+def batches_for_user(user: User) -> QuerySet[Batch]:
+    institution_id = _institution_id(user)
+    if institution_id is None:
+        return Batch.objects.none()
+    return Batch.objects.filter(institution_id=institution_id)
+
+
+def batch_get_for_user(*, user: User, batch_id: int) -> Batch:
+    return get_object_or_404(batches_for_user(user), pk=batch_id)
+
+
+def import_has_unchecked_claims(*, user: User, batch: Batch) -> bool:
+    """Whether an import still has claims never checked: "Vérifier les déclarations
+    importées" is offered only then (a click with nothing left to check was a dead end)."""
+    return claims_for_user(user).filter(applicant__batch=batch, verdict="").exists()
+
+
+def import_verification_latest(*, user: User, batch: Batch) -> Batch | None:
+    """The latest verification of an import's claims ("Vérifier les déclarations importées",
+    or the checks of an institution that verifies claims as soon as they are recorded)."""
+    return (
+        batches_for_user(user)
+        .filter(kind=BatchKind.VERIFICATION, import_batch=batch)
+        .order_by("-created_at", "-pk")
+        .first()
+    )
+
+
+def applicant_list_search(
+    *,
+    user: User,
+    q: str = "",
+    verdict: str = "",
+    kind: str = "",
+    batch_id: int | None = None,
+    needs_me: bool = False,
+    order_by: tuple[str, ...] = ("birth_name", "id"),
+) -> QuerySet[Applicant]:
+    """The applicant list: the applicant domain's search (``admissions.selectors
+    .applicant_search``: names, INE, file reference, import batch), filtered by a claim's verdict
+    and kind or on what needs a person, each applicant with the kind and verdict of its claims."""
+    applicants = applicant_search(user=user, q=q, batch_id=batch_id, order_by=order_by)
+    claims = Claim.objects.filter(applicant=OuterRef("pk"))
+    if kind:
+        claims = claims.filter(kind=kind)
+    if verdict:
+        claims = claims.filter(verdict="" if verdict == "unchecked" else verdict)
+    if needs_me:
+        claims = claims.filter(verdict__in=VERDICTS_NEEDING_ATTENTION)
+    if kind or verdict or needs_me:
+        applicants = applicants.filter(Exists(claims))
+    # The list shows each claim's kind and verdict only: no declared data (JSON) read for it.
+    claims_shown = Claim.objects.only("id", "applicant_id", "kind", "verdict")
+    return applicants.prefetch_related(
+        Prefetch("claims", queryset=claims_shown.order_by(claim_kind_order(), "id"))
+    )
 
 
 def requests_for_user(user: User) -> QuerySet[VerificationRequest]:
@@ -729,9 +820,6 @@ def cohort_claims(
     a person when ``needs_me``. So "Vérifier" on the list filtered on "Source indisponible"
     checks those claims again, not the applicants' confirmed ones.
     """
-    from admissions.selectors import applicant_search
-    from verifications.enums import VERDICTS_NEEDING_ATTENTION
-
     if not user.is_authenticated or user.institution_id is None:
         return Claim.objects.none()
     # Scoped through the applicant's institution (always the claim's own). Right after an

@@ -8,6 +8,7 @@ visibility timeout never redelivers a waiting message.
 from celery import shared_task
 
 from admissions.verify_on_record import VERIFY_ON_RECORD_TASK
+from verifications.dashboard_counts import RECOUNT_TASK
 from verifications.enqueue import CERTIFICATE_ARCHIVE, DISPATCH, VERIFICATION_RUN
 
 
@@ -79,3 +80,11 @@ def certificate_archive_build_task(archive_id: int) -> None:
     from verifications.services.certificates import certificate_archive_build
 
     certificate_archive_build(archive_id)
+
+
+@shared_task(name=RECOUNT_TASK, ignore_result=True)
+def dashboard_counts_refresh_task(institution_id: int) -> None:
+    """Recount an institution's dashboard counts that a view found stale."""
+    from verifications.dashboard_counts import dashboard_counts_recount
+
+    dashboard_counts_recount(institution_id)

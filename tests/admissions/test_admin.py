@@ -12,6 +12,7 @@ from verifications.models import (
     VerificationAttempt,
     VerificationRequest,
 )
+from verifications.services import credentials as credential_services
 
 
 pytestmark = pytest.mark.django_db
@@ -51,7 +52,7 @@ def test_evidence_is_read_only(staff_client, model):
 def test_credential_is_write_only(staff_client):
     institution = UserFactory().institution
     token = "eyJhbGciOiJIUzI1NiJ9.very-secret.sig"
-    credential = services.credential_set(
+    credential = credential_services.credential_set(
         acting_user=None, institution=institution, source=Source.API_PARTICULIER, token=token
     )
     for url in (

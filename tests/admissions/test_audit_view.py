@@ -21,6 +21,7 @@ from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.html import assert_same_region, region
 from verifications.enums import ClaimKind, Verdict
 from verifications.services import claim_override_verdict, claim_verify_manually
+from verifications.services import claims as claim_services
 
 
 pytestmark = pytest.mark.django_db
@@ -475,7 +476,7 @@ def test_the_timeline_names_a_claims_edited_field_as_its_form_does(client):
         kind=ClaimKind.CVEC,
         declared={"code": "VER1ABCDEF12AB", "campaign": None},
     )
-    services.claim_update_declared(
+    claim_services.claim_update_declared(
         acting_user=clerk, claim=claim, declared={"code": "VER1ABCDEF12CD"}
     )
     client.force_login(clerk)

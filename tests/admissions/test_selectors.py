@@ -7,6 +7,7 @@ from admissions import selectors
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from verifications import selectors as verification_selectors
 from verifications.enums import BatchKind
 from verifications.models import Batch
 
@@ -41,8 +42,8 @@ def test_lists_only_hold_the_users_institution(two_institutions):
     a, b, data = two_institutions
     user = UserFactory(institution=a)
     assert list(selectors.applicants_for_user(user)) == [data[a.pk]["applicant"]]
-    assert list(selectors.claims_for_user(user)) == [data[a.pk]["claim"]]
-    assert list(selectors.batches_for_user(user)) == [data[a.pk]["batch"]]
+    assert list(verification_selectors.claims_for_user(user)) == [data[a.pk]["claim"]]
+    assert list(verification_selectors.batches_for_user(user)) == [data[a.pk]["batch"]]
     events = selectors.audit_events_for_user(user)
     assert data[a.pk]["event"] in events
     assert data[b.pk]["event"] not in events
@@ -53,8 +54,8 @@ def test_lists_only_hold_the_users_institution(two_institutions):
     ("getter", "key", "kwarg"),
     [
         (selectors.applicant_get_for_user, "applicant", "applicant_id"),
-        (selectors.claim_get_for_user, "claim", "claim_id"),
-        (selectors.batch_get_for_user, "batch", "batch_id"),
+        (verification_selectors.claim_get_for_user, "claim", "claim_id"),
+        (verification_selectors.batch_get_for_user, "batch", "batch_id"),
     ],
 )
 def test_foreign_ids_answer_404(two_institutions, getter, key, kwarg):
@@ -68,7 +69,7 @@ def test_foreign_ids_answer_404(two_institutions, getter, key, kwarg):
 def test_user_without_institution_sees_nothing(two_institutions):
     staff = UserFactory(backoffice=True)
     assert not selectors.applicants_for_user(staff).exists()
-    assert not selectors.claims_for_user(staff).exists()
+    assert not verification_selectors.claims_for_user(staff).exists()
     assert not selectors.audit_events_for_user(staff).exists()
 
 

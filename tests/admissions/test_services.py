@@ -9,6 +9,8 @@ from admissions.models import Applicant, AuditEvent
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from verifications.enums import ClaimKind, Source
 from verifications.models import Claim, InstitutionCredential
+from verifications.services import claims as claim_services
+from verifications.services import credentials as credential_services
 
 
 pytestmark = pytest.mark.django_db
@@ -93,7 +95,7 @@ def test_changing_a_declaration_clears_its_verdict():
     claim = ClaimFactory(
         applicant=ApplicantFactory(institution=clerk.institution), verdict="confirmed"
     )
-    services.claim_update_declared(
+    claim_services.claim_update_declared(
         acting_user=clerk, claim=claim, declared={"uai": "0890003V", "school_year": "2025"}
     )
     claim.refresh_from_db()
@@ -109,7 +111,7 @@ def test_user_without_institution_cannot_create_applicants():
 def test_credentials_are_encrypted_at_rest_and_never_audited_in_clear():
     admin = UserFactory(institution_admin=True)
     token = "eyJhbGciOiJIUzI1NiJ9.secret-token-value.sig"
-    credential = services.credential_set(
+    credential = credential_services.credential_set(
         acting_user=admin, institution=admin.institution, source=Source.API_PARTICULIER, token=token
     )
     assert InstitutionCredential.objects.get(pk=credential.pk).token == token
@@ -128,7 +130,7 @@ def test_credentials_are_encrypted_at_rest_and_never_audited_in_clear():
     assert token not in str(event.details)
     assert event.details["fingerprint"] == credential.fingerprint
 
-    services.credential_set(
+    credential_services.credential_set(
         acting_user=admin, institution=admin.institution, source=Source.API_PARTICULIER, token=""
     )
     assert not InstitutionCredential.objects.exists()

@@ -10,7 +10,6 @@ from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
 
-from admissions import services
 from admissions.audit import audit_chains_verify
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
@@ -18,6 +17,8 @@ from tests.factories import ClaimFactory, InstitutionFactory, UserFactory
 from verifications.enums import AttemptOutcome, BatchKind, RequestState, Source, Trigger
 from verifications.models import Batch, SourceAlert, VerificationAttempt, VerificationRequest
 from verifications.providers.limits import get_limiter
+from verifications.services import claims as claim_services
+from verifications.services import credentials as credential_services
 
 
 pytestmark = pytest.mark.django_db
@@ -40,7 +41,7 @@ def staff_client(client, staff):
 
 def test_institution_pages_show_credential_status_never_the_token(staff_client):
     institution = InstitutionFactory(name="Lycée Vauban")
-    services.credential_set(
+    credential_services.credential_set(
         acting_user=None, institution=institution, source=Source.API_PARTICULIER, token=TOKEN
     )
     credential = institution.credentials.get()
@@ -292,7 +293,7 @@ def test_batches_are_listed_with_their_institution(staff_client):
 def test_audit_events_are_searchable_and_read_only(staff_client):
     clerk = UserFactory(username="agent.dupont")
     claim = ClaimFactory(applicant__institution=clerk.institution)
-    services.claim_update_declared(
+    claim_services.claim_update_declared(
         acting_user=clerk, claim=claim, declared={"uai": "0132733A", "school_year": 2026}
     )
     event = AuditEvent.objects.get(actor=clerk)
@@ -450,7 +451,7 @@ def test_a_token_the_keys_cannot_read_is_shown_unreadable_and_can_be_replaced(
     from admissions.infra import crypto
 
     institution = InstitutionFactory(name="Lycée Vauban")
-    services.credential_set(
+    credential_services.credential_set(
         acting_user=None, institution=institution, source=Source.API_PARTICULIER, token=TOKEN
     )
     credential = institution.credentials.get()
@@ -495,7 +496,7 @@ def test_a_token_the_keys_cannot_read_breaks_neither_the_dashboard_nor_the_expir
     from verifications.services.notifications import credential_expiry_check
 
     admin = UserFactory(role=Role.INSTITUTION_ADMIN, email="admin@example.org")
-    services.credential_set(
+    credential_services.credential_set(
         acting_user=None,
         institution=admin.institution,
         source=Source.CVEC,

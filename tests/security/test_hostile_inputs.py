@@ -130,9 +130,9 @@ def test_the_applicant_form_refuses_a_hidden_character_in_the_email(char):
 
 @pytest.mark.parametrize("char", HIDDEN)
 def test_the_import_refuses_a_hidden_character_in_the_email(char):
-    from admissions.imports import parse_import
-    from tests.admissions.test_imports import _csv, _row
     from tests.factories import InstitutionFactory
+    from tests.verifications.test_imports import _csv, _row
+    from verifications.imports import parse_import
 
     report = parse_import(
         _csv([_row(1, courriel=f"chloe{char}@example.org"), _row(2)]),
@@ -145,8 +145,8 @@ def test_the_import_refuses_a_hidden_character_in_the_email(char):
 
 def test_a_nul_in_the_email_column_is_refused_by_the_preview_and_never_stored(client):
     from admissions.models import Applicant
-    from tests.admissions.test_import_views import _upload
-    from tests.admissions.test_imports import _csv, _row
+    from tests.verifications.test_import_views import _upload
+    from tests.verifications.test_imports import _csv, _row
 
     client.force_login(UserFactory())
     response = _upload(client, _csv([_row(1, courriel="chloe\x00@example.org")]))
@@ -234,8 +234,8 @@ def test_every_form_of_ours_checks_its_text():
 
 
 def test_an_upload_of_100000_unknown_columns_gets_a_bounded_refusal(client):
-    from tests.admissions.test_import_views import _upload
-    from tests.admissions.test_imports import _csv, _row
+    from tests.verifications.test_import_views import _upload
+    from tests.verifications.test_imports import _csv, _row
 
     client.force_login(UserFactory())
     columns = [f"colonne_{n}" for n in range(100_000)]
@@ -250,9 +250,9 @@ def test_an_upload_of_100000_unknown_columns_gets_a_bounded_refusal(client):
 
 
 def test_a_huge_header_cell_is_quoted_in_part():
-    from admissions.imports import parse_import
-    from tests.admissions.test_imports import _csv, _row
     from tests.factories import InstitutionFactory
+    from tests.verifications.test_imports import _csv, _row
+    from verifications.imports import parse_import
 
     cell = "x" * 500_000
     report = parse_import(_csv([_row(1)], header=[cell]), institution=InstitutionFactory())
@@ -261,9 +261,9 @@ def test_a_huge_header_cell_is_quoted_in_part():
 
 
 def test_the_preview_of_a_file_of_bad_lines_lists_the_first_errors_and_counts_the_rest(client):
-    from admissions.imports import ISSUES_SHOWN
-    from tests.admissions.test_import_views import _upload
-    from tests.admissions.test_imports import _csv, _row
+    from tests.verifications.test_import_views import _upload
+    from tests.verifications.test_imports import _csv, _row
+    from verifications.imports import ISSUES_SHOWN
 
     client.force_login(UserFactory())
     rows = [_row(n, sexe="X") for n in range(1, ISSUES_SHOWN + 51)]
@@ -287,9 +287,9 @@ def test_a_date_off_the_calendar_in_the_journal_filters_is_a_form_error(client, 
 
 
 def test_a_hidden_character_in_a_later_given_name_is_reported_in_its_column():
-    from admissions.imports import parse_import
-    from tests.admissions.test_imports import _csv, _row
     from tests.factories import InstitutionFactory
+    from tests.verifications.test_imports import _csv, _row
+    from verifications.imports import parse_import
 
     report = parse_import(
         _csv([_row(1, prenom_2="MARIE\x1fANNE")]), institution=InstitutionFactory()

@@ -29,7 +29,6 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from admissions.enums import Role
-from admissions.imports import COLUMNS
 from tests.factories import UserFactory
 from tests.security.test_route_matrix import (
     ADMIN,
@@ -44,6 +43,7 @@ from tests.security.test_route_matrix import (
     make_tenant,
 )
 from verifications.enums import ClaimKind
+from verifications.imports import COLUMNS
 
 
 pytestmark = pytest.mark.django_db
@@ -107,8 +107,8 @@ values = st.one_of(
 
 def _form_field_names() -> list[str]:
     """The fields of every form of ours (claim sections with and without their prefix)."""
-    from admissions.forms import claim_fields
     from tests.security.test_hostile_inputs import _our_form_classes
+    from verifications.forms import claim_fields
 
     names = {name for cls in _our_form_classes() for name in getattr(cls, "base_fields", {})}
     for kind in ClaimKind:
@@ -282,7 +282,7 @@ def test_every_route_of_the_urlconf_is_walked():
 
 
 def _valid_row(n: int) -> dict[str, str]:
-    from tests.admissions.test_imports import _row
+    from tests.verifications.test_imports import _row
 
     return _row(n)
 
@@ -307,8 +307,8 @@ def test_no_generated_csv_answers_500(clerk, changes, delimiter, encoding):
     """Three valid lines, then generated values in a few cells: the upload, the preview and,
     when the preview offers it, the import itself answer without a 500 (the import is where a
     NUL the preview let through once failed on PostgreSQL)."""
-    from tests.admissions.test_import_views import _upload
-    from tests.admissions.test_imports import _csv
+    from tests.verifications.test_import_views import _upload
+    from tests.verifications.test_imports import _csv
 
     rows = [_valid_row(n) for n in (1, 2, 3)]
     for line, column, value in changes:

@@ -226,7 +226,7 @@ _import_serial = iter(range(1, 10**6))
 
 def staged_import(t: Tenant) -> dict[str, Any]:
     """A fresh staged CSV of one valid applicant, staged by a member of the institution."""
-    from admissions.imports import import_stage
+    from verifications.imports import import_stage
 
     n = next(_import_serial)
     data = (

@@ -7,10 +7,10 @@ import pytest
 from django.urls import reverse
 from django.utils import translation
 
-from admissions.imports.commit import import_batch_label
 from tests.factories import InstitutionFactory, UserFactory
 from verifications.batch_labels import batch_label
 from verifications.enums import BatchKind
+from verifications.imports.commit import import_batch_label
 from verifications.models import Batch
 from verifications.services.batches import default_label
 

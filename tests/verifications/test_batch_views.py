@@ -437,7 +437,7 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(supervisor_
     pipeline against the sandbox → 100 % → results downloaded."""
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    from tests.admissions.test_imports import _csv
+    from tests.verifications.test_imports import _csv
 
     people = answering_people(50)
     rows = [import_row(p) for p in people]

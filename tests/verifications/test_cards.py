@@ -29,6 +29,7 @@ from verifications.enums import ClaimKind, RequestState, Trigger, Verdict
 from verifications.models import Batch, Claim, VerificationRequest
 from verifications.pipeline.questions import question_digest_for
 from verifications.rematch import FOUND_WITH_VARIANT
+from verifications.services import claims as claim_services
 from verifications.services import verification_run
 from verifications.services.batches import batch_verification_launch
 
@@ -161,7 +162,7 @@ def test_after_an_edit_the_old_evidence_is_labelled_as_about_the_previous_declar
     client, institution, clerk
 ):
     claim = enrolled_claim(institution)
-    admissions_services.claim_update_declared(
+    claim_services.claim_update_declared(
         acting_user=clerk,
         claim=claim,
         declared={"uai": claim.declared["uai"], "school_year": claim.declared["school_year"] - 1},
@@ -227,7 +228,7 @@ def test_a_check_that_ends_after_an_edit_does_not_give_its_verdict_to_the_claim(
     worker = threading.Thread(target=work)
     worker.start()
     time.sleep(0.7)  # the call is in flight
-    admissions_services.claim_update_declared(
+    claim_services.claim_update_declared(
         acting_user=clerk, claim=claim, declared={**claim.declared, "school_year": 2025}
     )
     worker.join(timeout=30)

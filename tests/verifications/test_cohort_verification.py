@@ -10,9 +10,9 @@ from django.utils import timezone
 
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
-from tests.admissions.test_imports import _csv
 from tests.factories import ApplicantFactory, ClaimFactory, UserFactory
 from tests.verifications.helpers import answering_people, import_row
+from tests.verifications.test_imports import _csv
 from verifications.enums import BatchKind, BatchStatus, ClaimKind, RequestState, Trigger, Verdict
 from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_run

@@ -8,7 +8,6 @@ import time_machine
 from django.core import mail
 from django.urls import reverse
 
-from admissions import services
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
 from sandbox import tokens
@@ -17,6 +16,7 @@ from tests.factories import InstitutionFactory, UserFactory
 from tests.verifications.helpers import claim_for, person_with, request_for, run_until_done
 from verifications.enums import ClaimKind, Source, Verdict
 from verifications.models import InstitutionCredential, SourceAlert
+from verifications.services import credentials as credential_services
 from verifications.services.notifications import credential_expiry_check
 
 
@@ -39,7 +39,7 @@ def _jwt(expires: dt.datetime) -> str:
 
 
 def _save(institution, token, **kwargs):
-    return services.credential_set(
+    return credential_services.credential_set(
         acting_user=None,
         institution=institution,
         source=Source.API_PARTICULIER,

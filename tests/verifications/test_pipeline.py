@@ -272,10 +272,10 @@ def test_source_not_configured_is_rejected_without_a_call(institution, settings)
 def test_a_stored_token_the_keys_cannot_read_is_rejected_without_a_call(
     institution, settings, sandbox_settings
 ):
-    from admissions import services
     from admissions.infra import crypto
+    from verifications.services import credentials as credential_services
 
-    services.credential_set(
+    credential_services.credential_set(
         acting_user=None, institution=institution, source=Source.CVEC, token="jeton-de-test"
     )
     settings.FIELD_ENCRYPTION_KEY = [crypto.generate_key()]  # a wrong key rotation

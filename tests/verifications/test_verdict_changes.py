@@ -216,7 +216,7 @@ def test_dashboard_query_count_does_not_depend_on_the_number_of_notices(
 def test_a_declaration_edited_since_the_last_check_has_nothing_to_compare_with(
     cvec_claim, clerk, django_capture_on_commit_callbacks
 ):
-    from admissions.services import claim_update_declared
+    from verifications.services.claims import claim_update_declared
 
     _first_check(cvec_claim, clerk, django_capture_on_commit_callbacks)
     claim_update_declared(

@@ -11,11 +11,12 @@ from django.urls import reverse
 from admissions import services
 from admissions.enums import AuditAction
 from admissions.models import AuditEvent
-from tests.admissions.test_imports import _csv
 from tests.factories import ApplicantFactory, UserFactory
 from tests.verifications.helpers import answering_people, declared_for, import_row
+from tests.verifications.test_imports import _csv
 from verifications.enums import BatchKind, ClaimKind, RequestState, Trigger
 from verifications.models import Batch, Claim, VerificationRequest
+from verifications.services import claims as claim_services
 
 
 pytestmark = pytest.mark.django_db
@@ -71,7 +72,7 @@ def test_claims_typed_in_a_form_are_checked_at_once_when_the_institution_asks(
 
     # An edited declaration asks a new question: checked again, by itself.
     with django_capture_on_commit_callbacks(execute=True):
-        services.claim_update_declared(
+        claim_services.claim_update_declared(
             acting_user=clerk, claim=claim, declared={**claim.declared, "school_year": 2024}
         )
     assert VerificationRequest.objects.filter(claim=claim, trigger=Trigger.ON_RECORD).count() == 2
@@ -87,7 +88,7 @@ def test_off_by_default_nothing_is_checked_by_itself(clerk, django_capture_on_co
             identity=_identity(p),
             claims=[(ClaimKind.SCOLARITE, declared_for(p, ClaimKind.SCOLARITE))],
         )
-        services.claim_create(
+        claim_services.claim_create(
             acting_user=clerk,
             applicant=applicant,
             kind=ClaimKind.CVEC,
@@ -105,7 +106,7 @@ def test_a_claim_added_to_an_applicant_is_checked_by_itself(
     p = answering_people(1)[0]
     applicant = ApplicantFactory(institution=clerk.institution)
     with django_capture_on_commit_callbacks(execute=True):
-        claim = services.claim_create(
+        claim = claim_services.claim_create(
             acting_user=clerk,
             applicant=applicant,
             kind=ClaimKind.SCOLARITE,

@@ -12,12 +12,13 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from admissions.models import User
-from admissions.services import applicant_update, claim_update_declared
+from admissions.services import applicant_update
 from verifications import rematch
 from verifications.claims import IDENTITY_KINDS
 from verifications.enums import BatchKind, BatchStatus, RequestState, Trigger
 from verifications.models import Batch, Claim, VerificationRequest
 from verifications.rematch import Variant
+from verifications.services.claims import claim_update_declared
 from verifications.services.decisions import written_reason
 from verifications.services.requests import (
     verification_request_create,

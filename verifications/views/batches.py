@@ -40,15 +40,13 @@ POLL_EVERY = "2s"
 
 
 def _import_batches(request: HtmxHttpRequest):
-    return admissions_selectors.batches_for_user(request.user).filter(kind=BatchKind.IMPORT)[:200]
+    return selectors.batches_for_user(request.user).filter(kind=BatchKind.IMPORT)[:200]
 
 
 @require_GET
 @member_required
 def batch_list(request: HtmxHttpRequest) -> HttpResponse:
-    batches = admissions_selectors.batches_for_user(request.user).select_related(
-        "created_by", "import_batch"
-    )
+    batches = selectors.batches_for_user(request.user).select_related("created_by", "import_batch")
     page = Paginator(batches, PAGE_SIZE).get_page(request.GET.get("page"))
     progress = selectors.batch_progress_many(user=request.user, batches=list(page.object_list))
     rows = [(batch, progress.get(batch.pk)) for batch in page.object_list]
@@ -135,7 +133,7 @@ def import_verify(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
 
 
 def _batch_or_404(request: HtmxHttpRequest, batch_id: int):
-    return admissions_selectors.batch_get_for_user(user=request.user, batch_id=batch_id)
+    return selectors.batch_get_for_user(user=request.user, batch_id=batch_id)
 
 
 def _progress_context(request: HtmxHttpRequest, batch) -> dict:
@@ -164,8 +162,8 @@ def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
         ).count()
         context["import_verifiable"] = import_verification_allowed(
             request.user, batch
-        ) and admissions_selectors.import_has_unchecked_claims(user=request.user, batch=batch)
-        context["import_verification"] = admissions_selectors.import_verification_latest(
+        ) and selectors.import_has_unchecked_claims(user=request.user, batch=batch)
+        context["import_verification"] = selectors.import_verification_latest(
             user=request.user, batch=batch
         )
     return render(request, "verifications/batch_detail.html", context)

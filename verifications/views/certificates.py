@@ -11,7 +11,6 @@ from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
-from admissions import selectors as admissions_selectors
 from admissions.access import HtmxHttpRequest, member_required
 from admissions.infra import signing
 from admissions.infra.client_address import client_ip
@@ -29,7 +28,7 @@ LANGUAGES = ("fr", "en")
 @member_required
 def claim_certificate(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     """The PDF certificate of the check that gives the claim its verdict (issued on first ask)."""
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     card = selectors.claim_cards(user=request.user, claims=[claim])[0]
     language = request.GET.get("langue", "")
     if language not in LANGUAGES:

@@ -153,14 +153,14 @@ def applicant_timeline(request: HtmxHttpRequest, applicant_id: int) -> HttpRespo
 @member_required
 def claim_card(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     """One claim's card: what a card polls while its check runs."""
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     return _render_card(request, claim)
 
 
 @require_POST
 @member_required
 def claim_verify(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     services.verification_request_create(
         claim=claim, acting_user=request.user, trigger=Trigger.MANUAL, ip=client_ip(request)
     )
@@ -195,7 +195,7 @@ def applicant_verify_all(request: HtmxHttpRequest, applicant_id: int) -> HttpRes
 @require_POST
 @member_required
 def claim_manual(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = ManualCheckForm(request.POST, auto_id=_auto_id(claim, "manual"))
     if form.is_valid():
         try:
@@ -217,7 +217,7 @@ def claim_manual(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
 @require_POST
 @supervisor_required
 def claim_override(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = OverrideForm(request.POST, auto_id=_auto_id(claim, "override"))
     if form.is_valid():
         try:
@@ -240,7 +240,7 @@ def claim_override(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
 @member_required
 def claim_variants(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     """Try the identity variants a clerk chose after a "not found"."""
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     card = selectors.claim_card(user=request.user, claim=claim)
     form = VariantTryForm(
         request.POST, auto_id=_auto_id(claim, "variants"), proposals=card.proposals
@@ -275,7 +275,7 @@ def claim_variants(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
 @member_required
 def claim_variant_correct(request: HtmxHttpRequest, claim_id: int, request_id: int) -> HttpResponse:
     """Correct the record from a variant the source found, then check it again."""
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     found = get_object_or_404(
         selectors.requests_for_user(request.user).select_related("claim__applicant"),
         pk=request_id,

@@ -11,8 +11,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from admissions.access import HtmxHttpRequest, member_institution, member_required
-from admissions.dashboard_counts import dashboard_counts
 from verifications import selectors
+from verifications.dashboard_counts import dashboard_counts
 from verifications.enums import ClaimKind, Source, Verdict
 from verifications.providers.limits import LimiterUnavailable, get_limiter
 

@@ -12,8 +12,8 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
-from admissions.imports.columns import COLUMNS
 from verifications.enums import ClaimKind
+from verifications.imports.columns import COLUMNS
 
 
 # Defaults of the settings that bound an import; override them in settings (read at call time).

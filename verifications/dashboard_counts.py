@@ -6,7 +6,8 @@ institution sees the same numbers, so they are counted once and kept in the cach
 
 * younger than ``VIGIE_DASHBOARD_COUNTS_SECONDS`` (30 s): served as they are;
 * older, up to ``STALE_FACTOR`` times that (5 min): still served, and one recount is sent to a
-  worker (``admissions.dashboard_counts_refresh``), so that no clerk waits for it;
+  worker (the task ``admissions.dashboard_counts_refresh``, a name kept from when this module was
+  the applicant domain's, so that no queued message is orphaned), so that no clerk waits for it;
 * older still, or none (first view, cache emptied, no worker running): counted there and then.
 
 The page says when they were counted. Counts only: nothing personal goes to the cache.
@@ -30,8 +31,8 @@ from verifications.models import Claim
 logger = logging.getLogger(__name__)
 
 STALE_FACTOR = 10
-# The worker's recount (``admissions/tasks.py``), sent by name: the tasks module imports this
-# one, not the reverse. ``AdmissionsConfig.ready`` registers it in every process.
+# The worker's recount (``verifications/tasks.py``), sent by name: the tasks module imports this
+# one, not the reverse. ``VerificationsConfig.ready`` registers it in every process.
 RECOUNT_TASK = "admissions.dashboard_counts_refresh"
 
 

@@ -27,7 +27,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from admissions.identity import clean_identity, tidy_name
-from admissions.imports.columns import (
+from admissions.models import Applicant, Institution
+from verifications.claims import clean_declared
+from verifications.imports.columns import (
     CLAIM_COLUMNS,
     COLUMN_BY_KEY,
     EXAMPLE_REFERENCE,
@@ -36,15 +38,13 @@ from admissions.imports.columns import (
     REQUIRED_COLUMNS,
     header_key,
 )
-from admissions.imports.report import (
+from verifications.imports.report import (
     ROWS_KEPT,
     ImportReport,
     ImportRow,
     import_max_bytes,
     import_max_rows,
 )
-from admissions.models import Applicant, Institution
-from verifications.claims import clean_declared
 
 
 # References looked up per query when checking which already exist.

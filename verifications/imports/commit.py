@@ -19,14 +19,14 @@ from django.utils.translation import gettext as _
 
 from admissions.audit import AuditEntry, audit_record_many
 from admissions.enums import AuditAction
-from admissions.imports.parsing import Source, existing_references, import_blocks
-from admissions.imports.report import ImportRefused, ImportReport, ImportRow
-from admissions.imports.staging import clean_filename, import_discard, import_load
 from admissions.infra.bulk import bulk_insert
 from admissions.models import Applicant, Institution, User
 from admissions.verify_on_record import claims_verify_on_commit
 from verifications.claims import question_digest, question_identity
 from verifications.enums import BatchKind, BatchStatus
+from verifications.imports.parsing import Source, existing_references, import_blocks
+from verifications.imports.report import ImportRefused, ImportReport, ImportRow
+from verifications.imports.staging import clean_filename, import_discard, import_load
 from verifications.models import Batch, Claim
 
 

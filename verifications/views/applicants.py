@@ -1,5 +1,7 @@
-"""Pages of the applicant domain: the applicant list, and creating and editing applicants and
-their claims. The applicant's own page (claims, verdicts, timeline) is verifications'."""
+"""The applicant list (filtered by claims and their verdicts, each row with its claims' badges),
+and creating and editing applicants with their claims, and the claims themselves. The
+applicant's own page (claims, verdicts, timeline) is in ``claims.py``. URLs and templates are
+the applicant pages' (``admissions.urls``, ``templates/admissions/``)."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -8,12 +10,16 @@ from django.shortcuts import redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods
 
-from admissions import selectors, services
+from admissions import selectors as admissions_selectors
+from admissions import services
 from admissions.access import HtmxHttpRequest, member_required
-from admissions.forms import ApplicantFilterForm, ApplicantForm, ClaimForm, claim_fields
+from admissions.forms import ApplicantForm
 from admissions.infra.client_address import client_ip
+from verifications import selectors
 from verifications.access import import_verification_allowed
 from verifications.enums import BatchKind, ClaimKind
+from verifications.forms import ApplicantFilterForm, ClaimForm, claim_fields
+from verifications.services import claims as claim_services
 
 
 PAGE_SIZE = 50
@@ -25,7 +31,7 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
     form = ApplicantFilterForm(request.GET or None)
     filters = form.cleaned_data if form.is_valid() else {}
     order_by = ApplicantFilterForm.SORTS[filters.get("sort") or "nom"]
-    applicants = selectors.applicant_search(
+    applicants = selectors.applicant_list_search(
         user=request.user,
         q=filters.get("q", ""),
         verdict=filters.get("verdict", ""),
@@ -34,7 +40,7 @@ def applicant_list(request: HtmxHttpRequest) -> HttpResponse:
         needs_me=filters.get("needs_me", False),
         order_by=order_by,
     )
-    paginator = selectors.ApplicantPaginator(
+    paginator = admissions_selectors.ApplicantPaginator(
         applicants, PAGE_SIZE, searching=bool(filters.get("q", "").strip())
     )
     page = paginator.get_page(request.GET.get("page"))
@@ -123,7 +129,9 @@ def applicant_create(request: HtmxHttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @member_required
 def applicant_edit(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
-    applicant = selectors.applicant_get_for_user(user=request.user, applicant_id=applicant_id)
+    applicant = admissions_selectors.applicant_get_for_user(
+        user=request.user, applicant_id=applicant_id
+    )
     form = ApplicantForm(request.POST or None, initial=ApplicantForm.initial_from(applicant))
     if request.method == "POST" and form.is_valid():
         try:
@@ -148,13 +156,15 @@ def applicant_edit(request: HtmxHttpRequest, applicant_id: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @member_required
 def claim_add(request: HtmxHttpRequest, applicant_id: int, kind: str) -> HttpResponse:
-    applicant = selectors.applicant_get_for_user(user=request.user, applicant_id=applicant_id)
+    applicant = admissions_selectors.applicant_get_for_user(
+        user=request.user, applicant_id=applicant_id
+    )
     claim_kind = ClaimKind(kind) if kind in ClaimKind.values else None
     if claim_kind is None:
         return render(request, "404.html", status=404)
     form = ClaimForm(request.POST or None, kind=claim_kind)
     if request.method == "POST" and form.is_valid():
-        services.claim_create(
+        claim_services.claim_create(
             acting_user=request.user,
             applicant=applicant,
             kind=claim_kind,
@@ -176,7 +186,7 @@ def claim_edit(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
     form = ClaimForm(request.POST or None, kind=claim.kind, initial=claim.declared)
     if request.method == "POST" and form.is_valid():
-        services.claim_update_declared(
+        claim_services.claim_update_declared(
             acting_user=request.user, claim=claim, declared=form.declared(), ip=client_ip(request)
         )
         messages.success(request, _("Déclaration modifiée : elle devra être vérifiée à nouveau."))

@@ -4,8 +4,8 @@ inconnue. », « Et 1 200 autres colonnes inconnues. » (ngettext, thousands gro
 import pytest
 from django.utils import translation
 
-from admissions.imports.parsing import HEADER_ISSUES_SHOWN, parse_import
 from tests.factories import InstitutionFactory
+from verifications.imports.parsing import HEADER_ISSUES_SHOWN, parse_import
 
 
 pytestmark = pytest.mark.django_db

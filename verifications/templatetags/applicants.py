@@ -1,4 +1,5 @@
-"""The applicant list's rows, built in Python.
+"""The applicant list's rows, built in Python: each applicant with their claims' verdict badges
+(the verification domain's, so the library is too; its name, ``applicants``, is unchanged).
 
 A list page shows 50 applicants with four claims each; through the template engine their rows
 took about 20 ms of the page's 50 (bench/profile_pages.py, 100,000 applicants), here about

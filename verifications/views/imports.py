@@ -19,7 +19,11 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from admissions.access import HtmxHttpRequest, member_institution, member_required
-from admissions.imports import (
+from admissions.infra.client_address import client_ip
+from admissions.infra.exports import CSV_CONTENT_TYPE
+from admissions.infra.text_input import PlainTextForm
+from verifications.enums import ClaimKind
+from verifications.imports import (
     COLUMNS,
     ISSUES_SHOWN,
     REQUIRED_COLUMNS,
@@ -36,10 +40,6 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
-from admissions.infra.client_address import client_ip
-from admissions.infra.exports import CSV_CONTENT_TYPE
-from admissions.infra.text_input import PlainTextForm
-from verifications.enums import ClaimKind
 
 
 # Valid lines shown in the preview.

@@ -10,7 +10,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile, TemporaryUploaded
 from django.urls import reverse
 
 from admissions.audit import audit_chains_verify
-from admissions.imports import (
+from admissions.models import Applicant, AuditEvent
+from tests.verifications.test_imports import _csv, _errors, _row, _table_counts
+from tests.factories import ApplicantFactory
+from verifications.imports import (
     ImportRefused,
     import_commit,
     import_commit_staged,
@@ -18,10 +21,7 @@ from admissions.imports import (
     import_stage,
     parse_import,
 )
-from admissions.imports.report import ERRORS_KEPT, ROWS_KEPT
-from admissions.models import Applicant, AuditEvent
-from tests.admissions.test_imports import _csv, _errors, _row, _table_counts
-from tests.factories import ApplicantFactory
+from verifications.imports.report import ERRORS_KEPT, ROWS_KEPT
 from verifications.models import Claim
 
 
@@ -42,8 +42,8 @@ def var_dir(settings, tmp_path):
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of 3 lines for the preview and the import, so that a small file spans several."""
-    monkeypatch.setattr("admissions.imports.parsing.PREVIEW_BLOCK_LINES", 3)
-    monkeypatch.setattr("admissions.imports.commit.COMMIT_BLOCK_LINES", 3)
+    monkeypatch.setattr("verifications.imports.parsing.PREVIEW_BLOCK_LINES", 3)
+    monkeypatch.setattr("verifications.imports.commit.COMMIT_BLOCK_LINES", 3)
 
 
 def test_the_report_keeps_the_first_problems_and_rows_and_counts_the_rest(institution):
@@ -94,7 +94,7 @@ def test_a_line_with_a_problem_and_an_existing_reference_counts_once(institution
 
 
 def test_bytes_a_path_and_an_open_file_read_the_same(institution, tmp_path, monkeypatch):
-    monkeypatch.setattr("admissions.imports.parsing._READ_CHUNK", 64)  # many chunks
+    monkeypatch.setattr("verifications.imports.parsing._READ_CHUNK", 64)  # many chunks
     data = _csv([_row(n) for n in range(1, 30)] + [_row(3)], encoding="cp1252")
     path = tmp_path / "lot.csv"
     path.write_bytes(data)
@@ -111,7 +111,7 @@ def test_bytes_a_path_and_an_open_file_read_the_same(institution, tmp_path, monk
 
 
 def test_an_unreadable_byte_past_the_first_chunk_is_located_in_the_file(institution, monkeypatch):
-    monkeypatch.setattr("admissions.imports.parsing._READ_CHUNK", 100)
+    monkeypatch.setattr("verifications.imports.parsing._READ_CHUNK", 100)
     data = _csv([_row(n) for n in range(1, 5)], encoding="cp1252")
     bad = len(data) - 10
     data = data[:bad] + b"\x81" + data[bad + 1 :]  # undefined in Windows-1252, invalid UTF-8

@@ -14,10 +14,14 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from admissions import imports
 from admissions.audit import AuditEntry, audit_chains_verify, audit_record, audit_record_many
 from admissions.enums import AuditAction
-from admissions.imports import (
+from admissions.infra.bulk import bulk_insert
+from admissions.models import Applicant, AuditEvent
+from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
+from verifications import imports
+from verifications.enums import BatchKind, BatchStatus, ClaimKind
+from verifications.imports import (
     COLUMNS,
     ImportRefused,
     StagedImportExpired,
@@ -31,11 +35,7 @@ from admissions.imports import (
     import_template_csv,
     parse_import,
 )
-from admissions.imports.columns import TEMPLATE_EXAMPLE
-from admissions.infra.bulk import bulk_insert
-from admissions.models import Applicant, AuditEvent
-from tests.factories import ApplicantFactory, InstitutionFactory, UserFactory
-from verifications.enums import BatchKind, BatchStatus, ClaimKind
+from verifications.imports.columns import TEMPLATE_EXAMPLE
 from verifications.models import Claim, InstitutionCredential
 
 
@@ -525,7 +525,7 @@ def test_a_concurrent_insert_caught_by_the_constraint_rolls_everything_back(
     report = parse_import(_csv([_row(n) for n in range(1, 2500)]), institution=institution)
     assert report.ok
     ApplicantFactory(institution=institution, file_reference="IMP-02400")  # in the 3rd chunk
-    monkeypatch.setattr("admissions.imports.commit.existing_references", lambda *a: set())
+    monkeypatch.setattr("verifications.imports.commit.existing_references", lambda *a: set())
     before = _table_counts()
     with pytest.raises(ImportRefused) as exc:
         import_commit(acting_user=clerk, report=report, filename="x.csv")
@@ -541,7 +541,7 @@ def test_a_failure_while_writing_the_audit_trail_leaves_nothing(clerk, instituti
     def broken(**kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr("admissions.imports.commit.audit_record_many", broken)
+    monkeypatch.setattr("verifications.imports.commit.audit_record_many", broken)
     before = _table_counts()
     with pytest.raises(RuntimeError):
         import_commit(acting_user=clerk, report=report, filename="x.csv")

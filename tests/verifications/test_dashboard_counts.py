@@ -7,8 +7,8 @@ import pytest
 import time_machine
 from celery.signals import before_task_publish
 
-from admissions.dashboard_counts import STALE_FACTOR, dashboard_counts
 from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, UserFactory
+from verifications.dashboard_counts import STALE_FACTOR, dashboard_counts
 
 
 pytestmark = pytest.mark.django_db

@@ -25,8 +25,8 @@ from django.core.exceptions import PermissionDenied
 from django.core.files.uploadedfile import UploadedFile
 from django.utils.translation import gettext as _
 
-from admissions.imports.report import ImportRefused, import_max_bytes, import_stage_ttl
 from admissions.models import User
+from verifications.imports.report import ImportRefused, import_max_bytes, import_stage_ttl
 
 
 logger = logging.getLogger(__name__)

@@ -9,12 +9,12 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.urls import reverse
 
 from admissions.enums import AuditAction
-from admissions.imports import COLUMNS, import_stage
 from admissions.models import Applicant, AuditEvent
-from tests.admissions.test_imports import _csv, _row
 from tests.factories import UserFactory
 from tests.html import region
+from tests.verifications.test_imports import _csv, _row
 from verifications.enums import BatchKind
+from verifications.imports import COLUMNS, import_stage
 from verifications.models import Batch, Claim
 
 

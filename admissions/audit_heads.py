@@ -117,6 +117,14 @@ def audit_heads_timestamp() -> list[AuditHeadTimestamp]:
     return done
 
 
+def audit_heads_untimestamped() -> int:
+    """How many chains' newest signed head has no time-stamp (0 without an authority)."""
+    if not timestamps.enabled():
+        return 0
+    newest = AuditHead.objects.filter(chain=OuterRef("chain")).order_by("-seq").values("seq")
+    return AuditHead.objects.filter(seq=Subquery(newest[:1]), timestamp__isnull=True).count()
+
+
 def _timestamp_checks(chain: str, heads: list[AuditHead]) -> tuple[list[ChainBreak], list[str]]:
     """Each stored time-stamp of ``heads`` (authentic ones) checked against its head."""
     stamped = [head for head in heads if hasattr(head, "timestamp")]

@@ -6,6 +6,7 @@ from admissions.audit_heads import (
     audit_chains_verify_signed,
     audit_heads_sign,
     audit_heads_timestamp,
+    audit_heads_untimestamped,
 )
 from admissions.dashboard_counts import RECOUNT_TASK, dashboard_counts_recount
 from admissions.ops import heartbeat
@@ -19,7 +20,7 @@ def audit_chain_check_task() -> None:
     """Nightly: recompute every audit chain and check its signed heads; a broken chain is logged
     as critical; each intact chain's head is then signed, and time-stamped where a time-stamping
     authority is configured (``admissions.audit_heads``). The time and the outcome are recorded
-    for /metrics (``vigie_audit_chain_*``)."""
+    for /metrics (``vigie_audit_chain_*``, ``vigie_audit_heads_untimestamped``)."""
     reports = audit_chains_verify_signed()
     for report in reports:
         for brk in report.breaks:
@@ -46,6 +47,7 @@ def audit_chain_check_task() -> None:
         heartbeat.AUDIT_CHAIN_CHECK,
         intact=not any(report.breaks for report in reports),
         chains=len(reports),
+        untimestamped=audit_heads_untimestamped(),
     )
 
 

@@ -7,6 +7,7 @@ signed without a token, and a later run adds one. OpenSSL checks the exported fi
 """
 
 import datetime as dt
+import json
 import logging
 import shutil
 import subprocess
@@ -30,6 +31,7 @@ from admissions.tasks import audit_chain_check_task
 from tests.admissions.test_audit import _events
 from tests.admissions.test_audit_heads import _as_superuser
 from tests.factories import InstitutionFactory
+from tests.ops.test_metrics import TOKEN, samples, scrape, value
 
 
 pytestmark = pytest.mark.django_db
@@ -172,8 +174,9 @@ def test_a_token_from_an_authority_the_ca_file_does_not_name_is_refused(tsa, set
     ids=["http-503", "connection-reset", "rejection", "wrong-nonce", "wrong-imprint", "bad-sig"],
 )
 def test_a_failing_authority_leaves_the_head_signed_and_a_later_run_adds_the_token(
-    tsa, caplog, knobs, logged
+    tsa, caplog, client, settings, knobs, logged
 ):
+    settings.VIGIE_METRICS_TOKEN = TOKEN
     a, b = InstitutionFactory(), InstitutionFactory()
     _events(a, 3)
     _events(b, 1)
@@ -187,9 +190,11 @@ def test_a_failing_authority_leaves_the_head_signed_and_a_later_run_adds_the_tok
     assert "2 head(s) wait for the next run" in record.getMessage()  # one failure ends the run
     assert "127.0.0.1" not in record.getMessage()  # never the URL
     assert _tsa_requests(tsa) == 1
+    assert value(samples(scrape(client)), "vigie_audit_heads_untimestamped") == 2
 
     tsa.reset()
     audit_chain_check_task()  # the chains did not grow: the same heads get their tokens
+    assert value(samples(scrape(client)), "vigie_audit_heads_untimestamped") == 0
     assert sorted(AuditHeadTimestamp.objects.values_list("head__chain", "head__seq")) == sorted(
         [(str(a.pk), 3), (str(b.pk), 1)]
     )
@@ -264,6 +269,10 @@ def test_openssl_verifies_the_exported_head_and_its_token(tsa, settings, tmp_pat
               "-in", f"{stem}.statement.json", "-sigfile", f"{stem}.sig")  # fmt: skip
     assert sig.returncode == 0, sig.stderr
     assert "Signature Verified Successfully" in sig.stdout
+
+    # The time-stamped document holds the signed statement, byte for byte.
+    document = json.loads((out / f"{stem.name}.json").read_bytes())
+    assert document["statement"].encode() == (out / f"{stem.name}.statement.json").read_bytes()
 
     tampered = tmp_path / "tampered.json"
     tampered.write_bytes(

@@ -213,6 +213,8 @@ def parse_query(body: bytes) -> Query:
 
 # --- The authority's certificates ------------------------------------------------------------
 
+# The order of P-256's group (SEC 2): a private key is an integer from 1 to the order less one.
+_P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 _NOT_BEFORE = datetime.datetime(2025, 1, 1, tzinfo=datetime.UTC)
 _NOT_AFTER = datetime.datetime(2050, 1, 1, tzinfo=datetime.UTC)
 
@@ -249,7 +251,7 @@ def authority() -> Authority:
         hashlib.sha256(b"vigie sandbox tsa root: a test key, never trust it").digest()
     )
     scalar = int.from_bytes(hashlib.sha256(b"vigie sandbox tsa: a test key").digest(), "big")
-    key = ec.derive_private_key(scalar % (2**256 - 2**224 - 1) or 1, ec.SECP256R1())
+    key = ec.derive_private_key(scalar % (_P256_ORDER - 1) + 1, ec.SECP256R1())
     root_name = _name("Vigie sandbox TSA root (test only)")
     root = (
         x509.CertificateBuilder()

@@ -119,20 +119,25 @@ def request(data: bytes) -> Timestamp:
         .build()
     )
     try:
-        response = requests.post(
+        with requests.post(
             settings.VIGIE_TSA_URL,
             data=query.as_bytes(),
             headers={"Content-Type": QUERY_TYPE, "Accept": REPLY_TYPE},
             timeout=settings.VIGIE_TSA_TIMEOUT,
-        )
+            allow_redirects=False,  # a redirected POST becomes a GET
+            stream=True,
+        ) as response:
+            if response.status_code != 200:
+                raise TimestampError(f"the TSA answered HTTP {response.status_code}")
+            body = b""
+            for chunk in response.iter_content(16_384):
+                body += chunk
+                if len(body) > MAX_REPLY:
+                    raise TimestampError("the TSA's answer is too large")
     except requests.RequestException as exc:
         raise TimestampError(f"the TSA could not be reached ({type(exc).__name__})") from None
-    if response.status_code != 200:
-        raise TimestampError(f"the TSA answered HTTP {response.status_code}")
-    if len(response.content) > MAX_REPLY:
-        raise TimestampError("the TSA's answer is too large")
     try:
-        answer = decode_timestamp_response(response.content)
+        answer = decode_timestamp_response(body)
     except ValueError:
         raise TimestampError("the TSA's answer is not a TimeStampResp") from None
     return _check(answer, data, VerifierBuilder.from_request(query))

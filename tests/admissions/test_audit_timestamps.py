@@ -164,6 +164,10 @@ def test_a_token_from_an_authority_the_ca_file_does_not_name_is_refused(tsa, set
             "the TSA could not be reached (ConnectionError)",
         ),
         (
+            {"apis": {"tsa": {"outage": True, "outage_mode": "timeout", "timeout_seconds": 5}}},
+            "the TSA could not be reached (ReadTimeout)",
+        ),
+        (
             {"tsa_status": "rejection"},
             "the TSA refused it (PKIStatus 2: sandbox: tsa_status is rejection)",
         ),
@@ -171,7 +175,15 @@ def test_a_token_from_an_authority_the_ca_file_does_not_name_is_refused(tsa, set
         ({"tsa_tamper": "imprint"}, "its imprint is not this document's SHA-256"),
         ({"tsa_tamper": "signature"}, "it does not verify: Error while verifying certificates"),
     ],
-    ids=["http-503", "connection-reset", "rejection", "wrong-nonce", "wrong-imprint", "bad-sig"],
+    ids=[
+        "http-503",
+        "connection-reset",
+        "timeout",
+        "rejection",
+        "wrong-nonce",
+        "wrong-imprint",
+        "bad-sig",
+    ],
 )
 def test_a_failing_authority_leaves_the_head_signed_and_a_later_run_adds_the_token(
     tsa, caplog, client, settings, knobs, logged

@@ -30,7 +30,7 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -449,6 +449,8 @@ class ChainReport:
     length: int
     head_hash: str
     breaks: list[ChainBreak]
+    # What else a check found worth saying (the signed heads' time-stamps), one line each.
+    notes: list[str] = field(default_factory=list)
 
 
 def audit_chains_verify(chain: str | None = None) -> list[ChainReport]:

@@ -10,6 +10,7 @@ each query with one indexed condition.
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
@@ -252,3 +253,29 @@ class AuditHead(AppendOnlyModel):
 
     def __str__(self) -> str:
         return f"{self.chain} #{self.seq}"
+
+
+class AuditHeadTimestamp(AppendOnlyModel):
+    """An RFC 3161 time-stamp of a signed head (``admissions.audit_heads``), when a
+    time-stamping authority is configured: the authority's signed word that the signed head
+    existed at ``gen_time``. A row of its own, append-only like the head, rather than a column
+    of the head: the head is never updated, and a head whose time-stamp failed gets one on a
+    later run."""
+
+    head = models.OneToOneField(
+        AuditHead, on_delete=models.PROTECT, related_name="timestamp", verbose_name=_("tête")
+    )
+    # The TimeStampToken (DER CMS SignedData). ``gen_time``, ``serial`` and ``tsa`` repeat what
+    # it says, for display; ``audit_verify`` reads the token itself.
+    token = models.BinaryField(_("jeton d'horodatage"))
+    gen_time = models.DateTimeField(_("horodatée le"))
+    serial = models.CharField(_("numéro de série"), max_length=64)
+    tsa = models.CharField(_("autorité d'horodatage"), max_length=300)
+    created_at = models.DateTimeField(_("enregistré le"), default=timezone.now)
+
+    class Meta:
+        verbose_name = _("horodatage de tête de chaîne")
+        verbose_name_plural = _("horodatages de têtes de chaîne")
+
+    def __str__(self) -> str:
+        return f"{self.head} @ {self.gen_time.isoformat(timespec='seconds')}"

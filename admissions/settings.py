@@ -264,6 +264,19 @@ VIGIE_SIGNING_KEYS = env.list("VIGIE_SIGNING_KEYS", default=[])
 if not DEBUG and not VIGIE_SIGNING_KEYS:
     raise ImproperlyConfigured("Set VIGIE_SIGNING_KEYS: verification certificates are signed.")
 
+# RFC 3161 time-stamps of the audit chains' signed heads (admissions/audit_heads.py,
+# admissions/infra/timestamps.py): the time-stamping authority's URL (empty: no time-stamps)
+# and a PEM file of the certificates its tokens must chain to (its root, and intermediates);
+# the file alone still lets `audit_verify` check the tokens already stored.
+VIGIE_TSA_URL = env("VIGIE_TSA_URL", default="")
+VIGIE_TSA_CA_FILE = env("VIGIE_TSA_CA_FILE", default="")
+VIGIE_TSA_TIMEOUT = env.float("VIGIE_TSA_TIMEOUT", default=10.0)
+if VIGIE_TSA_URL and not VIGIE_TSA_CA_FILE:
+    raise ImproperlyConfigured(
+        "Set VIGIE_TSA_CA_FILE with VIGIE_TSA_URL: a time-stamp is checked against the "
+        "authority's certificates."
+    )
+
 # --- Caches and Redis -----------------------------------------------------------------------
 
 # Redis carries the shared rate limits and breakers of every worker on every machine. Without

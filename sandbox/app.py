@@ -1,4 +1,5 @@
-"""The sandbox's WSGI application: the four APIs under their path prefixes, and ``/_sandbox``.
+"""The sandbox's WSGI application: the four APIs and a time-stamping authority under their path
+prefixes, and ``/_sandbox``.
 
 =================  ======================================  ==========================
 prefix             stands in for                           Vigie setting
@@ -7,6 +8,7 @@ prefix             stands in for                           Vigie setting
 ``/cvec``          https://cvec-ctrl.etudiant.gouv.fr      ``CVEC_BASE_URL``
 ``/certifinfo``    https://api-certifinfo.intercariforef…  ``CERTIFINFO_BASE_URL``
 ``/covoiturage``   https://api.covoiturage.beta.gouv.fr    ``COVOITURAGE_BASE_URL``
+``/tsa``           an RFC 3161 time-stamping authority     ``VIGIE_TSA_URL``
 =================  ======================================  ==========================
 
 For every API request: count it (stats), refuse a banned client (no answer at all), apply the
@@ -28,6 +30,7 @@ from sandbox.httpkit import NoAnswer, Request, Response, json_response
 from sandbox.parking import reset_on_close
 from sandbox.particulier import Particulier
 from sandbox.state import Context, State
+from sandbox.tsa import Tsa
 
 
 logger = logging.getLogger(__name__)
@@ -54,7 +57,7 @@ class SandboxApp:
     def __init__(self, state: State | None = None, *, admin_secret: str = "") -> None:
         self.state = state or State()
         self.admin_secret = admin_secret
-        apis: list[Api] = [Particulier(), Cvec(), CertifInfo(), Covoiturage()]
+        apis: list[Api] = [Particulier(), Cvec(), CertifInfo(), Covoiturage(), Tsa()]
         self.apis = {api.name: api for api in apis}
 
     def __call__(

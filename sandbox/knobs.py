@@ -22,7 +22,7 @@ import yaml
 from sandbox import tokens
 
 
-APIS = ("particulier", "cvec", "certifinfo", "covoiturage")
+APIS = ("particulier", "cvec", "certifinfo", "covoiturage", "tsa")
 
 
 class KnobError(ValueError):
@@ -181,6 +181,9 @@ class Knobs:
     covoiturage_tokens: tuple[str, ...] = ()
     covoiturage_limit: int = 100
     covoiturage_window: float = 300.0
+    # The stand-in time-stamping authority (sandbox/tsa.py).
+    tsa_status: str = "granted"
+    tsa_tamper: str = "none"
 
     @cached_property
     def _faults(self) -> dict[str, Faults]:
@@ -237,6 +240,8 @@ _SPEC: dict[str, Callable[[Any], Any]] = {
     "covoiturage_tokens": _strings,
     "covoiturage_limit": _integer,
     "covoiturage_window": _number(0.001),
+    "tsa_status": _choice("granted", "rejection"),
+    "tsa_tamper": _choice("none", "nonce", "imprint", "signature"),
 }
 assert set(_SPEC) == {f.name for f in fields(Knobs)}, "every knob needs a validator"
 

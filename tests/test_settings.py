@@ -35,6 +35,7 @@ def _django(env: dict[str, str], code: str) -> subprocess.CompletedProcess:
                 "DATABASE_URL",
                 "REDIS_URL",
                 "CELERY_",
+                "VIGIE_TSA_",
             )
         )
     }
@@ -60,6 +61,19 @@ def test_encryption_key_is_required_without_debug():
     result = _django(env, "")
     assert result.returncode != 0
     assert "FIELD_ENCRYPTION_KEY" in result.stderr
+
+
+def test_a_time_stamping_authority_needs_its_ca_file():
+    env = {**PRODUCTION_ENV, "VIGIE_TSA_URL": "https://tsa.example.org/tsr"}
+    result = _django(env, "")
+    assert result.returncode != 0
+    assert "Set VIGIE_TSA_CA_FILE with VIGIE_TSA_URL" in result.stderr
+    result = _django(
+        {**env, "VIGIE_TSA_CA_FILE": "/etc/vigie/tsa-ca.pem"},
+        "from django.conf import settings as s; print(s.VIGIE_TSA_URL, s.VIGIE_TSA_TIMEOUT)",
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["https://tsa.example.org/tsr", "10.0"]
 
 
 def test_production_points_at_the_real_apis_and_redis():

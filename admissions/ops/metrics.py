@@ -277,6 +277,12 @@ def _heartbeats() -> Iterator[GaugeMetricFamily]:
         "(or none was verified yet).",
         value=1 if audit and audit.get("intact") else 0,
     )
+    yield GaugeMetricFamily(
+        "vigie_audit_heads_untimestamped",
+        "Chains whose newest signed head had no RFC 3161 time-stamp after the last verification "
+        "(0 without a time-stamping authority).",
+        value=int((audit or {}).get("untimestamped") or 0),
+    )
 
 
 PARTS = {

@@ -5,8 +5,8 @@ from admissions.audit_heads import audit_chains_verify_signed
 
 class Command(BaseCommand):
     help = (
-        "Recompute the audit trail's hash chains, check them against their signed heads, and "
-        "say which row breaks them. "
+        "Recompute the audit trail's hash chains, check them against their signed heads (and "
+        "the heads' RFC 3161 time-stamps), and say which row breaks them. "
         "Exit status 1 when any chain is broken."
     )
 
@@ -29,6 +29,8 @@ class Command(BaseCommand):
                     f"chain {report.chain}: {report.length} events, intact, "
                     f"head {report.head_hash[:16]}"
                 )
+            for note in report.notes:
+                self.stdout.write(f"chain {report.chain}: {note}")
         if not reports:
             self.stdout.write("no audit events yet")
         if broken:

@@ -3,6 +3,7 @@ from django.utils.translation import gettext_lazy as _
 
 from admissions.infra.text_input import PlainTextForm
 from webhooks.enums import EventType
+from webhooks.services.endpoints import webhook_url_check
 
 
 class WebhookEndpointForm(PlainTextForm, forms.Form):
@@ -20,3 +21,8 @@ class WebhookEndpointForm(PlainTextForm, forms.Form):
     events = forms.MultipleChoiceField(
         label=_("Événements"), choices=EventType.choices, widget=forms.CheckboxSelectMultiple
     )
+
+    def clean_url(self) -> str:
+        url: str = self.cleaned_data["url"].strip()
+        webhook_url_check(url)
+        return url

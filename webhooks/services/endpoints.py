@@ -50,6 +50,14 @@ def _require_own(user: User, endpoint: WebhookEndpoint) -> None:
         raise PermissionDenied("endpoint of another institution")
 
 
+def webhook_url_check(url: str) -> None:
+    """Raise ValidationError (the message for the page) for a URL an endpoint may not have:
+    HTTPS only, plain HTTP to this machine where ``VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK``."""
+    problem = url_problem(url, allow_http_loopback=settings.VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK)
+    if problem:
+        raise ValidationError(URL_MESSAGES[problem], code=problem)
+
+
 @transaction.atomic
 def webhook_endpoint_create(
     *,
@@ -63,11 +71,13 @@ def webhook_endpoint_create(
     url = url.strip()
     wanted = sorted(set(events))
     errors: dict[str, list[ValidationError]] = {}
-    problem = url_problem(url, allow_http_loopback=settings.VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK)
     if not url:
         errors["url"] = [ValidationError(_("Ce champ est obligatoire."), code="required")]
-    elif problem:
-        errors["url"] = [ValidationError(URL_MESSAGES[problem], code=problem)]
+    else:
+        try:
+            webhook_url_check(url)
+        except ValidationError as exc:
+            errors["url"] = [exc]
     if not wanted or not set(wanted) <= set(EventType.values):
         errors["events"] = [
             ValidationError(_("Choisissez au moins un événement."), code="events_required")

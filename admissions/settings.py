@@ -214,6 +214,8 @@ VIGIE_WEBHOOKS_DISABLE_AFTER_SECONDS = env.float(
 )
 VIGIE_WEBHOOKS_LEASE_SECONDS = env.float("VIGIE_WEBHOOKS_LEASE_SECONDS", default=60)
 VIGIE_WEBHOOKS_STALE_ENQUEUE_SECONDS = env.float("VIGIE_WEBHOOKS_STALE_ENQUEUE_SECONDS", default=60)
+# Events (with their deliveries and attempts) are kept this long once every delivery has ended.
+VIGIE_WEBHOOKS_RETENTION_DAYS = env.int("VIGIE_WEBHOOKS_RETENTION_DAYS", default=30)
 
 # --- Internationalisation -------------------------------------------------------------------
 

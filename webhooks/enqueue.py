@@ -6,6 +6,7 @@ from celery import current_app
 
 DELIVERY_SEND = "webhooks.delivery_send"
 DISPATCH = "webhooks.deliveries_dispatch"
+PURGE = "webhooks.events_purge"
 
 
 def delivery_send_enqueue(delivery_id: int) -> None:

@@ -2,7 +2,7 @@
 
 from celery import shared_task
 
-from webhooks.enqueue import DELIVERY_SEND, DISPATCH
+from webhooks.enqueue import DELIVERY_SEND, DISPATCH, PURGE
 
 
 @shared_task(
@@ -25,3 +25,10 @@ def webhook_deliveries_dispatch_task() -> int:
     from webhooks.services.deliveries import webhook_deliveries_dispatch
 
     return webhook_deliveries_dispatch()
+
+
+@shared_task(name=PURGE, ignore_result=True)
+def webhook_events_purge_task() -> int:
+    from webhooks.services.retention import webhook_events_purge
+
+    return webhook_events_purge()

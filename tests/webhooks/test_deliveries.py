@@ -271,3 +271,23 @@ def test_no_redirect_is_followed_and_the_snippet_is_short(redirecting, instituti
     assert attempt.http_status == 302
     assert attempt.outcome == AttemptOutcome.HTTP_ERROR
     assert attempt.response_snippet == "x" * 500
+
+
+def test_old_events_are_forgotten_once_every_delivery_has_ended(institution, settings):
+    from webhooks.models import WebhookEvent
+    from webhooks.services.retention import webhook_events_purge
+
+    endpoint_for(institution, "https://si.exemple.fr/vigie")
+    ended, waiting, recent = emit(institution, 1), emit(institution, 2), emit(institution, 3)
+    WebhookDelivery.objects.filter(pk=ended.pk).update(state=DeliveryState.DELIVERED)
+    DeliveryAttempt.objects.create(
+        delivery=ended, started_at=timezone.now(), outcome=AttemptOutcome.SUCCESS, http_status=200
+    )
+    old = timezone.now() - timedelta(days=settings.VIGIE_WEBHOOKS_RETENTION_DAYS, hours=1)
+    WebhookEvent.objects.filter(pk__in=[ended.event_id, waiting.event_id]).update(created_at=old)
+    WebhookDelivery.objects.filter(pk=recent.pk).update(state=DeliveryState.FAILED)
+    assert webhook_events_purge() == 3  # the event, its delivery, its attempt
+    assert set(WebhookEvent.objects.values_list("pk", flat=True)) == {
+        waiting.event_id,
+        recent.event_id,
+    }

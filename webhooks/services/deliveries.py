@@ -200,7 +200,6 @@ def endpoint_disable_if_failing(*, endpoint_id: int, now: datetime) -> bool:
             obj=endpoint,
             details={
                 "change": "disabled",
-                "reason": "failing",
                 "failing_since": endpoint.failing_since.isoformat()
                 if endpoint.failing_since
                 else "",

@@ -198,6 +198,10 @@ VIGIE_API_KEY_DEFAULT_DAYS = 365
 # attempt past which a delivery is given up; how long an endpoint fails before it is disabled;
 # a worker's lease on a delivery, and when the sweeper re-sends a task that did not run.
 VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK = env.bool("VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+# Receivers on private networks (webhooks/addresses.py): refused unless allowed.
+VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG
+)
 VIGIE_WEBHOOKS_TIMEOUT = env.float("VIGIE_WEBHOOKS_TIMEOUT", default=5.0)
 VIGIE_WEBHOOKS_RETRY_DELAYS = [
     float(x)

@@ -62,3 +62,4 @@ WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
 # Receivers in tests are on loopback over plain HTTP (the sandbox's, tests/webhooks/).
 VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK = True
+VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True

@@ -26,3 +26,5 @@ class AttemptOutcome(models.TextChoices):
     HTTP_ERROR = "http_error", _("Refusé (code HTTP)")
     TIMEOUT = "timeout", _("Pas de réponse à temps")
     CONNECTION_ERROR = "connection_error", _("Connexion impossible")
+    # Not sent: the host resolves to an address of a private network (webhooks/addresses.py).
+    BLOCKED = "blocked", _("Adresse non publique, envoi refusé")

@@ -291,3 +291,20 @@ def test_old_events_are_forgotten_once_every_delivery_has_ended(institution, set
         waiting.event_id,
         recent.event_id,
     }
+
+
+def test_a_receiver_on_a_private_network_is_refused_unless_allowed(
+    sandbox_settings, receiver, institution, settings
+):
+    name, url = receiver
+    endpoint_for(institution, url)  # the sandbox, on 127.0.0.1
+    delivery = emit(institution)
+    settings.VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = False
+    assert webhook_delivery_send(delivery_id=delivery.pk).status == "retry"
+    [attempt] = DeliveryAttempt.objects.all()
+    assert attempt.outcome == AttemptOutcome.BLOCKED
+    assert attempt.response_snippet == "non-public address refused: 127.0.0.1"
+    assert not sandbox_settings.receiver_received(name)
+    settings.VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
+    due_now(delivery)
+    assert webhook_delivery_send(delivery_id=delivery.pk).status == "delivered"

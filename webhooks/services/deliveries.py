@@ -29,10 +29,10 @@ from django.utils import timezone, translation
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Role
 from admissions.models import User
-from webhooks import schedule, sender, signing
+from webhooks import addresses, schedule, sender, signing
 from webhooks.body import event_body
 from webhooks.enqueue import delivery_send_enqueue
-from webhooks.enums import DeliveryState
+from webhooks.enums import AttemptOutcome, DeliveryState
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEndpoint
 
 
@@ -96,6 +96,13 @@ def webhook_delivery_send(*, delivery_id: int, worker: str = "") -> SendOutcome:
         return SendOutcome("held")
     body = event_body(delivery.event)
     started = timezone.now()
+    if not settings.VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
+        refused = addresses.non_public_address(endpoint.url)
+        if refused is not None:
+            blocked = sender.SendResult(
+                AttemptOutcome.BLOCKED, None, 0, f"non-public address refused: {refused}"
+            )
+            return _record(delivery, worker, started, blocked)
     headers = signing.sign(
         secret=endpoint.secret, webhook_id=delivery.event.message_id, when=started, body=body
     )

@@ -183,3 +183,32 @@ def test_a_delivery_of_another_endpoint_is_not_found(page, institution):
 def test_the_settings_page_links_the_webhooks(page):
     html = page.get(reverse("institution_settings")).content.decode()
     assert reverse("webhook_endpoints") in html
+
+
+def test_the_endpoint_pages_query_count_does_not_grow_with_deliveries(page, institution):
+    from django.test.utils import CaptureQueriesContext
+
+    endpoint, _ = endpoint_for(institution, "https://si.exemple.fr/vigie")
+
+    def add(n: int) -> None:
+        from django.utils import timezone
+
+        for i in range(n):
+            event = webhook_event_emit(
+                institution_id=institution.pk, type=EventType.BATCH_FINISHED, data={"batch_id": i}
+            )
+            delivery = WebhookDelivery.objects.get(event=event)
+            for _ in range(2):
+                DeliveryAttempt.objects.create(
+                    delivery=delivery, started_at=timezone.now(), outcome="http_error"
+                )
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert page.get(reverse("webhook_endpoint", args=[endpoint.pk])).status_code == 200
+        return len(captured)
+
+    add(2)
+    few = queries()
+    add(20)
+    assert queries() == few

@@ -3,8 +3,10 @@
 * ``POST /webhooks/receiver/<name>``: a delivery. Recorded with its ``webhook-*`` headers, its
   body and the answer given, which depends on the receiver's mode: ``200`` (accept), ``500``
   (answer 500), ``down`` (close the connection without a byte, as a server that is not there;
-  nothing recorded). A new receiver starts in mode ``200``.
-* ``POST /webhooks/receiver/<name>/mode``: ``{"mode": "down" | "500" | "200"}``.
+  nothing recorded), ``slow`` (record it, wait ``seconds``, then accept: a worker can be
+  killed while it waits for the answer). A new receiver starts in mode ``200``.
+* ``POST /webhooks/receiver/<name>/mode``: ``{"mode": "down" | "500" | "200" | "slow",
+  "seconds": 3}`` (``seconds``: for ``slow``, at most 60).
 * ``GET /webhooks/receiver/<name>``: ``{"mode": ..., "received": [{"headers", "body",
   "status", "at"}, ...]}`` in arrival order.
 * ``DELETE /webhooks/receiver/<name>``: forget the receiver (``/_sandbox/reset`` forgets them
@@ -23,7 +25,7 @@ from sandbox.httpkit import NoAnswer, Request, Response, empty_response, json_re
 
 
 PREFIX = "/webhooks/receiver/"
-MODES = ("200", "500", "down")
+MODES = ("200", "500", "down", "slow")
 MAX_BODY = 1024 * 1024
 MAX_RECEIVED = 10_000
 
@@ -31,6 +33,7 @@ MAX_RECEIVED = 10_000
 @dataclass
 class Box:
     mode: str = "200"
+    slow_seconds: float = 0.0
     received: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -52,13 +55,16 @@ class Receivers:
             return json_response(404, {"error": "not_found"})
         if action == "mode" and req.method == "POST":
             try:
-                mode = str(req.body_json().get("mode", ""))
-            except (ValueError, AttributeError):
-                mode = ""
+                asked = req.body_json()
+                mode = str(asked.get("mode", ""))
+                seconds = min(max(float(asked.get("seconds", 0)), 0.0), 60.0)
+            except (ValueError, AttributeError, TypeError):
+                mode, seconds = "", 0.0
             if mode not in MODES:
                 return json_response(400, {"error": "invalid_mode", "modes": list(MODES)})
             with self._lock:
-                self._box(name).mode = mode
+                box = self._box(name)
+                box.mode, box.slow_seconds = mode, seconds
             return json_response(200, {"mode": mode})
         if action:
             return json_response(404, {"error": "not_found"})
@@ -76,7 +82,7 @@ class Receivers:
 
     def _deliver(self, name: str, req: Request) -> Response:
         with self._lock:
-            mode = self._box(name).mode
+            mode, wait = self._box(name).mode, self._box(name).slow_seconds
         if mode == "down":
             raise NoAnswer("receiver down")
         try:
@@ -84,7 +90,7 @@ class Receivers:
         except ValueError:
             length = 0
         body = req.environ["wsgi.input"].read(min(length, MAX_BODY)) if length else b""
-        status = 200 if mode == "200" else 500
+        status = 500 if mode == "500" else 200
         entry = {
             "headers": {k: v for k, v in req.headers.items() if k.startswith("webhook-")},
             "content_type": req.environ.get("CONTENT_TYPE", ""),
@@ -96,6 +102,8 @@ class Receivers:
             received = self._box(name).received
             if len(received) < MAX_RECEIVED:
                 received.append(entry)
+        if mode == "slow":
+            time.sleep(wait)
         if status == 200:
             return json_response(200, {"received": True})
         return json_response(500, {"error": "receiver failing on demand"})

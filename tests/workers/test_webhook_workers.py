@@ -1,6 +1,7 @@
 """Webhooks with real Celery worker and beat processes, over real HTTP to a sandbox receiver
 that is down for a while, then answers 500, then 200: it gets every event exactly once in the
-end, each attempt is recorded, and every signature verifies with the published algorithm.
+end, each attempt is recorded, and every signature verifies with the published algorithm. And
+a worker killed while a receiver holds its request: the event is sent again by another.
 
 The events are the real ones: a verification batch run by the worker emits one
 ``verification.completed`` and one ``verdict.changed`` per claim and one ``batch.finished``;
@@ -16,12 +17,14 @@ from collections import Counter
 import pytest
 from standardwebhooks import Webhook
 
+from tests.factories import InstitutionFactory
 from tests.webhooks.helpers import endpoint_for
 from tests.workers.batches import batch_done, batch_of
 from tests.workers.cluster import wait_for
 from verifications.enums import ClaimKind
 from webhooks.enums import AttemptOutcome, DeliveryState, EventType
 from webhooks.models import DeliveryAttempt, WebhookDelivery, WebhookEvent
+from webhooks.services.events import webhook_event_emit
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
@@ -136,3 +139,51 @@ def test_a_receiver_down_then_failing_then_up_gets_every_event_exactly_once(
         f"{expected_events} events; attempts {dict(by_outcome)}; "
         f"receiver saw {len(received)} requests, accepted {len(accepted)}"
     )
+
+
+def test_a_worker_killed_while_the_receiver_answers_leaves_the_delivery_to_another(
+    cluster, sandbox_settings, figures
+):
+    """Delivery is at least once: a worker SIGKILLed while a slow receiver holds its request
+    records nothing; the lease expires, another worker sends the event again (the same
+    ``webhook-id``, for the receiver to drop), and the delivery ends delivered once."""
+    name = "killed"
+    sandbox_settings.receiver_mode(name, "slow", seconds=3)
+    institution = InstitutionFactory()
+    endpoint_for(institution, sandbox_settings.receiver_url(name))
+    cluster.env.update(
+        {
+            "VIGIE_WEBHOOKS_RETRY_DELAYS": ",".join(["1"] * 60),
+            "VIGIE_WEBHOOKS_STALE_ENQUEUE_SECONDS": "3",
+            "VIGIE_WEBHOOKS_LEASE_SECONDS": "6",
+        }
+    )
+    cluster.start_worker("w1")
+    cluster.start_beat()
+    event = webhook_event_emit(
+        institution_id=institution.pk, type=EventType.BATCH_FINISHED, data={"batch_id": 1}
+    )
+    assert event is not None
+    # Its first task is sent by the sweeper (the test's own process has no broker to send to).
+    assert wait_for(lambda: sandbox_settings.receiver_received(name), timeout=30), cluster.log(
+        "w1"
+    )[-3000:]
+    cluster.kill("w1")  # while the receiver holds the request
+    delivery = WebhookDelivery.objects.get(event=event)
+    assert delivery.state == DeliveryState.SENDING
+    assert not delivery.attempts.exists()
+
+    sandbox_settings.receiver_mode(name, "200")
+    cluster.start_worker("w2")
+    assert wait_for(
+        lambda: WebhookDelivery.objects.filter(
+            pk=delivery.pk, state=DeliveryState.DELIVERED
+        ).exists(),
+        timeout=60,
+    ), cluster.log("w2")[-3000:]
+    received = sandbox_settings.receiver_received(name)
+    assert [r["headers"]["webhook-id"] for r in received] == [event.message_id] * 2
+    assert received[0]["body"] == received[1]["body"]
+    delivery.refresh_from_db()
+    assert list(delivery.attempts.values_list("outcome", flat=True)) == [AttemptOutcome.SUCCESS]
+    figures(f"receiver saw the event {len(received)} times (same id); one attempt recorded")

@@ -212,3 +212,22 @@ def test_the_endpoint_pages_query_count_does_not_grow_with_deliveries(page, inst
     few = queries()
     add(20)
     assert queries() == few
+
+
+def test_the_back_office_lists_endpoints_and_deliveries_never_the_secret(institution):
+    endpoint, secret = endpoint_for(institution, "https://si.exemple.fr/vigie")
+    webhook_event_emit(
+        institution_id=institution.pk, type=EventType.BATCH_FINISHED, data={"batch_id": 3}
+    )
+    staff = Client()
+    staff.force_login(UserFactory(backoffice=True))
+    listing = staff.get(reverse("admin:webhooks_webhookendpoint_changelist"))
+    assert listing.status_code == 200
+    assert "https://si.exemple.fr/vigie" in listing.content.decode()
+    page = staff.get(reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk]))
+    assert page.status_code == 200
+    assert secret not in page.content.decode()
+    assert staff.get(reverse("admin:webhooks_webhookendpoint_add")).status_code == 403
+    deliveries = staff.get(reverse("admin:webhooks_webhookdelivery_changelist"))
+    assert deliveries.status_code == 200
+    assert "batch.finished" in deliveries.content.decode()

@@ -5,6 +5,7 @@ Institutions manage their endpoints on their own pages (/etablissement/webhooks/
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from admissions.admin import BoundedLookupsMixin, ReadOnlyAdminMixin
@@ -17,6 +18,11 @@ class WebhookEndpointAdmin(BoundedLookupsMixin, ReadOnlyAdminMixin, admin.ModelA
     list_filter = ["enabled", "institution"]
     search_fields = ["url", "description"]
     list_select_related = ["institution"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[WebhookEndpoint]:
+        # Not even loaded: the page opens when it cannot be decrypted.
+        return super().get_queryset(request).defer("secret")
+
     # Never the secret.
     fields = [
         "institution",

@@ -28,3 +28,6 @@ class AttemptOutcome(models.TextChoices):
     CONNECTION_ERROR = "connection_error", _("Connexion impossible")
     # Not sent: the host resolves to an address of a private network (webhooks/addresses.py).
     BLOCKED = "blocked", _("Adresse non publique, envoi refusé")
+    # Not sent: the stored secret does not decrypt with the configured keys (a wrong rotation
+    # of FIELD_ENCRYPTION_KEY); nothing can be signed until it is readable again.
+    SECRET_UNREADABLE = "secret_unreadable", _("Secret illisible, envoi impossible")

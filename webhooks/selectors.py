@@ -15,6 +15,8 @@ def webhook_endpoints_for_user(user: User) -> QuerySet[WebhookEndpoint]:
         return WebhookEndpoint.objects.none()
     return (
         WebhookEndpoint.objects.filter(institution_id=user.institution_id)
+        # The pages never show the secret, and must open even when it cannot be decrypted.
+        .defer("secret")
         .select_related("created_by")
         .order_by("-created_at", "-id")
     )

@@ -308,3 +308,36 @@ def test_a_receiver_on_a_private_network_is_refused_unless_allowed(
     settings.VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True
     due_now(delivery)
     assert webhook_delivery_send(delivery_id=delivery.pk).status == "delivered"
+
+
+def test_a_secret_the_keys_cannot_read_is_recorded_not_sent(
+    sandbox_settings, receiver, institution
+):
+    from django.db import connection
+
+    name, url = receiver
+    endpoint, _secret = endpoint_for(institution, url)
+    delivery = emit(institution)
+    with connection.cursor() as cursor:  # as after a wrong rotation of FIELD_ENCRYPTION_KEY
+        cursor.execute(
+            "UPDATE webhooks_webhookendpoint SET secret = %s WHERE id = %s",
+            ["gAAAAAB-not-a-fernet-token", endpoint.pk],
+        )
+    assert webhook_delivery_send(delivery_id=delivery.pk).status == "retry"
+    [attempt] = DeliveryAttempt.objects.all()
+    assert attempt.outcome == AttemptOutcome.SECRET_UNREADABLE
+    assert not sandbox_settings.receiver_received(name)
+    # The pages still open, and say why.
+    from django.test import Client
+    from django.urls import reverse
+
+    admin = Client()
+    admin.force_login(UserFactory(institution=institution, role=Role.INSTITUTION_ADMIN))
+    page = admin.get(reverse("webhook_endpoint", args=[endpoint.pk]))
+    assert page.status_code == 200
+    assert "Secret illisible" in page.content.decode()
+    assert admin.get(reverse("webhook_endpoints")).status_code == 200
+    staff = Client()
+    staff.force_login(UserFactory(backoffice=True))
+    change = reverse("admin:webhooks_webhookendpoint_change", args=[endpoint.pk])
+    assert staff.get(change).status_code == 200

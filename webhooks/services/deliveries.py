@@ -28,6 +28,7 @@ from django.utils import timezone, translation
 
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Role
+from admissions.infra.crypto import DecryptionError
 from admissions.models import User
 from webhooks import addresses, schedule, sender, signing
 from webhooks.body import event_body
@@ -86,7 +87,14 @@ def webhook_delivery_send(*, delivery_id: int, worker: str = "") -> SendOutcome:
     )
     if not claimed:
         return SendOutcome("skipped")
-    delivery = WebhookDelivery.objects.select_related("event", "endpoint").get(pk=delivery_id)
+    delivery = (
+        WebhookDelivery.objects.select_related("event", "endpoint")
+        .defer("endpoint__secret")  # decrypted below, where an unreadable one is recorded
+        .filter(pk=delivery_id)
+        .first()
+    )
+    if delivery is None:  # its endpoint was deleted meanwhile (with its deliveries)
+        return SendOutcome("skipped")
     endpoint = delivery.endpoint
     if not endpoint.enabled:
         # Held: it leaves when an admin enables the endpoint again (webhook_endpoint_enable).
@@ -96,6 +104,14 @@ def webhook_delivery_send(*, delivery_id: int, worker: str = "") -> SendOutcome:
         return SendOutcome("held")
     body = event_body(delivery.event)
     started = timezone.now()
+    try:
+        secret = endpoint.secret
+    except DecryptionError:
+        logger.error("webhook endpoint %s: secret unreadable with the configured keys", endpoint.pk)
+        unreadable = sender.SendResult(
+            AttemptOutcome.SECRET_UNREADABLE, None, 0, "secret unreadable with the configured keys"
+        )
+        return _record(delivery, worker, started, unreadable)
     if not settings.VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES:
         refused = addresses.non_public_address(endpoint.url)
         if refused is not None:
@@ -104,7 +120,7 @@ def webhook_delivery_send(*, delivery_id: int, worker: str = "") -> SendOutcome:
             )
             return _record(delivery, worker, started, blocked)
     headers = signing.sign(
-        secret=endpoint.secret, webhook_id=delivery.event.message_id, when=started, body=body
+        secret=secret, webhook_id=delivery.event.message_id, when=started, body=body
     )
     result = sender.post(
         session=_http(),

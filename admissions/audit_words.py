@@ -76,6 +76,14 @@ BATCH_CHANGES: dict[str, Promise] = {
     "rerun_failed": _("Vérifications sans réponse relancées"),
 }
 
+# What a webhook endpoint's event's ``change`` says happened (``webhooks/services/``).
+WEBHOOK_CHANGES: dict[str, Promise] = {
+    "enabled": _("Point de réception réactivé"),
+    "disabled": _("Point de réception désactivé après 24 heures d'échecs"),
+    "deleted": _("Point de réception supprimé"),
+    "delivery_replayed": _("Événement renvoyé"),
+}
+
 # Who acted when no person did (``actor_label`` of events without an actor).
 SYSTEM_ACTORS: dict[str, Promise] = {
     "system": _("Vigie"),
@@ -302,7 +310,10 @@ DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     "claims": (_("Déclarations"), _claims),
     "request": (_("Demande de vérification"), _ref),
     "batch": (_("Lot"), _ref),
-    "change": (_("Changement"), _plain(lambda v: str(BATCH_CHANGES.get(v, v)))),
+    "change": (
+        _("Changement"),
+        _plain(lambda v: str(BATCH_CHANGES.get(v) or WEBHOOK_CHANGES.get(v, v))),
+    ),
     "trigger": (_("Origine"), _plain(lambda v: str(_TRIGGERS.get(v, v)))),
     "verdict": (_("Verdict"), _plain(_verdict)),
     "from": (_("Verdict précédent"), _plain(_verdict)),
@@ -356,6 +367,13 @@ DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     "state": (_("Réponse donnée"), _plain(lambda v: str(CERTIFICATE_STATES.get(v, v)))),
     "certificates": (_("Certificats"), _plain(_number)),
     "downloaded": (_("Téléchargé"), _plain(_yes_no)),
+    # Webhook endpoints (webhooks/services/)
+    "url": (_("Adresse"), _plain(str)),
+    "events": (_("Événements"), _plain(lambda v: ", ".join(map(str, v)) if v else "—")),
+    "secret": (_("Empreinte du secret"), _plain(str)),
+    "failing_since": (_("En échec depuis le"), _plain(_when)),
+    "delivery": (_("Livraison"), _ref),
+    "event": (_("Événement"), _plain(str)),
 }
 
 

@@ -59,6 +59,17 @@ app.conf.beat_schedule = {
         "task": "verifications.retention_purge",
         "schedule": crontab(hour=2, minute=41),
     },
+    # Webhooks: sends every delivery that is due and whose task was lost (webhooks/).
+    "webhooks-dispatch": {
+        "task": "webhooks.deliveries_dispatch",
+        "schedule": 5.0,
+        "options": {"expires": 30},
+    },
+    # Webhook events whose deliveries have all ended, past their retention (30 days).
+    "webhooks-purge": {
+        "task": "webhooks.events_purge",
+        "schedule": crontab(hour=2, minute=53),
+    },
     # API tokens close to their expiry: one e-mail per threshold (90, 60, 30, 15 days).
     "verifications-credential-expiry": {
         "task": "verifications.credential_expiry_check",

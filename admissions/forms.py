@@ -145,6 +145,7 @@ AUDIT_OBJECT_TYPES = {
     "sourcealert": _("Alerte d'une source"),
     "certificate": _("Certificat de vérification"),
     "certificatearchive": _("Certificats d'un lot"),
+    "webhookendpoint": _("Point de réception de webhooks"),
 }
 
 

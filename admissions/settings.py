@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "admissions",
     "verifications",
     "api",
+    "webhooks",
 ]
 
 MIDDLEWARE = [
@@ -190,6 +191,35 @@ VIGIE_API_RATE_WINDOW_SECONDS = env.int("VIGIE_API_RATE_WINDOW_SECONDS", default
 VIGIE_API_MAX_BODY_BYTES = env.int("VIGIE_API_MAX_BODY_BYTES", default=1024 * 1024)
 VIGIE_API_IDEMPOTENCY_HOURS = 24
 VIGIE_API_KEY_DEFAULT_DAYS = 365
+
+# Webhooks (webhooks/, docs/WEBHOOKS.md): plain http:// endpoints only on this machine
+# (127.0.0.1, ::1, localhost), and only when allowed (DEBUG, tests); the receiver's timeout;
+# the delays between attempts (Standard Webhooks' schedule) and the window after the first
+# attempt past which a delivery is given up; how long an endpoint fails before it is disabled;
+# a worker's lease on a delivery, and when the sweeper re-sends a task that did not run.
+VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK = env.bool("VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK", default=DEBUG)
+# Receivers on private networks (webhooks/addresses.py): refused unless allowed.
+VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = env.bool(
+    "VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES", default=DEBUG
+)
+VIGIE_WEBHOOKS_TIMEOUT = env.float("VIGIE_WEBHOOKS_TIMEOUT", default=5.0)
+VIGIE_WEBHOOKS_RETRY_DELAYS = [
+    float(x)
+    for x in env.list(
+        "VIGIE_WEBHOOKS_RETRY_DELAYS",
+        default=["5", "300", "1800", "7200", "18000", "36000", "36000"],
+    )
+]
+VIGIE_WEBHOOKS_RETRY_WINDOW_SECONDS = env.float(
+    "VIGIE_WEBHOOKS_RETRY_WINDOW_SECONDS", default=24 * 3600
+)
+VIGIE_WEBHOOKS_DISABLE_AFTER_SECONDS = env.float(
+    "VIGIE_WEBHOOKS_DISABLE_AFTER_SECONDS", default=24 * 3600
+)
+VIGIE_WEBHOOKS_LEASE_SECONDS = env.float("VIGIE_WEBHOOKS_LEASE_SECONDS", default=60)
+VIGIE_WEBHOOKS_STALE_ENQUEUE_SECONDS = env.float("VIGIE_WEBHOOKS_STALE_ENQUEUE_SECONDS", default=60)
+# Events (with their deliveries and attempts) are kept this long once every delivery has ended.
+VIGIE_WEBHOOKS_RETENTION_DAYS = env.int("VIGIE_WEBHOOKS_RETENTION_DAYS", default=30)
 
 # --- Internationalisation -------------------------------------------------------------------
 

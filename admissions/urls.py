@@ -52,6 +52,8 @@ urlpatterns = [
     path("back-office/", admin.site.urls),
     # The integration API (/api/v1/) and its keys (the settings' "Clés d'API").
     path("", include("api.urls")),
+    # Webhooks: the institution admin's endpoints (the settings' "Webhooks").
+    path("", include("webhooks.urls")),
 ]
 
 handler403 = "admissions.views.errors.permission_denied"

@@ -11,6 +11,8 @@ prefix             stands in for                           Vigie setting
 ``/tsa``           an RFC 3161 time-stamping authority     ``VIGIE_TSA_URL``
 =================  ======================================  ==========================
 
+and ``/webhooks/receiver/<name>``: webhook receivers that fail on demand (``receivers.py``).
+
 For every API request: count it (stats), refuse a banned client (no answer at all), apply the
 outage switch, then hand over to the API's handler. A handler may raise ``NoAnswer``: the
 connection is then closed without a byte (with a TCP reset for "reset").
@@ -29,6 +31,7 @@ from sandbox.cvec import Cvec
 from sandbox.httpkit import NoAnswer, Request, Response, json_response
 from sandbox.parking import reset_on_close
 from sandbox.particulier import Particulier
+from sandbox.receivers import PREFIX as RECEIVERS_PREFIX
 from sandbox.state import Context, State
 from sandbox.tsa import Tsa
 
@@ -67,6 +70,12 @@ class SandboxApp:
         req = Request.from_environ(environ, trust_forwarded_for=knobs.trust_forwarded_for)
         if req.path == control.PREFIX or req.path.startswith(control.PREFIX + "/"):
             response = control.handle(self.state, req, secret=self.admin_secret)
+        elif req.path.startswith(RECEIVERS_PREFIX):
+            try:
+                response = self.state.receivers.handle(req)
+            except NoAnswer as exc:
+                self._drop(environ, exc)
+                raise ConnectionResetError(errno.ECONNRESET, "sandbox: no answer") from exc
         else:
             prefix, _, rest = req.path.lstrip("/").partition("/")
             api = self.apis.get(prefix)

@@ -11,6 +11,7 @@ from sandbox.knobs import Faults, Knobs, KnobStore
 from sandbox.limits import Bans, InFlight, RateWindows, Rule, WindowState
 from sandbox.parking import ParkingLot
 from sandbox.people import PopulationIndex
+from sandbox.receivers import Receivers
 from sandbox.stats import Stats
 
 
@@ -23,6 +24,8 @@ class State:
     in_flight: InFlight = field(default_factory=InFlight)
     people: PopulationIndex = field(default_factory=PopulationIndex)
     parking: ParkingLot = field(default_factory=ParkingLot)
+    # Webhook receivers (Vigie's webhooks deliver to them in tests and demos).
+    receivers: Receivers = field(default_factory=Receivers)
     # Set when the server stops, so that every sleeping request wakes up at once.
     stopping: threading.Event = field(default_factory=threading.Event)
     rng: random.Random = field(default_factory=random.Random)
@@ -39,6 +42,7 @@ class State:
         self.stats.reset()
         self.windows.reset()
         self.bans.reset()
+        self.receivers.reset()
         self.reseed()
 
     def sleep(self, seconds: float) -> None:

@@ -60,3 +60,6 @@ VIGIE_SIGNING_KEYS = ["1kSkvrCuekRe0jjT6bUu3txpM2xdYLmqoU5ttjG-Auo"]
 # Serve static files from the source folders (no collectstatic before tests), as in development.
 WHITENOISE_AUTOREFRESH = True
 WHITENOISE_USE_FINDERS = True
+# Receivers in tests are on loopback over plain HTTP (the sandbox's, tests/webhooks/).
+VIGIE_WEBHOOKS_ALLOW_HTTP_LOOPBACK = True
+VIGIE_WEBHOOKS_ALLOW_PRIVATE_ADDRESSES = True

@@ -13,7 +13,7 @@ import pytest
 
 
 ROOT = Path(__file__).resolve().parents[1]
-SCANNED_DIRS = ("admissions", "verifications", "sandbox", "tests", "bench")
+SCANNED_DIRS = ("admissions", "verifications", "webhooks", "sandbox", "tests", "bench")
 SCANNED_SUFFIXES = {".py", ".md", ".yaml", ".yml"}
 SKIPPED_PARTS = {"migrations", "__pycache__", "node_modules"}
 

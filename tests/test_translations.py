@@ -28,7 +28,7 @@ def test_english_catalogue_holds_every_string_of_the_sources(tmp_path):
     """Extract the strings of a copy of the sources and compare with the committed catalogue."""
     if shutil.which("xgettext") is None:
         pytest.skip("GNU gettext (xgettext) is not installed: cannot extract strings")
-    for folder in ("admissions", "verifications", "api", "templates"):
+    for folder in ("admissions", "verifications", "api", "webhooks", "templates"):
         shutil.copytree(
             ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__")
         )

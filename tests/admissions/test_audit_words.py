@@ -22,7 +22,7 @@ from verifications.services.batches import batch_pause, batch_resume, batch_veri
 
 
 ROOT = Path(__file__).resolve().parents[2]
-PRODUCT = ("admissions", "verifications")
+PRODUCT = ("admissions", "verifications", "webhooks")
 # The calls that write an event's details, and how: ``details=`` of audit_record and
 # AuditEntry; the keyword arguments of a batch's status change (with its ``change``).
 DETAILS_CALLS = {"audit_record", "AuditEntry"}

@@ -455,6 +455,46 @@ ROUTES.update(
     }
 )
 
+
+def webhook_endpoint(t: Tenant) -> dict[str, Any]:
+    from webhooks.services.endpoints import webhook_endpoint_create
+
+    admin = UserFactory(institution=t.institution, role=Role.INSTITUTION_ADMIN)
+    created = webhook_endpoint_create(
+        acting_user=admin, url="https://si.exemple.fr/vigie", events=["batch.finished"]
+    )
+    return {"endpoint_id": created.endpoint.pk}
+
+
+def webhook_delivery(t: Tenant) -> dict[str, Any]:
+    from webhooks.enums import EventType
+    from webhooks.models import WebhookDelivery
+    from webhooks.services.events import webhook_event_emit
+
+    kwargs = webhook_endpoint(t)
+    event = webhook_event_emit(
+        institution_id=t.institution.pk, type=EventType.BATCH_FINISHED, data={"batch_id": 1}
+    )
+    delivery = WebhookDelivery.objects.get(event=event, endpoint_id=kwargs["endpoint_id"])
+    return {**kwargs, "delivery_id": delivery.pk}
+
+
+ADMINS_POST = {**members(302, clerk=403), SUPERVISOR: 403}
+
+# Landed with the webhooks (issue 16): the institution admin's endpoints (docs/WEBHOOKS.md).
+ROUTES.update(
+    {
+        "webhook_endpoints": route(
+            get=ADMINS_ONLY, post={**members(400, clerk=403), SUPERVISOR: 403}
+        ),
+        "webhook_endpoint": route(webhook_endpoint, get=ADMINS_ONLY, post=NOT_ALLOWED),
+        # Enabling an endpoint that is enabled changes nothing: back to its page.
+        "webhook_endpoint_enable": route(webhook_endpoint, get=NOT_ALLOWED, post=ADMINS_POST),
+        "webhook_endpoint_delete": route(webhook_endpoint, get=ADMINS_ONLY, post=ADMINS_POST),
+        "webhook_delivery_replay": route(webhook_delivery, get=NOT_ALLOWED, post=ADMINS_POST),
+    }
+)
+
 _names = {f.name for f in discovered()}
 ROUTES.update({name: entry for name, entry in ROUTES_AHEAD.items() if name in _names})
 

@@ -11,8 +11,8 @@ from django.urls import reverse
 
 from admissions.audit import audit_chains_verify
 from admissions.models import Applicant, AuditEvent
-from tests.verifications.test_imports import _csv, _errors, _row, _table_counts
 from tests.factories import ApplicantFactory
+from tests.verifications.test_imports import _csv, _errors, _row, _table_counts
 from verifications.imports import (
     ImportRefused,
     import_commit,

@@ -16,7 +16,7 @@ from django.db.models.sql.subqueries import UpdateQuery
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.ops.metrics import observe_upstream_calls
-from verifications import rematch
+from verifications import rematch, webhook_events
 from verifications.enums import AttemptOutcome, BatchKind, BatchStatus, RequestState
 from verifications.freshness import evidence_digest
 from verifications.models import (
@@ -136,6 +136,18 @@ def finish(
             previous_claim_verdict=claim.verdict,
             verdict=decision.verdict,
             previous=previous,
+        )
+    # Webhooks: written in this transaction (the outbox), sent once it commits.
+    webhook_events.verification_completed(
+        request,
+        verdict=decision.verdict,
+        reason_code=decision.reason_code,
+        applied=applied,
+        now=now,
+    )
+    if applied:
+        webhook_events.verdict_changed(
+            claim=claim, request=request, previous=claim.verdict, verdict=decision.verdict, now=now
         )
     details: dict[str, object] = {
         "request": request.pk,

@@ -28,6 +28,7 @@ from django.utils.translation import gettext as _
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.models import User
+from verifications import webhook_events
 from verifications.access import import_verification_allowed
 from verifications.enums import OPEN_STATES, BatchKind, BatchStatus, RequestState, Trigger
 from verifications.models import Batch, Claim, VerificationRequest
@@ -110,6 +111,8 @@ def batch_verification_launch(
         batch.finished_at = timezone.now()
         fields += ["status", "finished_at"]
     batch.save(update_fields=fields)
+    if batch.finished_at is not None:
+        webhook_events.batch_finished(batch, now=batch.finished_at)
     return batch
 
 
@@ -307,9 +310,9 @@ def batch_finish_if_complete(*, batch_id: int | None) -> bool:
             return False
         if VerificationRequest.objects.filter(batch_id=batch_id, state__in=OPEN_STATES).exists():
             return False
-        Batch.objects.filter(pk=batch_id).update(
-            status=BatchStatus.DONE, finished_at=timezone.now()
-        )
+        now = timezone.now()
+        Batch.objects.filter(pk=batch_id).update(status=BatchStatus.DONE, finished_at=now)
+        webhook_events.batch_finished(batch, now=now)
     return True
 
 

@@ -15,6 +15,7 @@ from django.utils.translation import gettext_lazy as _
 from admissions.audit import audit_record
 from admissions.enums import AuditAction
 from admissions.models import User
+from verifications import webhook_events
 from verifications.enums import OPEN_STATES, RequestState, Trigger, Verdict
 from verifications.models import Claim, VerificationRequest
 from verifications.pipeline.questions import source_for
@@ -66,6 +67,7 @@ def _record(
             _("Une vérification de cette déclaration est en cours : attendez son résultat.")
         )
     now = timezone.now()
+    previous = claim.verdict
     request = VerificationRequest.objects.create(
         institution_id=claim.institution_id,
         claim=claim,
@@ -87,6 +89,9 @@ def _record(
     claim.valid_until = None
     claim.save(
         update_fields=["verdict", "verdict_reason", "verified_at", "valid_until", "updated_at"]
+    )
+    webhook_events.verdict_changed(
+        claim=claim, request=request, previous=previous, verdict=verdict, now=now
     )
     return request
 

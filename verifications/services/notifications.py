@@ -22,7 +22,7 @@ from django.utils import timezone, translation
 from admissions.audit import audit_record
 from admissions.enums import AuditAction, Role
 from admissions.models import User
-from verifications import freshness
+from verifications import freshness, webhook_events
 from verifications.enums import RequestState, Verdict
 from verifications.models import InstitutionCredential, VerdictChange, VerificationRequest
 
@@ -200,6 +200,7 @@ def credential_expiry_check(*, now: datetime | None = None) -> int:
                     "expires_at": expires_at.isoformat(),
                 },
             )
+            webhook_events.credential_expiring(credential, threshold_days=threshold, now=now)
             transaction.on_commit(partial(_email_expiry, credential.pk, threshold, now))
         warned += 1
     return warned

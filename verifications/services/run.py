@@ -52,6 +52,7 @@ from verifications.pipeline.questions import (
 from verifications.providers.base import ProviderNotConfigured
 from verifications.providers.limits import BreakerState, LimiterUnavailable, get_limiter
 from verifications.retry import RetryPolicy
+from webhooks.models import WebhookEndpoint
 
 
 logger = logging.getLogger(__name__)
@@ -117,8 +118,9 @@ def breaker_subject(request: VerificationRequest) -> str:
 def _load(request_id: int) -> VerificationRequest:
     """The request with everything its check reads, in one statement: its claim and
     applicant, its institution, the institution's stored token for the source (still
-    encrypted: ``stored_token``) and whether the institution has an open alert about the
-    source (``open_alert``: only then does a success resolve alerts)."""
+    encrypted: ``stored_token``), whether the institution has an open alert about the
+    source (``open_alert``: only then does a success resolve alerts) and whether it has a
+    webhook endpoint (``webhook_endpoints``: only then does the finish look for subscribers)."""
     return (
         VerificationRequest.objects.select_related("claim__applicant", "institution")
         .annotate(
@@ -129,6 +131,9 @@ def _load(request_id: int) -> VerificationRequest:
                     source=OuterRef("source"),
                     resolved_at__isnull=True,
                 )
+            ),
+            webhook_endpoints=Exists(
+                WebhookEndpoint.objects.filter(institution_id=OuterRef("institution_id"))
             ),
         )
         .get(pk=request_id)

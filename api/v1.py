@@ -2,9 +2,9 @@
 and the schemas do), calls one selector or service, and returns what it got; the services are
 the pages' own, so every write is validated and audited exactly as the pages' are.
 
-Resources of this version so far: applicants (create, read, update, list) and their claims
-(create, read, update). Verification, results, batches and the audit trail come next, each a
-router added to ``api`` below, with its scope (``KeyAuth``).
+Resources: applicants (create, read, update, list) and their claims (create, read, update),
+here; checks, their results and evidence, batches and the audit trail in ``api/checks.py``.
+Each operation declares its scope (``api/operations.py``).
 """
 
 from datetime import datetime
@@ -23,8 +23,8 @@ from admissions.audit import audit_view_record
 from admissions.infra.client_address import client_ip
 from admissions.models import Applicant, User
 from api import selectors
-from api.auth import KeyAuth
-from api.enums import Scope
+from api.checks import checks
+from api.operations import ERRORS, READ, WRITE, acting_user
 from api.problems import ApiProblem, install_handlers, invalid
 from api.schemas import (
     ApplicantCreate,
@@ -35,7 +35,6 @@ from api.schemas import (
     ClaimOut,
     ClaimUpdate,
     KindName,
-    Problem,
 )
 from verifications.models import Claim
 
@@ -43,18 +42,6 @@ from verifications.models import Claim
 # The purpose recorded when a key reads an applicant's personal data (docs/SECURITY.md §The
 # audit trail): the pages record "instruction du dossier d'admission".
 API_READ_PURPOSE = "échange avec le système d'information de l'établissement (API)"
-
-READ = KeyAuth(Scope.READ)
-WRITE = KeyAuth(Scope.WRITE)
-
-ERRORS: dict[int, Any] = {
-    401: Problem,
-    403: Problem,
-    404: Problem,
-    409: Problem,
-    422: Problem,
-    429: Problem,
-}
 
 
 class VigieApi(NinjaAPI):
@@ -88,7 +75,8 @@ api = VigieApi(
     title="Vigie",
     version="1",
     description=(
-        "L'API d'intégration de Vigie : candidats et déclarations. Authentification : "
+        "L'API d'intégration de Vigie : candidats, déclarations, vérifications, lots et journal. "
+        "Authentification : "
         "« Authorization: Bearer vgk_… » (clé créée dans les paramètres de l'établissement). "
         "Erreurs : application/problem+json (RFC 9457), en français ou en anglais selon "
         "Accept-Language."
@@ -100,10 +88,6 @@ api = VigieApi(
 install_handlers(api)
 
 applicants = Router(tags=["applicants"])
-
-
-def _user(request: HttpRequest) -> User:
-    return request.auth.user  # type: ignore[attr-defined]  # set by KeyAuth
 
 
 def _out(applicant: Applicant) -> ApplicantOut:
@@ -120,7 +104,7 @@ def _out(applicant: Applicant) -> ApplicantOut:
 def _viewed(request: HttpRequest, applicant: Applicant) -> None:
     """A read of personal data, recorded as the pages record theirs (once per key, applicant
     and purpose within the consultation window)."""
-    user = _user(request)
+    user = acting_user(request)
     audit_view_record(
         actor=user,
         institution=user.institution,
@@ -153,7 +137,7 @@ def applicant_list(request: HttpRequest, filters: Query[ApplicantFilters]) -> An
         if cursor is None:
             raise ApiProblem(422, _("Ce curseur n'est pas valide : reprenez à la première page."))
     page = selectors.applicant_page(
-        user=_user(request),
+        user=acting_user(request),
         file_reference=filters.file_reference,
         verdict=filters.verdict,
         kind=filters.kind or "",
@@ -166,7 +150,7 @@ def applicant_list(request: HttpRequest, filters: Query[ApplicantFilters]) -> An
 
 @applicants.post("", response={201: ApplicantOut, **ERRORS}, auth=WRITE, url_name="applicants")
 def applicant_create(request: HttpRequest, payload: ApplicantCreate, response: HttpResponse) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = services.applicant_create(
         acting_user=user, identity=payload.model_dump(), ip=client_ip(request)
     )
@@ -182,7 +166,7 @@ def applicant_create(request: HttpRequest, payload: ApplicantCreate, response: H
 )
 def applicant_by_reference(request: HttpRequest, file_reference: str) -> Any:
     applicant = selectors.applicant_get_by_reference(
-        user=_user(request), file_reference=file_reference
+        user=acting_user(request), file_reference=file_reference
     )
     _viewed(request, applicant)
     return _out(applicant)
@@ -192,7 +176,7 @@ def applicant_by_reference(request: HttpRequest, file_reference: str) -> Any:
     "/{applicant_id}", response={200: ApplicantOut, **ERRORS}, auth=READ, url_name="applicant"
 )
 def applicant_read(request: HttpRequest, applicant_id: str) -> Any:
-    applicant = selectors.applicant_get(user=_user(request), applicant_id=applicant_id)
+    applicant = selectors.applicant_get(user=acting_user(request), applicant_id=applicant_id)
     _viewed(request, applicant)
     return _out(applicant)
 
@@ -201,7 +185,7 @@ def applicant_read(request: HttpRequest, applicant_id: str) -> Any:
     "/{applicant_id}", response={200: ApplicantOut, **ERRORS}, auth=WRITE, url_name="applicant"
 )
 def applicant_update(request: HttpRequest, applicant_id: str, payload: ApplicantUpdate) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     services.applicant_update(
         acting_user=user,
@@ -221,7 +205,7 @@ def applicant_update(request: HttpRequest, applicant_id: str, payload: Applicant
 def applicant_update_by_reference(
     request: HttpRequest, file_reference: str, payload: ApplicantUpdate
 ) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get_by_reference(user=user, file_reference=file_reference)
     services.applicant_update(
         acting_user=user,
@@ -243,7 +227,7 @@ def _claim_out(claim: Claim) -> ClaimOut:
     url_name="applicant_claims",
 )
 def claim_list(request: HttpRequest, applicant_id: str) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     _viewed(request, applicant)
     return [_claim_out(c) for c in selectors.applicant_claims(user=user, applicant=applicant)]
@@ -258,7 +242,7 @@ def claim_list(request: HttpRequest, applicant_id: str) -> Any:
 def claim_create(
     request: HttpRequest, applicant_id: str, payload: ClaimCreate, response: HttpResponse
 ) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     try:
         claim = services.claim_create(
@@ -281,7 +265,7 @@ def claim_create(
     url_name="claim",
 )
 def claim_read(request: HttpRequest, applicant_id: str, claim_id: str) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     claim = selectors.claim_get(user=user, applicant=applicant, claim_id=claim_id)
     _viewed(request, applicant)
@@ -297,7 +281,7 @@ def claim_read(request: HttpRequest, applicant_id: str, claim_id: str) -> Any:
 def claim_update(
     request: HttpRequest, applicant_id: str, claim_id: str, payload: ClaimUpdate
 ) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     claim = selectors.claim_get(user=user, applicant=applicant, claim_id=claim_id)
     try:
@@ -319,3 +303,4 @@ def _present(declared: dict[str, Any]) -> dict[str, Any]:
 
 
 api.add_router("/applicants", applicants)
+api.add_router("", checks)

@@ -17,6 +17,7 @@ VERIFY = KeyAuth(Scope.VERIFY)
 EVIDENCE = KeyAuth(Scope.EVIDENCE)
 
 ERRORS: dict[int, Any] = {
+    400: Problem,
     401: Problem,
     403: Problem,
     404: Problem,

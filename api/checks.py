@@ -24,7 +24,7 @@ from admissions.audit import audit_view_record
 from admissions.enums import AuditAction
 from admissions.infra.client_address import client_ip
 from api import selectors
-from api.operations import ERRORS, EVIDENCE, READ, VERIFY, acting_user
+from api.operations import API_READ_PURPOSE, ERRORS, EVIDENCE, READ, VERIFY, acting_user
 from api.problems import ApiProblem, invalid
 from api.results import verification_out
 from api.schemas import (
@@ -43,9 +43,6 @@ from verifications.selectors import batch_progress
 from verifications.services import batches as batch_services
 from verifications.services import requests as request_services
 
-
-# As api.v1's reads of personal data (a check's diff holds the applicant's identity).
-API_READ_PURPOSE = "échange avec le système d'information de l'établissement (API)"
 
 checks = Router()
 

@@ -11,6 +11,10 @@ from api.enums import Scope
 from api.schemas import Problem
 
 
+# The purpose recorded when a key reads an applicant's personal data (docs/SECURITY.md §The
+# audit trail): the pages record "instruction du dossier d'admission".
+API_READ_PURPOSE = "échange avec le système d'information de l'établissement (API)"
+
 READ = KeyAuth(Scope.READ)
 WRITE = KeyAuth(Scope.WRITE)
 VERIFY = KeyAuth(Scope.VERIFY)

@@ -24,7 +24,7 @@ from admissions.infra.client_address import client_ip
 from admissions.models import Applicant, User
 from api import selectors
 from api.checks import checks
-from api.operations import ERRORS, READ, WRITE, acting_user
+from api.operations import API_READ_PURPOSE, ERRORS, READ, WRITE, acting_user
 from api.problems import ApiProblem, install_handlers, invalid
 from api.schemas import (
     ApplicantCreate,
@@ -37,11 +37,6 @@ from api.schemas import (
     KindName,
 )
 from verifications.models import Claim
-
-
-# The purpose recorded when a key reads an applicant's personal data (docs/SECURITY.md §The
-# audit trail): the pages record "instruction du dossier d'admission".
-API_READ_PURPOSE = "échange avec le système d'information de l'établissement (API)"
 
 
 class VigieApi(NinjaAPI):

@@ -201,3 +201,34 @@ def test_a_pending_check_shows_when_it_may_go(api, institution):
     body = api.get(f"/api/v1/verifications/{request_id}").json()
     assert body["state"] == RequestState.PENDING
     assert dt.datetime.fromisoformat(body["not_before"]) == later
+
+
+def test_purged_evidence_reads_as_null_with_its_digest_kept(admin, institution):
+    claim = staging_claim("MARTIN EMMA", institution)
+    holder = ApiClient(make_key(admin, scopes=["verify", "evidence"]).secret)
+    request_id = holder.post(f"{_claim_url(claim)}/verifications").json()["id"]
+    VerificationRequest.objects.filter(pk=request_id).update(
+        state=RequestState.DONE,
+        verdict="confirmed",
+        evidence={},
+        evidence_hash="a" * 64,
+        evidence_purged_at=timezone.now(),
+    )
+    body = holder.get(f"/api/v1/verifications/{request_id}/evidence").json()
+    assert body["evidence"] is None
+    assert body["evidence_digest"] == "a" * 64
+    assert body["evidence_purged_at"]
+
+
+def test_a_batch_of_claims_all_being_checked_is_done_at_once(api, institution):
+    claim = staging_claim("MARTIN EMMA", institution)
+    api.post(f"{_claim_url(claim)}/verifications")
+    body = api.post("/api/v1/batches", {"claim_ids": [claim.pk]}).json()
+    assert body["total"] == 0
+    assert body["status"] == "done"
+    assert VerificationRequest.objects.count() == 1
+
+
+def test_unknown_ids_are_named_in_english_on_request(api):
+    response = api.post("/api/v1/batches", {"claim_ids": [987654321]}, **{"Accept-Language": "en"})
+    assert response.json()["errors"] == [{"path": "claim_ids.0", "message": "Unknown claim."}]

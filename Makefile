@@ -29,6 +29,7 @@ migrate: install
 
 demo: migrate
 	$(BIN)/python manage.py demo --if-empty
+	$(BIN)/python manage.py demo_api_key --if-empty
 
 # Everything on one machine with embedded defaults (SQLite database and Celery broker under var/):
 # web, worker, beat and the sandbox, each under bin/respawn, which starts it again if it stops.

@@ -41,6 +41,13 @@ SYSTEM_PURPOSES: dict[str, "StrOrPromise"] = {
     "certificat de vérification": _("certificat de vérification"),
     "contrôle public d'un certificat": _("contrôle public d'un certificat"),
     "certificats de vérification d'un lot": _("certificats de vérification d'un lot"),
+    # The integration API's (api/operations.py, api/services.py).
+    "échange avec le système d'information de l'établissement (API)": _(
+        "échange avec le système d'information de l'établissement (API)"
+    ),
+    "lecture des preuves brutes par le système d'information (API)": _(
+        "lecture des preuves brutes par le système d'information (API)"
+    ),
 }
 
 

@@ -75,5 +75,11 @@ app.conf.beat_schedule = {
         "task": "verifications.credential_expiry_check",
         "schedule": crontab(hour=7, minute=5),
     },
+    # The integration API's kept answers (Idempotency-Key) past their 24-hour replay window.
+    "api-idempotency-purge": {
+        "task": "api.idempotent_answers_purge",
+        "schedule": crontab(minute=23),
+        "options": {"expires": 1800},
+    },
 }
 app.autodiscover_tasks()

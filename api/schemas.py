@@ -6,7 +6,7 @@ valid, with the same French messages as the forms and the import, so the API ref
 what the pages refuse."""
 
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from ninja import Schema
 from pydantic import ConfigDict, Field
@@ -115,3 +115,119 @@ class Problem(Schema):
     status: int
     detail: str | None = None
     errors: list[dict[str, str]] | None = None
+
+
+# --- Verifications, results, batches, audit events --------------------------------------------
+
+StateName = Literal["pending", "running", "done"]
+TriggerName = Literal[
+    "manual", "batch", "scheduled", "cli", "on_record", "manual_check", "override"
+]
+SourceName = Literal["api_particulier", "cvec", "certifinfo", "covoiturage"]
+
+
+class DiffRow(Schema):
+    field: str
+    declared: Any = Field(description="Ce qui est déclaré.")
+    source: Any = Field(description="Ce que dit la source.")
+    match: bool
+
+
+class ResultOut(Schema):
+    """The outcome of a finished check. The raw evidence is not here: its digest is
+    (``GET /verifications/{id}/evidence`` with the ``evidence`` scope)."""
+
+    verdict: VerdictName
+    reason_code: str = Field(description="Code stable du motif.")
+    reason: str = Field(description="Le motif en une phrase, dans la langue demandée.")
+    diff: list[DiffRow]
+    caveats: list[str] = Field(description="Les réserves de la source sur ses données.")
+    caveat_codes: list[str]
+    checked_at: datetime | None
+    valid_until: datetime | None = Field(
+        description="Jusqu'à quand le verdict vaut, s'il est le verdict actuel de la déclaration."
+    )
+    current: bool = Field(
+        description="Ce résultat donne-t-il le verdict actuel de la déclaration ?"
+    )
+    evidence_digest: str = Field(description="SHA-256 des éléments de preuve enregistrés.")
+    evidence_purged_at: datetime | None
+
+
+class VerificationOut(Schema):
+    id: int
+    claim_id: int
+    applicant_id: int
+    kind: KindName
+    source: SourceName
+    state: StateName
+    trigger: TriggerName
+    batch_id: int | None
+    requested_at: datetime
+    not_before: datetime | None = Field(
+        description="Une vérification en attente ne partira pas avant (limites des sources)."
+    )
+    result: ResultOut | None = Field(description="null tant que la vérification n'est pas finie.")
+
+
+class ApplicantVerifications(Schema):
+    requested: int = Field(description="Vérifications nouvellement demandées.")
+    verifications: list[VerificationOut] = Field(
+        description="La vérification en cours de chaque déclaration."
+    )
+
+
+class EvidenceOut(Schema):
+    verification_id: int
+    evidence: dict[str, Any] | None = Field(description="null une fois les preuves purgées.")
+    evidence_digest: str
+    evidence_purged_at: datetime | None
+
+
+class BatchCreate(Strict):
+    label: str = Field("", max_length=200)
+    claim_ids: list[int] = Field(default_factory=list, max_length=10000)
+    applicant_ids: list[int] = Field(
+        default_factory=list,
+        max_length=10000,
+        description="Toutes les déclarations de ces candidats.",
+    )
+
+
+class BatchOut(Schema):
+    id: int
+    label: str
+    status: Literal["running", "paused", "done", "failed"]
+    created_at: datetime
+    finished_at: datetime | None
+    total: int
+    done: int
+    pending: int
+    running: int
+    percent: int
+    by_verdict: dict[str, int]
+
+
+class BatchResults(Schema):
+    items: list[VerificationOut]
+    next_cursor: str | None
+
+
+class AuditEventOut(Schema):
+    seq: int = Field(description="Rang dans la chaîne de l'établissement.")
+    created_at: datetime
+    actor: str
+    action: str
+    object_type: str
+    object_id: str
+    applicant_id: int | None
+    purpose: str
+    ip: str | None
+    details: dict[str, Any]
+    hash: str
+    prev_hash: str
+
+
+class AuditEventPage(Schema):
+    items: list[AuditEventOut]
+    next_cursor: str | None

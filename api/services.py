@@ -20,6 +20,7 @@ from admissions.models import API_KEY_USERNAME_PREFIX, User
 from api.enums import Scope
 from api.keys import key_generate
 from api.models import ApiKey, IdempotentAnswer
+from verifications.models import VerificationRequest
 
 
 # A key's service account's last use is written at most this often (a busy key would otherwise
@@ -174,3 +175,39 @@ def idempotency_abandon(*, answer: IdempotentAnswer) -> None:
     """The write did not end with an answer worth replaying (a crash, a 429): the key is free
     again, for a retry to run."""
     IdempotentAnswer.objects.filter(pk=answer.pk, status__isnull=True).delete()
+
+
+# --- Evidence read through the API ------------------------------------------------------------
+
+# The purpose recorded when a key reads a check's raw evidence (docs/SECURITY.md §The audit
+# trail); stored as written, as every purpose.
+EVIDENCE_READ_PURPOSE = "lecture des preuves brutes par le système d'information (API)"
+
+
+@transaction.atomic
+def evidence_read_record(
+    *, acting_user: User, request: VerificationRequest, ip: str | None = None
+) -> None:
+    """Record that a key read a check's raw evidence: every read, not once per window as the
+    pages' views are, since the evidence leaves Vigie each time."""
+    if acting_user.institution_id is None or request.institution_id != acting_user.institution_id:
+        raise PermissionDenied("check of another institution")
+    audit_record(
+        action=AuditAction.VIEWED,
+        actor=acting_user,
+        institution=acting_user.institution,
+        obj=request,
+        object_type="verificationrequest",
+        applicant_id=request.claim.applicant_id,
+        purpose=EVIDENCE_READ_PURPOSE,
+        ip=ip,
+        details={"evidence": True, "request": request.pk},
+    )
+
+
+def idempotent_answers_purge(*, now: datetime) -> int:
+    """Delete the kept answers older than the replay window (a beat tick): past it a replay
+    runs afresh anyway (``idempotency_begin``). Returns how many were deleted."""
+    horizon = now - timedelta(hours=settings.VIGIE_API_IDEMPOTENCY_HOURS)
+    deleted, _by_model = IdempotentAnswer.objects.filter(created_at__lt=horizon).delete()
+    return deleted

@@ -2,9 +2,9 @@
 and the schemas do), calls one selector or service, and returns what it got; the services are
 the pages' own, so every write is validated and audited exactly as the pages' are.
 
-Resources of this version so far: applicants (create, read, update, list) and their claims
-(create, read, update). Verification, results, batches and the audit trail come next, each a
-router added to ``api`` below, with its scope (``KeyAuth``).
+Resources: applicants (create, read, update, list) and their claims (create, read, update),
+here; checks, their results and evidence, batches and the audit trail in ``api/checks.py``.
+Each operation declares its scope (``api/operations.py``).
 """
 
 from datetime import datetime
@@ -23,8 +23,8 @@ from admissions.audit import audit_view_record
 from admissions.infra.client_address import client_ip
 from admissions.models import Applicant, User
 from api import selectors
-from api.auth import KeyAuth
-from api.enums import Scope
+from api.checks import checks
+from api.operations import API_READ_PURPOSE, ERRORS, READ, WRITE, acting_user
 from api.problems import ApiProblem, install_handlers, invalid
 from api.schemas import (
     ApplicantCreate,
@@ -35,27 +35,9 @@ from api.schemas import (
     ClaimOut,
     ClaimUpdate,
     KindName,
-    Problem,
 )
 from verifications.models import Claim
 from verifications.services import claims as claim_services
-
-
-# The purpose recorded when a key reads an applicant's personal data (docs/SECURITY.md §The
-# audit trail): the pages record "instruction du dossier d'admission".
-API_READ_PURPOSE = "échange avec le système d'information de l'établissement (API)"
-
-READ = KeyAuth(Scope.READ)
-WRITE = KeyAuth(Scope.WRITE)
-
-ERRORS: dict[int, Any] = {
-    401: Problem,
-    403: Problem,
-    404: Problem,
-    409: Problem,
-    422: Problem,
-    429: Problem,
-}
 
 
 class VigieApi(NinjaAPI):
@@ -89,7 +71,8 @@ api = VigieApi(
     title="Vigie",
     version="1",
     description=(
-        "L'API d'intégration de Vigie : candidats et déclarations. Authentification : "
+        "L'API d'intégration de Vigie : candidats, déclarations, vérifications, lots et journal. "
+        "Authentification : "
         "« Authorization: Bearer vgk_… » (clé créée dans les paramètres de l'établissement). "
         "Erreurs : application/problem+json (RFC 9457), en français ou en anglais selon "
         "Accept-Language."
@@ -101,10 +84,6 @@ api = VigieApi(
 install_handlers(api)
 
 applicants = Router(tags=["applicants"])
-
-
-def _user(request: HttpRequest) -> User:
-    return request.auth.user  # type: ignore[attr-defined]  # set by KeyAuth
 
 
 def _out(applicant: Applicant) -> ApplicantOut:
@@ -121,7 +100,7 @@ def _out(applicant: Applicant) -> ApplicantOut:
 def _viewed(request: HttpRequest, applicant: Applicant) -> None:
     """A read of personal data, recorded as the pages record theirs (once per key, applicant
     and purpose within the consultation window)."""
-    user = _user(request)
+    user = acting_user(request)
     audit_view_record(
         actor=user,
         institution=user.institution,
@@ -154,7 +133,7 @@ def applicant_list(request: HttpRequest, filters: Query[ApplicantFilters]) -> An
         if cursor is None:
             raise ApiProblem(422, _("Ce curseur n'est pas valide : reprenez à la première page."))
     page = selectors.applicant_page(
-        user=_user(request),
+        user=acting_user(request),
         file_reference=filters.file_reference,
         verdict=filters.verdict,
         kind=filters.kind or "",
@@ -167,7 +146,7 @@ def applicant_list(request: HttpRequest, filters: Query[ApplicantFilters]) -> An
 
 @applicants.post("", response={201: ApplicantOut, **ERRORS}, auth=WRITE, url_name="applicants")
 def applicant_create(request: HttpRequest, payload: ApplicantCreate, response: HttpResponse) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = services.applicant_create(
         acting_user=user, identity=payload.model_dump(), ip=client_ip(request)
     )
@@ -183,7 +162,7 @@ def applicant_create(request: HttpRequest, payload: ApplicantCreate, response: H
 )
 def applicant_by_reference(request: HttpRequest, file_reference: str) -> Any:
     applicant = selectors.applicant_get_by_reference(
-        user=_user(request), file_reference=file_reference
+        user=acting_user(request), file_reference=file_reference
     )
     _viewed(request, applicant)
     return _out(applicant)
@@ -193,7 +172,7 @@ def applicant_by_reference(request: HttpRequest, file_reference: str) -> Any:
     "/{applicant_id}", response={200: ApplicantOut, **ERRORS}, auth=READ, url_name="applicant"
 )
 def applicant_read(request: HttpRequest, applicant_id: str) -> Any:
-    applicant = selectors.applicant_get(user=_user(request), applicant_id=applicant_id)
+    applicant = selectors.applicant_get(user=acting_user(request), applicant_id=applicant_id)
     _viewed(request, applicant)
     return _out(applicant)
 
@@ -202,7 +181,7 @@ def applicant_read(request: HttpRequest, applicant_id: str) -> Any:
     "/{applicant_id}", response={200: ApplicantOut, **ERRORS}, auth=WRITE, url_name="applicant"
 )
 def applicant_update(request: HttpRequest, applicant_id: str, payload: ApplicantUpdate) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     services.applicant_update(
         acting_user=user,
@@ -222,7 +201,7 @@ def applicant_update(request: HttpRequest, applicant_id: str, payload: Applicant
 def applicant_update_by_reference(
     request: HttpRequest, file_reference: str, payload: ApplicantUpdate
 ) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get_by_reference(user=user, file_reference=file_reference)
     services.applicant_update(
         acting_user=user,
@@ -244,7 +223,7 @@ def _claim_out(claim: Claim) -> ClaimOut:
     url_name="applicant_claims",
 )
 def claim_list(request: HttpRequest, applicant_id: str) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     _viewed(request, applicant)
     return [_claim_out(c) for c in selectors.applicant_claims(user=user, applicant=applicant)]
@@ -259,7 +238,7 @@ def claim_list(request: HttpRequest, applicant_id: str) -> Any:
 def claim_create(
     request: HttpRequest, applicant_id: str, payload: ClaimCreate, response: HttpResponse
 ) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     try:
         claim = claim_services.claim_create(
@@ -282,7 +261,7 @@ def claim_create(
     url_name="claim",
 )
 def claim_read(request: HttpRequest, applicant_id: str, claim_id: str) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     claim = selectors.claim_get(user=user, applicant=applicant, claim_id=claim_id)
     _viewed(request, applicant)
@@ -298,7 +277,7 @@ def claim_read(request: HttpRequest, applicant_id: str, claim_id: str) -> Any:
 def claim_update(
     request: HttpRequest, applicant_id: str, claim_id: str, payload: ClaimUpdate
 ) -> Any:
-    user = _user(request)
+    user = acting_user(request)
     applicant = selectors.applicant_get(user=user, applicant_id=applicant_id)
     claim = selectors.claim_get(user=user, applicant=applicant, claim_id=claim_id)
     try:
@@ -320,3 +299,4 @@ def _present(declared: dict[str, Any]) -> dict[str, Any]:
 
 
 api.add_router("/applicants", applicants)
+api.add_router("", checks)

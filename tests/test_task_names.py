@@ -9,11 +9,13 @@ from pathlib import Path
 import pytest
 from celery import current_app
 
+from admissions.celery import app
+from api.tasks import IDEMPOTENCY_PURGE
 from verifications.dashboard_counts import RECOUNT_TASK
 from verifications.enqueue import DISPATCH, VERIFICATION_RUN
 
 
-SENT_BY_NAME = [VERIFICATION_RUN, DISPATCH, RECOUNT_TASK]
+SENT_BY_NAME = [VERIFICATION_RUN, DISPATCH, RECOUNT_TASK, IDEMPOTENCY_PURGE]
 
 
 @pytest.mark.parametrize("name", SENT_BY_NAME)
@@ -37,3 +39,8 @@ def test_a_fresh_django_process_has_them_registered_before_any_send():
         check=True,
     )
     assert out.stdout.strip() == "True", out.stderr
+
+
+def test_every_beat_entry_names_a_registered_task():
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in current_app.tasks, entry["task"]

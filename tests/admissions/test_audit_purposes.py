@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 def purposes_in_code() -> dict[str, str]:
     """Each purpose literal the code writes, with where."""
     found = {}
-    for package in ("admissions", "verifications"):
+    for package in ("admissions", "verifications", "api"):
         for path in sorted((ROOT / package).rglob("*.py")):
             tree = ast.parse(path.read_text(encoding="utf-8"))
             for node in ast.walk(tree):

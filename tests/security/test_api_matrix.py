@@ -24,6 +24,8 @@ from admissions.models import AuditEvent
 from tests.api.conftest import ApiClient, make_key
 from tests.factories import UserFactory
 from tests.security.test_route_matrix import Tenant, make_tenant
+from verifications.enums import RequestState, Source, Trigger
+from verifications.models import VerificationRequest
 
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +50,25 @@ def _reference(t: Tenant) -> dict[str, Any]:
 
 def _claim(t: Tenant) -> dict[str, Any]:
     return {"applicant_id": t.applicant.pk, "claim_id": t.claim.pk}
+
+
+def _verification(t: Tenant) -> dict[str, Any]:
+    found = VerificationRequest.objects.filter(claim=t.claim).first()
+    if found is None:
+        found = VerificationRequest.objects.create(
+            institution=t.institution,
+            claim=t.claim,
+            source=Source.API_PARTICULIER,
+            trigger=Trigger.MANUAL,
+            state=RequestState.DONE,
+            verdict="confirmed",
+            evidence={"est_scolarise": True},
+        )
+    return {"verification_id": found.pk}
+
+
+def _batch(t: Tenant) -> dict[str, Any]:
+    return {"batch_id": t.extra["verification_batch"].pk}
 
 
 _NEW_CLAIM = {"kind": "covoiturage", "declared": {"uuid": "0f0e0d0c-0b0a-4908-8706-050403020100"}}
@@ -85,6 +106,14 @@ API_ROUTES: dict[str, ApiRoute] = {
             "PATCH": ("write", {"declared": {"uai": "0750655E", "school_year": 2025}}),
         },
     ),
+    "claim_verifications": ApiRoute(_claim, {"GET": ("read", None), "POST": ("verify", None)}),
+    "applicant_verifications": ApiRoute(_applicant, {"POST": ("verify", None)}),
+    "verification": ApiRoute(_verification, {"GET": ("read", None)}),
+    "verification_evidence": ApiRoute(_verification, {"GET": ("evidence", None)}),
+    "batches": ApiRoute(None, {"POST": ("verify", {"claim_ids": [1]})}),
+    "batch": ApiRoute(_batch, {"GET": ("read", None)}),
+    "batch_results": ApiRoute(_batch, {"GET": ("read", None)}),
+    "audit_events": ApiRoute(None, {"GET": ("read", None)}),
 }
 # Not objects of an institution: the document describing the API.
 NOT_TENANT = {
@@ -153,7 +182,7 @@ def test_another_institutions_objects_are_not_found(name, method):
     assert AuditEvent.objects.filter(institution=theirs.institution).count() == before
     # Our own objects, for contrast: the same request reaches them.
     own = _send(client, method, reverse(f"api-v1:{name}", kwargs=entry.kwargs(ours)), body)
-    assert own.status_code in (200, 201), own.content
+    assert own.status_code in (200, 201, 202), own.content
 
 
 @pytest.mark.parametrize(("name", "method"), _cases())

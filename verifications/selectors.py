@@ -95,10 +95,21 @@ class ClaimCard:
     # The institution checks claims as soon as they are recorded, and this one was just typed,
     # edited or reset: its check is on its way (``ON_RECORD_WAIT``), the card follows it.
     check_expected: bool = False
+    # The card's ETag (``claim_card_etags``), computed before the card was read: what its
+    # polls send back (``If-None-Match``).
+    etag: str = ""
 
     @property
     def polling(self) -> bool:
         return self.in_progress or self.check_expected
+
+    @property
+    def poll_backoff(self) -> bool:
+        """Whether the card's polls may slow down while it stays the same: its check waits its
+        turn (queued, or until ``not_before``), or has yet to arrive; not while a worker calls
+        the source, whose answer comes within seconds."""
+        running = self.running
+        return running is None or running.state != RequestState.RUNNING
 
     @cached_property
     def running(self) -> VerificationRequest | None:
@@ -321,6 +332,111 @@ def claim_cards_for_applicant(*, user: User, applicant: Applicant) -> list[Claim
 
 def claim_card(*, user: User, claim: Claim) -> ClaimCard:
     return claim_cards(user=user, claims=[claim])[0]
+
+
+# Bump when the card's template changes what it shows for the same state: every open page's
+# cards then load again once, after a deployment.
+CARD_ETAG_VERSION = "1"
+
+
+# Read for what they say now (waiting, a check expected), not hashed as they are.
+_NOT_HASHED = frozenset({"wait", "verify_on_record"})
+
+
+def claim_card_etag(*, user: User, claim_id: int, extra: str = "") -> str:
+    """The ETag of one claim's card as ``user`` sees it now (``claim_card_etags``); raises
+    ``Http404`` for a claim the user may not see, as ``claim_get_for_user``."""
+    from django.http import Http404
+
+    etag = claim_card_etags(user=user, claim_ids=[claim_id], extra=extra).get(claim_id)
+    if etag is None:
+        raise Http404
+    return etag
+
+
+def claim_card_etags(
+    *,
+    user: User,
+    claim_ids: list[int] | None = None,
+    applicant_id: int | None = None,
+    extra: str = "",
+) -> dict[int, str]:
+    """The ETag of each of these claims' cards (or of the applicant's) as ``user`` sees them
+    now, from one aggregate query (the claims and their requests, grouped), without loading
+    the cards: what a card's poll compares to the one it already shows before anything is rendered
+    (``views.claims.claim_card``, ``static/js/poll.js``). Claims the user may not see are left
+    out.
+
+    It covers everything the card shows that can change:
+
+    * the claim: its declaration and verdict (``updated_at``, ``verdict``, ``valid_until``,
+      ``verified_at``), the question it asks now (``question_digest``: an identity edit
+      changes it, and with it whether the source's answer is current and which variants to
+      propose);
+    * its requests, the variants' included: how many and the newest (a check, a person's
+      decision, a variant asked), how many are pending or running, the calls made and failed
+      (``attempt_count``, ``failure_count``: an attempt row comes with each call), the latest
+      end (a verdict recorded), the latest wait (``not_before``), the latest evidence purge;
+    * what changes with time alone: whether the open check is waiting (its ``not_before``
+      still ahead) and whether the card still expects the check its institution asks as soon
+      as a claim is recorded (``ON_RECORD_WAIT``);
+    * who looks, and how: the user and their role (the supervisor's forms), the language, and
+      ``extra`` (the view passes the session's CSRF secret, which the card's forms carry).
+
+    Not covered: the names of the people shown (who asked a check, who decided), which a
+    rename changes on the card's next change only."""
+    import hashlib
+
+    from django.db.models import Max, Sum
+    from django.utils.translation import get_language
+
+    claims = claims_for_user(user)
+    if claim_ids is not None:
+        claims = claims.filter(pk__in=claim_ids)
+    if applicant_id is not None:
+        claims = claims.filter(applicant_id=applicant_id)
+    open_filter = Q(requests__state__in=OPEN_STATES)
+    rows = (
+        claims.values(
+            "pk", "updated_at", "verdict", "valid_until", "verified_at", "question_digest"
+        )
+        .annotate(
+            verify_on_record=F("institution__verify_on_record"),
+            n=Count("requests"),
+            newest=Max("requests__id"),
+            pending=Count("requests", filter=Q(requests__state=RequestState.PENDING)),
+            running=Count("requests", filter=Q(requests__state=RequestState.RUNNING)),
+            calls=Sum("requests__attempt_count"),
+            failures=Sum("requests__failure_count"),
+            finished=Max("requests__finished_at"),
+            wait=Max("requests__not_before", filter=open_filter),
+            purged=Max("requests__evidence_purged_at"),
+        )
+        .order_by()
+    )
+    now = timezone.now()
+    reader = [CARD_ETAG_VERSION, str(user.pk), str(user.role), get_language() or "", extra]
+    etags = {}
+    for row in rows:
+        in_progress = bool(row["pending"] or row["running"])
+        # ``ClaimCard.waiting_until`` and ``ClaimCard.check_expected``, from the same row.
+        waiting = bool(row["pending"]) and row["wait"] is not None and row["wait"] > now
+        expected = (
+            not in_progress
+            and not row["verdict"]
+            and row["verify_on_record"]
+            and row["updated_at"] >= now - ON_RECORD_WAIT
+        )
+        parts = [
+            *reader,
+            *(str(value) for name, value in sorted(row.items()) if name not in _NOT_HASHED),
+            str(row["wait"]) if waiting else "",
+            str(waiting),
+            str(expected),
+        ]
+        digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+        etags[row["pk"]] = f'"{digest}"'
+    return etags
 
 
 def batch_current_requests(batch: Batch) -> QuerySet[VerificationRequest]:

@@ -3,7 +3,8 @@ and evidence (live while a check runs), and the actions on a claim."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse
+from django.http import HttpResponse, HttpResponseNotModified
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -56,9 +57,23 @@ def _timeline_events(request: HtmxHttpRequest, applicant) -> list:
     return list(events.select_related("actor")[:TIMELINE_SIZE])
 
 
+def _csrf_secret(request: HtmxHttpRequest) -> str:
+    """The session's CSRF secret, which the cards' forms carry (masked): part of their ETag, so
+    that a new one (a sign-in in another tab) gives them new forms. ``get_token`` makes sure
+    there is one (and that the response sets it) before it is read."""
+    get_token(request)
+    return request.META.get("CSRF_COOKIE") or ""
+
+
 def _detail_context(request: HtmxHttpRequest, applicant, bound: dict | None = None) -> dict:
     user = request.user
+    # The ETags first: read before the cards, an ETag is never newer than its card.
+    etags = selectors.claim_card_etags(
+        user=user, applicant_id=applicant.pk, extra=_csrf_secret(request)
+    )
     cards = selectors.claim_cards_for_applicant(user=user, applicant=applicant)
+    for card in cards:
+        card.etag = etags.get(card.claim.pk, "")
     return {
         "applicant": applicant,
         "cards": _with_forms(cards, bound),
@@ -123,8 +138,14 @@ def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpRespons
     )
 
 
-def _render_card(request: HtmxHttpRequest, claim, bound: dict | None = None) -> HttpResponse:
+def _render_card(
+    request: HtmxHttpRequest, claim, bound: dict | None = None, etag: str = ""
+) -> HttpResponse:
+    """The claim's card alone, with its ETag (read before the card: ``etag`` when the caller
+    has just read it)."""
+    etag = etag or _card_etag(request, claim.pk)
     card = _with_forms([selectors.claim_card(user=request.user, claim=claim)], bound)[0]
+    card.etag = etag
     return render(
         request,
         "verifications/applicant_verifications.html#claim-card",
@@ -149,12 +170,38 @@ def applicant_timeline(request: HtmxHttpRequest, applicant_id: int) -> HttpRespo
     return render(request, "verifications/applicant_verifications.html#timeline", context)
 
 
+def _card_etag(request: HtmxHttpRequest, claim_id: int) -> str:
+    return selectors.claim_card_etag(
+        user=request.user, claim_id=claim_id, extra=_csrf_secret(request)
+    )
+
+
 @require_GET
 @member_required
 def claim_card(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
-    """One claim's card: what a card polls while its check runs."""
-    claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
-    return _render_card(request, claim)
+    """One claim's card: what a card polls while its check runs (``static/js/poll.js``).
+
+    A poll sends the ETag of the card it shows (``If-None-Match``); when the card would be the
+    same (``selectors.claim_card_etag``, one query), the answer is ``304 Not Modified``,
+    nothing rendered, and the page keeps its card. ``Cache-Control: no-store``: the browser's
+    cache keeps no copy of personal data, and so never turns a 304 into a 200 of its own copy
+    (htmx then sees the 304 itself and leaves the card as it is)."""
+    etag = _card_etag(request, claim_id)
+    if etag in _if_none_match(request):
+        response: HttpResponse = HttpResponseNotModified()
+    else:
+        claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+        response = _render_card(request, claim, etag=etag)
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def _if_none_match(request: HtmxHttpRequest) -> set[str]:
+    """The ETags a request says it holds (its ``If-None-Match``, weak ones compared as strong
+    ones: the card's is never weak, a proxy may have made it so)."""
+    header = request.headers.get("If-None-Match", "")
+    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
 
 
 @require_POST

@@ -54,6 +54,9 @@ ROUTES = (
     Route("applicant detail", False, 4),
     Route("claim card (htmx)", True, 6),
 )
+CARD_ROUTE = "claim card (htmx)"
+# The claim cards each clerk has open and polls (its applicants' pages).
+WATCHED_CARDS = 8
 
 
 # --- Data -------------------------------------------------------------------------------------
@@ -193,7 +196,9 @@ def _targets() -> dict:
     }
 
 
-def _path(route: Route, targets: dict, rng: random.Random) -> tuple[str, dict]:
+def _path(
+    route: Route, targets: dict, rng: random.Random, claim: int | None = None
+) -> tuple[str, dict]:
     htmx = {"HX-Request": "true"}
     match route.name:
         case "dashboard":
@@ -210,7 +215,7 @@ def _path(route: Route, targets: dict, rng: random.Random) -> tuple[str, dict]:
         case "applicant detail":
             return f"/candidats/{rng.choice(targets['applicants'])}/", {}
         case "claim card (htmx)":
-            return f"/declarations/{rng.choice(targets['claims'])}/carte/", htmx
+            return f"/declarations/{claim or rng.choice(targets['claims'])}/carte/", htmx
     raise ValueError(route.name)
 
 
@@ -273,20 +278,32 @@ def clerk_load(
     def clerk(seed: int) -> None:
         rng = random.Random(seed)
         session, cookies = sessions[seed]
+        # The cards a clerk has open (their applicants' pages): their polls send back the
+        # ETag of the card they show, as static/js/poll.js does, and get a 304 while the card
+        # is unchanged.
+        watched = rng.sample(targets["claims"], k=min(WATCHED_CARDS, len(targets["claims"])))
+        etags: dict[int, str] = {}
         time.sleep(rng.uniform(0, think[1]))
         while time.monotonic() < deadline:
             route = rng.choices(ROUTES, weights)[0]
-            path, headers = _path(route, targets, rng)
+            claim = rng.choice(watched) if route.name == CARD_ROUTE else None
+            path, headers = _path(route, targets, rng, claim=claim)
+            if claim in etags:
+                headers = headers | {"If-None-Match": etags[claim]}
             started = time.perf_counter()
             try:
-                # Anything but a 200 (a redirect to the login page included) is an error.
-                status = session.get(
+                # Anything but a 200 (a redirect to the login page included) is an error; a
+                # card's 304 is its answer.
+                response = session.get(
                     base + path,
                     headers=headers,
                     cookies=cookies,
                     allow_redirects=False,
                     timeout=30,
-                ).status_code
+                )
+                status = response.status_code
+                if claim is not None and status == 200 and response.headers.get("ETag"):
+                    etags[claim] = response.headers["ETag"]
             except requests.RequestException as exc:
                 status = exc.__class__.__name__
             elapsed = 1000 * (time.perf_counter() - started)
@@ -312,7 +329,8 @@ def summarise(samples: list[tuple]) -> list[dict]:
     rows = []
     for route in ROUTES:
         times = [ms for name, ms, _s in samples if name == route.name]
-        errors = sum(1 for name, _ms, s in samples if name == route.name and s != 200)
+        answered = {200, 304} if route.name == CARD_ROUTE else {200}
+        errors = sum(1 for name, _ms, s in samples if name == route.name and s not in answered)
         target = FRAGMENT_TARGET_MS if route.fragment else FULL_PAGE_TARGET_MS
         p95 = _percentile(times, 0.95)
         rows.append(
@@ -331,6 +349,29 @@ def summarise(samples: list[tuple]) -> list[dict]:
     return rows
 
 
+def card_polls(samples: list[tuple]) -> dict:
+    """The cards' polls answered 304 (unchanged: nothing rendered) and 200, with their times:
+    what answering unchanged cards with 304 saves (static/js/poll.js)."""
+    polls = {
+        status: [ms for name, ms, s in samples if name == CARD_ROUTE and s == status]
+        for status in (200, 304)
+    }
+    return {
+        "answered_200": len(polls[200]),
+        "answered_304": len(polls[304]),
+        "share_304": len(polls[304]) / max(1, len(polls[200]) + len(polls[304])),
+        "p50_200": statistics.median(polls[200]) if polls[200] else float("nan"),
+        "p50_304": statistics.median(polls[304]) if polls[304] else float("nan"),
+        # Server time the 304s saved, at the median difference.
+        "saved_ms": len(polls[304])
+        * max(
+            0.0,
+            (statistics.median(polls[200]) if polls[200] else 0.0)
+            - (statistics.median(polls[304]) if polls[304] else 0.0),
+        ),
+    }
+
+
 def query_counts(targets: dict) -> list[dict]:
     """Queries and in-process time per route, one request each after a warm-up."""
     from django.db import connection
@@ -344,13 +385,21 @@ def query_counts(targets: dict) -> list[dict]:
     client.force_login(clerk)
     rng = random.Random(3)
     rows = []
-    for route in ROUTES:
-        path, headers = _path(route, targets, rng)
+    card = Route(f"{CARD_ROUTE}, 304", True, 0)  # the same card again, unchanged
+    card_etag = ""
+    path, headers = "", {}
+    for route in (*ROUTES, card):
+        if route is card:
+            headers = headers | {"If-None-Match": card_etag}
+        else:
+            path, headers = _path(route, targets, rng)
         client.get(path, headers=headers)  # warm-up (templates, caches)
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             response = client.get(path, headers=headers)
             elapsed = 1000 * (time.perf_counter() - started)
+        if route.name == CARD_ROUTE:
+            card_etag = response.get("ETag", "")
         slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default=None)
         rows.append(
             {
@@ -466,11 +515,18 @@ def _measure(stack: Stack, targets: dict, profile: Profile, duration: int, say) 
             f"  {row['route']:<22} n={row['requests']:4d} p50 {row['p50']:6.1f} "
             f"p95 {row['p95']:6.1f} p99 {row['p99']:6.1f} ms  errors {row['errors']}"
         )
+    polls = card_polls(samples)
+    say(
+        f"  card polls: {polls['answered_304']} answered 304 (p50 {polls['p50_304']:.1f} ms), "
+        f"{polls['answered_200']} answered 200 (p50 {polls['p50_200']:.1f} ms); "
+        f"{polls['saved_ms'] / 1000:.1f} s of server time saved"
+    )
     return {
         "name": profile.name,
         "think": list(profile.think),
         "duration": duration,
         "routes": rows,
+        "card_polls": polls,
         "batch_during_load": verified,
         "load_before": load_before,
         "load_after": load_after,

@@ -95,6 +95,18 @@ def pages_table(pages: dict) -> str:
                 f"**{r['ratio']:.2f}** {mark} | {q.get('queries', '?')} | "
                 f"{q.get('server_ms', 0):.0f} ms |"
             )
+        polls = profile.get("card_polls")
+        if polls:
+            unchanged = counts.get("claim card (htmx), 304", {})
+            lines += [
+                "",
+                "Claim card polls (each clerk polls the cards of its open pages, sending back "
+                f"their ETag): {polls['answered_304']:,} answered "
+                f"304 Not Modified (p50 {polls['p50_304']:.0f} ms, "
+                f"{unchanged.get('queries', '?')} queries), {polls['answered_200']:,} answered "
+                f"200 (p50 {polls['p50_200']:.0f} ms); about {polls['saved_ms'] / 1000:.1f} s "
+                "of server time saved.",
+            ]
     return "\n".join(lines)
 
 

@@ -59,6 +59,11 @@ app.conf.beat_schedule = {
         "task": "verifications.retention_purge",
         "schedule": crontab(hour=2, minute=41),
     },
+    # Batch results files past VIGIE_EXPORT_RETENTION_HOURS: deleted (their rows stay).
+    "verifications-exports-expire": {
+        "task": "verifications.exports_expire",
+        "schedule": crontab(minute=23),
+    },
     # API tokens close to their expiry: one e-mail per threshold (90, 60, 30, 15 days).
     "verifications-credential-expiry": {
         "task": "verifications.credential_expiry_check",

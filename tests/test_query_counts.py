@@ -180,9 +180,10 @@ PAGES: list[tuple[str, Callable[[dict], str], Callable | None, int, str]] = [
         "verification batch page",
         lambda d: reverse("batch_detail", args=[d["batch"].pk]),
         None,
-        8,
+        9,
         "session, user, batch; its progress (one grouped count); the checks queued ahead "
-        "(one grouped count); certificate archives; institution; who launched it",
+        "(one grouped count); results files; certificate archives; institution; who "
+        "launched it",
     ),
     (
         "verification batch progress (htmx)",

@@ -32,6 +32,7 @@ from verifications.enums import (
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
     Batch,
+    BatchExport,
     CertificateArchive,
     Claim,
     InstitutionCredential,
@@ -467,9 +468,29 @@ class BatchProgress:
         return int(100 * self.done / self.total) if self.total else 100
 
     @property
+    def preparing(self) -> bool:
+        """Its checks are still being written (``services.batches.batch_prepare``)."""
+        return self.batch.status == BatchStatus.PREPARING
+
+    @property
+    def prepared(self) -> int:
+        """Claims gone through so far while preparing, at most those to prepare."""
+        return min(self.batch.prepared, self.batch.to_prepare)
+
+    @property
+    def preparation_failed(self) -> bool:
+        """Its preparation could not be sent to a worker (the broker was down)."""
+        return self.batch.status == BatchStatus.FAILED
+
+    @property
     def finished(self) -> bool:
         """Nothing left to wait for (the batch row says so, or its requests do)."""
-        return self.batch.status == BatchStatus.DONE or self.pending + self.running == 0
+        if self.preparing:
+            return False
+        return (
+            self.batch.status in (BatchStatus.DONE, BatchStatus.FAILED)
+            or self.pending + self.running == 0
+        )
 
     @property
     def paused(self) -> bool:
@@ -612,7 +633,11 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
         .annotate(n=Count("id"))
     )
     progress = _progress_from_rows(batch, rows)
-    if with_eta and not progress.finished and progress.batch.status != BatchStatus.PAUSED:
+    if (
+        with_eta
+        and not progress.finished
+        and progress.batch.status not in (BatchStatus.PAUSED, BatchStatus.PREPARING)
+    ):
         from verifications.eta import eta_seconds
 
         progress.ahead_by_source = open_requests_ahead(before=batch.created_at, exclude_batch=batch)
@@ -650,7 +675,10 @@ def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchP
 def batches_in_progress(user: User) -> QuerySet[Batch]:
     return (
         batches_for_user(user)
-        .filter(kind=BatchKind.VERIFICATION, status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED])
+        .filter(
+            kind=BatchKind.VERIFICATION,
+            status__in=[BatchStatus.PREPARING, BatchStatus.RUNNING, BatchStatus.PAUSED],
+        )
         .select_related("import_batch")
     )
 
@@ -1022,3 +1050,17 @@ def certificate_archives_of_batch(*, user: User, batch: Batch) -> QuerySet[Certi
 def certificate_archives_for_batch(*, user: User, batch: Batch) -> list[CertificateArchive]:
     """The batch's latest archives, for its page."""
     return list(certificate_archives_of_batch(user=user, batch=batch)[:5])
+
+
+# --- Results files written in the background ----------------------------------------------------
+
+
+def batch_exports_of_batch(*, user: User, batch: Batch) -> QuerySet[BatchExport]:
+    return _of_institution(user, BatchExport.objects.filter(batch=batch)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def batch_exports_for_batch(*, user: User, batch: Batch) -> list[BatchExport]:
+    """The batch's latest results files, for its page."""
+    return list(batch_exports_of_batch(user=user, batch=batch)[:5])

@@ -8,7 +8,13 @@ visibility timeout never redelivers a waiting message.
 from celery import shared_task
 
 from admissions.verify_on_record import VERIFY_ON_RECORD_TASK
-from verifications.enqueue import CERTIFICATE_ARCHIVE, DISPATCH, VERIFICATION_RUN
+from verifications.enqueue import (
+    BATCH_EXPORT,
+    BATCH_PREPARE,
+    CERTIFICATE_ARCHIVE,
+    DISPATCH,
+    VERIFICATION_RUN,
+)
 
 
 @shared_task(
@@ -79,3 +85,26 @@ def certificate_archive_build_task(archive_id: int) -> None:
     from verifications.services.certificates import certificate_archive_build
 
     certificate_archive_build(archive_id)
+
+
+@shared_task(name=BATCH_PREPARE, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def batch_prepare_task(batch_id: int) -> None:
+    # Idempotent by construction: each part skips the claims the batch already has a request
+    # for, under a lock on the batch row (services.batches.batch_prepare).
+    from verifications.services.batches import batch_prepare
+
+    batch_prepare(batch_id=batch_id)
+
+
+@shared_task(name=BATCH_EXPORT, ignore_result=True)
+def batch_export_build_task(export_id: int) -> None:
+    from verifications.services.exports import batch_export_build
+
+    batch_export_build(export_id)
+
+
+@shared_task(name="verifications.exports_expire", ignore_result=True)
+def exports_expire_task() -> None:
+    from verifications.services.exports import batch_exports_expire
+
+    batch_exports_expire()

@@ -125,7 +125,13 @@ PREPARE_CHUNK = 2000
 
 @transaction.atomic
 def batch_verification_start(
-    *, acting_user: User, cohort: dict, label: str = "", ip: str | None = None
+    *,
+    acting_user: User,
+    cohort: dict,
+    label: str = "",
+    ip: str | None = None,
+    import_batch: Batch | None = None,
+    count: int | None = None,
 ) -> Batch:
     """Launch a verification of a cohort (``selectors.cohort_claims``'s arguments) without
     waiting for its checks to be written: a batch ``preparing`` with the number of claims the
@@ -135,7 +141,8 @@ def batch_verification_start(
     in it."""
     if acting_user.institution_id is None:
         raise PermissionDenied("this user belongs to no institution")
-    count = cohort_claims(user=acting_user, **cohort).count()
+    if count is None:
+        count = cohort_claims(user=acting_user, **cohort).count()
     if not count:
         raise ValidationError(_("Aucune déclaration à vérifier dans cette sélection."))
     batch = Batch.objects.create(
@@ -146,6 +153,7 @@ def batch_verification_start(
         created_by=acting_user,
         cohort=cohort,
         to_prepare=count,
+        import_batch=import_batch,
     )
     # The person's request, recorded now with what it covers; the requests written later by
     # the worker are its consequence (``batch_prepare`` records none).
@@ -274,6 +282,43 @@ def import_verification_launch(
         ip=ip,
         trigger=trigger,
         import_batch=batch,
+    )
+
+
+def import_verification_start(*, batch: Batch, acting_user: User, ip: str | None = None) -> Batch:
+    """ "Vérifier les déclarations importées" from the import's page: as
+    ``import_verification_launch``, the checks written by a worker (``batch_prepare``), so that
+    an import of 10,000 applicants is launched at once. The cohort is the import's claims never
+    checked; those being checked when the worker gets to them are left to their check."""
+    if not import_verification_allowed(acting_user, batch):
+        raise PermissionDenied("this person may not verify this import")
+    with transaction.atomic():
+        # Two clicks at once: the second waits for the first's batch, and finds it.
+        Batch.objects.select_for_update(of=("self",)).filter(pk=batch.pk).first()
+        preparing = Batch.objects.filter(
+            import_batch=batch, kind=BatchKind.VERIFICATION, status=BatchStatus.PREPARING
+        ).first()
+        if preparing is not None:
+            return preparing  # a second click while it is prepared: the same batch
+        return _import_verification_start(batch=batch, acting_user=acting_user, ip=ip)
+
+
+def _import_verification_start(*, batch: Batch, acting_user: User, ip: str | None) -> Batch:
+    count = import_claims_to_verify(user=acting_user, batch=batch).count()
+    if not count:
+        raise ValidationError(
+            _(
+                "Toutes les déclarations de cet import sont déjà vérifiées ou en cours de "
+                "vérification."
+            )
+        )
+    return batch_verification_start(
+        acting_user=acting_user,
+        cohort={"batch_id": batch.pk, "verdict": "unchecked"},
+        label=import_verification_label(batch.label),
+        ip=ip,
+        import_batch=batch,
+        count=count,
     )
 
 

@@ -116,7 +116,8 @@ def import_verify(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     if not import_verification_allowed(request.user, batch):
         raise PermissionDenied
     try:
-        launched = batch_services.import_verification_launch(
+        # Written by a worker, as a cohort's batch: the page follows the preparation.
+        launched = batch_services.import_verification_start(
             batch=batch, acting_user=request.user, ip=client_ip(request)
         )
     except ValidationError as exc:
@@ -127,9 +128,9 @@ def import_verify(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
         ngettext(
             "Vérification lancée : %(n)s déclaration à vérifier.",
             "Vérification lancée : %(n)s déclarations à vérifier.",
-            launched.total,
+            launched.to_prepare,
         )
-        % {"n": launched.total},
+        % {"n": launched.to_prepare},
     )
     return redirect("batch_detail", batch_id=launched.pk)
 

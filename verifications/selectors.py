@@ -655,6 +655,37 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
     return progress
 
 
+def batch_progress_etag(*, user: User, progress: BatchProgress, extra: str = "") -> str:
+    """The ETag of a batch's progress panel as ``user`` sees it: everything it shows (counts
+    per state and verdict, the preparation, the status, the remaining time as worded), who
+    looks and how (``extra``: the session's CSRF secret, which its forms carry). The panel's
+    poll is answered 304 when it would be the same (``views.batches.batch_progress``): the
+    counts are read, the panel is not rendered."""
+    import hashlib
+
+    from django.utils.translation import get_language
+
+    batch = progress.batch
+    parts = [
+        CARD_ETAG_VERSION,
+        str(user.pk),
+        str(user.role),
+        get_language() or "",
+        extra,
+        batch.status,
+        str(batch.prepared),
+        str(batch.to_prepare),
+        str(progress.total),
+        str(progress.done),
+        str(progress.pending),
+        str(progress.running),
+        repr(sorted(progress.by_verdict.items())),
+        ",".join(progress.down_sources),
+        progress.eta_text if progress.eta else "",
+    ]
+    return '"{}"'.format(hashlib.sha256("|".join(parts).encode()).hexdigest()[:32])
+
+
 def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchProgress]:
     """Progress of several batches in one query (the batch list)."""
     ids = [b.pk for b in batches if b.kind == BatchKind.VERIFICATION]

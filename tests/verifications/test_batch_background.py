@@ -170,3 +170,36 @@ def test_an_export_in_the_readers_language_once_per_batch_and_kept_for_its_reten
     assert "fichier supprimé le" in panel
     assert link not in panel
     assert batch_exports_expire(now=timezone.now() + timedelta(hours=50)) == 0
+
+
+def test_the_progress_panel_is_answered_304_while_it_would_be_the_same(supervisor, client):
+    from verifications.services.batches import batch_pause
+
+    claims = _claims(supervisor, 3)
+    batch = batch_verification_start(acting_user=supervisor, cohort={"kinds": ["cvec"]})
+    client.force_login(supervisor)
+    url = reverse("batch_progress", args=[batch.pk])
+    page = client.get(reverse("batch_detail", args=[batch.pk])).text
+    first = client.get(url, headers=HTMX)
+    assert first.status_code == 200
+    etag = first["ETag"]
+    assert f'data-etag="{etag.replace(chr(34), "&quot;")}"' in page  # the page gives it
+    assert client.get(url, headers={**HTMX, "If-None-Match": etag}).status_code == 304
+
+    batch_prepare(batch_id=batch.pk)  # prepared: another panel
+    running = client.get(url, headers={**HTMX, "If-None-Match": etag})
+    assert running.status_code == 200
+    assert "0 sur 3 vérifiées" in running.text
+    assert "data-poll-backoff" not in running.text
+    VerificationRequest.objects.filter(claim=claims[0]).update(
+        state=RequestState.DONE, verdict=Verdict.CONFIRMED, finished_at=timezone.now()
+    )
+    one_done = client.get(url, headers={**HTMX, "If-None-Match": running["ETag"]})
+    assert one_done.status_code == 200
+    assert "1 sur 3 vérifiées" in one_done.text
+
+    batch_pause(batch=batch, acting_user=supervisor)
+    paused = client.get(url, headers={**HTMX, "If-None-Match": one_done["ETag"]})
+    assert paused.status_code == 200
+    assert "data-poll-backoff" in paused.text  # polled less and less often while paused
+    assert client.get(url, headers={**HTMX, "If-None-Match": paused["ETag"]}).status_code == 304

@@ -30,11 +30,10 @@ from verifications.services import batches as batch_services
 from verifications.services import certificates as certificate_services
 from verifications.services import exports as export_services
 from verifications.services import rematch as rematch_services
+from verifications.views.polling import csrf_secret, poll_answer
 
 
 PAGE_SIZE = 50
-# How often the progress fragment polls while the batch runs.
-POLL_EVERY = "2s"
 
 
 def _import_batches(request: HtmxHttpRequest):
@@ -140,10 +139,13 @@ def _batch_or_404(request: HtmxHttpRequest, batch_id: int):
 
 
 def _progress_context(request: HtmxHttpRequest, batch) -> dict:
-    progress = None
+    progress, etag = None, ""
     if batch.kind == BatchKind.VERIFICATION:
         progress = selectors.batch_progress(user=request.user, batch=batch, with_eta=True)
-    return {"batch": batch, "progress": progress, "poll_every": POLL_EVERY}
+        etag = selectors.batch_progress_etag(
+            user=request.user, progress=progress, extra=csrf_secret(request)
+        )
+    return {"batch": batch, "progress": progress, "progress_etag": etag}
 
 
 def _archives_context(request: HtmxHttpRequest, batch) -> dict:
@@ -179,14 +181,17 @@ def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
 @require_GET
 @member_required
 def batch_progress(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
-    """The progress panel alone: what the batch page polls while the batch runs."""
+    """The progress panel alone: what the batch page polls while the batch runs
+    (``static/js/poll.js``, as the claim cards): ``304 Not Modified`` when the panel would be
+    the one the page shows (its ``If-None-Match``), rendered otherwise."""
     batch = _batch_or_404(request, batch_id)
     if batch.kind != BatchKind.VERIFICATION:
         raise Http404
-    return render(
+    context = _progress_context(request, batch)
+    return poll_answer(
         request,
-        "verifications/batch_detail.html#batch-progress",
-        _progress_context(request, batch),
+        context["progress_etag"],
+        lambda: render(request, "verifications/batch_detail.html#batch-progress", context),
     )
 
 

@@ -3,8 +3,7 @@ and evidence (live while a check runs), and the actions on a claim."""
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
-from django.http import HttpResponse, HttpResponseNotModified
-from django.middleware.csrf import get_token
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
@@ -21,6 +20,7 @@ from verifications.enums import ClaimKind, Trigger
 from verifications.forms import ManualCheckForm, OverrideForm, VariantTryForm
 from verifications.services import rematch as rematch_services
 from verifications.services.decisions import MANUAL_ALLOWED_AFTER
+from verifications.views.polling import csrf_secret, poll_answer
 
 
 VIEW_PURPOSE = "instruction du dossier d'admission"
@@ -57,19 +57,11 @@ def _timeline_events(request: HtmxHttpRequest, applicant) -> list:
     return list(events.select_related("actor")[:TIMELINE_SIZE])
 
 
-def _csrf_secret(request: HtmxHttpRequest) -> str:
-    """The session's CSRF secret, which the cards' forms carry (masked): part of their ETag, so
-    that a new one (a sign-in in another tab) gives them new forms. ``get_token`` makes sure
-    there is one (and that the response sets it) before it is read."""
-    get_token(request)
-    return request.META.get("CSRF_COOKIE") or ""
-
-
 def _detail_context(request: HtmxHttpRequest, applicant, bound: dict | None = None) -> dict:
     user = request.user
     # The ETags first: read before the cards, an ETag is never newer than its card.
     etags = selectors.claim_card_etags(
-        user=user, applicant_id=applicant.pk, extra=_csrf_secret(request)
+        user=user, applicant_id=applicant.pk, extra=csrf_secret(request)
     )
     cards = selectors.claim_cards_for_applicant(user=user, applicant=applicant)
     for card in cards:
@@ -172,7 +164,7 @@ def applicant_timeline(request: HtmxHttpRequest, applicant_id: int) -> HttpRespo
 
 def _card_etag(request: HtmxHttpRequest, claim_id: int) -> str:
     return selectors.claim_card_etag(
-        user=request.user, claim_id=claim_id, extra=_csrf_secret(request)
+        user=request.user, claim_id=claim_id, extra=csrf_secret(request)
     )
 
 
@@ -187,21 +179,12 @@ def claim_card(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
     cache keeps no copy of personal data, and so never turns a 304 into a 200 of its own copy
     (htmx then sees the 304 itself and leaves the card as it is)."""
     etag = _card_etag(request, claim_id)
-    if etag in _if_none_match(request):
-        response: HttpResponse = HttpResponseNotModified()
-    else:
+
+    def card() -> HttpResponse:
         claim = admissions_selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
-        response = _render_card(request, claim, etag=etag)
-    response["ETag"] = etag
-    response["Cache-Control"] = "no-store"
-    return response
+        return _render_card(request, claim, etag=etag)
 
-
-def _if_none_match(request: HtmxHttpRequest) -> set[str]:
-    """The ETags a request says it holds (its ``If-None-Match``, weak ones compared as strong
-    ones: the card's is never weak, a proxy may have made it so)."""
-    header = request.headers.get("If-None-Match", "")
-    return {tag.strip().removeprefix("W/") for tag in header.split(",") if tag.strip()}
+    return poll_answer(request, etag, card)
 
 
 @require_POST

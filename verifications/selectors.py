@@ -465,6 +465,8 @@ class BatchProgress:
 
     @property
     def percent(self) -> int:
+        if self.preparing:
+            return 0  # its checks are still being written: none done yet, whatever is
         return int(100 * self.done / self.total) if self.total else 100
 
     @property

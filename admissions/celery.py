@@ -59,6 +59,13 @@ app.conf.beat_schedule = {
         "task": "verifications.retention_purge",
         "schedule": crontab(hour=2, minute=41),
     },
+    # Background work whose worker was lost: a batch's preparation sent again, a results file
+    # that never came marked failed.
+    "verifications-background-sweep": {
+        "task": "verifications.background_sweep",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
     # Batch results files past VIGIE_EXPORT_RETENTION_HOURS: deleted (their rows stay).
     "verifications-exports-expire": {
         "task": "verifications.exports_expire",

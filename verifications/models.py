@@ -84,6 +84,9 @@ class Batch(models.Model):
     cohort = models.JSONField(_("cohorte"), default=dict, blank=True)
     to_prepare = models.PositiveIntegerField(_("déclarations à préparer"), default=0)
     prepared = models.PositiveIntegerField(_("déclarations préparées"), default=0)
+    # When a worker last wrote a part: a preparation that has not moved for
+    # ``VIGIE_BATCH_PREPARE_STALE_SECONDS`` lost its worker and is sent again.
+    prepared_at = models.DateTimeField(_("dernière préparation"), null=True, blank=True)
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )

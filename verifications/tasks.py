@@ -103,6 +103,17 @@ def batch_export_build_task(export_id: int) -> None:
     batch_export_build(export_id)
 
 
+@shared_task(name="verifications.background_sweep", ignore_result=True, expires=25)
+def background_sweep_task() -> None:
+    """Background work whose worker was lost: batch preparations sent again, stale exports
+    marked failed."""
+    from verifications.services.batches import batch_preparations_resend
+    from verifications.services.exports import batch_exports_fail_stale
+
+    batch_preparations_resend()
+    batch_exports_fail_stale()
+
+
 @shared_task(name="verifications.exports_expire", ignore_result=True)
 def exports_expire_task() -> None:
     from verifications.services.exports import batch_exports_expire

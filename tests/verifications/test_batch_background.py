@@ -203,3 +203,38 @@ def test_the_progress_panel_is_answered_304_while_it_would_be_the_same(superviso
     assert paused.status_code == 200
     assert "data-poll-backoff" in paused.text  # polled less and less often while paused
     assert client.get(url, headers={**HTMX, "If-None-Match": paused["ETag"]}).status_code == 304
+
+
+def test_a_preparation_whose_worker_was_lost_is_sent_again_once_per_period(
+    supervisor, settings, django_capture_on_commit_callbacks
+):
+    from verifications.services.batches import batch_preparations_resend
+
+    settings.VIGIE_BATCH_PREPARE_STALE_SECONDS = 60
+    _claims(supervisor, 2)
+    batch = batch_verification_start(acting_user=supervisor, cohort={"kinds": ["cvec"]})
+    now = timezone.now()
+    assert batch_preparations_resend(now=now) == 0  # just launched
+    later = now + timedelta(seconds=61)
+    with django_capture_on_commit_callbacks():
+        assert batch_preparations_resend(now=later) == 1  # no part written in a minute
+    assert batch_preparations_resend(now=later + timedelta(seconds=30)) == 0  # sent just now
+    batch_prepare(batch_id=batch.pk)
+    assert batch_preparations_resend(now=later + timedelta(hours=1)) == 0  # prepared
+
+
+def test_an_export_whose_worker_was_lost_fails_and_a_new_one_can_be_asked(supervisor):
+    from verifications.services.exports import batch_exports_fail_stale
+
+    _claims(supervisor, 1)
+    batch = batch_prepare(
+        batch_id=batch_verification_start(acting_user=supervisor, cohort={"kinds": ["cvec"]}).pk
+    )
+    export = batch_export_request(batch=batch, acting_user=supervisor, language="fr")
+    now = timezone.now()
+    assert batch_exports_fail_stale(now=now + timedelta(minutes=10)) == 0
+    assert batch_exports_fail_stale(now=now + timedelta(minutes=31)) == 1
+    export.refresh_from_db()
+    assert export.state == BatchExport.State.FAILED
+    again = batch_export_request(batch=batch, acting_user=supervisor, language="fr")
+    assert again.pk != export.pk

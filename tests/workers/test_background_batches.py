@@ -101,3 +101,31 @@ def test_a_batchs_xlsx_is_written_by_a_worker_with_its_progress(
         f"{len(claims)} rows written by the worker in {time.monotonic() - started:.1f} s "
         f"({export.file.size} bytes)"
     )
+
+
+def test_a_preparation_whose_message_was_lost_is_sent_again_by_beat(
+    cluster, broker, sandbox_settings, settings, figures
+):
+    """The launch's message never reaches a worker (sent to another broker here, as a broker
+    restart would lose it): the beat's sweep sends the preparation again, and the batch is
+    prepared and verified, each claim once."""
+    if broker["server"] is None:
+        pytest.skip("redis-server is not installed")
+    settings.CELERY_BROKER_URL = "memory://"  # the launch's message goes nowhere
+    cluster.env["VIGIE_BATCH_PREPARE_STALE_SECONDS"] = "2"
+    institution = InstitutionFactory()
+    user = UserFactory(institution=institution, supervisor=True)
+    enrolled = person_with(scolarite=ScolariteOutcome.ENROLLED)
+    claims = [claim_for(enrolled, ClaimKind.SCOLARITE, institution) for _ in range(8)]
+    batch = batch_verification_start(acting_user=user, cohort={"kinds": ["scolarite"]})
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.PREPARING
+
+    started = time.monotonic()
+    cluster.start_worker("w1", concurrency=2)
+    cluster.start_beat()
+    assert wait_for(
+        lambda: Batch.objects.get(pk=batch.pk).status == BatchStatus.DONE, timeout=120
+    ), cluster.log("beat")[-3000:] + cluster.log("w1")[-3000:]
+    assert_each_ended_exactly_once(batch, claims)
+    took = time.monotonic() - started
+    figures(f"lost preparation sent again by beat, the batch done {took:.1f} s after start")

@@ -19,6 +19,7 @@ deadlock.
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
@@ -208,19 +209,23 @@ def batch_prepare(*, batch_id: int) -> Batch | None:
     )
     after, collisions = 0, 0
     while True:
-        part = list(claims.filter(pk__gt=after)[:PREPARE_CHUNK])
-        if not part:
-            break
         try:
             with transaction.atomic():
                 locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch_id)
                 if locked.status != BatchStatus.PREPARING:
                     return locked
+                # Read under the lock: a second run (a redelivered message) waits here, then
+                # finds what the first one wrote.
+                part = list(claims.filter(pk__gt=after)[:PREPARE_CHUNK])
+                if not part:
+                    break
                 created = verification_requests_create(
                     claims=part, acting_user=user, trigger=Trigger.BATCH, batch=batch, audit=False
                 )
                 Batch.objects.filter(pk=batch_id).update(
-                    prepared=F("prepared") + len(part), total=F("total") + created
+                    prepared=F("prepared") + len(part),
+                    total=F("total") + created,
+                    prepared_at=timezone.now(),
                 )
         except IntegrityError:
             # A check of one of these claims opened between our look and our insert
@@ -243,6 +248,30 @@ def batch_prepare(*, batch_id: int) -> Batch | None:
     batch_finish_if_complete(batch_id=batch_id)
     locked.refresh_from_db()
     return locked
+
+
+def batch_preparations_resend(*, now=None) -> int:
+    """Send again the preparation of the batches whose worker was lost (killed, or its message
+    with a broker restart): still ``preparing`` and unmoved for
+    ``VIGIE_BATCH_PREPARE_STALE_SECONDS`` (a part takes well under a second). A duplicate is
+    harmless: ``batch_prepare`` is idempotent. Returns how many were sent."""
+    from django.conf import settings
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.VIGIE_BATCH_PREPARE_STALE_SECONDS)
+    ids = list(
+        Batch.objects.filter(status=BatchStatus.PREPARING)
+        .filter(Q(prepared_at__lt=stale) | Q(prepared_at__isnull=True, created_at__lt=stale))
+        .values_list("pk", flat=True)[:100]
+    )
+    for batch_id in ids:
+        # Not sent again before another period has passed.
+        Batch.objects.filter(pk=batch_id).update(prepared_at=now)
+        batch_prepare_enqueue(batch_id)
+    if ids:
+        logger.warning("batch preparations sent again (worker lost): %s", ids)
+    return len(ids)
 
 
 def import_verification_label(import_batch_label: str) -> str:

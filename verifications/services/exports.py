@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # Rows written between two progress updates of the export's row.
 PROGRESS_EVERY = 1000
 UNDER_WAY = (BatchExport.State.PENDING, BatchExport.State.RUNNING)
+EXPORT_STALE = timedelta(minutes=30)
 
 
 @transaction.atomic
@@ -129,6 +130,16 @@ def batch_export_downloaded(*, export: BatchExport, acting_user: User, ip: str |
         rows=export.total,
         ip=ip,
     )
+
+
+def batch_exports_fail_stale(now: datetime | None = None) -> int:
+    """Exports whose worker was lost: still under way ``EXPORT_STALE`` after they were asked
+    (a 40,000-row file takes about 20 s) are marked failed, so that the page says so and the
+    next request writes a new one instead of returning this one."""
+    now = now or timezone.now()
+    return BatchExport.objects.filter(
+        state__in=UNDER_WAY, created_at__lt=now - EXPORT_STALE
+    ).update(state=BatchExport.State.FAILED, finished_at=now)
 
 
 def batch_exports_expire(now: datetime | None = None) -> int:

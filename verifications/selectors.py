@@ -480,11 +480,6 @@ class BatchProgress:
         return min(self.batch.prepared, self.batch.to_prepare)
 
     @property
-    def preparation_failed(self) -> bool:
-        """Its preparation could not be sent to a worker (the broker was down)."""
-        return self.batch.status == BatchStatus.FAILED
-
-    @property
     def finished(self) -> bool:
         """Nothing left to wait for (the batch row says so, or its requests do)."""
         if self.preparing:

@@ -116,10 +116,13 @@ def test_a_batch_being_prepared_is_not_finished_by_its_first_checks(supervisor, 
     assert batch.total == 3
 
 
-def test_a_broker_down_at_the_launch_says_the_preparation_failed(
+def test_a_broker_down_at_the_launch_delays_the_preparation_and_loses_nothing(
     supervisor, client, settings, django_capture_on_commit_callbacks
 ):
+    from verifications.services.batches import batch_preparations_resend
+
     _claims(supervisor, 2)
+    broker = settings.CELERY_BROKER_URL
     settings.CELERY_BROKER_URL = f"redis://127.0.0.1:{free_port()}/0"  # nothing listens
     client.force_login(supervisor)
     with django_capture_on_commit_callbacks(execute=True):
@@ -127,10 +130,15 @@ def test_a_broker_down_at_the_launch_says_the_preparation_failed(
     batch = Batch.objects.get()
     assert response["Location"] == reverse("batch_detail", args=[batch.pk])
     batch.refresh_from_db()
-    assert batch.status == BatchStatus.FAILED
+    assert batch.status == BatchStatus.PREPARING  # the row is the outbox
     page = client.get(reverse("batch_detail", args=[batch.pk])).text
-    assert "La préparation du lot n'a pas pu être lancée" in page
-    assert 'hx-get="{}"'.format(reverse("batch_progress", args=[batch.pk])) not in page
+    assert "Préparation : 0 / 2" in page
+    assert 'hx-get="{}"'.format(reverse("batch_progress", args=[batch.pk])) in page
+
+    settings.CELERY_BROKER_URL = broker  # back
+    later = timezone.now() + timedelta(seconds=settings.VIGIE_BATCH_PREPARE_STALE_SECONDS + 1)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert batch_preparations_resend(now=later) == 1
 
 
 def test_an_export_in_the_readers_language_once_per_batch_and_kept_for_its_retention(

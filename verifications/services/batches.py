@@ -170,13 +170,12 @@ def batch_verification_start(
     batch_id = batch.pk
 
     def send() -> None:
+        # The row is the outbox: a broker down now delays the preparation, the beat's sweep
+        # sends it once the broker is back (``batch_preparations_resend``).
         try:
             batch_prepare_enqueue(batch_id)
         except Exception:
-            logger.warning("broker unavailable: batch %s not prepared", batch_id)
-            Batch.objects.filter(pk=batch_id, status=BatchStatus.PREPARING).update(
-                status=BatchStatus.FAILED, finished_at=timezone.now()
-            )
+            logger.warning("broker unavailable: batch %s will be prepared later", batch_id)
 
     transaction.on_commit(send)
     return batch
@@ -265,13 +264,19 @@ def batch_preparations_resend(*, now=None) -> int:
         .filter(Q(prepared_at__lt=stale) | Q(prepared_at__isnull=True, created_at__lt=stale))
         .values_list("pk", flat=True)[:100]
     )
+    sent = 0
     for batch_id in ids:
         # Not sent again before another period has passed.
         Batch.objects.filter(pk=batch_id).update(prepared_at=now)
-        batch_prepare_enqueue(batch_id)
-    if ids:
-        logger.warning("batch preparations sent again (worker lost): %s", ids)
-    return len(ids)
+        try:
+            batch_prepare_enqueue(batch_id)
+        except Exception:
+            logger.warning("broker unavailable: batch %s will be prepared later", batch_id)
+            continue
+        sent += 1
+    if sent:
+        logger.warning("batch preparations sent again (worker or message lost): %s", sent)
+    return sent
 
 
 def import_verification_label(import_batch_label: str) -> str:

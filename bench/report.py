@@ -95,6 +95,15 @@ def pages_table(pages: dict) -> str:
                 f"**{r['ratio']:.2f}** {mark} | {q.get('queries', '?')} | "
                 f"{q.get('server_ms', 0):.0f} ms |"
             )
+        launch = profile.get("batch_launch")
+        if launch:
+            lines += [
+                "",
+                f"Launching that batch ({launch['claims']:,} claims): the request answered in "
+                f"{launch['request_ms']:.0f} ms (the batch row and one count); a worker wrote "
+                f"its checks in {launch['prepare_s']:.1f} s while its page showed the "
+                "preparation.",
+            ]
         polls = profile.get("card_polls")
         if polls:
             unchanged = counts.get("claim card (htmx), 304", {})

@@ -115,8 +115,12 @@
 
   document.addEventListener("htmx:afterRequest", function (event) {
     var region = event.detail.elt;
-    if (!isRegion(region) || !region.isConnected) {
-      return; // swapped out: its successor is armed on htmx:load
+    if (!isRegion(region)) {
+      return;
+    }
+    if (!region.isConnected) {
+      regions.delete(region); // swapped out: its successor is armed on htmx:load
+      return;
     }
     var current = stateOf(region);
     if (current.changed) {

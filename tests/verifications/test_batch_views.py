@@ -305,7 +305,7 @@ def test_xlsx_results_neutralise_formulas_and_are_audited(
     export = BatchExport.objects.get()
     assert export.state == BatchExport.State.PENDING
     panel = supervisor_client.get(reverse("batch_exports", args=[batch.pk])).text
-    assert 'hx-trigger="every 2s"' in panel  # polled while it is written
+    assert 'hx-trigger="poll"' in panel  # polled while it is written
     assert not AuditEvent.objects.filter(action=AuditAction.EXPORTED).exists()
 
     batch_export_build(export.pk)

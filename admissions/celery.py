@@ -70,6 +70,18 @@ app.conf.beat_schedule = {
         "task": "webhooks.events_purge",
         "schedule": crontab(hour=2, minute=53),
     },
+    # Background work whose worker was lost: a batch's preparation sent again, a results file
+    # that never came marked failed.
+    "verifications-background-sweep": {
+        "task": "verifications.background_sweep",
+        "schedule": 30.0,
+        "options": {"expires": 25},
+    },
+    # Batch results files past VIGIE_EXPORT_RETENTION_HOURS: deleted (their rows stay).
+    "verifications-exports-expire": {
+        "task": "verifications.exports_expire",
+        "schedule": crontab(minute=23),
+    },
     # API tokens close to their expiry: one e-mail per threshold (90, 60, 30, 15 days).
     "verifications-credential-expiry": {
         "task": "verifications.credential_expiry_check",

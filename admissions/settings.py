@@ -173,6 +173,13 @@ VIGIE_DASHBOARD_COUNTS_SECONDS = 30
 # page load.
 VIGIE_AUDIT_VIEW_WINDOW_SECONDS = env.int("VIGIE_AUDIT_VIEW_WINDOW_SECONDS", default=15 * 60)
 
+# A batch's results prepared in the background (verifications.services.exports): the file is
+# deleted this many hours after it was written (the beat task verifications-exports-expire).
+VIGIE_EXPORT_RETENTION_HOURS = env.int("VIGIE_EXPORT_RETENTION_HOURS", default=24)
+# A batch whose preparation (verifications.services.batches.batch_prepare) has not moved for
+# this many seconds lost its worker: the beat task verifications-background-sweep sends it again.
+VIGIE_BATCH_PREPARE_STALE_SECONDS = env.int("VIGIE_BATCH_PREPARE_STALE_SECONDS", default=60)
+
 # Login throttling (admissions/login_throttle.py): this many failures for one username from one
 # address, or from one address whatever the usernames, lock it out for LOCKOUT_SECONDS after
 # the last failure. 0 disables a limit.

@@ -62,6 +62,9 @@ ROUTES = (
     Route("applicant detail", False, 4),
     Route("claim card (htmx)", True, 6),
 )
+CARD_ROUTE = "claim card (htmx)"
+# The claim cards each clerk has open and polls (its applicants' pages).
+WATCHED_CARDS = 8
 
 
 # --- Data -------------------------------------------------------------------------------------
@@ -201,7 +204,9 @@ def _targets() -> dict:
     }
 
 
-def _path(route: Route, targets: dict, rng: random.Random) -> tuple[str, dict]:
+def _path(
+    route: Route, targets: dict, rng: random.Random, claim: int | None = None
+) -> tuple[str, dict]:
     htmx = {"HX-Request": "true"}
     match route.name:
         case "baseline: bare":
@@ -222,7 +227,7 @@ def _path(route: Route, targets: dict, rng: random.Random) -> tuple[str, dict]:
         case "applicant detail":
             return f"/candidats/{rng.choice(targets['applicants'])}/", {}
         case "claim card (htmx)":
-            return f"/declarations/{rng.choice(targets['claims'])}/carte/", htmx
+            return f"/declarations/{claim or rng.choice(targets['claims'])}/carte/", htmx
     raise ValueError(route.name)
 
 
@@ -285,20 +290,32 @@ def clerk_load(
     def clerk(seed: int) -> None:
         rng = random.Random(seed)
         session, cookies = sessions[seed]
+        # The cards a clerk has open (their applicants' pages): their polls send back the
+        # ETag of the card they show, as static/js/poll.js does, and get a 304 while the card
+        # is unchanged.
+        watched = rng.sample(targets["claims"], k=min(WATCHED_CARDS, len(targets["claims"])))
+        etags: dict[int, str] = {}
         time.sleep(rng.uniform(0, think[1]))
         while time.monotonic() < deadline:
             route = rng.choices(ROUTES, weights)[0]
-            path, headers = _path(route, targets, rng)
+            claim = rng.choice(watched) if route.name == CARD_ROUTE else None
+            path, headers = _path(route, targets, rng, claim=claim)
+            if claim in etags:
+                headers = headers | {"If-None-Match": etags[claim]}
             started = time.perf_counter()
             try:
-                # Anything but a 200 (a redirect to the login page included) is an error.
-                status = session.get(
+                # Anything but a 200 (a redirect to the login page included) is an error; a
+                # card's 304 is its answer.
+                response = session.get(
                     base + path,
                     headers=headers,
                     cookies=cookies,
                     allow_redirects=False,
                     timeout=30,
-                ).status_code
+                )
+                status = response.status_code
+                if claim is not None and status == 200 and response.headers.get("ETag"):
+                    etags[claim] = response.headers["ETag"]
             except requests.RequestException as exc:
                 status = exc.__class__.__name__
             elapsed = 1000 * (time.perf_counter() - started)
@@ -324,7 +341,8 @@ def summarise(samples: list[tuple]) -> list[dict]:
     rows = []
     for route in ROUTES:
         times = [ms for name, ms, _s in samples if name == route.name]
-        errors = sum(1 for name, _ms, s in samples if name == route.name and s != 200)
+        answered = {200, 304} if route.name == CARD_ROUTE else {200}
+        errors = sum(1 for name, _ms, s in samples if name == route.name and s not in answered)
         target = FRAGMENT_TARGET_MS if route.fragment else FULL_PAGE_TARGET_MS
         p95 = _percentile(times, 0.95)
         rows.append(
@@ -356,6 +374,29 @@ def summarise(samples: list[tuple]) -> list[dict]:
     return rows
 
 
+def card_polls(samples: list[tuple]) -> dict:
+    """The cards' polls answered 304 (unchanged: nothing rendered) and 200, with their times:
+    what answering unchanged cards with 304 saves (static/js/poll.js)."""
+    polls = {
+        status: [ms for name, ms, s in samples if name == CARD_ROUTE and s == status]
+        for status in (200, 304)
+    }
+    return {
+        "answered_200": len(polls[200]),
+        "answered_304": len(polls[304]),
+        "share_304": len(polls[304]) / max(1, len(polls[200]) + len(polls[304])),
+        "p50_200": statistics.median(polls[200]) if polls[200] else float("nan"),
+        "p50_304": statistics.median(polls[304]) if polls[304] else float("nan"),
+        # Server time the 304s saved, at the median difference.
+        "saved_ms": len(polls[304])
+        * max(
+            0.0,
+            (statistics.median(polls[200]) if polls[200] else 0.0)
+            - (statistics.median(polls[304]) if polls[304] else 0.0),
+        ),
+    }
+
+
 def query_counts(targets: dict) -> list[dict]:
     """Queries and in-process time per route, one request each after a warm-up."""
     from django.db import connection
@@ -369,15 +410,23 @@ def query_counts(targets: dict) -> list[dict]:
     client.force_login(clerk)
     rng = random.Random(3)
     rows = []
-    for route in ROUTES:
+    card = Route(f"{CARD_ROUTE}, 304", True, 0)  # the same card again, unchanged
+    card_etag = ""
+    path, headers = "", {}
+    for route in (*ROUTES, card):
         if route.baseline:
             continue  # served by gunicorn's bench.urls only
-        path, headers = _path(route, targets, rng)
+        if route is card:
+            headers = headers | {"If-None-Match": card_etag}
+        else:
+            path, headers = _path(route, targets, rng)
         client.get(path, headers=headers)  # warm-up (templates, caches)
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
             response = client.get(path, headers=headers)
             elapsed = 1000 * (time.perf_counter() - started)
+        if route.name == CARD_ROUTE:
+            card_etag = response.get("ETag", "")
         slowest = max(queries.captured_queries, key=lambda q: float(q["time"]), default=None)
         rows.append(
             {
@@ -475,7 +524,12 @@ def _measure(stack: Stack, targets: dict, profile: Profile, duration: int, say) 
 
     # A batch that outlasts the measure: Certif Info, two calls a check at 10 calls/s, takes
     # 10 s for 20 claims of the four kinds.
-    batch = _launch_batch(20 * (WARMUP_SECONDS + duration))
+    batch, launch = _launch_batch(20 * (WARMUP_SECONDS + duration))
+    say(
+        f"pages, {profile.name}: a batch of {launch['claims']:,} claims launched: the request "
+        f"answers in {launch['request_ms']:.0f} ms, the worker prepares it in "
+        f"{launch['prepare_s']:.1f} s"
+    )
     load_started = timezone.now()
     load_before = load()
     say(
@@ -494,12 +548,20 @@ def _measure(stack: Stack, targets: dict, profile: Profile, duration: int, say) 
             f"p95 {row['p95']:6.1f} p99 {row['p99']:6.1f} max {row['slowest']:6.0f} ms  "
             f"p95 {row['base_p95_ratio']:.2f}x baseline  errors {row['errors']}"
         )
+    polls = card_polls(samples)
+    say(
+        f"  card polls: {polls['answered_304']} answered 304 (p50 {polls['p50_304']:.1f} ms), "
+        f"{polls['answered_200']} answered 200 (p50 {polls['p50_200']:.1f} ms); "
+        f"{polls['saved_ms'] / 1000:.1f} s of server time saved"
+    )
     return {
         "name": profile.name,
         "think": list(profile.think),
         "duration": duration,
         "routes": rows,
+        "card_polls": polls,
         "batch_during_load": verified,
+        "batch_launch": launch,
         "load_before": load_before,
         "load_after": load_after,
         "errors": sum(r["errors"] for r in rows),
@@ -507,19 +569,31 @@ def _measure(stack: Stack, targets: dict, profile: Profile, duration: int, say) 
     }
 
 
-def _launch_batch(claims: int) -> int:
+def _launch_batch(claims: int) -> tuple[int, dict]:
+    """A batch of ``claims`` claims, launched as the batch page launches one: the request's
+    part (``batch_verification_start``: one count, the batch row) and the worker's
+    (``batch_prepare``: the requests, in parts), each timed."""
     from bench.data import import_people, institution_and_clerk
-    from verifications.models import Claim
-    from verifications.services.batches import batch_verification_launch
+    from verifications.services.batches import batch_prepare, batch_verification_start
 
     _institution, clerk = institution_and_clerk()
     # A tag of its own each time, so that a run on reused data imports new file references.
     imported = import_people(50_000, claims // 4, f"PB{time.strftime('%H%M%S')}")
-    chosen = list(Claim.objects.filter(applicant__batch=imported).select_related("institution"))
-    batch = batch_verification_launch(
-        acting_user=clerk, claims=chosen, label="bench: batch during the page load"
+    started = time.perf_counter()
+    batch = batch_verification_start(
+        acting_user=clerk,
+        cohort={"batch_id": imported.pk},
+        label="bench: batch during the page load",
     )
-    return batch.pk
+    request_ms = 1000 * (time.perf_counter() - started)
+    started = time.perf_counter()
+    prepared = batch_prepare(batch_id=batch.pk)
+    prepare_s = time.perf_counter() - started
+    return batch.pk, {
+        "claims": prepared.total if prepared else 0,
+        "request_ms": request_ms,
+        "prepare_s": prepare_s,
+    }
 
 
 def _batch_progress(batch_id: int, load_started) -> dict:

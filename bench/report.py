@@ -104,6 +104,27 @@ def pages_table(pages: dict) -> str:
                 f"{r['base_p50_ratio']:.2f} / **{r['base_p95_ratio']:.2f}** | {base_target} | "
                 f"{q.get('queries', '—')} | " + (f"{q['server_ms']:.0f} ms |" if q else "— |")
             )
+        launch = profile.get("batch_launch")
+        if launch:
+            lines += [
+                "",
+                f"Launching that batch ({launch['claims']:,} claims): the request answered in "
+                f"{launch['request_ms']:.0f} ms (the batch row and one count); a worker wrote "
+                f"its checks in {launch['prepare_s']:.1f} s while its page showed the "
+                "preparation.",
+            ]
+        polls = profile.get("card_polls")
+        if polls:
+            unchanged = counts.get("claim card (htmx), 304", {})
+            lines += [
+                "",
+                "Claim card polls (each clerk polls the cards of its open pages, sending back "
+                f"their ETag): {polls['answered_304']:,} answered "
+                f"304 Not Modified (p50 {polls['p50_304']:.0f} ms, "
+                f"{unchanged.get('queries', '?')} queries), {polls['answered_200']:,} answered "
+                f"200 (p50 {polls['p50_200']:.0f} ms); about {polls['saved_ms'] / 1000:.1f} s "
+                "of server time saved.",
+            ]
     return "\n".join(lines)
 
 

@@ -18,6 +18,8 @@ from celery import Task, current_app
 VERIFICATION_RUN = "verifications.verification_run"
 DISPATCH = "verifications.dispatch"
 CERTIFICATE_ARCHIVE = "verifications.certificate_archive_build"
+BATCH_PREPARE = "verifications.batch_prepare"
+BATCH_EXPORT = "verifications.batch_export_build"
 
 
 def _task(name: str) -> Task:
@@ -42,3 +44,13 @@ def broker_url() -> str:
 def certificate_archive_enqueue(archive_id: int) -> None:
     """Send the building of a batch's certificate archive."""
     _task(CERTIFICATE_ARCHIVE).apply_async(args=(archive_id,), retry=False)
+
+
+def batch_prepare_enqueue(batch_id: int) -> None:
+    """Send the preparation of a verification batch launched on a cohort."""
+    _task(BATCH_PREPARE).apply_async(args=(batch_id,), retry=False)
+
+
+def batch_export_enqueue(export_id: int) -> None:
+    """Send the writing of a batch's results file."""
+    _task(BATCH_EXPORT).apply_async(args=(export_id,), retry=False)

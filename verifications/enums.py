@@ -69,6 +69,9 @@ class BatchKind(models.TextChoices):
 
 
 class BatchStatus(models.TextChoices):
+    # A cohort's checks being written by a worker (``services.batches.batch_prepare``): the
+    # launch answers at once, the batch's page shows how far the preparation got.
+    PREPARING = "preparing", _("En préparation")
     RUNNING = "running", _("En cours")
     PAUSED = "paused", _("En pause")
     DONE = "done", _("Terminé")

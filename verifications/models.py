@@ -78,6 +78,15 @@ class Batch(models.Model):
     )
     total = models.PositiveIntegerField(_("total"), default=0)
     source_filename = models.CharField(_("fichier"), max_length=255, blank=True)
+    # A cohort verification launched in the background (``BatchStatus.PREPARING``): the
+    # cohort as chosen (``selectors.cohort_claims``'s arguments), how many claims it had at
+    # the launch, and how many a worker has gone through so far.
+    cohort = models.JSONField(_("cohorte"), default=dict, blank=True)
+    to_prepare = models.PositiveIntegerField(_("déclarations à préparer"), default=0)
+    prepared = models.PositiveIntegerField(_("déclarations préparées"), default=0)
+    # When a worker last wrote a part: a preparation that has not moved for
+    # ``VIGIE_BATCH_PREPARE_STALE_SECONDS`` lost its worker and is sent again.
+    prepared_at = models.DateTimeField(_("dernière préparation"), null=True, blank=True)
     created_by = models.ForeignKey(
         User, on_delete=models.PROTECT, related_name="+", null=True, blank=True
     )
@@ -485,3 +494,37 @@ class CertificateArchive(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} {self.language} {self.state}"
+
+
+class BatchExport(models.Model):
+    """A batch's results as an XLSX file, written by a worker in the background
+    (``verifications.services.exports.batch_export_build``) as a batch's certificates are
+    (``CertificateArchive``: the same states, progress and storage), offered for download on the
+    batch's page once ready, and deleted after ``VIGIE_EXPORT_RETENTION_HOURS``
+    (``batch_exports_expire``, a beat task): ``expired_at`` says when, the row stays."""
+
+    State = CertificateArchive.State
+
+    institution = models.ForeignKey(Institution, on_delete=models.PROTECT, related_name="+")
+    batch = models.ForeignKey(Batch, on_delete=models.CASCADE, related_name="exports")
+    file_format = models.CharField(_("format"), max_length=8, default="xlsx")
+    # The language of the file's headers and labels: that of the person who asked.
+    language = models.CharField(_("langue"), max_length=2, default="fr")
+    state = models.CharField(_("état"), max_length=16, choices=State, default=State.PENDING)
+    total = models.PositiveIntegerField(_("lignes à écrire"), default=0)
+    done = models.PositiveIntegerField(_("lignes écrites"), default=0)
+    file = models.FileField(_("fichier"), upload_to="batch-exports/", blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(_("demandé le"), auto_now_add=True)
+    finished_at = models.DateTimeField(_("terminé le"), null=True, blank=True)
+    expired_at = models.DateTimeField(_("fichier supprimé le"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("export de résultats")
+        verbose_name_plural = _("exports de résultats")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.batch_id} {self.file_format} {self.state}"

@@ -44,6 +44,7 @@ from verifications.enums import (
 from verifications.freshness import EXPIRY_WARNING_DAYS, expiry_threshold
 from verifications.models import (
     Batch,
+    BatchExport,
     CertificateArchive,
     Claim,
     InstitutionCredential,
@@ -186,10 +187,21 @@ class ClaimCard:
     # The institution checks claims as soon as they are recorded, and this one was just typed,
     # edited or reset: its check is on its way (``ON_RECORD_WAIT``), the card follows it.
     check_expected: bool = False
+    # The card's ETag (``claim_card_etags``), computed before the card was read: what its
+    # polls send back (``If-None-Match``).
+    etag: str = ""
 
     @property
     def polling(self) -> bool:
         return self.in_progress or self.check_expected
+
+    @property
+    def poll_backoff(self) -> bool:
+        """Whether the card's polls may slow down while it stays the same: its check waits its
+        turn (queued, or until ``not_before``), or has yet to arrive; not while a worker calls
+        the source, whose answer comes within seconds."""
+        running = self.running
+        return running is None or running.state != RequestState.RUNNING
 
     @cached_property
     def running(self) -> VerificationRequest | None:
@@ -414,6 +426,111 @@ def claim_card(*, user: User, claim: Claim) -> ClaimCard:
     return claim_cards(user=user, claims=[claim])[0]
 
 
+# Bump when the card's template changes what it shows for the same state: every open page's
+# cards then load again once, after a deployment.
+CARD_ETAG_VERSION = "1"
+
+
+# Read for what they say now (waiting, a check expected), not hashed as they are.
+_NOT_HASHED = frozenset({"wait", "verify_on_record"})
+
+
+def claim_card_etag(*, user: User, claim_id: int, extra: str = "") -> str:
+    """The ETag of one claim's card as ``user`` sees it now (``claim_card_etags``); raises
+    ``Http404`` for a claim the user may not see, as ``claim_get_for_user``."""
+    from django.http import Http404
+
+    etag = claim_card_etags(user=user, claim_ids=[claim_id], extra=extra).get(claim_id)
+    if etag is None:
+        raise Http404
+    return etag
+
+
+def claim_card_etags(
+    *,
+    user: User,
+    claim_ids: list[int] | None = None,
+    applicant_id: int | None = None,
+    extra: str = "",
+) -> dict[int, str]:
+    """The ETag of each of these claims' cards (or of the applicant's) as ``user`` sees them
+    now, from one aggregate query (the claims and their requests, grouped), without loading
+    the cards: what a card's poll compares to the one it already shows before anything is rendered
+    (``views.claims.claim_card``, ``static/js/poll.js``). Claims the user may not see are left
+    out.
+
+    It covers everything the card shows that can change:
+
+    * the claim: its declaration and verdict (``updated_at``, ``verdict``, ``valid_until``,
+      ``verified_at``), the question it asks now (``question_digest``: an identity edit
+      changes it, and with it whether the source's answer is current and which variants to
+      propose);
+    * its requests, the variants' included: how many and the newest (a check, a person's
+      decision, a variant asked), how many are pending or running, the calls made and failed
+      (``attempt_count``, ``failure_count``: an attempt row comes with each call), the latest
+      end (a verdict recorded), the latest wait (``not_before``), the latest evidence purge;
+    * what changes with time alone: whether the open check is waiting (its ``not_before``
+      still ahead) and whether the card still expects the check its institution asks as soon
+      as a claim is recorded (``ON_RECORD_WAIT``);
+    * who looks, and how: the user and their role (the supervisor's forms), the language, and
+      ``extra`` (the view passes the session's CSRF secret, which the card's forms carry).
+
+    Not covered: the names of the people shown (who asked a check, who decided), which a
+    rename changes on the card's next change only."""
+    import hashlib
+
+    from django.db.models import Max, Sum
+    from django.utils.translation import get_language
+
+    claims = claims_for_user(user)
+    if claim_ids is not None:
+        claims = claims.filter(pk__in=claim_ids)
+    if applicant_id is not None:
+        claims = claims.filter(applicant_id=applicant_id)
+    open_filter = Q(requests__state__in=OPEN_STATES)
+    rows = (
+        claims.values(
+            "pk", "updated_at", "verdict", "valid_until", "verified_at", "question_digest"
+        )
+        .annotate(
+            verify_on_record=F("institution__verify_on_record"),
+            n=Count("requests"),
+            newest=Max("requests__id"),
+            pending=Count("requests", filter=Q(requests__state=RequestState.PENDING)),
+            running=Count("requests", filter=Q(requests__state=RequestState.RUNNING)),
+            calls=Sum("requests__attempt_count"),
+            failures=Sum("requests__failure_count"),
+            finished=Max("requests__finished_at"),
+            wait=Max("requests__not_before", filter=open_filter),
+            purged=Max("requests__evidence_purged_at"),
+        )
+        .order_by()
+    )
+    now = timezone.now()
+    reader = [CARD_ETAG_VERSION, str(user.pk), str(user.role), get_language() or "", extra]
+    etags = {}
+    for row in rows:
+        in_progress = bool(row["pending"] or row["running"])
+        # ``ClaimCard.waiting_until`` and ``ClaimCard.check_expected``, from the same row.
+        waiting = bool(row["pending"]) and row["wait"] is not None and row["wait"] > now
+        expected = (
+            not in_progress
+            and not row["verdict"]
+            and row["verify_on_record"]
+            and row["updated_at"] >= now - ON_RECORD_WAIT
+        )
+        parts = [
+            *reader,
+            *(str(value) for name, value in sorted(row.items()) if name not in _NOT_HASHED),
+            str(row["wait"]) if waiting else "",
+            str(waiting),
+            str(expected),
+        ]
+        digest = hashlib.sha256("|".join(parts).encode()).hexdigest()[:32]
+        etags[row["pk"]] = f'"{digest}"'
+    return etags
+
+
 def batch_current_requests(batch: Batch) -> QuerySet[VerificationRequest]:
     """The batch's current request for each of its claims (re-running a batch's failures adds
     new requests to it and marks those they replace ``superseded``; those stay, as history)."""
@@ -439,12 +556,29 @@ class BatchProgress:
 
     @property
     def percent(self) -> int:
+        if self.preparing:
+            return 0  # its checks are still being written: none done yet, whatever is
         return int(100 * self.done / self.total) if self.total else 100
+
+    @property
+    def preparing(self) -> bool:
+        """Its checks are still being written (``services.batches.batch_prepare``)."""
+        return self.batch.status == BatchStatus.PREPARING
+
+    @property
+    def prepared(self) -> int:
+        """Claims gone through so far while preparing, at most those to prepare."""
+        return min(self.batch.prepared, self.batch.to_prepare)
 
     @property
     def finished(self) -> bool:
         """Nothing left to wait for (the batch row says so, or its requests do)."""
-        return self.batch.status == BatchStatus.DONE or self.pending + self.running == 0
+        if self.preparing:
+            return False
+        return (
+            self.batch.status in (BatchStatus.DONE, BatchStatus.FAILED)
+            or self.pending + self.running == 0
+        )
 
     @property
     def paused(self) -> bool:
@@ -587,7 +721,11 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
         .annotate(n=Count("id"))
     )
     progress = _progress_from_rows(batch, rows)
-    if with_eta and not progress.finished and progress.batch.status != BatchStatus.PAUSED:
+    if (
+        with_eta
+        and not progress.finished
+        and progress.batch.status not in (BatchStatus.PAUSED, BatchStatus.PREPARING)
+    ):
         from verifications.eta import eta_seconds
 
         progress.ahead_by_source = open_requests_ahead(before=batch.created_at, exclude_batch=batch)
@@ -603,6 +741,37 @@ def batch_progress(*, user: User, batch: Batch, with_eta: bool = False) -> Batch
             s for s in Source.values if s in conditions and conditions[s].down
         )
     return progress
+
+
+def batch_progress_etag(*, user: User, progress: BatchProgress, extra: str = "") -> str:
+    """The ETag of a batch's progress panel as ``user`` sees it: everything it shows (counts
+    per state and verdict, the preparation, the status, the remaining time as worded), who
+    looks and how (``extra``: the session's CSRF secret, which its forms carry). The panel's
+    poll is answered 304 when it would be the same (``views.batches.batch_progress``): the
+    counts are read, the panel is not rendered."""
+    import hashlib
+
+    from django.utils.translation import get_language
+
+    batch = progress.batch
+    parts = [
+        CARD_ETAG_VERSION,
+        str(user.pk),
+        str(user.role),
+        get_language() or "",
+        extra,
+        batch.status,
+        str(batch.prepared),
+        str(batch.to_prepare),
+        str(progress.total),
+        str(progress.done),
+        str(progress.pending),
+        str(progress.running),
+        repr(sorted(progress.by_verdict.items())),
+        ",".join(progress.down_sources),
+        progress.eta_text if progress.eta else "",
+    ]
+    return '"{}"'.format(hashlib.sha256("|".join(parts).encode()).hexdigest()[:32])
 
 
 def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchProgress]:
@@ -625,7 +794,10 @@ def batch_progress_many(*, user: User, batches: list[Batch]) -> dict[int, BatchP
 def batches_in_progress(user: User) -> QuerySet[Batch]:
     return (
         batches_for_user(user)
-        .filter(kind=BatchKind.VERIFICATION, status__in=[BatchStatus.RUNNING, BatchStatus.PAUSED])
+        .filter(
+            kind=BatchKind.VERIFICATION,
+            status__in=[BatchStatus.PREPARING, BatchStatus.RUNNING, BatchStatus.PAUSED],
+        )
         .select_related("import_batch")
     )
 
@@ -994,3 +1166,17 @@ def certificate_archives_of_batch(*, user: User, batch: Batch) -> QuerySet[Certi
 def certificate_archives_for_batch(*, user: User, batch: Batch) -> list[CertificateArchive]:
     """The batch's latest archives, for its page."""
     return list(certificate_archives_of_batch(user=user, batch=batch)[:5])
+
+
+# --- Results files written in the background ----------------------------------------------------
+
+
+def batch_exports_of_batch(*, user: User, batch: Batch) -> QuerySet[BatchExport]:
+    return _of_institution(user, BatchExport.objects.filter(batch=batch)).order_by(
+        "-created_at", "-id"
+    )
+
+
+def batch_exports_for_batch(*, user: User, batch: Batch) -> list[BatchExport]:
+    """The batch's latest results files, for its page."""
+    return list(batch_exports_of_batch(user=user, batch=batch)[:5])

@@ -9,7 +9,13 @@ from celery import shared_task
 
 from admissions.verify_on_record import VERIFY_ON_RECORD_TASK
 from verifications.dashboard_counts import RECOUNT_TASK
-from verifications.enqueue import CERTIFICATE_ARCHIVE, DISPATCH, VERIFICATION_RUN
+from verifications.enqueue import (
+    BATCH_EXPORT,
+    BATCH_PREPARE,
+    CERTIFICATE_ARCHIVE,
+    DISPATCH,
+    VERIFICATION_RUN,
+)
 
 
 @shared_task(
@@ -88,3 +94,37 @@ def dashboard_counts_refresh_task(institution_id: int) -> None:
     from verifications.dashboard_counts import dashboard_counts_recount
 
     dashboard_counts_recount(institution_id)
+
+
+@shared_task(name=BATCH_PREPARE, ignore_result=True, acks_late=True, reject_on_worker_lost=True)
+def batch_prepare_task(batch_id: int) -> None:
+    # Idempotent by construction: each part skips the claims the batch already has a request
+    # for, under a lock on the batch row (services.batches.batch_prepare).
+    from verifications.services.batches import batch_prepare
+
+    batch_prepare(batch_id=batch_id)
+
+
+@shared_task(name=BATCH_EXPORT, ignore_result=True)
+def batch_export_build_task(export_id: int) -> None:
+    from verifications.services.exports import batch_export_build
+
+    batch_export_build(export_id)
+
+
+@shared_task(name="verifications.background_sweep", ignore_result=True, expires=25)
+def background_sweep_task() -> None:
+    """Background work whose worker was lost: batch preparations sent again, stale exports
+    marked failed."""
+    from verifications.services.batches import batch_preparations_resend
+    from verifications.services.exports import batch_exports_fail_stale
+
+    batch_preparations_resend()
+    batch_exports_fail_stale()
+
+
+@shared_task(name="verifications.exports_expire", ignore_result=True)
+def exports_expire_task() -> None:
+    from verifications.services.exports import batch_exports_expire
+
+    batch_exports_expire()

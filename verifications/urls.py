@@ -102,6 +102,12 @@ urlpatterns = [
         batches.certificate_archive_download,
         name="certificate_archive_download",
     ),
+    path("lots/<id:batch_id>/exports/", batches.batch_exports, name="batch_exports"),
+    path(
+        "lots/<id:batch_id>/exports/<id:export_id>/",
+        batches.batch_export_download,
+        name="batch_export_download",
+    ),
     path(
         "lots/<id:batch_id>/resultats.<str:file_format>",
         batches.batch_export,

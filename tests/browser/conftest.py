@@ -161,6 +161,9 @@ def browser_worker(
             redis_url=server.url if server else None,
         ),
     )
+    # The files the worker writes (a batch's results, its certificates) where this process,
+    # which serves them, reads them: one shared volume, as docs/DEPLOYMENT.md asks.
+    cluster.env["VIGIE_MEDIA_ROOT"] = str(settings.MEDIA_ROOT)
     # The web side (this process) publishes where the worker consumes, for the session.
     saved = (app.conf.broker_url, app.conf.broker_transport, app.conf.broker_transport_options)
     reset_broker_connections(app)

@@ -7,6 +7,7 @@ import io
 import re
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from tests.browser.guards import no_navigation_guard
@@ -85,3 +86,15 @@ def test_import_fix_verify_and_download(supervisor_page, browser_worker, axe, tm
     results = list(csv.reader(io.StringIO(text), delimiter=";"))
     assert len(results) == 1 + 50
     assert all(row[7] == "Terminée" and row[8] for row in results[1:])
+
+    # The XLSX is written by the worker; the panel follows it and offers it once ready.
+    page.locator("#batch-export-xlsx").click()
+    expect(page.get_by_text("Le fichier de résultats est en préparation")).to_be_visible()
+    link = page.locator("#batch-exports a")
+    expect(link).to_contain_text("Télécharger 50 lignes (XLSX)", timeout=60_000)
+    with page.expect_download() as info:
+        link.click()
+    book = openpyxl.load_workbook(io.BytesIO(Path(info.value.path()).read_bytes()))
+    sheet = [[cell.value for cell in row] for row in book.active.iter_rows()]
+    assert len(sheet) == 1 + 50
+    assert all(row[7] == "Terminée" and row[8] for row in sheet[1:])

@@ -17,9 +17,10 @@ from tests.factories import ApplicantFactory, ClaimFactory, InstitutionFactory, 
 from tests.html import assert_same_region
 from tests.verifications.helpers import answering_people, claim_for, import_row, person_with
 from verifications.enums import BatchKind, BatchStatus, ClaimKind, RequestState, Verdict
-from verifications.models import Batch, VerificationRequest
+from verifications.models import Batch, BatchExport, VerificationRequest
 from verifications.services import verification_dispatch, verification_run
-from verifications.services.batches import batch_pause, batch_verification_launch
+from verifications.services.batches import batch_pause, batch_prepare, batch_verification_launch
+from verifications.services.exports import batch_export_build
 
 
 pytestmark = pytest.mark.django_db
@@ -82,8 +83,23 @@ def test_confirmation_shows_checks_per_source_and_eta_then_launch(
     assert response["Location"] == reverse("batch_detail", args=[batch.pk])
     assert batch.kind == BatchKind.VERIFICATION
     assert batch.label == "Rentrée"
-    assert batch.total == 120
+    # The launch answers at once: the batch is prepared by a worker, its page says how far.
+    assert batch.status == BatchStatus.PREPARING
+    assert batch.to_prepare == 120
+    assert not VerificationRequest.objects.exists()
+    page = supervisor_client.get(response["Location"]).text
+    assert "Lot lancé : 120 déclarations à préparer." in page
+    assert "Préparation : 0 / 120" in page
+    assert 'hx-get="{}"'.format(reverse("batch_progress", args=[batch.pk])) in page
+
+    batch_prepare(batch_id=batch.pk)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.RUNNING
+    assert batch.total == batch.prepared == 120
     assert set(VerificationRequest.objects.values_list("source", flat=True)) == {"covoiturage"}
+    page = supervisor_client.get(response["Location"]).text
+    assert "Préparation" not in page
+    assert "0 sur 120 vérifiées (0 %)" in page
 
 
 def test_an_empty_cohort_launches_nothing(supervisor_client):
@@ -271,9 +287,36 @@ def test_csv_results_neutralise_formulas_and_are_audited(supervisor_client, supe
     assert event.actor == supervisor
 
 
-def test_xlsx_results_neutralise_formulas_and_are_audited(supervisor_client, supervisor):
+def test_xlsx_results_neutralise_formulas_and_are_audited(
+    supervisor_client, supervisor, settings, tmp_path, django_capture_on_commit_callbacks
+):
+    """The XLSX is written in the background (``services.exports``): asked on the batch's
+    page, written by the worker's task (run here in-process), offered on the page, and its
+    download audited as the CSV's."""
+    settings.MEDIA_ROOT = str(tmp_path)
     batch = _results_batch(supervisor)
-    response = supervisor_client.get(reverse("batch_export", args=[batch.pk, "xlsx"]))
+    assert (
+        supervisor_client.get(reverse("batch_export", args=[batch.pk, "xlsx"])).status_code == 404
+    )
+    with django_capture_on_commit_callbacks() as sent:
+        response = supervisor_client.post(reverse("batch_exports", args=[batch.pk]))
+    assert response.status_code == 302
+    assert len(sent) == 1  # the task, sent once the row is committed
+    export = BatchExport.objects.get()
+    assert export.state == BatchExport.State.PENDING
+    panel = supervisor_client.get(reverse("batch_exports", args=[batch.pk])).text
+    assert 'hx-trigger="poll"' in panel  # polled while it is written
+    assert not AuditEvent.objects.filter(action=AuditAction.EXPORTED).exists()
+
+    batch_export_build(export.pk)
+    export.refresh_from_db()
+    assert export.state == BatchExport.State.DONE
+    assert export.done == export.total == 2
+    panel = supervisor_client.get(reverse("batch_exports", args=[batch.pk])).text
+    assert "hx-trigger" not in panel
+    link = reverse("batch_export_download", args=[batch.pk, export.pk])
+    assert link in panel
+    response = supervisor_client.get(link)
     assert response.status_code == 200
     assert f"vigie-lot-{batch.pk}-resultats.xlsx" in response["Content-Disposition"]
     book = openpyxl.load_workbook(io.BytesIO(b"".join(response.streaming_content)))
@@ -295,14 +338,23 @@ def test_every_batch_route_answers_404_for_another_institutions_batch(supervisor
     batch = _batch(stranger, 2)
     _finish(batch, [Verdict.UNAVAILABLE, Verdict.UNAVAILABLE])
     imported = Batch.objects.create(institution=stranger.institution, kind="import", label="i")
+    foreign_export = BatchExport.objects.create(
+        institution=stranger.institution,
+        batch=batch,
+        requested_by=stranger,
+        state=BatchExport.State.DONE,
+        file="batch-exports/x.xlsx",
+    )
     gets = [
         reverse("batch_detail", args=[batch.pk]),
         reverse("batch_detail", args=[imported.pk]),
         reverse("batch_progress", args=[batch.pk]),
         reverse("batch_export", args=[batch.pk, "csv"]),
-        reverse("batch_export", args=[batch.pk, "xlsx"]),
+        reverse("batch_exports", args=[batch.pk]),
+        reverse("batch_export_download", args=[batch.pk, foreign_export.pk]),
     ]
     posts = [
+        reverse("batch_exports", args=[batch.pk]),
         reverse("batch_pause", args=[batch.pk]),
         reverse("batch_resume", args=[batch.pk]),
         reverse("batch_rerun_failed", args=[batch.pk]),
@@ -312,6 +364,7 @@ def test_every_batch_route_answers_404_for_another_institutions_batch(supervisor
     for url in posts:
         assert supervisor_client.post(url).status_code == 404, url
     assert VerificationRequest.objects.filter(batch=batch).count() == 2
+    assert BatchExport.objects.count() == 1
     assert not AuditEvent.objects.filter(
         action__in=[
             AuditAction.EXPORTED,
@@ -338,6 +391,7 @@ def test_launch_run_and_download_through_the_sandbox(supervisor_client, supervis
     response = supervisor_client.post(reverse("batch_launch"), {})
     batch = Batch.objects.get(kind=BatchKind.VERIFICATION)
     assert response["Location"] == reverse("batch_detail", args=[batch.pk])
+    batch_prepare(batch_id=batch.pk)  # the worker's task
     # The dispatcher sends them; run each as a worker would.
     sent = verification_dispatch().sent
     assert sum(sent.values()) == 3
@@ -388,6 +442,7 @@ def test_the_confirmation_form_posts_the_same_cohort(supervisor_client, supervis
     assert data["kinds"] == ["cvec", "covoiturage"]
     assert data["needs_me"] == ["on"]
     supervisor_client.post(reverse("batch_launch"), data)
+    batch_prepare(batch_id=Batch.objects.get(kind=BatchKind.VERIFICATION).pk)
     request = VerificationRequest.objects.get()
     assert request.claim_id == wanted.pk
 
@@ -461,6 +516,7 @@ def test_import_fifty_fix_two_bad_rows_verify_the_batch_and_download(supervisor_
 
     response = supervisor_client.post(reverse("batch_launch"), {"batch": imported.pk})
     batch = Batch.objects.get(kind=BatchKind.VERIFICATION)
+    batch = batch_prepare(batch_id=batch.pk)
     assert batch.total == 50
     requests = list(VerificationRequest.objects.filter(batch=batch))
     for request in requests:

@@ -491,14 +491,14 @@ def test_a_batch_s_certificates_come_as_one_zip_built_in_the_background(
     archive = CertificateArchive.objects.get()
     assert (archive.state, archive.total, archive.language) == ("pending", 3, "en")
     panel = client.get(reverse("batch_certificates", args=[batch.pk])).text
-    assert 'hx-trigger="every 2s"' in panel  # polled while it is built
+    assert 'hx-trigger="poll"' in panel  # polled while it is built
     assert "0 sur 3 préparés" in panel
 
     certificate_archive_build(archive.pk)  # the worker's task
     archive.refresh_from_db()
     assert (archive.state, archive.done) == ("done", 3)
     panel = client.get(reverse("batch_certificates", args=[batch.pk])).text
-    assert "every 2s" not in panel
+    assert "hx-trigger" not in panel
     assert "Télécharger 3 certificats (ZIP)" in panel
 
     download_response = client.get(

@@ -16,6 +16,7 @@ from tests.verifications.test_imports import _csv
 from verifications.enums import BatchKind, BatchStatus, ClaimKind, RequestState, Trigger, Verdict
 from verifications.models import Batch, VerificationRequest
 from verifications.services import verification_run
+from verifications.services.batches import batch_prepare
 
 
 pytestmark = pytest.mark.django_db
@@ -113,15 +114,20 @@ def test_a_clerk_verifies_the_cohort_they_imported_in_one_click(clerk, clerk_cli
     verification = Batch.objects.get(kind=BatchKind.VERIFICATION)
     assert response.status_code == 302
     assert response["Location"] == reverse("batch_detail", args=[verification.pk])
+    # Prepared by a worker (``batch_prepare``, its task run here): the page follows it.
+    assert verification.status == BatchStatus.PREPARING
+    assert verification.import_batch == imported
+    page = clerk_client.get(response["Location"]).text
+    assert "Vérification lancée : 6 déclarations à vérifier." in page
+    assert "Préparation : 0 / 6" in page
+    assert 'id="batch-progress"' in page  # the clerk follows it
+    verification = batch_prepare(batch_id=verification.pk)
     assert verification.total == 6
     assert verification.created_by == clerk
     assert verification.label == f"Vérification de l'import « {imported.label} »"
     assert set(
         VerificationRequest.objects.filter(batch=verification).values_list("trigger", flat=True)
     ) == {Trigger.BATCH}
-    page = clerk_client.get(response["Location"]).text
-    assert "Vérification lancée : 6 déclarations à vérifier." in page
-    assert 'id="batch-progress"' in page  # the clerk follows it
 
     _run_all(verification)
     verification.refresh_from_db()
@@ -140,7 +146,14 @@ def test_a_clerk_verifies_the_cohort_they_imported_in_one_click(clerk, clerk_cli
 
 def test_a_second_click_while_the_checks_run_launches_nothing_more(clerk, clerk_client):
     imported = _import(clerk_client, [import_row(p) for p in answering_people(3)])
-    clerk_client.post(reverse("import_verify", args=[imported.pk]))
+    first = clerk_client.post(reverse("import_verify", args=[imported.pk]))
+    # While it is prepared: the same batch.
+    assert (
+        clerk_client.post(reverse("import_verify", args=[imported.pk]))["Location"]
+        == (first["Location"])
+    )
+    batch_prepare(batch_id=Batch.objects.get(kind=BatchKind.VERIFICATION).pk)
+    # While its checks run: nothing more.
     clerk_client.post(reverse("import_verify", args=[imported.pk]))
     assert Batch.objects.filter(kind=BatchKind.VERIFICATION).count() == 1
     assert VerificationRequest.objects.count() == 3
@@ -152,7 +165,7 @@ def test_only_the_claims_never_checked_are_verified(clerk, clerk_client):
     checked.verdict = Verdict.CONFIRMED
     checked.save(update_fields=["verdict"])
     clerk_client.post(reverse("import_verify", args=[imported.pk]))
-    verification = Batch.objects.get(kind=BatchKind.VERIFICATION)
+    verification = batch_prepare(batch_id=Batch.objects.get(kind=BatchKind.VERIFICATION).pk)
     assert verification.total == 2
     assert not VerificationRequest.objects.filter(claim=checked).exists()
 

@@ -260,10 +260,10 @@ def test_a_card_follows_the_check_on_its_way_after_a_write(clerk, clerk_client):
 
     claim = ClaimFactory(applicant__institution=clerk.institution, verdict="")
     url = reverse("claim_card", args=[claim.pk])
-    assert 'hx-trigger="every 2s"' not in clerk_client.get(url).text  # setting off
+    assert 'hx-trigger="poll"' not in clerk_client.get(url).text  # setting off
     _switch_on(clerk.institution)
-    assert 'hx-trigger="every 2s"' in clerk_client.get(url).text
+    assert 'hx-trigger="poll"' in clerk_client.get(url).text
     page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text
-    assert f'hx-get="{url}" hx-trigger="every 2s"' in page
+    assert f'hx-get="{url}" hx-trigger="poll"' in page
     Claim.objects.filter(pk=claim.pk).update(updated_at=timezone.now() - dt.timedelta(minutes=2))
-    assert 'hx-trigger="every 2s"' not in clerk_client.get(url).text  # no check came: stop
+    assert 'hx-trigger="poll"' not in clerk_client.get(url).text  # no check came: stop

@@ -227,12 +227,12 @@ def test_verify_button_starts_a_live_card_that_stops_polling_when_done(clerk, cl
     )
     response = clerk_client.post(reverse("claim_verify", args=[claim.pk]), headers=HTMX)
     assert response.status_code == 200
-    assert 'hx-trigger="every 2s"' in response.text
+    assert 'hx-trigger="poll"' in response.text
     assert "Vérification en cours" in response.text
     request = VerificationRequest.objects.get(claim=claim)
     verification_run(request_id=request.pk)
     card = clerk_client.get(reverse("claim_card", args=[claim.pk]), headers=HTMX)
-    assert 'hx-trigger="every 2s"' not in card.text
+    assert 'hx-trigger="poll"' not in card.text
     assert "Confirmé" in card.text
     assert "L’élève est scolarisé" in card.text or "L&#x27;élève est scolarisé" in card.text
     page = clerk_client.get(reverse("applicant_detail", args=[claim.applicant_id])).text

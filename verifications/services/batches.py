@@ -17,11 +17,13 @@ service here and in the worker's ``verifications.pipeline.record.finish``, so th
 deadlock.
 """
 
+import logging
 from collections.abc import Iterable
+from datetime import timedelta
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, F, OuterRef
 from django.utils import formats, timezone
 from django.utils.translation import gettext as _
 
@@ -30,11 +32,13 @@ from admissions.enums import AuditAction
 from admissions.models import User
 from verifications import webhook_events
 from verifications.access import import_verification_allowed
+from verifications.enqueue import batch_prepare_enqueue
 from verifications.enums import OPEN_STATES, BatchKind, BatchStatus, RequestState, Trigger
 from verifications.models import Batch, Claim, VerificationRequest
 from verifications.selectors import (
     RERUNNABLE_VERDICTS,
     batch_current_requests,
+    cohort_claims,
     import_claims_to_verify,
 )
 from verifications.services.requests import (
@@ -42,6 +46,8 @@ from verifications.services.requests import (
     verification_requests_create,
 )
 
+
+logger = logging.getLogger(__name__)
 
 # Stored as written (the audit trail is not translated).
 EXPORT_PURPOSE = "résultats d'une vérification groupée"
@@ -116,6 +122,166 @@ def batch_verification_launch(
     return batch
 
 
+# Claims written per transaction while a batch is prepared: each part is a short transaction
+# (about a quarter of a second for 2,000 requests) and a step of the page's progress.
+PREPARE_CHUNK = 2000
+
+
+@transaction.atomic
+def batch_verification_start(
+    *,
+    acting_user: User,
+    cohort: dict,
+    label: str = "",
+    ip: str | None = None,
+    import_batch: Batch | None = None,
+    count: int | None = None,
+) -> Batch:
+    """Launch a verification of a cohort (``selectors.cohort_claims``'s arguments) without
+    waiting for its checks to be written: a batch ``preparing`` with the number of claims the
+    cohort has now (one count), and a worker that writes their requests
+    (``batch_prepare``), whose progress the batch's page shows. So launching 40,000 checks
+    answers at once. The cohort is the one of the launch: claims recorded afterwards are not
+    in it."""
+    if acting_user.institution_id is None:
+        raise PermissionDenied("this user belongs to no institution")
+    if count is None:
+        count = cohort_claims(user=acting_user, **cohort).count()
+    if not count:
+        raise ValidationError(_("Aucune déclaration à vérifier dans cette sélection."))
+    batch = Batch.objects.create(
+        institution_id=acting_user.institution_id,
+        kind=BatchKind.VERIFICATION,
+        label=(label.strip() or default_label())[:200],
+        status=BatchStatus.PREPARING,
+        created_by=acting_user,
+        cohort=cohort,
+        to_prepare=count,
+        import_batch=import_batch,
+    )
+    # The person's request, recorded now with what it covers; the requests written later by
+    # the worker are its consequence (``batch_prepare`` records none).
+    audit_record(
+        action=AuditAction.VERIFICATION_REQUESTED,
+        actor=acting_user,
+        institution=acting_user.institution,
+        obj=batch,
+        object_type="batch",
+        ip=ip,
+        details={"count": count, "trigger": Trigger.BATCH, "background": True},
+    )
+    batch_id = batch.pk
+
+    def send() -> None:
+        # The row is the outbox: a broker down now delays the preparation, the beat's sweep
+        # sends it once the broker is back (``batch_preparations_resend``).
+        try:
+            batch_prepare_enqueue(batch_id)
+        except Exception:
+            logger.warning("broker unavailable: batch %s will be prepared later", batch_id)
+
+    transaction.on_commit(send)
+    return batch
+
+
+def batch_prepare(*, batch_id: int) -> Batch | None:
+    """Write the requests of a batch launched on a cohort (the worker's task), a part at a
+    time, each in its own short transaction under a lock on the batch row, then let the batch
+    run. The launch recorded the person's request (``batch_verification_start``).
+
+    Idempotent: a part takes only claims the batch has no request for yet, and the status is
+    checked under the lock, so that a redelivered message (or two) neither writes a check twice
+    nor starts a batch twice."""
+    batch = (
+        Batch.objects.filter(pk=batch_id, status=BatchStatus.PREPARING)
+        .select_related("created_by", "institution")
+        .first()
+    )
+    if batch is None or batch.created_by is None:
+        return None
+    user = batch.created_by
+    cohort = batch.cohort
+    has_request = VerificationRequest.objects.filter(batch_id=batch_id, claim_id=OuterRef("pk"))
+    claims = (
+        cohort_claims(user=user, **cohort)
+        .filter(created_at__lte=batch.created_at)
+        .exclude(Exists(has_request))
+        .only("pk", "institution_id", "kind")
+        .order_by("pk")
+    )
+    after, collisions = 0, 0
+    while True:
+        try:
+            with transaction.atomic():
+                locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch_id)
+                if locked.status != BatchStatus.PREPARING:
+                    return locked
+                # Read under the lock: a second run (a redelivered message) waits here, then
+                # finds what the first one wrote.
+                part = list(claims.filter(pk__gt=after)[:PREPARE_CHUNK])
+                if not part:
+                    break
+                created = verification_requests_create(
+                    claims=part, acting_user=user, trigger=Trigger.BATCH, batch=batch, audit=False
+                )
+                Batch.objects.filter(pk=batch_id).update(
+                    prepared=F("prepared") + len(part),
+                    total=F("total") + created,
+                    prepared_at=timezone.now(),
+                )
+        except IntegrityError:
+            # A check of one of these claims opened between our look and our insert
+            # (one_open_request_per_question): the same part again, which now skips it.
+            collisions += 1
+            if collisions > 5:
+                raise
+            continue
+        after = part[-1].pk
+    with transaction.atomic():
+        locked = Batch.objects.select_for_update(of=("self",)).get(pk=batch_id)
+        if locked.status != BatchStatus.PREPARING:
+            return locked
+        total = VerificationRequest.objects.filter(batch_id=batch_id).count()
+        locked.total, locked.prepared = total, max(locked.prepared, locked.to_prepare)
+        locked.status = BatchStatus.RUNNING if total else BatchStatus.DONE
+        locked.finished_at = None if total else timezone.now()
+        locked.save(update_fields=["total", "prepared", "status", "finished_at"])
+    # Checks of the first parts may all have ended while the last ones were written.
+    batch_finish_if_complete(batch_id=batch_id)
+    locked.refresh_from_db()
+    return locked
+
+
+def batch_preparations_resend(*, now=None) -> int:
+    """Send again the preparation of the batches whose worker was lost (killed, or its message
+    with a broker restart): still ``preparing`` and unmoved for
+    ``VIGIE_BATCH_PREPARE_STALE_SECONDS`` (a part takes well under a second). A duplicate is
+    harmless: ``batch_prepare`` is idempotent. Returns how many were sent."""
+    from django.conf import settings
+    from django.db.models import Q
+
+    now = now or timezone.now()
+    stale = now - timedelta(seconds=settings.VIGIE_BATCH_PREPARE_STALE_SECONDS)
+    ids = list(
+        Batch.objects.filter(status=BatchStatus.PREPARING)
+        .filter(Q(prepared_at__lt=stale) | Q(prepared_at__isnull=True, created_at__lt=stale))
+        .values_list("pk", flat=True)[:100]
+    )
+    sent = 0
+    for batch_id in ids:
+        # Not sent again before another period has passed.
+        Batch.objects.filter(pk=batch_id).update(prepared_at=now)
+        try:
+            batch_prepare_enqueue(batch_id)
+        except Exception:
+            logger.warning("broker unavailable: batch %s will be prepared later", batch_id)
+            continue
+        sent += 1
+    if sent:
+        logger.warning("batch preparations sent again (worker or message lost): %s", sent)
+    return sent
+
+
 def import_verification_label(import_batch_label: str) -> str:
     """The label of an import's verification, in the current language (``batch_labels`` reads
     it back in the reader's)."""
@@ -153,6 +319,43 @@ def import_verification_launch(
         ip=ip,
         trigger=trigger,
         import_batch=batch,
+    )
+
+
+def import_verification_start(*, batch: Batch, acting_user: User, ip: str | None = None) -> Batch:
+    """ "Vérifier les déclarations importées" from the import's page: as
+    ``import_verification_launch``, the checks written by a worker (``batch_prepare``), so that
+    an import of 10,000 applicants is launched at once. The cohort is the import's claims never
+    checked; those being checked when the worker gets to them are left to their check."""
+    if not import_verification_allowed(acting_user, batch):
+        raise PermissionDenied("this person may not verify this import")
+    with transaction.atomic():
+        # Two clicks at once: the second waits for the first's batch, and finds it.
+        Batch.objects.select_for_update(of=("self",)).filter(pk=batch.pk).first()
+        preparing = Batch.objects.filter(
+            import_batch=batch, kind=BatchKind.VERIFICATION, status=BatchStatus.PREPARING
+        ).first()
+        if preparing is not None:
+            return preparing  # a second click while it is prepared: the same batch
+        return _import_verification_start(batch=batch, acting_user=acting_user, ip=ip)
+
+
+def _import_verification_start(*, batch: Batch, acting_user: User, ip: str | None) -> Batch:
+    count = import_claims_to_verify(user=acting_user, batch=batch).count()
+    if not count:
+        raise ValidationError(
+            _(
+                "Toutes les déclarations de cet import sont déjà vérifiées ou en cours de "
+                "vérification."
+            )
+        )
+    return batch_verification_start(
+        acting_user=acting_user,
+        cohort={"batch_id": batch.pk, "verdict": "unchecked"},
+        label=import_verification_label(batch.label),
+        ip=ip,
+        import_batch=batch,
+        count=count,
     )
 
 

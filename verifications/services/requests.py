@@ -209,12 +209,15 @@ def verification_requests_create(
     ip: str | None = None,
     purpose: str = "",
     variants: Mapping[int, Sequence[Variant]] | None = None,
+    audit: bool = True,
 ) -> int:
     """Ask for many claims to be verified (a batch, the scheduler); the dispatcher sends them.
     With ``variants`` (claim id → variants), try those variants of each claim's question
     instead (``verifications.rematch``).
 
-    Checks already under way are left alone. Returns the number of requests created.
+    Checks already under way are left alone. Returns the number of requests created. With
+    ``audit=False`` the caller records the request itself: a batch prepared in several parts
+    (``batches.batch_prepare``) records one event for the whole.
     """
     claims = list(claims)
     if not claims:
@@ -254,6 +257,9 @@ def verification_requests_create(
         if (claim.pk, variant.key if variant else "") not in busy
     ]
     bulk_insert(VerificationRequest, _REQUEST_FIELDS, rows)
+    kick_dispatcher_on_commit()
+    if not audit:
+        return len(rows)
     institution = claims[0].institution
     audit_record(
         action=AuditAction.VERIFICATION_REQUESTED,
@@ -271,7 +277,6 @@ def verification_requests_create(
         },
         actor_label="" if acting_user else str(trigger),
     )
-    kick_dispatcher_on_commit()
     return len(rows)
 
 

@@ -7,36 +7,33 @@ downloading results are a supervisor's, except verifying an import's claims, whi
 do for an import they made (docs/DESIGN.md §Users and roles).
 """
 
-import tempfile
-
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpResponse, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils.translation import get_language, ngettext
 from django.utils.translation import gettext as _
-from django.utils.translation import ngettext
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from admissions import selectors as admissions_selectors
 from admissions.access import HtmxHttpRequest, member_required, supervisor_required
 from admissions.infra import exports
-from admissions.infra.choices import choice_label
 from admissions.infra.client_address import client_ip
-from verifications import selectors
+from verifications import results, selectors
 from verifications.access import import_verification_allowed
-from verifications.enums import BatchKind, ClaimKind, RequestState, Verdict
+from verifications.enums import BatchKind
 from verifications.forms import BatchCohortForm
 from verifications.services import batches as batch_services
 from verifications.services import certificates as certificate_services
+from verifications.services import exports as export_services
 from verifications.services import rematch as rematch_services
-from verifications.templatetags.verifications import variant_text
+from verifications.views.polling import csrf_secret, poll_answer
 
 
 PAGE_SIZE = 50
-# How often the progress fragment polls while the batch runs.
-POLL_EVERY = "2s"
 
 
 def _import_batches(request: HtmxHttpRequest):
@@ -77,10 +74,12 @@ def batch_launch(request: HtmxHttpRequest) -> HttpResponse:
         return render(request, "verifications/batch_new.html", {"form": form}, status=400)
     claims = selectors.cohort_claims(user=request.user, **form.cohort())
     if request.method == "POST":
+        # The checks are written by a worker (40,000 of them take seconds): the batch's page
+        # shows the preparation, then the checks.
         try:
-            batch = batch_services.batch_verification_launch(
+            batch = batch_services.batch_verification_start(
                 acting_user=request.user,
-                claims=claims.only("pk", "institution_id", "kind"),
+                cohort=form.cohort(),
                 label=form.cleaned_data.get("label", ""),
                 ip=client_ip(request),
             )
@@ -90,11 +89,11 @@ def batch_launch(request: HtmxHttpRequest) -> HttpResponse:
             messages.success(
                 request,
                 ngettext(
-                    "Lot lancé : %(n)s vérification à faire.",
-                    "Lot lancé : %(n)s vérifications à faire.",
-                    batch.total,
+                    "Lot lancé : %(n)s déclaration à préparer.",
+                    "Lot lancé : %(n)s déclarations à préparer.",
+                    batch.to_prepare,
                 )
-                % {"n": batch.total},
+                % {"n": batch.to_prepare},
             )
             return redirect("batch_detail", batch_id=batch.pk)
     summary = selectors.cohort_summary(user=request.user, claims=claims)
@@ -114,7 +113,8 @@ def import_verify(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     if not import_verification_allowed(request.user, batch):
         raise PermissionDenied
     try:
-        launched = batch_services.import_verification_launch(
+        # Written by a worker, as a cohort's batch: the page follows the preparation.
+        launched = batch_services.import_verification_start(
             batch=batch, acting_user=request.user, ip=client_ip(request)
         )
     except ValidationError as exc:
@@ -125,9 +125,9 @@ def import_verify(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
         ngettext(
             "Vérification lancée : %(n)s déclaration à vérifier.",
             "Vérification lancée : %(n)s déclarations à vérifier.",
-            launched.total,
+            launched.to_prepare,
         )
-        % {"n": launched.total},
+        % {"n": launched.to_prepare},
     )
     return redirect("batch_detail", batch_id=launched.pk)
 
@@ -137,10 +137,13 @@ def _batch_or_404(request: HtmxHttpRequest, batch_id: int):
 
 
 def _progress_context(request: HtmxHttpRequest, batch) -> dict:
-    progress = None
+    progress, etag = None, ""
     if batch.kind == BatchKind.VERIFICATION:
         progress = selectors.batch_progress(user=request.user, batch=batch, with_eta=True)
-    return {"batch": batch, "progress": progress, "poll_every": POLL_EVERY}
+        etag = selectors.batch_progress_etag(
+            user=request.user, progress=progress, extra=csrf_secret(request)
+        )
+    return {"batch": batch, "progress": progress, "progress_etag": etag}
 
 
 def _archives_context(request: HtmxHttpRequest, batch) -> dict:
@@ -155,7 +158,11 @@ def _archives_context(request: HtmxHttpRequest, batch) -> dict:
 @member_required
 def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     batch = _batch_or_404(request, batch_id)
-    context = {**_progress_context(request, batch), **_archives_context(request, batch)}
+    context = {
+        **_progress_context(request, batch),
+        **_archives_context(request, batch),
+        **_exports_context(request, batch),
+    }
     if batch.kind == BatchKind.IMPORT:
         context["applicant_count"] = admissions_selectors.applicant_search(
             user=request.user, batch_id=batch.pk
@@ -172,14 +179,17 @@ def batch_detail(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
 @require_GET
 @member_required
 def batch_progress(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
-    """The progress panel alone: what the batch page polls while the batch runs."""
+    """The progress panel alone: what the batch page polls while the batch runs
+    (``static/js/poll.js``, as the claim cards): ``304 Not Modified`` when the panel would be
+    the one the page shows (its ``If-None-Match``), rendered otherwise."""
     batch = _batch_or_404(request, batch_id)
     if batch.kind != BatchKind.VERIFICATION:
         raise Http404
-    return render(
+    context = _progress_context(request, batch)
+    return poll_answer(
         request,
-        "verifications/batch_detail.html#batch-progress",
-        _progress_context(request, batch),
+        context["progress_etag"],
+        lambda: render(request, "verifications/batch_detail.html#batch-progress", context),
     )
 
 
@@ -260,75 +270,16 @@ def batch_variants(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
     return redirect("batch_detail", batch_id=new_batch.pk)
 
 
-def _result_headers() -> list[str]:
-    return [
-        _("Référence du dossier"),
-        _("Nom de naissance"),
-        _("Nom d'usage"),
-        _("Prénoms"),
-        _("Date de naissance"),
-        _("INE"),
-        _("Déclaration"),
-        _("État"),
-        _("Verdict"),
-        _("Motif"),
-        _("Vérifiée le"),
-        _("Variante essayée"),
-        _("Variantes à essayer"),
-    ]
-
-
-def _result_rows(user, requests):
-    """The results file's rows; a "not found" row lists the variants still worth trying (the
-    batch page tries them all in one step), a variant's row says which it was."""
-    for chunk in _chunks(requests, 500):
-        not_found = [r.claim for r in chunk if r.verdict == Verdict.NOT_FOUND and not r.variant_key]
-        proposals = selectors.variant_proposals(user=user, claims=not_found)
-        for request in chunk:
-            yield [
-                *_result_row(request),
-                variant_text(request.variant) if request.variant else "",
-                "\n".join(variant_text(v.as_json()) for v in proposals.get(request.claim_id, [])),
-            ]
-
-
-def _chunks(iterable, size: int):
-    chunk = []
-    for item in iterable:
-        chunk.append(item)
-        if len(chunk) == size:
-            yield chunk
-            chunk = []
-    if chunk:
-        yield chunk
-
-
-def _result_row(request) -> list:
-    applicant = request.claim.applicant
-    return [
-        applicant.file_reference,
-        applicant.birth_name,
-        applicant.usage_name,
-        " ".join(applicant.first_names),
-        applicant.birth_date,
-        applicant.ine,
-        choice_label(ClaimKind, request.claim.kind),
-        choice_label(RequestState, request.state),
-        choice_label(Verdict, request.verdict) if request.state == RequestState.DONE else "",
-        request.reason,
-        request.finished_at,
-    ]
-
-
 @require_GET
 @supervisor_required
 def batch_export(
     request: HtmxHttpRequest, batch_id: int, file_format: str
 ) -> StreamingHttpResponse:
-    """The batch's results as CSV (streamed) or XLSX, formulas neutralised in every cell;
-    the download is recorded in the audit trail."""
+    """The batch's results as CSV, streamed (the first bytes leave at once, whatever the
+    batch's size), formulas neutralised in every cell; the download is recorded in the audit
+    trail. The XLSX is written in the background (``batch_exports``)."""
     batch = _verification_batch_or_404(request, batch_id)
-    if file_format not in ("csv", "xlsx"):
+    if file_format != "csv":
         raise Http404
     requests = selectors.batch_result_requests(user=request.user, batch=batch)
     batch_services.batch_results_exported(
@@ -339,27 +290,74 @@ def batch_export(
         ip=client_ip(request),
     )
     filename = f"vigie-lot-{batch.pk}-resultats.{file_format}"
-    if file_format == "csv":
-        response = StreamingHttpResponse(
-            exports.csv_stream(
-                _result_headers(), _result_rows(request.user, requests.iterator(2000))
-            ),
-            content_type=exports.CSV_CONTENT_TYPE,
-        )
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    else:
-        out = tempfile.TemporaryFile()  # noqa: SIM115 (FileResponse closes it)
-        exports.xlsx_write(
-            out,
-            _result_headers(),
-            _result_rows(request.user, requests.iterator(2000)),
-            sheet_name=_("Résultats"),
-        )
-        out.seek(0)
-        response = FileResponse(
-            out, as_attachment=True, filename=filename, content_type=exports.XLSX_CONTENT_TYPE
-        )
+    response = StreamingHttpResponse(
+        exports.csv_stream(
+            results.result_headers(), results.result_rows(request.user, requests.iterator(2000))
+        ),
+        content_type=exports.CSV_CONTENT_TYPE,
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
+
+
+def _exports_context(request: HtmxHttpRequest, batch) -> dict:
+    if not request.user.is_supervisor or batch.kind != BatchKind.VERIFICATION:
+        return {}
+    found = selectors.batch_exports_for_batch(user=request.user, batch=batch)
+    under_way = any(e.state in ("pending", "running") for e in found)
+    return {
+        "batch_exports": found,
+        "exports_under_way": under_way,
+        "export_retention_hours": settings.VIGIE_EXPORT_RETENTION_HOURS,
+    }
+
+
+@require_http_methods(["GET", "POST"])
+@supervisor_required
+def batch_exports(request: HtmxHttpRequest, batch_id: int) -> HttpResponse:
+    """POST: ask for the batch's results as XLSX, written by a worker; GET: the exports panel
+    alone, which the batch page polls while one is being written (as the certificates')."""
+    batch = _verification_batch_or_404(request, batch_id)
+    if request.method == "POST":
+        try:
+            export_services.batch_export_request(
+                batch=batch, acting_user=request.user, language=get_language() or "fr"
+            )
+        except ValidationError as exc:
+            messages.error(request, exc.messages[0])
+        else:
+            messages.info(
+                request,
+                _("Le fichier de résultats est en préparation : le lien apparaît ci-dessous."),
+            )
+        return redirect("batch_detail", batch_id=batch.pk)
+    return render(
+        request,
+        "verifications/batch_detail.html#batch-exports",
+        {"batch": batch, **_exports_context(request, batch)},
+    )
+
+
+@require_GET
+@supervisor_required
+def batch_export_download(request: HtmxHttpRequest, batch_id: int, export_id: int) -> FileResponse:
+    """A results file written in the background, while it is kept; the download is audited."""
+    batch = _verification_batch_or_404(request, batch_id)
+    export = get_object_or_404(
+        selectors.batch_exports_of_batch(user=request.user, batch=batch),
+        pk=export_id,
+        state="done",
+        expired_at__isnull=True,
+    )
+    export_services.batch_export_downloaded(
+        export=export, acting_user=request.user, ip=client_ip(request)
+    )
+    return FileResponse(
+        export.file.open("rb"),
+        as_attachment=True,
+        filename=f"vigie-lot-{batch.pk}-resultats.{export.file_format}",
+        content_type=exports.XLSX_CONTENT_TYPE,
+    )
 
 
 # --- Certificates of a batch ------------------------------------------------------------------

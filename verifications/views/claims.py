@@ -20,6 +20,7 @@ from verifications.enums import ClaimKind, Trigger
 from verifications.forms import ManualCheckForm, OverrideForm, VariantTryForm
 from verifications.services import rematch as rematch_services
 from verifications.services.decisions import MANUAL_ALLOWED_AFTER
+from verifications.views.polling import csrf_secret, poll_answer
 
 
 VIEW_PURPOSE = "instruction du dossier d'admission"
@@ -58,7 +59,13 @@ def _timeline_events(request: HtmxHttpRequest, applicant) -> list:
 
 def _detail_context(request: HtmxHttpRequest, applicant, bound: dict | None = None) -> dict:
     user = request.user
+    # The ETags first: read before the cards, an ETag is never newer than its card.
+    etags = selectors.claim_card_etags(
+        user=user, applicant_id=applicant.pk, extra=csrf_secret(request)
+    )
     cards = selectors.claim_cards_for_applicant(user=user, applicant=applicant)
+    for card in cards:
+        card.etag = etags.get(card.claim.pk, "")
     return {
         "applicant": applicant,
         "cards": _with_forms(cards, bound),
@@ -123,8 +130,14 @@ def applicant_detail(request: HtmxHttpRequest, applicant_id: int) -> HttpRespons
     )
 
 
-def _render_card(request: HtmxHttpRequest, claim, bound: dict | None = None) -> HttpResponse:
+def _render_card(
+    request: HtmxHttpRequest, claim, bound: dict | None = None, etag: str = ""
+) -> HttpResponse:
+    """The claim's card alone, with its ETag (read before the card: ``etag`` when the caller
+    has just read it)."""
+    etag = etag or _card_etag(request, claim.pk)
     card = _with_forms([selectors.claim_card(user=request.user, claim=claim)], bound)[0]
+    card.etag = etag
     return render(
         request,
         "verifications/applicant_verifications.html#claim-card",
@@ -149,12 +162,29 @@ def applicant_timeline(request: HtmxHttpRequest, applicant_id: int) -> HttpRespo
     return render(request, "verifications/applicant_verifications.html#timeline", context)
 
 
+def _card_etag(request: HtmxHttpRequest, claim_id: int) -> str:
+    return selectors.claim_card_etag(
+        user=request.user, claim_id=claim_id, extra=csrf_secret(request)
+    )
+
+
 @require_GET
 @member_required
 def claim_card(request: HtmxHttpRequest, claim_id: int) -> HttpResponse:
-    """One claim's card: what a card polls while its check runs."""
-    claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
-    return _render_card(request, claim)
+    """One claim's card: what a card polls while its check runs (``static/js/poll.js``).
+
+    A poll sends the ETag of the card it shows (``If-None-Match``); when the card would be the
+    same (``selectors.claim_card_etag``, one query), the answer is ``304 Not Modified``,
+    nothing rendered, and the page keeps its card. ``Cache-Control: no-store``: the browser's
+    cache keeps no copy of personal data, and so never turns a 304 into a 200 of its own copy
+    (htmx then sees the 304 itself and leaves the card as it is)."""
+    etag = _card_etag(request, claim_id)
+
+    def card() -> HttpResponse:
+        claim = selectors.claim_get_for_user(user=request.user, claim_id=claim_id)
+        return _render_card(request, claim, etag=etag)
+
+    return poll_answer(request, etag, card)
 
 
 @require_POST

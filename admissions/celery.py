@@ -82,6 +82,13 @@ app.conf.beat_schedule = {
         "task": "verifications.exports_expire",
         "schedule": crontab(minute=23),
     },
+    # The analytics page's daily rollup: yesterday's answers, a few minutes after midnight (a
+    # tick with nothing to roll reads two small tables).
+    "verifications-analytics-rollup": {
+        "task": "verifications.analytics_rollup",
+        "schedule": 600.0,
+        "options": {"expires": 540},
+    },
     # API tokens close to their expiry: one e-mail per threshold (90, 60, 30, 15 days).
     "verifications-credential-expiry": {
         "task": "verifications.credential_expiry_check",

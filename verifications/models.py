@@ -245,6 +245,12 @@ class VerificationRequest(models.Model):
             models.Index(fields=["institution", "state"], name="request_by_state"),
             models.Index(fields=["batch", "state", "verdict"], name="request_by_batch"),
             models.Index(fields=["claim", "-created_at"], name="request_by_claim"),
+            # The analytics' live tail and the rollup's days (verifications/analytics.py).
+            models.Index(
+                fields=["institution", "finished_at"],
+                name="request_finished",
+                condition=Q(state=RequestState.DONE),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -528,3 +534,80 @@ class BatchExport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.batch_id} {self.file_format} {self.state}"
+
+
+class AnalyticsDay(models.Model):
+    """The analytics page's figures of one day (Europe/Paris), kind and source, for one
+    institution: the sources' answers to the claims' own questions that finished that day,
+    rolled up by ``verifications/services/analytics_rollup.py`` (verifications/analytics.py
+    says what each count means). Derived data: rebuilt whole by ``manage.py analytics_rollup``.
+    """
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("jour"))
+    kind = models.CharField(_("type"), max_length=32, choices=ClaimKind)
+    source = models.CharField(_("source"), max_length=32, choices=Source)
+    # {verdict: answers}
+    verdicts = models.JSONField(default=dict)
+    # Answers that were their claim's first, and of those, confirmed.
+    first_checked = models.PositiveIntegerField(default=0)
+    first_confirmed = models.PositiveIntegerField(default=0)
+    # Request to verdict: {bucket: [answers, sum of their seconds]} (analytics.delay_bucket).
+    delays = models.JSONField(default=dict)
+    # [[verdict, reason code, error code, error status, answers], ...] for the explained verdicts.
+    reasons = models.JSONField(default=list)
+
+    class Meta:
+        verbose_name = _("jour d'analyses")
+        verbose_name_plural = _("jours d'analyses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "day", "kind", "source"], name="analytics_day_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} {self.day} {self.kind}"
+
+
+class AnalyticsPeriod(models.Model):
+    """The rollup's days after ``after_day`` and before ``until_day`` summed for one kind
+    (blank: every kind), as ``analytics.Fold.to_json`` writes them: kept at each roll for each
+    period the page offers, so that a page reads one row instead of a year of days."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(_("type"), max_length=32, choices=ClaimKind, blank=True)
+    after_day = models.DateField(_("après le"))
+    until_day = models.DateField(_("avant le"))
+    fold = models.JSONField(default=dict)
+
+    class Meta:
+        verbose_name = _("période d'analyses")
+        verbose_name_plural = _("périodes d'analyses")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "kind", "after_day", "until_day"],
+                name="analytics_period_unique",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} {self.after_day}..{self.until_day} {self.kind}"
+
+
+class AnalyticsRollup(models.Model):
+    """How far an institution's analytics are rolled up: every day before ``rolled_until`` is
+    in ``AnalyticsDay``; from it on, the page counts the requests themselves."""
+
+    institution = models.OneToOneField(
+        Institution, on_delete=models.CASCADE, related_name="+", primary_key=True
+    )
+    rolled_until = models.DateField(_("jours cumulés jusqu'au"))
+    updated_at = models.DateTimeField(_("mis à jour le"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("cumul d'analyses")
+        verbose_name_plural = _("cumuls d'analyses")
+
+    def __str__(self) -> str:
+        return f"{self.institution_id} < {self.rolled_until}"

@@ -8,6 +8,7 @@ visibility timeout never redelivers a waiting message.
 from celery import shared_task
 
 from admissions.verify_on_record import VERIFY_ON_RECORD_TASK
+from verifications.analytics import QUEUE_RECOUNT_TASK
 from verifications.dashboard_counts import RECOUNT_TASK
 from verifications.enqueue import (
     BATCH_EXPORT,
@@ -72,6 +73,21 @@ def retention_purge_task() -> None:
     from verifications.services.retention import retention_purge_tick
 
     retention_purge_tick()
+
+
+@shared_task(name="verifications.analytics_rollup", ignore_result=True, expires=540)
+def analytics_rollup_task() -> None:
+    from verifications.services.analytics_rollup import analytics_rollup_tick
+
+    analytics_rollup_tick()
+
+
+@shared_task(name=QUEUE_RECOUNT_TASK, ignore_result=True, expires=300)
+def analytics_queue_recount_task(institution_id: int, kind: str = "") -> None:
+    """Count again an institution's manual queue that the analytics page found stale."""
+    from verifications.analytics import manual_queue_recount
+
+    manual_queue_recount(institution_id, kind)
 
 
 @shared_task(name="verifications.credential_expiry_check", ignore_result=True)

@@ -35,9 +35,10 @@ from admissions.enums import AuditAction
 from admissions.identity import IDENTITY_FIELDS
 from admissions.infra.append_only import purge_allowed
 from admissions.models import Applicant, AuditEvent, Institution, User
-from verifications import freshness
+from verifications import analytics, freshness
 from verifications.enums import RequestState, claim_kind_order
 from verifications.models import Claim, VerdictChange, VerificationAttempt, VerificationRequest
+from verifications.services.analytics_rollup import analytics_rollup_forget
 from verifications.services.certificates import certificates_erase
 from verifications.services.policies import institution_policy_get
 
@@ -141,6 +142,12 @@ def applicant_erase(
     now = timezone.now()
     applicant_id = applicant.pk
     institution = applicant.institution
+    # The analytics' days that counted these requests are counted again without them.
+    finished_days = {
+        analytics.local_day(finished)
+        for finished in requests.exclude(finished_at=None).values_list("finished_at", flat=True)
+        if finished is not None
+    }
     with purge_allowed():
         _purge_evidence(requests, now)
         certificates_erase(requests, now)
@@ -149,6 +156,7 @@ def applicant_erase(
         request_count, _detail = requests.delete()
         claim_count, _detail = claims.delete()
         applicant.delete()
+    analytics_rollup_forget(institution_id=institution.pk, days=finished_days)
     counts = {"claims": claim_count, "requests": request_count, "attempts": attempts}
     audit_record(
         action=AuditAction.ERASED,

@@ -171,10 +171,8 @@ FIGURES: dict[str, Callable[[analytics.Scope], Table]] = {
 @supervisor_required
 def analytics_page(request: HtmxHttpRequest) -> HttpResponse:
     form, scope = _scope(request)
-    first = analytics.first_check_confirmed(scope)
-    delays = analytics.time_to_verdict(scope)
-    weeks = analytics.verdicts_by_week(scope)
-    reasons = analytics.top_reasons(scope)
+    answers = analytics.answers(scope)
+    first, delays, weeks, reasons = answers.first, answers.delays, answers.weeks, answers.reasons
     queue = analytics.manual_queue(scope)
     night = analytics.night_changes(scope)
     availability = analytics.source_availability(scope)
@@ -223,6 +221,7 @@ def analytics_page(request: HtmxHttpRequest) -> HttpResponse:
             maximum=100,
         ),
         "figures": FIGURES,
+        "delay_resolution": analytics.DELAY_RESOLUTION_PERCENT,
     }
     return render(request, "verifications/analytics.html", context)
 

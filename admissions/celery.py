@@ -13,7 +13,7 @@ from celery import Celery
 from celery.schedules import crontab
 from kombu import Queue
 
-from verifications.freshness import RECHECK_TICK_SECONDS
+from verifications.beat_ticks import RECHECK_TICK_SECONDS
 
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "admissions.settings")

@@ -84,6 +84,19 @@ def institution_and_clerk():
     return institution, clerk
 
 
+def supervisor_of(institution):
+    """The benchmark's supervisor (the analytics page is for supervisors and admins)."""
+    from admissions.models import User
+
+    supervisor, created = User.objects.get_or_create(
+        username="bench-supervisor", defaults={"institution": institution, "role": "supervisor"}
+    )
+    if created:
+        supervisor.set_password("bench-password")
+        supervisor.save()
+    return supervisor
+
+
 def import_people(start: int, count: int, tag: str, kinds=ALL_KINDS):
     """Import ``count`` people with their claims; returns the import batch."""
     from django.conf import settings

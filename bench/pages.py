@@ -45,6 +45,7 @@ class Route:
     fragment: bool
     weight: int
     baseline: bool = False
+    supervisors_only: bool = False
 
 
 # Each page's p95 is compared with the one-query baseline's, measured in the same run under the
@@ -56,6 +57,8 @@ ROUTES = (
     Route("baseline: bare", False, 1, baseline=True),
     Route(BASELINE, False, 1, baseline=True),
     Route("dashboard", False, 2),
+    # Requested by the supervisors among the clerks (SUPERVISORS) only.
+    Route("analytics", False, 2, supervisors_only=True),
     Route("applicant list", False, 2),
     Route("list partial (htmx)", True, 3),
     Route("search", False, 3),
@@ -63,6 +66,8 @@ ROUTES = (
     Route("claim card (htmx)", True, 6),
 )
 CARD_ROUTE = "claim card (htmx)"
+# Of the CLERKS, how many are supervisors (they also open the analytics page).
+SUPERVISORS = 4
 # The claim cards each clerk has open and polls (its applicants' pages).
 WATCHED_CARDS = 8
 
@@ -188,10 +193,11 @@ def _request_columns(connection) -> tuple[list[str], list[str], list]:
 def _targets() -> dict:
     """Ids and search terms the clerks pick from (a sample of the whole table)."""
     from admissions.models import Applicant
-    from bench.data import institution_and_clerk
+    from bench.data import institution_and_clerk, supervisor_of
     from verifications.models import Claim
 
     institution, _clerk = institution_and_clerk()
+    supervisor_of(institution)  # logged in by the SUPERVISORS among the clerks
     applicants = list(
         Applicant.objects.filter(institution=institution)
         .order_by("?")
@@ -220,6 +226,8 @@ def _path(
             return f"/__bench__/one-query/{rng.choice(targets['applicants'])}/", {}
         case "dashboard":
             return "/", {}
+        case "analytics":
+            return f"/analyses/?jours={rng.choice([7, 30, 90, 365])}", {}
         case "applicant list":
             return f"/candidats/?page={rng.randint(1, 50)}", {}
         case "list partial (htmx)":
@@ -236,7 +244,7 @@ def _path(
     raise ValueError(route.name)
 
 
-def _login(session, base: str) -> None:
+def _login(session, base: str, username: str = "bench-clerk") -> None:
     headers = {"X-Forwarded-Proto": "https", "Origin": base.replace("http:", "https:")}
     page = session.get(f"{base}/connexion/", headers=headers, timeout=120)
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.text)
@@ -248,7 +256,7 @@ def _login(session, base: str) -> None:
     answer = session.post(
         f"{base}/connexion/",
         data={
-            "username": "bench-clerk",
+            "username": username,
             "password": "bench-password",
             "csrfmiddlewaretoken": token[1],
         },
@@ -277,13 +285,14 @@ def clerk_load(
     samples: list[tuple] = []
     lock = threading.Lock()
     weights = [r.weight for r in ROUTES]
+    clerk_weights = [0 if r.supervisors_only else r.weight for r in ROUTES]
 
     # Log every clerk in first, one after the other: a login hashes a password (PBKDF2, on
     # purpose slow), which is not what is measured here.
     sessions = []
-    for _ in range(clerks):
+    for n in range(clerks):
         session = requests.Session()
-        _login(session, base)
+        _login(session, base, "bench-supervisor" if n < SUPERVISORS else "bench-clerk")
         session.headers["X-Forwarded-Proto"] = "https"
         # Every answer sets the session cookie again, Secure: a cookie jar would stop sending
         # it over loopback HTTP and the clerk would be redirected to the login page. Send the
@@ -302,7 +311,7 @@ def clerk_load(
         etags: dict[int, str] = {}
         time.sleep(rng.uniform(0, think[1]))
         while time.monotonic() < deadline:
-            route = rng.choices(ROUTES, weights)[0]
+            route = rng.choices(ROUTES, weights if seed < SUPERVISORS else clerk_weights)[0]
             claim = rng.choice(watched) if route.name == CARD_ROUTE else None
             path, headers = _path(route, targets, rng, claim=claim)
             if claim in etags:
@@ -408,11 +417,13 @@ def query_counts(targets: dict) -> list[dict]:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.data import institution_and_clerk
+    from bench.data import institution_and_clerk, supervisor_of
 
-    _institution, clerk = institution_and_clerk()
+    institution, clerk = institution_and_clerk()
     client = Client(HTTP_HOST="127.0.0.1", headers={"X-Forwarded-Proto": "https"})
     client.force_login(clerk)
+    supervising = Client(HTTP_HOST="127.0.0.1", headers={"X-Forwarded-Proto": "https"})
+    supervising.force_login(supervisor_of(institution))
     rng = random.Random(3)
     rows = []
     card = Route(f"{CARD_ROUTE}, 304", True, 0)  # the same card again, unchanged
@@ -425,10 +436,11 @@ def query_counts(targets: dict) -> list[dict]:
             headers = headers | {"If-None-Match": card_etag}
         else:
             path, headers = _path(route, targets, rng)
-        client.get(path, headers=headers)  # warm-up (templates, caches)
+        asking = supervising if route.supervisors_only else client
+        asking.get(path, headers=headers)  # warm-up (templates, caches)
         with CaptureQueriesContext(connection) as queries:
             started = time.perf_counter()
-            response = client.get(path, headers=headers)
+            response = asking.get(path, headers=headers)
             elapsed = 1000 * (time.perf_counter() - started)
         if route.name == CARD_ROUTE:
             card_etag = response.get("ETag", "")

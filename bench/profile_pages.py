@@ -51,16 +51,19 @@ def main() -> None:
         from django.test.utils import CaptureQueriesContext
 
         from bench import pages
-        from bench.data import institution_and_clerk
+        from bench.data import institution_and_clerk, supervisor_of
 
-        _institution, clerk = institution_and_clerk()
-        client = Client(HTTP_HOST="127.0.0.1", headers={"X-Forwarded-Proto": "https"})
-        client.force_login(clerk)
+        institution, clerk = institution_and_clerk()
+        clerk_client = Client(HTTP_HOST="127.0.0.1", headers={"X-Forwarded-Proto": "https"})
+        clerk_client.force_login(clerk)
+        supervising = Client(HTTP_HOST="127.0.0.1", headers={"X-Forwarded-Proto": "https"})
+        supervising.force_login(supervisor_of(institution))
         targets = pages._targets()
         routes = [r for r in pages.ROUTES if args.route in (None, r.name)]
         if not routes:
             raise SystemExit(f"no route {args.route!r}: {[r.name for r in pages.ROUTES]}")
         for route in routes:
+            client = supervising if route.supervisors_only else clerk_client
             rng = random.Random(5)
             paths = [pages._path(route, targets, rng) for _ in range(args.repeat)]
             client.get(paths[0][0], headers=paths[0][1])  # warm-up

@@ -38,11 +38,9 @@ from dataclasses import dataclass
 from typing import Protocol
 from zoneinfo import ZoneInfo
 
+from verifications.beat_ticks import RECHECK_TICK_SECONDS as RECHECK_TICK_SECONDS
 from verifications.enums import ClaimKind
 
-
-# Beat runs the re-verification tick this often (admissions/celery.py uses the same number).
-RECHECK_TICK_SECONDS = 300
 
 DEFAULT_NIGHT_START = dt.time(22, 0)
 DEFAULT_NIGHT_END = dt.time(6, 0)

@@ -367,6 +367,7 @@ DETAIL_WORDS: dict[str, tuple[Promise, Words]] = {
     "state": (_("Réponse donnée"), _plain(lambda v: str(CERTIFICATE_STATES.get(v, v)))),
     "certificates": (_("Certificats"), _plain(_number)),
     "downloaded": (_("Téléchargé"), _plain(_yes_no)),
+    "background": (_("Préparé en arrière-plan"), _plain(_yes_no)),
     # Webhook endpoints (webhooks/services/)
     "url": (_("Adresse"), _plain(str)),
     "events": (_("Événements"), _plain(lambda v: ", ".join(map(str, v)) if v else "—")),

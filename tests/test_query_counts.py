@@ -212,10 +212,10 @@ PAGES: list[tuple[str, Callable[[dict], str], Callable | None, int, str]] = [
         "analytics",
         lambda d: reverse("analytics"),
         None,
-        12,
-        "session, user, institution; the checks' verdicts by source and month, their "
-        "durations (a server-side cursor: declare and fetch), triggers, sources; the claims' "
-        "freshness and verdicts; verdict changes; calls by outcome",
+        7,
+        "session, user, institution; the rollup's watermark (none yet: the period read live, "
+        "one grouped query; the manual queue from its cache); verdict changes; calls by "
+        "outcome",
     ),
 ]
 

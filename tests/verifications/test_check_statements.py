@@ -91,7 +91,7 @@ def test_a_check_in_a_batch(kind, outcome):
     batch = batch_verification_launch(acting_user=user, claims=claims)
     first, last = VerificationRequest.objects.filter(batch=batch).order_by("pk")
     statements = _statements(first.pk)
-    assert len(statements) == FIRST_CHECK + IN_A_BATCH, "\n".join(statements)
+    assert len(statements) == FIRST_CHECK + IN_A_BATCH, "\n---\n".join(s[:150] for s in statements)
     # The last one marks the batch done with that same UPDATE.
     assert len(_statements(last.pk)) == FIRST_CHECK + IN_A_BATCH
     batch.refresh_from_db()

@@ -124,7 +124,10 @@ def finish(
         # Before the audit event: every path takes the batch's row lock before the audit
         # chain's (taken by the statement above).
         if request.batch_id is not None:
-            batch_finish_if_complete_locked(batch_id=request.batch_id)
+            batch_finish_if_complete_locked(
+                batch_id=request.batch_id,
+                webhook_endpoints=getattr(request, "webhook_endpoints", True),
+            )
     else:
         if not finished.update(**done_changes):
             return False

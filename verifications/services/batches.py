@@ -519,12 +519,15 @@ def batch_finish_if_complete(*, batch_id: int | None) -> bool:
     return True
 
 
-def batch_finish_if_complete_locked(*, batch_id: int) -> bool:
+def batch_finish_if_complete_locked(*, batch_id: int, webhook_endpoints: bool = True) -> bool:
     """``batch_finish_if_complete`` in one statement, for a caller that already holds the
     batch's row lock in its transaction (the worker's finish: ``pipeline.record``). The
     statement starts after the lock was granted, so it sees every request finished by a
-    transaction that held the lock before."""
-    return bool(
+    transaction that held the lock before. The batch is read again only when it finished
+    (once per batch), for its ``batch.finished`` webhook event, unless the caller knows the
+    institution has no webhook endpoint (``webhook_endpoints``, read by the check's load)."""
+    now = timezone.now()
+    finished = bool(
         Batch.objects.filter(
             pk=batch_id,
             kind=BatchKind.VERIFICATION,
@@ -535,8 +538,11 @@ def batch_finish_if_complete_locked(*, batch_id: int) -> bool:
                 VerificationRequest.objects.filter(batch_id=OuterRef("pk"), state__in=OPEN_STATES)
             )
         )
-        .update(status=BatchStatus.DONE, finished_at=timezone.now())
+        .update(status=BatchStatus.DONE, finished_at=now)
     )
+    if finished and webhook_endpoints:
+        webhook_events.batch_finished(Batch.objects.get(pk=batch_id), now=now)
+    return finished
 
 
 @transaction.atomic

@@ -35,9 +35,11 @@ class CreatedKey:
     secret: str
 
 
-def _require_admin(user: User) -> None:
+def _require_admin(user: User) -> int:
+    """The admin's institution id; PermissionDenied for anyone else."""
     if user.institution_id is None or not user.is_institution_admin or user.is_api_key:
         raise PermissionDenied("API keys are managed by institution admins")
+    return user.institution_id
 
 
 @transaction.atomic
@@ -50,7 +52,7 @@ def api_key_create(
     ip: str | None = None,
 ) -> CreatedKey:
     """Create a key of the admin's institution and its service account."""
-    _require_admin(acting_user)
+    institution_id = _require_admin(acting_user)
     name = name.strip()
     wanted = sorted(set(scopes))
     errors: dict[str, list[ValidationError]] = {}
@@ -79,7 +81,7 @@ def api_key_create(
     user.set_unusable_password()
     user.save()
     api_key = ApiKey.objects.create(
-        institution_id=acting_user.institution_id,
+        institution_id=institution_id,
         name=name,
         scopes=wanted,
         prefix=new.prefix,
